@@ -1,0 +1,72 @@
+// Command ledgerdesk is the whole portal in one binary: it serves the web
+// app and runs the maintenance commands.
+//
+//	ledgerdesk [serve]                      run the portal (the default)
+//	ledgerdesk migrate                      apply database migrations
+//	ledgerdesk admin create --email E --role R
+//	ledgerdesk audit verify                 check the audit log's hash chain
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	os.Exit(run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr))
+}
+
+const usage = `usage: ledgerdesk [command] [flags]
+
+commands:
+  serve                              run the portal (default)
+  migrate                            apply pending database migrations
+  admin create --email E --role R    add a team member with a random password
+  audit verify                       check the audit log's hash chain
+
+Run "ledgerdesk COMMAND -h" for a command's flags.
+`
+
+// run executes one command and returns the process exit code.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	cmd := "serve"
+	if len(args) > 0 && args[0] != "" && args[0][0] != '-' {
+		cmd, args = args[0], args[1:]
+	}
+	var err error
+	switch cmd {
+	case "serve":
+		err = serve(ctx, args, getenv, stdout, stderr)
+	case "migrate":
+		err = migrate(ctx, args, getenv, stdout, stderr)
+	case "admin":
+		err = admin(ctx, args, getenv, stdout, stderr)
+	case "audit":
+		err = audit(ctx, args, getenv, stdout, stderr)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	default:
+		fmt.Fprintf(stderr, "ledgerdesk: unknown command %q\n\n%s", cmd, usage)
+		return 2
+	}
+	if err != nil {
+		if code, ok := err.(exitCode); ok {
+			return int(code)
+		}
+		fmt.Fprintf(stderr, "ledgerdesk %s: %v\n", cmd, err)
+		return 1
+	}
+	return 0
+}
+
+// exitCode ends a command with a code after it printed its own message.
+type exitCode int
+
+func (e exitCode) Error() string { return fmt.Sprintf("exit %d", int(e)) }

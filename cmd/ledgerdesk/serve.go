@@ -1,0 +1,142 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"time"
+
+	"ledgerdesk/models"
+	"ledgerdesk/web"
+)
+
+func serve(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("serve", stderr)
+	var dbo dbOptions
+	dbo.register(fs, getenv)
+	listen := fs.String("listen", envOr(getenv, "LISTEN", "127.0.0.1:8080"), "address to listen on (env LISTEN)")
+	doMigrate := fs.Bool("migrate", false, "apply pending migrations before serving (PostgreSQL)")
+	secure := fs.Bool("secure-cookies", envBool(getenv, "LEDGERDESK_SECURE_COOKIES"),
+		"mark cookies Secure and send HSTS: the portal is reached over TLS (env LEDGERDESK_SECURE_COOKIES)")
+	tlsCert := fs.String("tls-cert", getenv("LEDGERDESK_TLS_CERT"), "serve TLS with this certificate file")
+	tlsKey := fs.String("tls-key", getenv("LEDGERDESK_TLS_KEY"), "and this key file")
+	proxies := fs.String("trusted-proxies", getenv("LEDGERDESK_TRUSTED_PROXIES"),
+		"comma-separated proxy addresses whose X-Forwarded-For is trusted (env LEDGERDESK_TRUSTED_PROXIES)")
+	idle := fs.Duration("idle-timeout", envDuration(getenv, "LEDGERDESK_IDLE_TIMEOUT", 30*time.Minute), "session idle timeout")
+	absolute := fs.Duration("absolute-timeout", envDuration(getenv, "LEDGERDESK_ABSOLUTE_TIMEOUT", 12*time.Hour), "session absolute timeout")
+	adminEmail := fs.String("admin-email", envOr(getenv, "LEDGERDESK_ADMIN_EMAIL", "admin@ledgerdesk.local"),
+		"email of the first admin, created on an empty database")
+	if err := fs.Parse(args); err != nil {
+		return exitCode(2)
+	}
+	logger := slog.New(slog.NewJSONHandler(stderr, nil))
+
+	secrets, err := web.LoadSecrets(dbo.dataDir, getenv)
+	if err != nil {
+		return err
+	}
+	db, err := dbo.open(ctx, *doMigrate)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+
+	ln, err := net.Listen("tcp", *listen)
+	if err != nil {
+		return err
+	}
+	useTLS := *tlsCert != "" && *tlsKey != ""
+	scheme := "http"
+	if useTLS {
+		cert, err := tls.LoadX509KeyPair(*tlsCert, *tlsKey)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("load TLS certificate: %w", err)
+		}
+		ln = tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
+		scheme = "https"
+	}
+	url := fmt.Sprintf("%s://%s", scheme, ln.Addr().String())
+
+	firstAdmin, password, err := ensureFirstAdmin(ctx, db, *adminEmail)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	app, err := web.Setup(web.Config{
+		SecureCookies:   *secure || useTLS,
+		TrustedProxies:  splitList(*proxies),
+		IdleTimeout:     *idle,
+		AbsoluteTimeout: *absolute,
+		SessionKey:      secrets.SessionKey,
+		Logger:          logger,
+	}, db)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+
+	fmt.Fprintf(stdout, "Ledgerdesk is running at %s\n", url)
+	if firstAdmin != nil {
+		// Printed to the terminal once, never logged: the only copy.
+		fmt.Fprintf(stdout, "\nFirst admin created. Sign in with:\n  email:    %s\n  password: %s\n"+
+			"Change the password on the Account page after signing in.\n\n", firstAdmin.EmailAddress, password)
+	}
+	logger.Info("serving", "addr", ln.Addr().String(), "database", string(db.Dialect))
+
+	go purgeExpired(ctx, db, models.SessionLimits{Idle: *idle, Absolute: *absolute}, logger)
+
+	errc := make(chan error, 1)
+	go func() { errc <- app.Listener(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	logger.Info("shutting down: finishing requests in flight")
+	if err := app.ShutdownWithTimeout(30 * time.Second); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := <-errc; err != nil && !errors.Is(err, net.ErrClosed) {
+		return err
+	}
+	logger.Info("stopped")
+	return nil
+}
+
+// ensureFirstAdmin creates an admin with a random password when the
+// database has no team member yet.
+func ensureFirstAdmin(ctx context.Context, db *models.DB, email string) (*models.TeamMember, string, error) {
+	n, err := db.CountMembers(ctx)
+	if err != nil || n > 0 {
+		return nil, "", err
+	}
+	password := models.RandomToken(15)
+	m, err := db.CreateMember(ctx, models.Origin{Actor: models.SystemActor}, models.NewMember{
+		Email: email, Role: models.RoleAdmin, Password: password,
+	})
+	if err != nil {
+		return nil, "", fmt.Errorf("create first admin: %w", err)
+	}
+	return m, password, nil
+}
+
+// purgeExpired clears dead sessions, CSRF tokens and sign-in failures.
+func purgeExpired(ctx context.Context, db *models.DB, limits models.SessionLimits, log *slog.Logger) {
+	t := time.NewTicker(10 * time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if _, err := db.PurgeExpired(ctx, limits); err != nil {
+				log.Warn("purge expired sessions", "error", err.Error())
+			}
+		}
+	}
+}

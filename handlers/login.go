@@ -1,0 +1,85 @@
+package handlers
+
+import (
+	"net/http"
+	"strings"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/csrf"
+	"github.com/gofiber/fiber/v2/utils"
+
+	"ledgerdesk/models"
+	"ledgerdesk/views/pages"
+	"ledgerdesk/web/current"
+	"ledgerdesk/web/render"
+)
+
+// csrfHandlerKey matches the key web gives Fiber's CSRF middleware.
+const csrfHandlerKey = "ledgerdesk.csrf.handler"
+
+// LoginShow renders the sign-in form (GET /login).
+func (h *Handler) LoginShow(c *fiber.Ctx) error {
+	next := safeNext(c.Query("next"))
+	if current.Member(c) != nil {
+		return c.Redirect(next, fiber.StatusSeeOther)
+	}
+	form := pages.LoginForm{CSRFToken: current.CSRFToken(c), Next: next}
+	switch {
+	case c.Query("signed_out") != "":
+		form.Notice = "You have signed out."
+	case c.Query("next") != "":
+		form.Notice = "Sign in to continue."
+	}
+	return render.Page(c, http.StatusOK, "Sign in", pages.Login(form))
+}
+
+// LoginSubmit checks the credentials and starts a session (POST /login).
+func (h *Handler) LoginSubmit(c *fiber.Ctx) error {
+	next := safeNext(c.FormValue("next"))
+	if current.Member(c) != nil {
+		return c.Redirect(next, fiber.StatusSeeOther)
+	}
+	email := utils.CopyString(strings.TrimSpace(c.FormValue("email")))
+	password := c.FormValue("password")
+	origin := current.Origin(c)
+
+	id, row := h.Sessions.Prepare(c, origin.IP)
+	_, err := h.DB.SignIn(c.UserContext(), origin, email, password, row)
+	switch models.ErrorKind(err) {
+	case 0:
+	case models.KindUnauthorized, models.KindThrottled:
+		status := http.StatusUnauthorized
+		if models.ErrorKind(err) == models.KindThrottled {
+			status = http.StatusTooManyRequests
+		}
+		return render.Page(c, status, "Sign in", pages.Login(pages.LoginForm{
+			CSRFToken: current.CSRFToken(c), Email: email, Next: next, Error: err.(*models.Error).Message,
+		}))
+	default:
+		return err
+	}
+	if err := h.Sessions.Begin(c, id); err != nil {
+		return err
+	}
+	withdrawCSRFToken(c)
+	return c.Redirect(next, fiber.StatusSeeOther)
+}
+
+// withdrawCSRFToken retires the anonymous visitor's CSRF token once the
+// visitor becomes a member (or stops being one); the next page issues a
+// fresh one.
+func withdrawCSRFToken(c *fiber.Ctx) {
+	if ch, ok := c.Locals(csrfHandlerKey).(*csrf.CSRFHandler); ok {
+		_ = ch.DeleteToken(c)
+	}
+}
+
+// safeNext accepts only a path on this site as the page to return to, so
+// the login form cannot be used to send people elsewhere.
+func safeNext(next string) string {
+	if next == "" || !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") ||
+		strings.HasPrefix(next, "/\\") || strings.HasPrefix(next, "/login") {
+		return "/"
+	}
+	return utils.CopyString(next)
+}

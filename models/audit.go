@@ -1,0 +1,331 @@
+package models
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"reflect"
+	"sort"
+	"strings"
+	"time"
+
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+)
+
+// ActorType says who acted: a signed-in member, an API key or the portal.
+type ActorType string
+
+const (
+	ActorMember ActorType = "member"
+	ActorAPIKey ActorType = "api_key"
+	ActorSystem ActorType = "system"
+	// ActorAnonymous is a visitor who is not signed in, such as a failed
+	// sign-in attempt.
+	ActorAnonymous ActorType = "anonymous"
+)
+
+// Actor is who made a change.
+type Actor struct {
+	Type ActorType
+	ID   string
+}
+
+// SystemActor is the portal itself (bootstrap, command line, housekeeping).
+var SystemActor = Actor{Type: ActorSystem, ID: "ledgerdesk"}
+
+// Origin is where a change came from: the actor and the request.
+type Origin struct {
+	Actor     Actor
+	RequestID string
+	IP        string
+	UserAgent string
+}
+
+// Target is the record a change is about.
+type Target struct {
+	Type string
+	ID   string
+}
+
+// Change is what an audited mutation reports for its audit entry. Before and
+// After hold the fields it touched; only the fields that differ are kept,
+// and personal values are redacted before anything is stored.
+type Change struct {
+	Action string
+	Target Target
+	Before map[string]any
+	After  map[string]any
+	Reason string
+}
+
+// AuditEntry is one link of the append-only, hash-chained audit log.
+type AuditEntry struct {
+	Seq        int64 `gorm:"primaryKey;autoIncrement:false"`
+	OccurredAt time.Time
+	ActorType  ActorType
+	ActorID    string
+	Action     string
+	TargetType string
+	TargetID   string
+	RequestID  string
+	IP         string
+	UserAgent  string
+	Diff       string
+	Reason     string
+	PrevHash   string
+	Hash       string
+}
+
+func (AuditEntry) TableName() string { return "audit_entries" }
+
+// ChainHead is the seq and hash of the newest audit entry.
+type ChainHead struct {
+	ID        int `gorm:"primaryKey"`
+	Seq       int64
+	Hash      string
+	UpdatedAt time.Time
+}
+
+func (ChainHead) TableName() string { return "audit_chain_head" }
+
+// GenesisHash is the prev_hash of the first entry.
+const GenesisHash = "0000000000000000000000000000000000000000000000000000000000000000"
+
+// redacted replaces a personal value in a stored diff.
+const redacted = "[redacted]"
+
+// personalFields are diff keys whose values never reach the audit log: the
+// entry says the field changed, not what it holds.
+var personalFields = map[string]bool{
+	"password": true, "password_hash": true, "secret": true, "token": true, "user_token": true,
+	"first_name": true, "last_name": true, "name": true, "phone_numbers": true, "emails": true,
+	"ssn": true, "ssn_full": true, "ssn_last_4": true, "date_of_birth": true,
+	"primary_address": true, "street": true, "postal_code": true,
+}
+
+// Apply is the one way data changes. It runs fn in a transaction, appends
+// the audit entry fn describes to the hash chain in that same transaction
+// and commits both, or neither: a failed change leaves no entry and an entry
+// that cannot be written undoes the change.
+func (db *DB) Apply(ctx context.Context, o Origin, fn func(tx *gorm.DB) (Change, error)) error {
+	if db.Dialect == SQLite {
+		db.writeMu.Lock()
+		defer db.writeMu.Unlock()
+	}
+	return db.gorm.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		change, err := fn(tx)
+		if err != nil {
+			return err
+		}
+		_, err = appendAudit(tx, o, change)
+		return err
+	})
+}
+
+// appendAudit locks the chain head, links a new entry to it and moves it.
+func appendAudit(tx *gorm.DB, o Origin, c Change) (*AuditEntry, error) {
+	if c.Action == "" {
+		return nil, fmt.Errorf("audit: change without an action")
+	}
+	var head ChainHead
+	q := tx
+	if tx.Dialector.Name() == "postgres" {
+		q = tx.Clauses(clause.Locking{Strength: "UPDATE"})
+	}
+	if err := q.First(&head, 1).Error; err != nil {
+		return nil, fmt.Errorf("audit: read chain head: %w", err)
+	}
+	diff, err := encodeDiff(c.Before, c.After)
+	if err != nil {
+		return nil, err
+	}
+	e := &AuditEntry{
+		Seq:        head.Seq + 1,
+		OccurredAt: Now(),
+		ActorType:  o.Actor.Type,
+		ActorID:    o.Actor.ID,
+		Action:     c.Action,
+		TargetType: c.Target.Type,
+		TargetID:   c.Target.ID,
+		RequestID:  o.RequestID,
+		IP:         o.IP,
+		UserAgent:  truncate(o.UserAgent, 512),
+		Diff:       diff,
+		Reason:     c.Reason,
+		PrevHash:   head.Hash,
+	}
+	e.Hash = e.computeHash()
+	if err := tx.Create(e).Error; err != nil {
+		return nil, fmt.Errorf("audit: append seq %d: %w", e.Seq, err)
+	}
+	res := tx.Model(&ChainHead{}).Where("id = 1 AND seq = ?", head.Seq).
+		Updates(map[string]any{"seq": e.Seq, "hash": e.Hash, "updated_at": e.OccurredAt})
+	if res.Error != nil {
+		return nil, fmt.Errorf("audit: move chain head: %w", res.Error)
+	}
+	if res.RowsAffected != 1 {
+		return nil, fmt.Errorf("audit: chain head moved under a concurrent writer")
+	}
+	return e, nil
+}
+
+// canonicalEntry fixes the field order and spelling the hash is computed
+// over; changing it would break every existing chain.
+type canonicalEntry struct {
+	Seq        int64           `json:"seq"`
+	OccurredAt string          `json:"occurred_at"`
+	ActorType  string          `json:"actor_type"`
+	ActorID    string          `json:"actor_id"`
+	Action     string          `json:"action"`
+	TargetType string          `json:"target_type"`
+	TargetID   string          `json:"target_id"`
+	RequestID  string          `json:"request_id"`
+	IP         string          `json:"ip"`
+	UserAgent  string          `json:"user_agent"`
+	Diff       json.RawMessage `json:"diff"`
+	Reason     string          `json:"reason"`
+	PrevHash   string          `json:"prev_hash"`
+}
+
+// computeHash is SHA-256 over prev_hash and the canonical JSON of the entry.
+func (e *AuditEntry) computeHash() string {
+	diff := json.RawMessage(e.Diff)
+	if !json.Valid(diff) {
+		// Keep a tampered, invalid diff hashable so verification can name it.
+		b, _ := json.Marshal(e.Diff)
+		diff = b
+	}
+	b, err := json.Marshal(canonicalEntry{
+		Seq: e.Seq, OccurredAt: e.OccurredAt.UTC().Format(time.RFC3339Nano),
+		ActorType: string(e.ActorType), ActorID: e.ActorID, Action: e.Action,
+		TargetType: e.TargetType, TargetID: e.TargetID, RequestID: e.RequestID,
+		IP: e.IP, UserAgent: e.UserAgent, Diff: diff, Reason: e.Reason, PrevHash: e.PrevHash,
+	})
+	if err != nil {
+		panic("audit: canonical encoding: " + err.Error())
+	}
+	h := sha256.New()
+	h.Write([]byte(e.PrevHash))
+	h.Write(b)
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// AuditDiff is the stored before/after of the fields a change touched.
+type AuditDiff struct {
+	Before map[string]any `json:"before,omitempty"`
+	After  map[string]any `json:"after,omitempty"`
+}
+
+// encodeDiff keeps only the fields whose values differ and redacts personal
+// values, then encodes the result as compact JSON with sorted keys.
+func encodeDiff(before, after map[string]any) (string, error) {
+	d := AuditDiff{Before: map[string]any{}, After: map[string]any{}}
+	keys := map[string]bool{}
+	for k := range before {
+		keys[k] = true
+	}
+	for k := range after {
+		keys[k] = true
+	}
+	for k := range keys {
+		b, inB := before[k]
+		a, inA := after[k]
+		if inB && inA && reflect.DeepEqual(b, a) {
+			continue
+		}
+		if inB {
+			d.Before[k] = redact(k, b)
+		}
+		if inA {
+			d.After[k] = redact(k, a)
+		}
+	}
+	if len(d.Before) == 0 {
+		d.Before = nil
+	}
+	if len(d.After) == 0 {
+		d.After = nil
+	}
+	b, err := json.Marshal(d)
+	if err != nil {
+		return "", fmt.Errorf("audit: encode diff: %w", err)
+	}
+	return string(b), nil
+}
+
+// redact hides personal values, also inside nested objects.
+func redact(key string, v any) any {
+	if personalFields[key] {
+		if v == nil || v == "" {
+			return v
+		}
+		return redacted
+	}
+	if m, ok := v.(map[string]any); ok {
+		out := make(map[string]any, len(m))
+		for k, inner := range m {
+			out[k] = redact(k, inner)
+		}
+		return out
+	}
+	return v
+}
+
+// DecodeDiff parses a stored diff for display.
+func (e *AuditEntry) DecodeDiff() AuditDiff {
+	var d AuditDiff
+	_ = json.Unmarshal([]byte(e.Diff), &d)
+	return d
+}
+
+// ChangedFields lists the fields an entry's diff mentions, sorted.
+func (d AuditDiff) ChangedFields() []string {
+	set := map[string]bool{}
+	for k := range d.Before {
+		set[k] = true
+	}
+	for k := range d.After {
+		set[k] = true
+	}
+	out := make([]string, 0, len(set))
+	for k := range set {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// AuditHead returns the chain head.
+func (db *DB) AuditHead(ctx context.Context) (ChainHead, error) {
+	var h ChainHead
+	err := db.gorm.WithContext(ctx).First(&h, 1).Error
+	return h, err
+}
+
+// AuditEntriesForTarget returns the newest entries about one record.
+func (db *DB) AuditEntriesForTarget(ctx context.Context, t Target, limit int) ([]AuditEntry, error) {
+	var out []AuditEntry
+	err := db.gorm.WithContext(ctx).Where("target_type = ? AND target_id = ?", t.Type, t.ID).
+		Order("seq DESC").Limit(limit).Find(&out).Error
+	return out, err
+}
+
+// AuditEntriesByActor returns the newest entries an actor made.
+func (db *DB) AuditEntriesByActor(ctx context.Context, a Actor, limit int) ([]AuditEntry, error) {
+	var out []AuditEntry
+	err := db.gorm.WithContext(ctx).Where("actor_type = ? AND actor_id = ?", a.Type, a.ID).
+		Order("seq DESC").Limit(limit).Find(&out).Error
+	return out, err
+}
+
+// truncate cuts s to at most n bytes of valid UTF-8 without NUL bytes, as
+// request headers reach the database verbatim otherwise.
+func truncate(s string, n int) string {
+	if len(s) > n {
+		s = s[:n]
+	}
+	return strings.ToValidUTF8(strings.ReplaceAll(s, "\x00", ""), "")
+}

@@ -1,0 +1,212 @@
+package models
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"strings"
+	"time"
+
+	"gorm.io/gorm"
+)
+
+// Sign-in throttling: past either limit within the window, attempts are
+// refused until the oldest counted failure leaves the window.
+const (
+	ThrottleWindow     = 15 * time.Minute
+	MaxAccountFailures = 5
+	MaxIPFailures      = 20
+)
+
+// LoginFailure is one failed sign-in, kept for throttling. The account is
+// stored as a hash of the typed email: what someone typed is not ours to
+// keep, and may well be a password typed in the wrong field.
+type LoginFailure struct {
+	ID         int64 `gorm:"primaryKey"`
+	AccountKey string
+	IP         string
+	FailedAt   time.Time
+}
+
+func (LoginFailure) TableName() string { return "login_failures" }
+
+// ErrBadCredentials is the one answer for an unknown email, a wrong
+// password and an inactive member alike.
+var ErrBadCredentials = &Error{Kind: KindUnauthorized, Message: "Email or password is incorrect."}
+
+func accountKey(email string) string {
+	return HashToken("login:" + strings.ToLower(strings.TrimSpace(email)))
+}
+
+// SignIn checks a member's credentials and, when they are right, creates
+// the session described by newSession, audited as auth.login. Failures are
+// audited as auth.login_failed and counted for throttling.
+func (db *DB) SignIn(ctx context.Context, o Origin, email, password string, newSession Session) (*TeamMember, error) {
+	key := accountKey(email)
+	if wait, err := db.throttled(ctx, key, o.IP); err != nil {
+		return nil, err
+	} else if wait > 0 {
+		burnPasswordCheck(password)
+		minutes := int(math.Ceil(wait.Minutes()))
+		if err := db.recordFailedLogin(ctx, o, key, nil, "throttled", false); err != nil {
+			return nil, err
+		}
+		return nil, &Error{Kind: KindThrottled, Message: fmt.Sprintf(
+			"Too many failed sign-in attempts. Try again in %d minute%s.", minutes, plural(minutes))}
+	}
+
+	var m TeamMember
+	err := db.gorm.WithContext(ctx).Where("email_address = ?", strings.ToLower(strings.TrimSpace(email))).Take(&m).Error
+	found := err == nil
+	if err != nil && !errors.Is(err, gorm.ErrRecordNotFound) {
+		return nil, fmt.Errorf("sign in: %w", err)
+	}
+	ok := false
+	if found {
+		ok = VerifyPassword(m.PasswordHash, password)
+	} else {
+		burnPasswordCheck(password)
+	}
+	if !ok || m.Status != MemberActive {
+		reason := "unknown_account"
+		switch {
+		case found && !ok:
+			reason = "wrong_password"
+		case found:
+			reason = "member_" + string(m.Status)
+		}
+		var target *TeamMember
+		if found {
+			target = &m
+		}
+		if err := db.recordFailedLogin(ctx, o, key, target, reason, true); err != nil {
+			return nil, err
+		}
+		return nil, ErrBadCredentials
+	}
+
+	o.Actor = m.AsActor()
+	newSession.MemberID = m.ID
+	err = db.Apply(ctx, o, func(tx *gorm.DB) (Change, error) {
+		if err := tx.Create(&newSession).Error; err != nil {
+			return Change{}, fmt.Errorf("create session: %w", err)
+		}
+		if err := tx.Where("account_key = ?", key).Delete(&LoginFailure{}).Error; err != nil {
+			return Change{}, err
+		}
+		return Change{Action: "auth.login", Target: m.AuditTarget()}, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &m, nil
+}
+
+func (db *DB) recordFailedLogin(ctx context.Context, o Origin, key string, m *TeamMember, reason string, count bool) error {
+	return db.Apply(ctx, o, func(tx *gorm.DB) (Change, error) {
+		if count {
+			f := LoginFailure{AccountKey: key, IP: o.IP, FailedAt: Now()}
+			if err := tx.Create(&f).Error; err != nil {
+				return Change{}, fmt.Errorf("record login failure: %w", err)
+			}
+		}
+		c := Change{Action: "auth.login_failed", After: map[string]any{"reason": reason}}
+		if m != nil {
+			c.Target = m.AuditTarget()
+		}
+		return c, nil
+	})
+}
+
+// throttled returns how long sign-in stays refused for this account or IP.
+func (db *DB) throttled(ctx context.Context, key, ip string) (time.Duration, error) {
+	now := Now()
+	since := now.Add(-ThrottleWindow)
+	wait := time.Duration(0)
+	for _, lim := range []struct {
+		col, val string
+		max      int
+	}{{"account_key", key, MaxAccountFailures}, {"ip", ip, MaxIPFailures}} {
+		var times []time.Time
+		err := db.gorm.WithContext(ctx).Model(&LoginFailure{}).
+			Where(lim.col+" = ? AND failed_at > ?", lim.val, since).
+			Order("failed_at DESC").Limit(lim.max).Pluck("failed_at", &times).Error
+		if err != nil {
+			return 0, fmt.Errorf("check sign-in throttle: %w", err)
+		}
+		if len(times) >= lim.max {
+			// Refused until the oldest of the last max failures ages out.
+			if w := times[len(times)-1].Add(ThrottleWindow).Sub(now); w > wait {
+				wait = w
+			}
+		}
+	}
+	return wait, nil
+}
+
+// SignOut ends a session, audited as auth.logout.
+func (db *DB) SignOut(ctx context.Context, o Origin, memberID, idHash string) error {
+	return db.Apply(ctx, o, func(tx *gorm.DB) (Change, error) {
+		if err := tx.Where("id_hash = ?", idHash).Delete(&Session{}).Error; err != nil {
+			return Change{}, fmt.Errorf("delete session: %w", err)
+		}
+		return Change{Action: "auth.logout", Target: Target{Type: "team_member", ID: memberID}}, nil
+	})
+}
+
+// PasswordChange is the account page's form.
+type PasswordChange struct {
+	Current, New, Confirm string
+}
+
+// ChangePassword replaces a member's password after checking the current
+// one, and ends every other session of the member, in one audited change.
+func (db *DB) ChangePassword(ctx context.Context, o Origin, memberID, keepSessionHash string, in PasswordChange) (ended int64, err error) {
+	m, err := db.MemberByID(ctx, memberID)
+	if err != nil {
+		return 0, err
+	}
+	fields := FieldErrors{}
+	if in.Current == "" {
+		fields.Add("current", "Enter your current password.")
+	} else if !VerifyPassword(m.PasswordHash, in.Current) {
+		fields.Add("current", "That is not your current password.")
+	}
+	if msg := CheckPasswordRules(in.New); msg != "" {
+		fields.Add("new", msg)
+	} else if in.New == in.Current {
+		fields.Add("new", "Choose a password different from the current one.")
+	}
+	if in.Confirm != in.New {
+		fields.Add("confirm", "The two new passwords do not match.")
+	}
+	if err := fields.Err(); err != nil {
+		return 0, err
+	}
+	hash, err := HashPassword(in.New)
+	if err != nil {
+		return 0, err
+	}
+	err = db.Apply(ctx, o, func(tx *gorm.DB) (Change, error) {
+		if err := tx.Model(&TeamMember{}).Where("id = ?", m.ID).
+			Updates(map[string]any{"password_hash": hash, "updated_at": Now()}).Error; err != nil {
+			return Change{}, fmt.Errorf("update password: %w", err)
+		}
+		r := tx.Where("member_id = ? AND id_hash <> ?", m.ID, keepSessionHash).Delete(&Session{})
+		if r.Error != nil {
+			return Change{}, fmt.Errorf("end other sessions: %w", r.Error)
+		}
+		ended = r.RowsAffected
+		return Change{Action: "auth.password_change", Target: m.AuditTarget(),
+			Before: map[string]any{"password": "old"}, After: map[string]any{"password": "new", "other_sessions_ended": ended}}, nil
+	})
+	return ended, err
+}
+
+func plural(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
+}

@@ -1,0 +1,140 @@
+// Package models holds Ledgerdesk's data: GORM models, queries, domain rules,
+// versioned migrations and the audited write path. Nothing here speaks HTTP.
+package models
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/glebarez/sqlite"
+	"gorm.io/driver/postgres"
+	"gorm.io/gorm"
+	"gorm.io/gorm/logger"
+)
+
+// Dialect names the database engine behind a DB; every difference between
+// the two is decided from it, in dialect.go.
+type Dialect string
+
+const (
+	SQLite   Dialect = "sqlite"
+	Postgres Dialect = "postgres"
+)
+
+// DB is the portal's database handle.
+type DB struct {
+	gorm    *gorm.DB
+	Dialect Dialect
+
+	// writeMu keeps SQLite to one audited writer at a time; PostgreSQL
+	// serializes on a row lock of the chain head instead.
+	writeMu sync.Mutex
+}
+
+// OpenPostgres connects to PostgreSQL. Connection attempts give up after a
+// few seconds so an unreachable database shows up as an error, not a hang.
+func OpenPostgres(dsn string) (*DB, error) {
+	dsn = withDefaultParam(dsn, "connect_timeout", "3")
+	g, err := gorm.Open(postgres.Open(dsn), gormConfig())
+	if err != nil {
+		return nil, fmt.Errorf("open postgres: %w", err)
+	}
+	sqlDB, err := g.DB()
+	if err != nil {
+		return nil, err
+	}
+	sqlDB.SetMaxOpenConns(20)
+	sqlDB.SetMaxIdleConns(20)
+	sqlDB.SetConnMaxIdleTime(5 * time.Minute)
+	return &DB{gorm: g, Dialect: Postgres}, nil
+}
+
+// OpenSQLite opens (or creates) an embedded SQLite file in WAL mode with a
+// busy timeout and foreign keys on. The path ":memory:" gives a private
+// in-memory database on a single connection, as tests use.
+func OpenSQLite(path string) (*DB, error) {
+	pragmas := "_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_txlock=immediate"
+	memory := path == ":memory:"
+	var dsn string
+	if memory {
+		dsn = "file::memory:?" + pragmas
+	} else {
+		dsn = "file:" + path + "?" + pragmas + "&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)"
+	}
+	g, err := gorm.Open(sqlite.Open(dsn), gormConfig())
+	if err != nil {
+		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+	sqlDB, err := g.DB()
+	if err != nil {
+		return nil, err
+	}
+	if memory {
+		// Each connection to :memory: is its own database: keep exactly one.
+		sqlDB.SetMaxOpenConns(1)
+		sqlDB.SetConnMaxLifetime(0)
+		sqlDB.SetConnMaxIdleTime(0)
+	} else {
+		sqlDB.SetMaxOpenConns(8)
+	}
+	return &DB{gorm: g, Dialect: SQLite}, nil
+}
+
+func gormConfig() *gorm.Config {
+	// The GORM logger prints statements with their values, which may carry
+	// personal data, so it stays silent; errors reach the log through the
+	// callers, with context and without values.
+	return &gorm.Config{
+		Logger:                 logger.Default.LogMode(logger.Silent),
+		SkipDefaultTransaction: true,
+		NowFunc:                Now,
+	}
+}
+
+// Now is the portal's clock: UTC, at the microsecond precision both
+// databases keep, so a value reads back exactly as it was written.
+func Now() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }
+
+// Gorm exposes the handle for queries that live in this package's callers'
+// tests and tools; application code uses the typed functions instead.
+func (db *DB) Gorm() *gorm.DB { return db.gorm }
+
+// SQL returns the underlying connection pool.
+func (db *DB) SQL() (*sql.DB, error) { return db.gorm.DB() }
+
+// Ping checks that the database answers within ctx.
+func (db *DB) Ping(ctx context.Context) error {
+	sqlDB, err := db.gorm.DB()
+	if err != nil {
+		return err
+	}
+	return sqlDB.PingContext(ctx)
+}
+
+// Close closes the connection pool.
+func (db *DB) Close() error {
+	sqlDB, err := db.gorm.DB()
+	if err != nil {
+		return err
+	}
+	return sqlDB.Close()
+}
+
+func withDefaultParam(dsn, key, value string) string {
+	if strings.Contains(dsn, key+"=") {
+		return dsn
+	}
+	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
+		sep := "?"
+		if strings.Contains(dsn, "?") {
+			sep = "&"
+		}
+		return dsn + sep + url.QueryEscape(key) + "=" + url.QueryEscape(value)
+	}
+	return dsn + " " + key + "=" + value
+}

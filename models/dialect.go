@@ -1,0 +1,46 @@
+package models
+
+import (
+	"bytes"
+	"fmt"
+	"text/template"
+)
+
+// sqlTypes are the column types and clauses that differ between the two
+// databases. Migrations are templates over this struct, so each difference
+// is written once, here.
+type sqlTypes struct {
+	Postgres  bool
+	SQLite    bool
+	Time      string // a point in time
+	AutoID    string // an auto-incrementing integer primary key
+	JSON      string // a JSON document
+	Bool      string
+	BigInt    string
+	Text      string
+	TrueValue string
+}
+
+func (d Dialect) types() sqlTypes {
+	switch d {
+	case Postgres:
+		return sqlTypes{Postgres: true, Time: "TIMESTAMPTZ", AutoID: "BIGSERIAL PRIMARY KEY",
+			JSON: "JSONB", Bool: "BOOLEAN", BigInt: "BIGINT", Text: "TEXT", TrueValue: "TRUE"}
+	default:
+		return sqlTypes{SQLite: true, Time: "DATETIME", AutoID: "INTEGER PRIMARY KEY AUTOINCREMENT",
+			JSON: "TEXT", Bool: "BOOLEAN", BigInt: "INTEGER", Text: "TEXT", TrueValue: "1"}
+	}
+}
+
+// render expands a migration template for this dialect.
+func (d Dialect) render(name, src string) (string, error) {
+	t, err := template.New(name).Option("missingkey=error").Parse(src)
+	if err != nil {
+		return "", fmt.Errorf("parse migration %s: %w", name, err)
+	}
+	var buf bytes.Buffer
+	if err := t.Execute(&buf, d.types()); err != nil {
+		return "", fmt.Errorf("render migration %s: %w", name, err)
+	}
+	return buf.String(), nil
+}

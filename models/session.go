@@ -1,0 +1,114 @@
+package models
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"gorm.io/gorm"
+)
+
+// Session is a signed-in browser. The cookie carries a random id; the row is
+// keyed by its hash, so the table alone cannot be replayed as cookies.
+type Session struct {
+	IDHash     string `gorm:"primaryKey"`
+	MemberID   string
+	IP         string
+	UserAgent  string
+	Data       string
+	CreatedAt  time.Time
+	LastSeenAt time.Time
+	ExpiresAt  time.Time // the absolute limit; the idle limit is LastSeenAt + idle
+}
+
+func (Session) TableName() string { return "sessions" }
+
+// SessionLimits are the idle and absolute lifetimes of a session.
+type SessionLimits struct {
+	Idle     time.Duration
+	Absolute time.Duration
+}
+
+// ActiveAt reports whether the session is still valid at t.
+func (s *Session) ActiveAt(t time.Time, l SessionLimits) bool {
+	return t.Before(s.ExpiresAt) && t.Before(s.LastSeenAt.Add(l.Idle))
+}
+
+// SessionWithMember is a session row and its (active) member, read together.
+type SessionWithMember struct {
+	Session Session
+	Member  TeamMember
+}
+
+// LoadSession returns the session with the given id hash and its member, or
+// a not-found error when there is none, it expired, or the member is no
+// longer active.
+func (db *DB) LoadSession(ctx context.Context, idHash string, l SessionLimits) (*SessionWithMember, error) {
+	var s Session
+	err := db.gorm.WithContext(ctx).Where("id_hash = ?", idHash).Take(&s).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return nil, notFound("session not found")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load session: %w", err)
+	}
+	if !s.ActiveAt(Now(), l) {
+		return nil, notFound("session expired")
+	}
+	m, err := db.MemberByID(ctx, s.MemberID)
+	if err != nil {
+		return nil, err
+	}
+	if m.Status != MemberActive {
+		return nil, notFound("member not active")
+	}
+	return &SessionWithMember{Session: s, Member: *m}, nil
+}
+
+// touchEvery is how stale last_seen_at may get before a request writes it;
+// it bounds the idle timeout's precision and spares a write per request.
+const touchEvery = time.Minute
+
+// TouchSession records activity, at most once per touchEvery.
+func (db *DB) TouchSession(ctx context.Context, s *Session) error {
+	now := Now()
+	if now.Sub(s.LastSeenAt) < touchEvery {
+		return nil
+	}
+	s.LastSeenAt = now
+	return db.gorm.WithContext(ctx).Model(&Session{}).Where("id_hash = ?", s.IDHash).
+		Update("last_seen_at", now).Error
+}
+
+// SaveSessionData stores the session's values (flash messages and the like).
+func (db *DB) SaveSessionData(ctx context.Context, idHash, data string) error {
+	return db.gorm.WithContext(ctx).Model(&Session{}).Where("id_hash = ?", idHash).
+		Update("data", data).Error
+}
+
+// PurgeExpired deletes sessions, CSRF tokens and sign-in failures that can
+// no longer matter. It is housekeeping, not a change anyone made, so it is
+// not audited.
+func (db *DB) PurgeExpired(ctx context.Context, l SessionLimits) (int64, error) {
+	now := Now()
+	g := db.gorm.WithContext(ctx)
+	r := g.Where("expires_at < ? OR last_seen_at < ?", now, now.Add(-l.Idle)).Delete(&Session{})
+	if r.Error != nil {
+		return 0, fmt.Errorf("purge sessions: %w", r.Error)
+	}
+	if err := g.Where("expires_at < ?", now).Delete(&CSRFToken{}).Error; err != nil {
+		return r.RowsAffected, fmt.Errorf("purge csrf tokens: %w", err)
+	}
+	if err := g.Where("failed_at < ?", now.Add(-ThrottleWindow)).Delete(&LoginFailure{}).Error; err != nil {
+		return r.RowsAffected, fmt.Errorf("purge login failures: %w", err)
+	}
+	return r.RowsAffected, nil
+}
+
+// SessionsOfMember lists a member's sessions, newest first.
+func (db *DB) SessionsOfMember(ctx context.Context, memberID string) ([]Session, error) {
+	var out []Session
+	err := db.gorm.WithContext(ctx).Where("member_id = ?", memberID).Order("created_at DESC").Find(&out).Error
+	return out, err
+}

@@ -1,0 +1,183 @@
+package models
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/mail"
+	"strings"
+	"time"
+
+	"gorm.io/gorm"
+)
+
+// Role is what a team member may do; see DESIGN.md's role table.
+type Role string
+
+const (
+	RoleAdmin      Role = "admin"
+	RoleCompliance Role = "compliance"
+	RoleAuditor    Role = "auditor"
+)
+
+// Roles lists every role, most powerful first.
+var Roles = []Role{RoleAdmin, RoleCompliance, RoleAuditor}
+
+// ParseRole accepts a role's name.
+func ParseRole(s string) (Role, error) {
+	for _, r := range Roles {
+		if string(r) == s {
+			return r, nil
+		}
+	}
+	return "", fmt.Errorf("unknown role %q (want admin, compliance or auditor)", s)
+}
+
+// Label is the role's name as people read it.
+func (r Role) Label() string {
+	switch r {
+	case RoleAdmin:
+		return "Admin"
+	case RoleCompliance:
+		return "Compliance reviewer"
+	case RoleAuditor:
+		return "Auditor"
+	}
+	return string(r)
+}
+
+// MemberStatus is a team member's lifecycle state (Plaid's DashboardUser).
+type MemberStatus string
+
+const (
+	MemberInvited     MemberStatus = "invited"
+	MemberActive      MemberStatus = "active"
+	MemberDeactivated MemberStatus = "deactivated"
+)
+
+// TeamMember is a person who signs in to the portal.
+type TeamMember struct {
+	ID           string `gorm:"primaryKey;size:24"`
+	EmailAddress string
+	Status       MemberStatus
+	Role         Role
+	PasswordHash string
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
+}
+
+func (TeamMember) TableName() string { return "team_members" }
+
+// AuditTarget names the member in audit entries.
+func (m *TeamMember) AuditTarget() Target { return Target{Type: "team_member", ID: m.ID} }
+
+// AsActor is the member as the actor of a change.
+func (m *TeamMember) AsActor() Actor { return Actor{Type: ActorMember, ID: m.ID} }
+
+// NewMemberID returns a DashboardUser id: 24 hex characters.
+func NewMemberID() string { return RandomHex(12) }
+
+// NormalizeEmail trims and lower-cases an address, and checks its form.
+func NormalizeEmail(s string) (string, error) {
+	s = strings.ToLower(strings.TrimSpace(s))
+	if s == "" {
+		return "", errors.New("Enter an email address.")
+	}
+	a, err := mail.ParseAddress(s)
+	if err != nil || a.Address != s || !strings.Contains(s[strings.LastIndex(s, "@")+1:], ".") {
+		return "", errors.New("Enter an email address like name@example.com.")
+	}
+	return s, nil
+}
+
+// Password rules for this foundation: long enough and not absurdly long
+// (argon2id hashes any length, but a megabyte password is an attack).
+const (
+	MinPasswordLength = 12
+	MaxPasswordLength = 256
+)
+
+// CheckPasswordRules returns the message for a password that breaks a rule.
+func CheckPasswordRules(pw string) string {
+	n := len([]rune(pw))
+	switch {
+	case n < MinPasswordLength:
+		return fmt.Sprintf("Use at least %d characters.", MinPasswordLength)
+	case n > MaxPasswordLength:
+		return fmt.Sprintf("Use at most %d characters.", MaxPasswordLength)
+	}
+	return ""
+}
+
+// MemberByID returns one team member.
+func (db *DB) MemberByID(ctx context.Context, id string) (*TeamMember, error) {
+	var m TeamMember
+	err := db.gorm.WithContext(ctx).Where("id = ?", id).Take(&m).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return nil, notFound("No team member %s.", id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load team member: %w", err)
+	}
+	return &m, nil
+}
+
+// CountMembers returns how many team members exist.
+func (db *DB) CountMembers(ctx context.Context) (int64, error) {
+	var n int64
+	err := db.gorm.WithContext(ctx).Model(&TeamMember{}).Count(&n).Error
+	return n, err
+}
+
+// NewMember is what creating an active member takes.
+type NewMember struct {
+	Email    string
+	Role     Role
+	Password string
+}
+
+// CreateMember adds an active team member with a password, audited as
+// team.create. Used by the first start and `ledgerdesk admin create`.
+func (db *DB) CreateMember(ctx context.Context, o Origin, in NewMember) (*TeamMember, error) {
+	fields := FieldErrors{}
+	email, err := NormalizeEmail(in.Email)
+	if err != nil {
+		fields.Add("email", err.Error())
+	}
+	if _, err := ParseRole(string(in.Role)); err != nil {
+		fields.Add("role", "Choose admin, compliance or auditor.")
+	}
+	if msg := CheckPasswordRules(in.Password); msg != "" {
+		fields.Add("password", msg)
+	}
+	if err := fields.Err(); err != nil {
+		return nil, err
+	}
+	hash, err := HashPassword(in.Password)
+	if err != nil {
+		return nil, err
+	}
+	now := Now()
+	m := &TeamMember{ID: NewMemberID(), EmailAddress: email, Status: MemberActive, Role: in.Role,
+		PasswordHash: hash, CreatedAt: now, UpdatedAt: now}
+	err = db.Apply(ctx, o, func(tx *gorm.DB) (Change, error) {
+		var n int64
+		if err := tx.Model(&TeamMember{}).Where("email_address = ?", email).Count(&n).Error; err != nil {
+			return Change{}, err
+		}
+		if n > 0 {
+			return Change{}, &Error{Kind: KindConflict, Message: "A team member with that email already exists.",
+				Fields: FieldErrors{"email": "A team member with that email already exists."}}
+		}
+		if err := tx.Create(m).Error; err != nil {
+			return Change{}, fmt.Errorf("insert team member: %w", err)
+		}
+		return Change{Action: "team.create", Target: m.AuditTarget(), After: map[string]any{
+			"email_address": m.EmailAddress, "role": m.Role, "status": m.Status, "password": "set",
+		}}, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return m, nil
+}

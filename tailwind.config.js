@@ -1,0 +1,8 @@
+/** @type {import('tailwindcss').Config} */
+module.exports = {
+  content: ["./views/**/*.templ"],
+  theme: {
+    extend: {},
+  },
+  plugins: [],
+};

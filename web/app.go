@@ -1,0 +1,110 @@
+package web
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+
+	"github.com/gofiber/fiber/v2"
+
+	"ledgerdesk/handlers"
+	"ledgerdesk/models"
+	"ledgerdesk/web/current"
+	"ledgerdesk/web/session"
+)
+
+// Setup builds the Fiber app that `ledgerdesk serve` runs and tests drive
+// with app.Test.
+func Setup(cfg Config, db *models.DB) (*fiber.App, error) {
+	cfg = cfg.withDefaults()
+	if len(cfg.SessionKey) < 32 {
+		return nil, errors.New("web: the session key must be at least 32 bytes")
+	}
+	limits := models.SessionLimits{Idle: cfg.IdleTimeout, Absolute: cfg.AbsoluteTimeout}
+	sessions := &session.Manager{Store: session.NewStore(db, cfg.SessionKey, cfg.SecureCookies, limits)}
+	h := &handlers.Handler{DB: db, Sessions: sessions, Logger: cfg.Logger}
+
+	app := fiber.New(fiber.Config{
+		AppName:                 "Ledgerdesk",
+		ErrorHandler:            errorHandler(cfg.Logger),
+		DisableStartupMessage:   true,
+		BodyLimit:               1 << 20,
+		ReadBufferSize:          16 << 10,
+		EnableTrustedProxyCheck: true,
+		TrustedProxies:          cfg.TrustedProxies,
+		ProxyHeader:             proxyHeader(cfg.TrustedProxies),
+		EnableIPValidation:      true,
+	})
+
+	table := routes(h)
+	navs := navByRole(table)
+
+	app.Use(
+		requestID,
+		accessLog(cfg.Logger),
+		recoverPanics(cfg.Logger),
+		securityHeaders(cfg.SecureCookies),
+		requestTimeout(cfg.RequestTimeout),
+		loadSession(sessions, navs),
+		csrfProtection(db, cfg),
+	)
+	for _, r := range table {
+		if !r.Access.Declared() {
+			return nil, fmt.Errorf("web: route %s %s declares no access", r.Method, r.Path)
+		}
+		app.Add(r.Method, r.Path, authorize(r.Access), r.Handler)
+	}
+	return app, nil
+}
+
+func proxyHeader(trusted []string) string {
+	if len(trusted) == 0 {
+		return ""
+	}
+	return fiber.HeaderXForwardedFor
+}
+
+// navByRole builds each role's navigation once, from the route table.
+func navByRole(table []Route) map[models.Role][]current.NavItem {
+	out := map[models.Role][]current.NavItem{}
+	for _, role := range models.Roles {
+		for _, r := range table {
+			if r.Nav != "" && r.Method == fiber.MethodGet && r.Access.Allows(role) {
+				out[role] = append(out[role], current.NavItem{Label: r.Nav, Path: r.Path})
+			}
+		}
+	}
+	return out
+}
+
+// authorize enforces a route's access on the server, for pages, partials
+// and form posts alike.
+func authorize(a Access) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		if a.IsPublic() {
+			return c.Next()
+		}
+		m := current.Member(c)
+		if m == nil {
+			return signInRequired(c)
+		}
+		if !a.Allows(m.Role) {
+			return fiber.ErrForbidden
+		}
+		return c.Next()
+	}
+}
+
+// signInRequired sends an anonymous visitor to the login page: a redirect
+// for a browser, 401 with HX-Redirect for htmx.
+func signInRequired(c *fiber.Ctx) error {
+	target := "/login"
+	if c.Method() == fiber.MethodGet && c.Path() != "/" {
+		target += "?next=" + url.QueryEscape(c.OriginalURL())
+	}
+	if c.Get("HX-Request") == "true" {
+		c.Set("HX-Redirect", target)
+		return c.SendStatus(fiber.StatusUnauthorized)
+	}
+	return c.Redirect(target, fiber.StatusSeeOther)
+}

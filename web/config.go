@@ -1,0 +1,46 @@
+// Package web assembles the portal: configuration, the route table,
+// middleware (request id, headers, session, CSRF, roles), error pages and
+// static files, into the Fiber app that `ledgerdesk serve` runs.
+package web
+
+import (
+	"log/slog"
+	"time"
+)
+
+// Config is everything Setup needs to build the app.
+type Config struct {
+	// SecureCookies marks cookies Secure and turns on HSTS; set it whenever
+	// the portal is reached over TLS.
+	SecureCookies bool
+	// TrustedProxies are the addresses whose X-Forwarded-For is believed.
+	// Empty: forwarded headers are ignored.
+	TrustedProxies []string
+	// IdleTimeout and AbsoluteTimeout bound a session's life.
+	IdleTimeout     time.Duration
+	AbsoluteTimeout time.Duration
+	// RequestTimeout bounds the database work of one request, so an
+	// unreachable database answers 503 instead of hanging.
+	RequestTimeout time.Duration
+	// SessionKey signs session cookies (32 or 64 random bytes).
+	SessionKey []byte
+	// Logger receives the access log and internal errors.
+	Logger *slog.Logger
+}
+
+// withDefaults fills what the caller left zero.
+func (c Config) withDefaults() Config {
+	if c.IdleTimeout == 0 {
+		c.IdleTimeout = 30 * time.Minute
+	}
+	if c.AbsoluteTimeout == 0 {
+		c.AbsoluteTimeout = 12 * time.Hour
+	}
+	if c.RequestTimeout == 0 {
+		c.RequestTimeout = 5 * time.Second
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	return c
+}

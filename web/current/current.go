@@ -1,0 +1,135 @@
+// Package current reads and writes what the middleware learned about the
+// request in flight: who is signed in, the request id, the CSRF token.
+package current
+
+import (
+	"github.com/gofiber/fiber/v2"
+	"github.com/gorilla/sessions"
+
+	"ledgerdesk/models"
+)
+
+type key int
+
+const (
+	memberKey key = iota
+	sessionKey
+	rowKey
+	requestIDKey
+	navKey
+	dirtyKey
+)
+
+// CSRFContextKey is where the CSRF middleware leaves the request's token.
+const CSRFContextKey = "ledgerdesk.csrf"
+
+// NavItem is one entry of the navigation, as the route table declares it.
+type NavItem struct {
+	Label string
+	Path  string
+}
+
+// Member is the signed-in team member, or nil for an anonymous visitor.
+func Member(c *fiber.Ctx) *models.TeamMember {
+	m, _ := c.Locals(memberKey).(*models.TeamMember)
+	return m
+}
+
+// SessionRow is the signed-in member's session row, or nil.
+func SessionRow(c *fiber.Ctx) *models.Session {
+	s, _ := c.Locals(rowKey).(*models.Session)
+	return s
+}
+
+// Session is the gorilla session of the request (empty when anonymous).
+func Session(c *fiber.Ctx) *sessions.Session {
+	s, _ := c.Locals(sessionKey).(*sessions.Session)
+	return s
+}
+
+// SetSignedIn records the session and member the middleware loaded.
+func SetSignedIn(c *fiber.Ctx, sess *sessions.Session, row *models.SessionWithMember) {
+	c.Locals(sessionKey, sess)
+	if row != nil {
+		c.Locals(memberKey, &row.Member)
+		c.Locals(rowKey, &row.Session)
+	}
+}
+
+// RequestID is the id the request carries in logs, audit entries and pages.
+func RequestID(c *fiber.Ctx) string {
+	s, _ := c.Locals(requestIDKey).(string)
+	return s
+}
+
+// SetRequestID records the request id.
+func SetRequestID(c *fiber.Ctx, id string) { c.Locals(requestIDKey, id) }
+
+// CSRFToken is the token forms and htmx requests must send back.
+func CSRFToken(c *fiber.Ctx) string {
+	s, _ := c.Locals(CSRFContextKey).(string)
+	return s
+}
+
+// Nav is the navigation for the signed-in member's role.
+func Nav(c *fiber.Ctx) []NavItem {
+	n, _ := c.Locals(navKey).([]NavItem)
+	return n
+}
+
+// SetNav records the navigation.
+func SetNav(c *fiber.Ctx, n []NavItem) { c.Locals(navKey, n) }
+
+// IsHTMX reports whether htmx sent the request and will swap a fragment.
+// A history restore asks for the whole page even though htmx sends it.
+func IsHTMX(c *fiber.Ctx) bool {
+	return c.Get("HX-Request") == "true" && c.Get("HX-History-Restore-Request") != "true"
+}
+
+// Origin describes the request for the audit log.
+func Origin(c *fiber.Ctx) models.Origin {
+	o := models.Origin{
+		Actor:     models.Actor{Type: models.ActorAnonymous},
+		RequestID: RequestID(c),
+		IP:        c.IP(),
+		UserAgent: string(c.Request().Header.UserAgent()),
+	}
+	if m := Member(c); m != nil {
+		o.Actor = m.AsActor()
+	}
+	return o
+}
+
+// AddFlash queues a message for the next page the member sees.
+func AddFlash(c *fiber.Ctx, msg string) {
+	if s := Session(c); s != nil && SessionRow(c) != nil {
+		s.AddFlash(msg)
+		c.Locals(dirtyKey, true)
+	}
+}
+
+// TakeFlashes returns and clears the queued messages.
+func TakeFlashes(c *fiber.Ctx) []string {
+	s := Session(c)
+	if s == nil || SessionRow(c) == nil {
+		return nil
+	}
+	raw := s.Flashes()
+	if len(raw) == 0 {
+		return nil
+	}
+	c.Locals(dirtyKey, true)
+	out := make([]string, 0, len(raw))
+	for _, f := range raw {
+		if str, ok := f.(string); ok {
+			out = append(out, str)
+		}
+	}
+	return out
+}
+
+// SessionDirty reports whether the session's values changed and need saving.
+func SessionDirty(c *fiber.Ctx) bool {
+	d, _ := c.Locals(dirtyKey).(bool)
+	return d
+}

@@ -1,0 +1,141 @@
+package web
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"runtime/debug"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/helmet"
+
+	"ledgerdesk/models"
+	"ledgerdesk/web/current"
+	"ledgerdesk/web/session"
+)
+
+// recoverPanics turns a panic into a 500 page instead of a dropped
+// connection, and logs the stack with the request id.
+func recoverPanics(log *slog.Logger) fiber.Handler {
+	return func(c *fiber.Ctx) (err error) {
+		defer func() {
+			if r := recover(); r != nil {
+				log.Error("panic", "request_id", current.RequestID(c), "route", c.Route().Path,
+					"panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+				err = fmt.Errorf("panic: %v", r)
+			}
+		}()
+		return c.Next()
+	}
+}
+
+// requestID gives every request a fresh id. An id sent by the client is
+// not reused: it ends up in audit entries, so the portal picks it.
+func requestID(c *fiber.Ctx) error {
+	id := models.RandomHex(8)
+	current.SetRequestID(c, id)
+	c.Set(fiber.HeaderXRequestID, id)
+	return c.Next()
+}
+
+// accessLog writes one line per request. It logs the route pattern, never
+// the path or query string, which may carry ids or personal data.
+func accessLog(log *slog.Logger) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		start := time.Now()
+		err := c.Next()
+		if err != nil {
+			// Let the error handler set the status before we read it.
+			if herr := c.App().ErrorHandler(c, err); herr != nil {
+				_ = c.SendStatus(fiber.StatusInternalServerError)
+			}
+			err = nil
+		}
+		memberID := ""
+		if m := current.Member(c); m != nil {
+			memberID = m.ID
+		}
+		log.Info("request",
+			"method", c.Method(),
+			"route", c.Route().Path,
+			"status", c.Response().StatusCode(),
+			"duration_ms", float64(time.Since(start).Microseconds())/1000,
+			"request_id", current.RequestID(c),
+			"member_id", memberID,
+		)
+		return err
+	}
+}
+
+// contentSecurityPolicy allows only the portal's own files: no inline
+// script or style, no framing.
+const contentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
+	"connect-src 'self'; font-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
+
+func securityHeaders(secure bool) fiber.Handler {
+	cfg := helmet.Config{
+		ContentSecurityPolicy:     contentSecurityPolicy,
+		ContentTypeNosniff:        "nosniff",
+		XFrameOptions:             "DENY",
+		ReferrerPolicy:            "same-origin",
+		CrossOriginOpenerPolicy:   "same-origin",
+		CrossOriginResourcePolicy: "same-origin",
+		CrossOriginEmbedderPolicy: "require-corp",
+		PermissionPolicy:          "camera=(), microphone=(), geolocation=(), payment=()",
+		XSSProtection:             "0",
+	}
+	h := helmet.New(cfg)
+	if !secure {
+		return h
+	}
+	return func(c *fiber.Ctx) error {
+		// Behind a TLS proxy, Fiber may see http; --secure-cookies says
+		// the portal is reached over TLS all the same.
+		c.Set(fiber.HeaderStrictTransportSecurity, "max-age=31536000; includeSubDomains")
+		return h(c)
+	}
+}
+
+// requestTimeout bounds a request's database work.
+func requestTimeout(d time.Duration) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		ctx, cancel := context.WithTimeout(c.UserContext(), d)
+		defer cancel()
+		c.SetUserContext(ctx)
+		return c.Next()
+	}
+}
+
+// loadSession finds the signed-in member, if any, records activity and
+// saves the session's values (flash messages) after the handler ran.
+func loadSession(m *session.Manager, navs map[models.Role][]current.NavItem) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		if isAsset(c) {
+			return c.Next()
+		}
+		loaded, err := m.Load(c)
+		if err != nil {
+			return err
+		}
+		current.SetSignedIn(c, loaded.Session, loaded.Row)
+		if loaded.Row != nil {
+			current.SetNav(c, navs[loaded.Row.Member.Role])
+			if err := m.Store.Touch(c.UserContext(), &loaded.Row.Session); err != nil {
+				return err
+			}
+		}
+		err = c.Next()
+		if loaded.Row != nil && current.SessionDirty(c) && current.SessionRow(c) != nil {
+			if serr := m.Save(c, loaded.Session); serr != nil && err == nil {
+				err = serr
+			}
+		}
+		return err
+	}
+}
+
+func isAsset(c *fiber.Ctx) bool {
+	p := c.Path()
+	return p == "/healthz" || p == "/readyz" || len(p) > 8 && p[:8] == "/static/"
+}

@@ -1,0 +1,62 @@
+// Package render writes templ components as Fiber responses: the fragment
+// for htmx, the whole page (layout.Page around the same fragment) for
+// everything else.
+package render
+
+import (
+	"bytes"
+
+	"github.com/a-h/templ"
+	"github.com/gofiber/fiber/v2"
+
+	"ledgerdesk/views/layout"
+	"ledgerdesk/web/current"
+)
+
+// Page answers with body inside the layout, or with body alone (plus any
+// flash messages, out of band) when htmx asked for a fragment.
+func Page(c *fiber.Ctx, status int, title string, body templ.Component) error {
+	c.Vary("HX-Request")
+	if current.IsHTMX(c) {
+		flashes := current.TakeFlashes(c)
+		if len(flashes) > 0 {
+			body = templ.Join(body, layout.FlashesOOB(flashes))
+		}
+		return Fragment(c, status, body)
+	}
+	return Fragment(c, status, layout.Page(Meta(c, title), body))
+}
+
+// Fragment answers with a component as it is.
+func Fragment(c *fiber.Ctx, status int, comp templ.Component) error {
+	c.Vary("HX-Request")
+	var buf bytes.Buffer
+	if err := comp.Render(c.UserContext(), &buf); err != nil {
+		return err
+	}
+	// Pages show personal data: no shared or browser cache may keep them.
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	c.Set(fiber.HeaderContentType, fiber.MIMETextHTMLCharsetUTF8)
+	return c.Status(status).Send(buf.Bytes())
+}
+
+// Meta is the layout's view of the request.
+func Meta(c *fiber.Ctx, title string) layout.Meta {
+	m := layout.Meta{Title: title, CSRFToken: current.CSRFToken(c)}
+	if member := current.Member(c); member != nil {
+		m.MemberEmail = member.EmailAddress
+		m.RoleLabel = member.Role.Label()
+		for _, item := range current.Nav(c) {
+			m.Nav = append(m.Nav, layout.NavItem{Label: item.Label, Path: item.Path, Active: isActive(c.Path(), item.Path)})
+		}
+		m.Flashes = current.TakeFlashes(c)
+	}
+	return m
+}
+
+func isActive(path, item string) bool {
+	if item == "/" {
+		return path == "/"
+	}
+	return path == item || len(path) > len(item) && path[:len(item)] == item && path[len(item)] == '/'
+}

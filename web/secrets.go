@@ -1,0 +1,114 @@
+package web
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+)
+
+// Secrets are the portal's keys. They come from the environment; on the
+// embedded default they are generated once into the data directory (mode
+// 0600). They are never printed or logged.
+type Secrets struct {
+	SessionKey []byte // signs session cookies
+	FieldKey   []byte // encrypts personal data at rest (AES-256)
+}
+
+const (
+	EnvSessionKey = "LEDGERDESK_SESSION_KEY"
+	EnvFieldKey   = "LEDGERDESK_FIELD_KEY"
+	secretsFile   = "secrets.json"
+)
+
+type secretsOnDisk struct {
+	SessionKey string `json:"session_key"`
+	FieldKey   string `json:"field_key"`
+}
+
+// LoadSecrets reads the keys from the environment (hex) and fills any that
+// are missing from dataDir/secrets.json, creating it if needed.
+func LoadSecrets(dataDir string, getenv func(string) string) (Secrets, error) {
+	var s Secrets
+	var err error
+	if s.SessionKey, err = hexKey(EnvSessionKey, getenv(EnvSessionKey), 32); err != nil {
+		return s, err
+	}
+	if s.FieldKey, err = hexKey(EnvFieldKey, getenv(EnvFieldKey), 32); err != nil {
+		return s, err
+	}
+	if s.SessionKey != nil && s.FieldKey != nil {
+		return s, nil
+	}
+	if dataDir == "" {
+		return s, fmt.Errorf("set %s and %s (hex, 32 bytes or more)", EnvSessionKey, EnvFieldKey)
+	}
+	disk, err := loadOrCreateSecretsFile(filepath.Join(dataDir, secretsFile))
+	if err != nil {
+		return s, err
+	}
+	if s.SessionKey == nil {
+		s.SessionKey, _ = hex.DecodeString(disk.SessionKey)
+	}
+	if s.FieldKey == nil {
+		s.FieldKey, _ = hex.DecodeString(disk.FieldKey)
+	}
+	if len(s.SessionKey) < 32 || len(s.FieldKey) < 32 {
+		return s, fmt.Errorf("%s holds keys shorter than 32 bytes", filepath.Join(dataDir, secretsFile))
+	}
+	return s, nil
+}
+
+func hexKey(name, value string, min int) ([]byte, error) {
+	if value == "" {
+		return nil, nil
+	}
+	b, err := hex.DecodeString(value)
+	if err != nil || len(b) < min {
+		return nil, fmt.Errorf("%s must be at least %d bytes, hex encoded (openssl rand -hex %d)", name, min, min)
+	}
+	return b, nil
+}
+
+func loadOrCreateSecretsFile(path string) (secretsOnDisk, error) {
+	var d secretsOnDisk
+	b, err := os.ReadFile(path)
+	if err == nil {
+		if err := json.Unmarshal(b, &d); err != nil {
+			return d, fmt.Errorf("read %s: %w", path, err)
+		}
+		return d, nil
+	}
+	if !errors.Is(err, os.ErrNotExist) {
+		return d, fmt.Errorf("read %s: %w", path, err)
+	}
+	d = secretsOnDisk{SessionKey: randomHex(32), FieldKey: randomHex(32)}
+	b, _ = json.MarshalIndent(d, "", "  ")
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return d, err
+	}
+	// O_EXCL: if another process created the file first, use theirs.
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, os.ErrExist) {
+		return loadOrCreateSecretsFile(path)
+	}
+	if err != nil {
+		return d, fmt.Errorf("create %s: %w", path, err)
+	}
+	defer f.Close()
+	if _, err := f.Write(b); err != nil {
+		return d, fmt.Errorf("write %s: %w", path, err)
+	}
+	return d, f.Sync()
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		panic(err)
+	}
+	return hex.EncodeToString(b)
+}
