@@ -3,6 +3,7 @@ package handlers
 import (
 	"net/http"
 	"strings"
+	"unicode"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/middleware/csrf"
@@ -75,10 +76,14 @@ func withdrawCSRFToken(c *fiber.Ctx) {
 }
 
 // safeNext accepts only a path on this site as the page to return to, so
-// the login form cannot be used to send people elsewhere.
+// the login form cannot be used to send people elsewhere. Browsers drop
+// tabs and newlines from a URL and read a backslash as a slash, so
+// "/<tab>/evil.example" would leave the site, and a newline would split
+// the Location header: any control character or backslash is refused.
 func safeNext(next string) string {
 	if next == "" || !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") ||
-		strings.HasPrefix(next, "/\\") || strings.HasPrefix(next, "/login") {
+		strings.ContainsRune(next, '\\') || strings.IndexFunc(next, unicode.IsControl) >= 0 ||
+		strings.HasPrefix(next, "/login") {
 		return "/"
 	}
 	return utils.CopyString(next)

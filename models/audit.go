@@ -1,6 +1,7 @@
 package models
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -222,6 +223,16 @@ type AuditDiff struct {
 // encodeDiff keeps only the fields whose values differ and redacts personal
 // values, then encodes the result as compact JSON with sorted keys.
 func encodeDiff(before, after map[string]any) (string, error) {
+	// Compare and redact the values as JSON will store them, so that
+	// personal fields inside lists, typed maps and structs are found too.
+	before, err := plainJSON(before)
+	if err != nil {
+		return "", fmt.Errorf("audit: encode diff: %w", err)
+	}
+	after, err = plainJSON(after)
+	if err != nil {
+		return "", fmt.Errorf("audit: encode diff: %w", err)
+	}
 	d := AuditDiff{Before: map[string]any{}, After: map[string]any{}}
 	keys := map[string]bool{}
 	for k := range before {
@@ -256,7 +267,26 @@ func encodeDiff(before, after map[string]any) (string, error) {
 	return string(b), nil
 }
 
-// redact hides personal values, also inside nested objects.
+// plainJSON re-decodes m's JSON into maps, lists and scalars (numbers kept
+// exact as json.Number).
+func plainJSON(m map[string]any) (map[string]any, error) {
+	if m == nil {
+		return nil, nil
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		return nil, err
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	var out map[string]any
+	if err := dec.Decode(&out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// redact hides personal values, also inside nested objects and lists.
 func redact(key string, v any) any {
 	if personalFields[key] {
 		if v == nil || v == "" {
@@ -264,10 +294,17 @@ func redact(key string, v any) any {
 		}
 		return redacted
 	}
-	if m, ok := v.(map[string]any); ok {
-		out := make(map[string]any, len(m))
-		for k, inner := range m {
+	switch t := v.(type) {
+	case map[string]any:
+		out := make(map[string]any, len(t))
+		for k, inner := range t {
 			out[k] = redact(k, inner)
+		}
+		return out
+	case []any:
+		out := make([]any, len(t))
+		for i, inner := range t {
+			out[i] = redact(key, inner)
 		}
 		return out
 	}

@@ -40,7 +40,10 @@ func (db *DB) VerifyAuditChain(ctx context.Context, progress func(checked int64)
 	}
 	for {
 		var batch []AuditEntry
-		err := db.gorm.WithContext(ctx).Where("seq >= ?", expect).Order("seq").Limit(verifyBatch).Find(&batch).Error
+		// Only up to the head read above: entries appended since then are
+		// not part of the chain being checked (see the end for forgeries).
+		err := db.gorm.WithContext(ctx).Where("seq >= ? AND seq <= ?", expect, head.Seq).
+			Order("seq").Limit(verifyBatch).Find(&batch).Error
 		if err != nil {
 			return res, fmt.Errorf("verify: read entries from seq %d: %w", expect, err)
 		}
@@ -69,10 +72,23 @@ func (db *DB) VerifyAuditChain(ctx context.Context, progress func(checked int64)
 	switch {
 	case head.Seq > last:
 		return fail(last+1, "entry %d is missing (the chain head is at %d)", last+1, head.Seq)
-	case head.Seq < last:
-		return fail(head.Seq+1, "entry %d lies beyond the chain head", head.Seq+1)
 	case head.Hash != prevHash:
 		return fail(last, "the chain head's hash does not match entry %d", last)
+	}
+	// An entry beyond the head is a forgery, unless a writer appended it
+	// meanwhile. Writers move the head in the transaction that appends, so
+	// reading the newest seq first and the head after it sees every
+	// legitimate entry covered by the head.
+	var newest int64
+	if err := db.gorm.WithContext(ctx).Model(&AuditEntry{}).Select("COALESCE(MAX(seq), 0)").Scan(&newest).Error; err != nil {
+		return res, fmt.Errorf("verify: read newest seq: %w", err)
+	}
+	now, err := db.AuditHead(ctx)
+	if err != nil {
+		return res, fmt.Errorf("verify: read chain head: %w", err)
+	}
+	if newest > now.Seq {
+		return fail(now.Seq+1, "entry %d lies beyond the chain head", now.Seq+1)
 	}
 	return res, nil
 }

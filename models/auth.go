@@ -44,12 +44,23 @@ func accountKey(email string) string {
 // audited as auth.login_failed and counted for throttling.
 func (db *DB) SignIn(ctx context.Context, o Origin, email, password string, newSession Session) (*TeamMember, error) {
 	key := accountKey(email)
+	// The attempt counts as a failure before its password is checked, so
+	// that guesses sent in parallel cannot all pass the throttle before the
+	// first of them is recorded. A success deletes it with the account's
+	// other failures; a refused attempt withdraws it.
+	attempt := LoginFailure{AccountKey: key, IP: o.IP, FailedAt: Now()}
+	if err := db.gorm.WithContext(ctx).Create(&attempt).Error; err != nil {
+		return nil, fmt.Errorf("sign in: record attempt: %w", err)
+	}
 	if wait, err := db.throttled(ctx, key, o.IP); err != nil {
 		return nil, err
 	} else if wait > 0 {
+		if err := db.gorm.WithContext(ctx).Delete(&attempt).Error; err != nil {
+			return nil, fmt.Errorf("sign in: withdraw refused attempt: %w", err)
+		}
 		burnPasswordCheck(password)
 		minutes := int(math.Ceil(wait.Minutes()))
-		if err := db.recordFailedLogin(ctx, o, key, nil, "throttled", false); err != nil {
+		if err := db.recordFailedLogin(ctx, o, nil, "throttled"); err != nil {
 			return nil, err
 		}
 		return nil, &Error{Kind: KindThrottled, Message: fmt.Sprintf(
@@ -63,9 +74,11 @@ func (db *DB) SignIn(ctx context.Context, o Origin, email, password string, newS
 		return nil, fmt.Errorf("sign in: %w", err)
 	}
 	ok := false
-	if found {
+	if found && m.PasswordHash != "" {
 		ok = VerifyPassword(m.PasswordHash, password)
 	} else {
+		// No such member, or one who has no password yet: take the time a
+		// check takes, so the answer's timing does not tell them apart.
 		burnPasswordCheck(password)
 	}
 	if !ok || m.Status != MemberActive {
@@ -80,7 +93,7 @@ func (db *DB) SignIn(ctx context.Context, o Origin, email, password string, newS
 		if found {
 			target = &m
 		}
-		if err := db.recordFailedLogin(ctx, o, key, target, reason, true); err != nil {
+		if err := db.recordFailedLogin(ctx, o, target, reason); err != nil {
 			return nil, err
 		}
 		return nil, ErrBadCredentials
@@ -88,6 +101,10 @@ func (db *DB) SignIn(ctx context.Context, o Origin, email, password string, newS
 
 	o.Actor = m.AsActor()
 	newSession.MemberID = m.ID
+	// Stored in UTC, as SQLite compares times as text (PurgeExpired).
+	newSession.CreatedAt = newSession.CreatedAt.UTC()
+	newSession.LastSeenAt = newSession.LastSeenAt.UTC()
+	newSession.ExpiresAt = newSession.ExpiresAt.UTC()
 	err = db.Apply(ctx, o, func(tx *gorm.DB) (Change, error) {
 		if err := tx.Create(&newSession).Error; err != nil {
 			return Change{}, fmt.Errorf("create session: %w", err)
@@ -103,14 +120,10 @@ func (db *DB) SignIn(ctx context.Context, o Origin, email, password string, newS
 	return &m, nil
 }
 
-func (db *DB) recordFailedLogin(ctx context.Context, o Origin, key string, m *TeamMember, reason string, count bool) error {
+// recordFailedLogin audits a refused sign-in; SignIn has already counted
+// it for throttling.
+func (db *DB) recordFailedLogin(ctx context.Context, o Origin, m *TeamMember, reason string) error {
 	return db.Apply(ctx, o, func(tx *gorm.DB) (Change, error) {
-		if count {
-			f := LoginFailure{AccountKey: key, IP: o.IP, FailedAt: Now()}
-			if err := tx.Create(&f).Error; err != nil {
-				return Change{}, fmt.Errorf("record login failure: %w", err)
-			}
-		}
 		c := Change{Action: "auth.login_failed", After: map[string]any{"reason": reason}}
 		if m != nil {
 			c.Target = m.AuditTarget()
@@ -120,6 +133,8 @@ func (db *DB) recordFailedLogin(ctx context.Context, o Origin, key string, m *Te
 }
 
 // throttled returns how long sign-in stays refused for this account or IP.
+// The attempt being decided is already among the failures, so a limit is
+// passed when more than max are found.
 func (db *DB) throttled(ctx context.Context, key, ip string) (time.Duration, error) {
 	now := Now()
 	since := now.Add(-ThrottleWindow)
@@ -131,12 +146,13 @@ func (db *DB) throttled(ctx context.Context, key, ip string) (time.Duration, err
 		var times []time.Time
 		err := db.gorm.WithContext(ctx).Model(&LoginFailure{}).
 			Where(lim.col+" = ? AND failed_at > ?", lim.val, since).
-			Order("failed_at DESC").Limit(lim.max).Pluck("failed_at", &times).Error
+			Order("failed_at DESC").Limit(lim.max+1).Pluck("failed_at", &times).Error
 		if err != nil {
 			return 0, fmt.Errorf("check sign-in throttle: %w", err)
 		}
-		if len(times) >= lim.max {
-			// Refused until the oldest of the last max failures ages out.
+		if len(times) > lim.max {
+			// Refused until the oldest of the last max failures before this
+			// attempt ages out.
 			if w := times[len(times)-1].Add(ThrottleWindow).Sub(now); w > wait {
 				wait = w
 			}

@@ -11,6 +11,7 @@ import (
 
 // CSRFToken is an issued anti-forgery token, stored as a hash so every
 // portal process (and a restarted one) accepts the tokens any of them issued.
+// Its expiry is stored in UTC, as SQLite compares times as text.
 type CSRFToken struct {
 	TokenHash string `gorm:"primaryKey"`
 	ExpiresAt time.Time
@@ -33,7 +34,7 @@ func (db *DB) PutCSRFToken(ctx context.Context, token string, expires time.Time)
 	return db.gorm.WithContext(ctx).Clauses(clause.OnConflict{
 		Columns:   []clause.Column{{Name: "token_hash"}},
 		DoUpdates: clause.AssignmentColumns([]string{"expires_at"}),
-	}).Create(&CSRFToken{TokenHash: HashToken(token), ExpiresAt: expires}).Error
+	}).Create(&CSRFToken{TokenHash: HashToken(token), ExpiresAt: expires.UTC()}).Error
 }
 
 // DeleteCSRFToken withdraws a token.

@@ -16,12 +16,12 @@ import (
 type Kind int
 
 const (
-	KindInvalid     Kind = iota + 1 // the input breaks a rule; see Fields
-	KindNotFound                    // no such record
-	KindConflict                    // the record changed or already exists
-	KindForbidden                   // the actor may not do this
-	KindUnauthorized                // the credentials are wrong
-	KindThrottled                   // too many attempts; try later
+	KindInvalid      Kind = iota + 1 // the input breaks a rule; see Fields
+	KindNotFound                     // no such record
+	KindConflict                     // the record changed or already exists
+	KindForbidden                    // the actor may not do this
+	KindUnauthorized                 // the credentials are wrong
+	KindThrottled                    // too many attempts; try later
 )
 
 // Error is a domain error whose Message is safe to show to the member.

@@ -65,10 +65,19 @@ func (db *DB) Migrate(ctx context.Context) ([]int, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := db.gorm.WithContext(ctx).Exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
+	// Under the migration lock too: on PostgreSQL, two processes running
+	// CREATE TABLE IF NOT EXISTS at once can both try to create it and one
+	// fails on the catalog's unique index.
+	err = db.gorm.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := db.lockMigrations(tx); err != nil {
+			return err
+		}
+		return tx.Exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
 		version INTEGER PRIMARY KEY,
 		name TEXT NOT NULL,
-		applied_at ` + db.Dialect.types().Time + ` NOT NULL)`).Error; err != nil {
+		applied_at ` + db.Dialect.types().Time + ` NOT NULL)`).Error
+	})
+	if err != nil {
 		return nil, fmt.Errorf("create schema_migrations: %w", err)
 	}
 	var applied []int
@@ -91,10 +100,8 @@ func (db *DB) applyMigration(ctx context.Context, m Migration) (bool, error) {
 	}
 	applied := false
 	err = db.gorm.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		if db.Dialect == Postgres {
-			if err := tx.Exec(`SELECT pg_advisory_xact_lock(4242001)`).Error; err != nil {
-				return err
-			}
+		if err := db.lockMigrations(tx); err != nil {
+			return err
 		}
 		var n int64
 		if err := tx.Raw(`SELECT COUNT(*) FROM schema_migrations WHERE version = ?`, m.Version).Scan(&n).Error; err != nil {
@@ -114,6 +121,15 @@ func (db *DB) applyMigration(ctx context.Context, m Migration) (bool, error) {
 		return false, fmt.Errorf("migration %04d_%s: %w", m.Version, m.Name, err)
 	}
 	return applied, nil
+}
+
+// lockMigrations keeps other processes from migrating until tx ends; on
+// SQLite the write transaction already does.
+func (db *DB) lockMigrations(tx *gorm.DB) error {
+	if db.Dialect != Postgres {
+		return nil
+	}
+	return tx.Exec(`SELECT pg_advisory_xact_lock(4242001)`).Error
 }
 
 // PendingMigrations reports how many embedded migrations are not applied.

@@ -23,6 +23,13 @@ const (
 	argonSaltLen   = 16
 )
 
+// Stored parameters beyond these are treated as malformed: a hash read from
+// the database must not make a sign-in take gigabytes or minutes.
+const (
+	maxArgonMemoryKiB = 1 << 20 // 1 GiB
+	maxArgonTime      = 64
+)
+
 var errMalformedHash = errors.New("malformed password hash")
 
 // HashPassword returns an argon2id hash in the PHC string format.
@@ -51,6 +58,10 @@ func VerifyPassword(encoded, password string) bool {
 		return false
 	}
 	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &mem, &iter, &threads); err != nil {
+		return false
+	}
+	// argon2 panics on zero passes or lanes.
+	if iter < 1 || iter > maxArgonTime || threads < 1 || mem > maxArgonMemoryKiB {
 		return false
 	}
 	b64 := base64.RawStdEncoding

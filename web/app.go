@@ -16,6 +16,12 @@ import (
 // Setup builds the Fiber app that `ledgerdesk serve` runs and tests drive
 // with app.Test.
 func Setup(cfg Config, db *models.DB) (*fiber.App, error) {
+	return setup(cfg, db, routes)
+}
+
+// setup is Setup over a given route table, so tests can check how the
+// assembly treats a table that is not the portal's own.
+func setup(cfg Config, db *models.DB, routes func(*handlers.Handler) []Route) (*fiber.App, error) {
 	cfg = cfg.withDefaults()
 	if len(cfg.SessionKey) < 32 {
 		return nil, errors.New("web: the session key must be at least 32 bytes")

@@ -35,7 +35,9 @@ func csrfProtection(db *models.DB, cfg Config) fiber.Handler {
 		CookieSecure:      cfg.SecureCookies,
 		CookieHTTPOnly:    true,
 		CookieSessionOnly: true,
-		Expiration:        cfg.AbsoluteTimeout,
+		// A token lives as long as an idle session would; every request
+		// extends it. Tokens of visitors who never come back expire soon.
+		Expiration:        cfg.IdleTimeout,
 		Extractor:         csrfFromHeaderOrForm,
 		Storage:           newCSRFStorage(db),
 		ContextKey:        current.CSRFContextKey,

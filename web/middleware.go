@@ -100,8 +100,14 @@ func securityHeaders(secure bool) fiber.Handler {
 // requestTimeout bounds a request's database work.
 func requestTimeout(d time.Duration) fiber.Handler {
 	return func(c *fiber.Ctx) error {
-		ctx, cancel := context.WithTimeout(c.UserContext(), d)
-		defer cancel()
+		parent := c.UserContext()
+		ctx, cancel := context.WithTimeout(parent, d)
+		defer func() {
+			cancel()
+			// The error handler renders after this returns: give it a
+			// context that is still live, or every error page fails.
+			c.SetUserContext(parent)
+		}()
 		c.SetUserContext(ctx)
 		return c.Next()
 	}

@@ -60,6 +60,25 @@ func Postgres(t testing.TB) *models.DB {
 // for tests that open a second connection (or route one through a proxy).
 func PostgresWithDSN(t testing.TB) (*models.DB, string) {
 	t.Helper()
+	dsn := EmptyPostgres(t)
+	db, err := models.OpenPostgres(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Cleanups run last-in first-out: this connection closes before
+	// EmptyPostgres drops the schema.
+	t.Cleanup(func() { db.Close() })
+	if _, err := db.Migrate(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return db, dsn
+}
+
+// EmptyPostgres returns the URL of a fresh schema with nothing in it (no
+// migrations applied), dropped when the test ends: for tests of the
+// migrate command and of what runs before it.
+func EmptyPostgres(t testing.TB) string {
+	t.Helper()
 	base := PostgresURL(t)
 	admin, err := models.OpenPostgres(base)
 	if err != nil {
@@ -70,20 +89,11 @@ func PostgresWithDSN(t testing.TB) (*models.DB, string) {
 		admin.Close()
 		t.Fatalf("create schema: %v", err)
 	}
-	dsn := WithSearchPath(base, schema)
-	db, err := models.OpenPostgres(dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
 	t.Cleanup(func() {
-		db.Close()
 		admin.Gorm().Exec("DROP SCHEMA " + schema + " CASCADE")
 		admin.Close()
 	})
-	if _, err := db.Migrate(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	return db, dsn
+	return WithSearchPath(base, schema)
 }
 
 // WithSearchPath points a PostgreSQL URL at a schema (then public, where

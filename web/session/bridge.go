@@ -109,6 +109,6 @@ func httpRequest(c *fiber.Ctx) (*http.Request, error) {
 // headerWriter is the http.ResponseWriter the store writes its cookie to.
 type headerWriter struct{ header http.Header }
 
-func (w *headerWriter) Header() http.Header       { return w.header }
+func (w *headerWriter) Header() http.Header         { return w.header }
 func (w *headerWriter) Write(b []byte) (int, error) { return len(b), nil }
 func (w *headerWriter) WriteHeader(int)             {}

@@ -4,21 +4,29 @@
 package webtest
 
 import (
+	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/PuerkitoBio/goquery"
 	"github.com/gofiber/fiber/v2"
+	"github.com/valyala/fasthttp"
 
 	"ledgerdesk/models"
 	"ledgerdesk/web"
@@ -72,9 +80,23 @@ type Client struct {
 	RemoteAddr string
 }
 
+// CSRFCookie is the name of the cookie holding the CSRF token.
+const CSRFCookie = "ledgerdesk_csrf"
+
 // Client returns an anonymous client.
 func (h *Harness) Client(t testing.TB) *Client {
 	return &Client{t: t, h: h, Cookies: map[string]string{}, RemoteAddr: "192.0.2.10:40000"}
+}
+
+// On returns a copy of the client (cookies, CSRF token, address) that
+// talks to another app: the same browser after a restart, or reaching
+// another portal process.
+func (c *Client) On(h *Harness) *Client {
+	cookies := make(map[string]string, len(c.Cookies))
+	for k, v := range c.Cookies {
+		cookies[k] = v
+	}
+	return &Client{t: c.t, h: h, Cookies: cookies, CSRF: c.CSRF, RemoteAddr: c.RemoteAddr}
 }
 
 // SignIn creates a member with role and signs in through the login form.
@@ -97,6 +119,46 @@ func (c *Client) Login(email, password string) *Response {
 	return r
 }
 
+// serve is app.Test with one difference: the connection reports
+// req.RemoteAddr as the client's address, where app.Test always reports
+// 0.0.0.0, so tests can see which address the portal records.
+func serve(app *fiber.App, req *http.Request) (*http.Response, error) {
+	if req.Body != http.NoBody && req.Header.Get(fiber.HeaderContentLength) == "" {
+		req.Header.Add(fiber.HeaderContentLength, strconv.FormatInt(req.ContentLength, 10))
+	}
+	dump, err := httputil.DumpRequest(req, true)
+	if err != nil {
+		return nil, fmt.Errorf("dump request: %w", err)
+	}
+	remote, err := net.ResolveTCPAddr("tcp", req.RemoteAddr)
+	if err != nil {
+		return nil, fmt.Errorf("remote address %q: %w", req.RemoteAddr, err)
+	}
+	conn := &memConn{remote: remote}
+	conn.r.Write(dump)
+	app.Handler() // builds the route tree, as app.Test does
+	if err := app.Server().ServeConn(conn); err != nil && !errors.Is(err, fasthttp.ErrGetOnly) {
+		return nil, err
+	}
+	return http.ReadResponse(bufio.NewReader(&conn.w), req)
+}
+
+// memConn is one request's connection: the request to read, the response
+// written, and the client's address.
+type memConn struct {
+	r, w   bytes.Buffer
+	remote net.Addr
+}
+
+func (c *memConn) Read(b []byte) (int, error)       { return c.r.Read(b) }
+func (c *memConn) Write(b []byte) (int, error)      { return c.w.Write(b) }
+func (c *memConn) Close() error                     { return nil }
+func (c *memConn) LocalAddr() net.Addr              { return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 8080} }
+func (c *memConn) RemoteAddr() net.Addr             { return c.remote }
+func (c *memConn) SetDeadline(time.Time) error      { return nil }
+func (c *memConn) SetReadDeadline(time.Time) error  { return nil }
+func (c *memConn) SetWriteDeadline(time.Time) error { return nil }
+
 // Response is a response with its body read and, for HTML, parsed.
 type Response struct {
 	*http.Response
@@ -114,7 +176,7 @@ func (c *Client) Do(req *http.Request) *Response {
 	if req.RemoteAddr == "" {
 		req.RemoteAddr = c.RemoteAddr
 	}
-	resp, err := c.h.App.Test(req, -1)
+	resp, err := serve(c.h.App, req)
 	if err != nil {
 		c.t.Fatalf("%s %s: %v", req.Method, req.URL, err)
 	}
@@ -124,6 +186,11 @@ func (c *Client) Do(req *http.Request) *Response {
 		Sensitive(ck.Value)
 		if ck.Value == "" || ck.MaxAge < 0 {
 			delete(c.Cookies, ck.Name)
+			if ck.Name == CSRFCookie {
+				// The token was withdrawn (sign-in, sign-out): a browser
+				// would get the next one from the next page.
+				c.CSRF = ""
+			}
 		} else {
 			c.Cookies[ck.Name] = ck.Value
 		}
@@ -147,6 +214,7 @@ func (c *Client) Do(req *http.Request) *Response {
 func (c *Client) Get(path string, headers ...string) *Response {
 	c.t.Helper()
 	req := httptest.NewRequest(http.MethodGet, path, nil)
+	req.RemoteAddr = c.RemoteAddr // not httptest's 192.0.2.1
 	setHeaders(req, headers)
 	return c.Do(req)
 }
@@ -156,7 +224,12 @@ func (c *Client) Get(path string, headers ...string) *Response {
 func (c *Client) Post(path string, form url.Values, headers ...string) *Response {
 	c.t.Helper()
 	if c.CSRF == "" {
+		// A page carries the token: the login page for a visitor, the
+		// overview for a member (whom /login only redirects).
 		c.Get("/login")
+		if c.CSRF == "" {
+			c.Get("/")
+		}
 	}
 	if form == nil {
 		form = url.Values{}
@@ -169,6 +242,7 @@ func (c *Client) Post(path string, form url.Values, headers ...string) *Response
 func (c *Client) PostRaw(path string, form url.Values, headers ...string) *Response {
 	c.t.Helper()
 	req := httptest.NewRequest(http.MethodPost, path, strings.NewReader(form.Encode()))
+	req.RemoteAddr = c.RemoteAddr
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	setHeaders(req, headers)
 	return c.Do(req)
@@ -225,12 +299,11 @@ func Main(m *testing.M) {
 	code := m.Run()
 	sinkMu.Lock()
 	logged := sink.String()
-	leaks := 0
+	values := make([]string, 0, len(sensitive))
 	for v := range sensitive {
-		if strings.Contains(logged, v) {
-			leaks++
-		}
+		values = append(values, v)
 	}
+	leaks := Leaks(logged, values)
 	lines := strings.Count(logged, "\n")
 	sinkMu.Unlock()
 	if leaks > 0 {
@@ -240,4 +313,37 @@ func Main(m *testing.M) {
 		fmt.Fprintf(os.Stderr, "log scan: %d log lines checked against %d sensitive values, none leaked\n", lines, len(sensitive))
 	}
 	os.Exit(code)
+}
+
+// Leaks counts the values that appear in log, as written or as a JSON
+// string escapes them (the log is JSON lines).
+func Leaks(log string, values []string) int {
+	n := 0
+	for _, v := range values {
+		if v == "" {
+			continue
+		}
+		if strings.Contains(log, v) {
+			n++
+			continue
+		}
+		for _, html := range []bool{false, true} {
+			if strings.Contains(log, jsonEscaped(v, html)) {
+				n++
+				break
+			}
+		}
+	}
+	return n
+}
+
+// jsonEscaped is v as it appears inside a JSON string, with or without
+// <, > and & escaped (slog leaves them, encoding/json does not).
+func jsonEscaped(v string, escapeHTML bool) string {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(escapeHTML)
+	_ = enc.Encode(v)
+	out := strings.TrimSuffix(b.String(), "\n")
+	return out[1 : len(out)-1]
 }

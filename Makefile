@@ -1,0 +1,38 @@
+# Ledgerdesk. `make run` starts the portal, `make test` runs every test.
+GO ?= go
+
+.PHONY: run build test generate templ css check-generated clean
+
+## run: start the portal on the embedded SQLite database (./data)
+run:
+	$(GO) run ./cmd/ledgerdesk
+
+## build: build the binary into bin/
+build:
+	$(GO) build -o bin/ledgerdesk ./cmd/ledgerdesk
+
+## test: install what the tests need, then run the whole suite
+test:
+	./.ci/test
+
+## generate: regenerate templ code and the CSS (both are committed)
+generate: templ css
+
+templ:
+	$(GO) tool templ generate
+
+css: node_modules/.package-lock.json
+	npm run --silent build
+
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+
+## check-generated: fail if generated files differ from what is committed
+check-generated: generate
+	@git diff --exit-code --stat -- views static || \
+		(echo "generated files are stale: run 'make generate' and commit" && exit 1)
+	@test -z "$$(git status --porcelain -- views static)" || \
+		(git status --porcelain -- views static; echo "untracked generated files: run 'make generate' and commit" && exit 1)
+
+clean:
+	rm -rf bin

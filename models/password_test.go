@@ -1,0 +1,106 @@
+package models_test
+
+import (
+	"encoding/base64"
+	"regexp"
+	"strings"
+	"testing"
+
+	"ledgerdesk/models"
+)
+
+var phcArgon2id = regexp.MustCompile(`^\$argon2id\$v=19\$m=65536,t=2,p=2\$([A-Za-z0-9+/]{22})\$([A-Za-z0-9+/]{43})$`)
+
+func TestHashPassword_IsArgon2idPHCWithRandomSalt(t *testing.T) {
+	h1 := testPasswordHash(t)
+	h2, err := models.HashPassword(testPassword)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m1, m2 := phcArgon2id.FindStringSubmatch(h1), phcArgon2id.FindStringSubmatch(h2)
+	if m1 == nil || m2 == nil {
+		t.Fatalf("not argon2id PHC strings:\n%s\n%s", h1, h2)
+	}
+	if h1 == h2 || m1[1] == m2[1] {
+		t.Error("two hashes of one password share their salt")
+	}
+	for _, m := range [][]string{m1, m2} {
+		salt, _ := base64.RawStdEncoding.DecodeString(m[1])
+		key, _ := base64.RawStdEncoding.DecodeString(m[2])
+		if len(salt) != 16 || len(key) != 32 {
+			t.Errorf("salt %d bytes, key %d bytes; want 16 and 32", len(salt), len(key))
+		}
+	}
+	if !models.VerifyPassword(h2, testPassword) {
+		t.Error("second hash does not verify")
+	}
+}
+
+func TestVerifyPassword_AcceptsOnlyTheRightPassword(t *testing.T) {
+	h := testPasswordHash(t)
+	if !models.VerifyPassword(h, testPassword) {
+		t.Fatal("right password refused")
+	}
+	for _, wrong := range []string{"", "correct horse battery stapl", testPassword + " ", strings.ToUpper(testPassword)} {
+		if models.VerifyPassword(h, wrong) {
+			t.Errorf("wrong password %q accepted", wrong)
+		}
+	}
+}
+
+func TestVerifyPassword_RejectsMalformedHashesWithoutPanicking(t *testing.T) {
+	h := testPasswordHash(t)
+	parts := strings.Split(h, "$") // "", argon2id, v=19, m=…,t=…,p=…, salt, key
+	with := func(i int, v string) string {
+		p := append([]string(nil), parts...)
+		p[i] = v
+		return strings.Join(p, "$")
+	}
+	malformed := map[string]string{
+		"empty":          "",
+		"garbage":        "not a hash",
+		"bcrypt":         "$2a$10$N9qo8uLOickgx2ZMRZoMyeIjZAgcfl7p92ldGxad68LJZdL17lhWy",
+		"argon2i":        with(1, "argon2i"),
+		"other version":  with(2, "v=16"),
+		"missing params": with(3, ""),
+		"bad salt":       with(4, "!!!"),
+		"empty key":      with(5, ""),
+		"bad key":        with(5, "***"),
+		"extra part":     h + "$extra",
+		"zero passes":    with(3, "m=65536,t=0,p=2"),
+		"zero lanes":     with(3, "m=65536,t=2,p=0"),
+		"absurd memory":  with(3, "m=4294967295,t=2,p=2"),
+		"absurd passes":  with(3, "m=65536,t=4294967295,p=2"),
+		"no salt":        with(4, ""),
+		"truncated":      h[:len(h)-10],
+	}
+	for name, enc := range malformed {
+		t.Run(name, func(t *testing.T) {
+			defer func() {
+				if r := recover(); r != nil {
+					t.Errorf("VerifyPassword panicked: %v", r)
+				}
+			}()
+			if models.VerifyPassword(enc, testPassword) {
+				t.Errorf("malformed hash %q accepted the password", enc)
+			}
+		})
+	}
+}
+
+func TestCheckPasswordRules(t *testing.T) {
+	cases := map[string]bool{
+		"":                       false,
+		strings.Repeat("a", 11):  false,
+		strings.Repeat("a", 12):  true,
+		strings.Repeat("é", 12):  true, // counted in characters, not bytes
+		strings.Repeat("é", 11):  false,
+		strings.Repeat("a", 256): true,
+		strings.Repeat("a", 257): false,
+	}
+	for pw, ok := range cases {
+		if got := models.CheckPasswordRules(pw) == ""; got != ok {
+			t.Errorf("%d characters: accepted=%v, want %v", len([]rune(pw)), got, ok)
+		}
+	}
+}

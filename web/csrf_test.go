@@ -1,0 +1,172 @@
+package web_test
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	"ledgerdesk/models"
+	"ledgerdesk/models/testdb"
+	"ledgerdesk/web/webtest"
+)
+
+// wantFormExpired checks the answer to a refused state change.
+func wantFormExpired(t *testing.T, r *webtest.Response) {
+	t.Helper()
+	wantStatus(t, r, http.StatusForbidden)
+	if byTestID(r.Doc, "error-page").Length() != 1 {
+		t.Fatalf("no error page:\n%s", r.Body)
+	}
+	if got := byTestID(r.Doc, "error-title").Text(); got != "Form expired" {
+		t.Fatalf("error page title %q, want Form expired", got)
+	}
+}
+
+func TestCSRF_PasswordChangeWithoutTokenIs403AndChangesNothing(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, db *models.DB) {
+		h := webtest.New(t, db)
+		m, old := h.Member(t, models.RoleAdmin)
+		c := h.Client(t)
+		c.Login(m.EmailAddress, old)
+		c.Get("/account")
+		next := "changed-" + models.RandomToken(12)
+		webtest.Sensitive(next)
+
+		r := c.PostRaw("/account/password", url.Values{"current": {old}, "new": {next}, "confirm": {next}})
+		wantFormExpired(t, r)
+		if !strings.Contains(byTestID(r.Doc, "error-message").Text(), "nothing was changed") {
+			t.Fatalf("the page does not say nothing changed:\n%s", r.Body)
+		}
+
+		if n := len(auditEntries(t, db, "auth.password_change")); n != 0 {
+			t.Fatalf("%d auth.password_change entries after a refused form", n)
+		}
+		stored, err := db.MemberByID(t.Context(), m.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !models.VerifyPassword(stored.PasswordHash, old) || models.VerifyPassword(stored.PasswordHash, next) {
+			t.Fatal("the password changed although the form was refused")
+		}
+		// The member is still signed in.
+		wantStatus(t, c.Get("/account"), http.StatusOK)
+	})
+}
+
+func TestCSRF_LogoutWithoutTokenKeepsTheSession(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, db *models.DB) {
+		h := webtest.New(t, db)
+		c, m := h.SignIn(t, models.RoleAuditor)
+		wantFormExpired(t, c.PostRaw("/logout", nil))
+
+		wantStatus(t, c.Get("/"), http.StatusOK)
+		if n := len(sessionRowsOf(t, db, m.ID)); n != 1 {
+			t.Fatalf("%d session rows, want 1", n)
+		}
+		if n := len(auditEntries(t, db, "auth.logout")); n != 0 {
+			t.Fatalf("%d auth.logout entries after a refused logout", n)
+		}
+	})
+}
+
+func TestCSRF_WrongOrUnissuedTokenIs403(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, db *models.DB) {
+		h := webtest.New(t, db)
+		c, m := h.SignIn(t, models.RoleAdmin)
+		c.Get("/")
+		if c.CSRF == "" {
+			t.Fatal("the overview carries no CSRF token")
+		}
+
+		wantFormExpired(t, c.PostRaw("/logout", url.Values{"_csrf": {"not-" + c.CSRF}}))
+		wantFormExpired(t, c.PostRaw("/logout", nil, "X-CSRF-Token", "wrong-token-value"))
+
+		// Double submit alone is not enough: a cookie and field that match
+		// but that the portal never issued are refused too.
+		forged := "forged-token-" + models.RandomHex(8)
+		c.Cookies[webtest.CSRFCookie] = forged
+		wantFormExpired(t, c.PostRaw("/logout", url.Values{"_csrf": {forged}}))
+
+		if n := len(sessionRowsOf(t, db, m.ID)); n != 1 {
+			t.Fatalf("%d session rows after refused logouts, want 1", n)
+		}
+	})
+}
+
+func TestCSRF_LoginWithoutTokenIs403(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, db *models.DB) {
+		h := webtest.New(t, db)
+		m, pw := h.Member(t, models.RoleAdmin)
+		c := h.Client(t)
+		c.Get("/login") // has the cookie, does not send the token
+		r := c.PostRaw("/login", url.Values{"email": {m.EmailAddress}, "password": {pw}})
+		wantFormExpired(t, r)
+		if responseCookie(r, sessionCookieName) != nil {
+			t.Fatal("a refused login set a session cookie")
+		}
+		if n := len(auditEntries(t, db, "auth.login")); n != 0 {
+			t.Fatalf("%d auth.login entries after a refused login", n)
+		}
+		if n := len(sessionRowsOf(t, db, m.ID)); n != 0 {
+			t.Fatalf("%d session rows after a refused login", n)
+		}
+	})
+}
+
+func TestCSRF_TokenInHeaderIsAccepted(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, db *models.DB) {
+		h := webtest.New(t, db)
+		c, m := h.SignIn(t, models.RoleCompliance)
+		c.Get("/")
+		r := c.PostRaw("/logout", nil, "HX-Request", "true", "X-CSRF-Token", c.CSRF)
+		wantStatus(t, r, http.StatusNoContent)
+		if got := r.Header.Get("HX-Redirect"); got != "/login?signed_out=1" {
+			t.Fatalf("HX-Redirect %q", got)
+		}
+		if n := len(sessionRowsOf(t, db, m.ID)); n != 0 {
+			t.Fatalf("%d session rows after logout, want 0", n)
+		}
+	})
+}
+
+func TestCSRF_TokenSurvivesRestart(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, db *models.DB) {
+		first := webtest.New(t, db)
+		m, pw := first.Member(t, models.RoleAdmin)
+		c := first.Client(t)
+		c.Get("/login")
+		token := c.CSRF
+
+		restarted := webtest.New(t, db)
+		c2 := c.On(restarted)
+		r := c2.Post("/login", url.Values{"email": {m.EmailAddress}, "password": {pw}})
+		wantRedirect(t, r, "/")
+		if c2.CSRF == token {
+			t.Fatal("the token was not withdrawn at sign-in")
+		}
+		wantStatus(t, c2.Get("/"), http.StatusOK)
+	})
+}
+
+func TestCSRF_SignInWithdrawsTheVisitorsToken(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, db *models.DB) {
+		h := webtest.New(t, db)
+		m, pw := h.Member(t, models.RoleAdmin)
+		c := h.Client(t)
+		c.Get("/login")
+		visitorToken := c.CSRF
+		c.Login(m.EmailAddress, pw)
+		if _, kept := c.Cookies[webtest.CSRFCookie]; kept {
+			t.Fatal("sign-in did not expire the CSRF cookie")
+		}
+
+		// A token seen before sign-in (say, planted by someone else) no
+		// longer works for the member's session.
+		c.Cookies[webtest.CSRFCookie] = visitorToken
+		wantFormExpired(t, c.PostRaw("/logout", url.Values{"_csrf": {visitorToken}}))
+		if n := len(sessionRowsOf(t, db, m.ID)); n != 1 {
+			t.Fatalf("%d session rows, want 1", n)
+		}
+	})
+}
