@@ -2,11 +2,9 @@ package models
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
-	"gorm.io/gorm"
 )
 
 // Session is a signed-in browser. The cookie carries a random id; the row is
@@ -45,25 +43,28 @@ type SessionWithMember struct {
 // a not-found error when there is none, it expired, or the member is no
 // longer active.
 func (db *DB) LoadSession(ctx context.Context, idHash string, l SessionLimits) (*SessionWithMember, error) {
-	var s Session
-	err := db.gorm.WithContext(ctx).Where("id_hash = ?", idHash).Take(&s).Error
-	if errors.Is(err, gorm.ErrRecordNotFound) {
+	// One round trip per request: the session and its member together. The
+	// member's password hash is not read; nothing downstream needs it.
+	var row struct {
+		Session `gorm:"embedded"`
+		Member  TeamMember `gorm:"embedded;embeddedPrefix:m_"`
+	}
+	res := db.gorm.WithContext(ctx).Raw(`SELECT s.*, m.id AS m_id, m.email_address AS m_email_address,
+		m.status AS m_status, m.role AS m_role, m.created_at AS m_created_at, m.updated_at AS m_updated_at
+		FROM sessions s JOIN team_members m ON m.id = s.member_id WHERE s.id_hash = ?`, idHash).Scan(&row)
+	if res.Error != nil {
+		return nil, fmt.Errorf("load session: %w", res.Error)
+	}
+	if res.RowsAffected == 0 {
 		return nil, notFound("session not found")
 	}
-	if err != nil {
-		return nil, fmt.Errorf("load session: %w", err)
-	}
-	if !s.ActiveAt(Now(), l) {
+	if !row.Session.ActiveAt(Now(), l) {
 		return nil, notFound("session expired")
 	}
-	m, err := db.MemberByID(ctx, s.MemberID)
-	if err != nil {
-		return nil, err
-	}
-	if m.Status != MemberActive {
+	if row.Member.Status != MemberActive {
 		return nil, notFound("member not active")
 	}
-	return &SessionWithMember{Session: s, Member: *m}, nil
+	return &SessionWithMember{Session: row.Session, Member: row.Member}, nil
 }
 
 // touchEvery is how stale last_seen_at may get before a request writes it;
