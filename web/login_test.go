@@ -125,7 +125,7 @@ func TestLogin_LoginFailureAndLogoutAreAudited(t *testing.T) {
 			if e.RequestID == "" || e.RequestID != want.r.Header.Get("X-Request-Id") {
 				t.Errorf("%s request id %q, response said %q", want.action, e.RequestID, want.r.Header.Get("X-Request-Id"))
 			}
-			if e.IP != "192.0.2.10" || e.UserAgent != "audit-test/2" {
+			if e.IP != webtest.ClientIP || e.UserAgent != "audit-test/2" {
 				t.Errorf("%s ip %q, user agent %q", want.action, e.IP, e.UserAgent)
 			}
 			if strings.Contains(e.Diff, wrong) || strings.Contains(e.Diff, pw) {

@@ -115,7 +115,7 @@ func TestSessionCookie_CarriesOnlyASignedRandomIDAndTheRowHoldsTheRest(t *testin
 		if row.IDHash == id {
 			t.Fatal("the row holds the id itself")
 		}
-		if row.IP != "192.0.2.10" || row.UserAgent != "ledgerdesk-test/1.0" {
+		if row.IP != webtest.ClientIP || row.UserAgent != "ledgerdesk-test/1.0" {
 			t.Fatalf("row ip %q, user agent %q", row.IP, row.UserAgent)
 		}
 		if row.CreatedAt.Before(before.Add(-time.Second)) || row.CreatedAt.After(models.Now().Add(time.Second)) {

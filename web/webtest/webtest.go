@@ -4,29 +4,22 @@
 package webtest
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httptest"
-	"net/http/httputil"
 	"net/url"
 	"os"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/PuerkitoBio/goquery"
 	"github.com/gofiber/fiber/v2"
-	"github.com/valyala/fasthttp"
 
 	"ledgerdesk/models"
 	"ledgerdesk/web"
@@ -76,8 +69,6 @@ type Client struct {
 	h       *Harness
 	Cookies map[string]string
 	CSRF    string
-	// RemoteAddr is the client's address as the server sees it.
-	RemoteAddr string
 }
 
 // CSRFCookie is the name of the cookie holding the CSRF token.
@@ -85,7 +76,7 @@ const CSRFCookie = "ledgerdesk_csrf"
 
 // Client returns an anonymous client.
 func (h *Harness) Client(t testing.TB) *Client {
-	return &Client{t: t, h: h, Cookies: map[string]string{}, RemoteAddr: "192.0.2.10:40000"}
+	return &Client{t: t, h: h, Cookies: map[string]string{}}
 }
 
 // On returns a copy of the client (cookies, CSRF token, address) that
@@ -96,7 +87,7 @@ func (c *Client) On(h *Harness) *Client {
 	for k, v := range c.Cookies {
 		cookies[k] = v
 	}
-	return &Client{t: c.t, h: h, Cookies: cookies, CSRF: c.CSRF, RemoteAddr: c.RemoteAddr}
+	return &Client{t: c.t, h: h, Cookies: cookies, CSRF: c.CSRF}
 }
 
 // SignIn creates a member with role and signs in through the login form.
@@ -119,46 +110,6 @@ func (c *Client) Login(email, password string) *Response {
 	return r
 }
 
-// serve is app.Test with one difference: the connection reports
-// req.RemoteAddr as the client's address, where app.Test always reports
-// 0.0.0.0, so tests can see which address the portal records.
-func serve(app *fiber.App, req *http.Request) (*http.Response, error) {
-	if req.Body != http.NoBody && req.Header.Get(fiber.HeaderContentLength) == "" {
-		req.Header.Add(fiber.HeaderContentLength, strconv.FormatInt(req.ContentLength, 10))
-	}
-	dump, err := httputil.DumpRequest(req, true)
-	if err != nil {
-		return nil, fmt.Errorf("dump request: %w", err)
-	}
-	remote, err := net.ResolveTCPAddr("tcp", req.RemoteAddr)
-	if err != nil {
-		return nil, fmt.Errorf("remote address %q: %w", req.RemoteAddr, err)
-	}
-	conn := &memConn{remote: remote}
-	conn.r.Write(dump)
-	app.Handler() // builds the route tree, as app.Test does
-	if err := app.Server().ServeConn(conn); err != nil && !errors.Is(err, fasthttp.ErrGetOnly) {
-		return nil, err
-	}
-	return http.ReadResponse(bufio.NewReader(&conn.w), req)
-}
-
-// memConn is one request's connection: the request to read, the response
-// written, and the client's address.
-type memConn struct {
-	r, w   bytes.Buffer
-	remote net.Addr
-}
-
-func (c *memConn) Read(b []byte) (int, error)       { return c.r.Read(b) }
-func (c *memConn) Write(b []byte) (int, error)      { return c.w.Write(b) }
-func (c *memConn) Close() error                     { return nil }
-func (c *memConn) LocalAddr() net.Addr              { return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 8080} }
-func (c *memConn) RemoteAddr() net.Addr             { return c.remote }
-func (c *memConn) SetDeadline(time.Time) error      { return nil }
-func (c *memConn) SetReadDeadline(time.Time) error  { return nil }
-func (c *memConn) SetWriteDeadline(time.Time) error { return nil }
-
 // Response is a response with its body read and, for HTML, parsed.
 type Response struct {
 	*http.Response
@@ -173,10 +124,7 @@ func (c *Client) Do(req *http.Request) *Response {
 	for k, v := range c.Cookies {
 		req.AddCookie(&http.Cookie{Name: k, Value: v})
 	}
-	if req.RemoteAddr == "" {
-		req.RemoteAddr = c.RemoteAddr
-	}
-	resp, err := serve(c.h.App, req)
+	resp, err := c.h.App.Test(req, -1)
 	if err != nil {
 		c.t.Fatalf("%s %s: %v", req.Method, req.URL, err)
 	}
@@ -214,7 +162,6 @@ func (c *Client) Do(req *http.Request) *Response {
 func (c *Client) Get(path string, headers ...string) *Response {
 	c.t.Helper()
 	req := httptest.NewRequest(http.MethodGet, path, nil)
-	req.RemoteAddr = c.RemoteAddr // not httptest's 192.0.2.1
 	setHeaders(req, headers)
 	return c.Do(req)
 }
@@ -242,7 +189,6 @@ func (c *Client) Post(path string, form url.Values, headers ...string) *Response
 func (c *Client) PostRaw(path string, form url.Values, headers ...string) *Response {
 	c.t.Helper()
 	req := httptest.NewRequest(http.MethodPost, path, strings.NewReader(form.Encode()))
-	req.RemoteAddr = c.RemoteAddr
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	setHeaders(req, headers)
 	return c.Do(req)
@@ -253,6 +199,10 @@ func setHeaders(req *http.Request, kv []string) {
 		req.Header.Set(kv[i], kv[i+1])
 	}
 }
+
+// ClientIP is the address every client has as the server sees it: app.Test
+// serves each request over a connection from 0.0.0.0.
+const ClientIP = "0.0.0.0"
 
 // HTMX is the header pair htmx sends.
 var HTMX = []string{"HX-Request", "true"}
