@@ -34,6 +34,30 @@ type DB struct {
 	// writeMu keeps SQLite to one audited writer at a time; PostgreSQL
 	// serializes on a row lock of the chain head instead.
 	writeMu sync.Mutex
+
+	fields *FieldCipher // seals personal values at rest
+	env    string       // the environment user_tokens name
+}
+
+// Configure sets the key that seals personal values and the environment
+// named in user_tokens (sandbox, development or production).
+func (db *DB) Configure(fields *FieldCipher, environment string) {
+	db.fields = fields
+	db.env = environment
+}
+
+func (db *DB) cipher() *FieldCipher {
+	if db.fields == nil {
+		panic("models: no field encryption key configured (DB.Configure)")
+	}
+	return db.fields
+}
+
+func (db *DB) environment() string {
+	if db.env == "" {
+		return "sandbox"
+	}
+	return db.env
 }
 
 // OpenPostgres connects to PostgreSQL. Connection attempts give up after a

@@ -44,3 +44,13 @@ func (d Dialect) render(name, src string) (string, error) {
 	}
 	return buf.String(), nil
 }
+
+// likeEscape is the clause that makes backslash LIKE's escape character:
+// PostgreSQL has it by default (and an explicit clause would keep the
+// planner from using a trigram index), SQLite has none.
+func (d Dialect) likeEscape() string {
+	if d == Postgres {
+		return ""
+	}
+	return ` ESCAPE '\'`
+}

@@ -3,6 +3,7 @@ package models_test
 import (
 	"reflect"
 	"sort"
+	"strings"
 	"sync"
 	"testing"
 
@@ -97,8 +98,12 @@ func TestMigrate_TwoProcessesStartingTogetherOnPostgres(t *testing.T) {
 			dbs = append(dbs, db)
 		}
 		if round > 0 {
-			// Start over on an empty schema.
-			exec(t, dbs[0], `DROP TABLE IF EXISTS schema_migrations, audit_chain_head, audit_entries, csrf_tokens, login_failures, sessions, team_members CASCADE`)
+			// Start over on an empty schema: drop every table it holds.
+			var tables []string
+			if err := dbs[0].Gorm().Raw(`SELECT tablename FROM pg_tables WHERE schemaname = current_schema()`).Scan(&tables).Error; err != nil {
+				t.Fatal(err)
+			}
+			exec(t, dbs[0], `DROP TABLE IF EXISTS `+strings.Join(tables, ", ")+` CASCADE`)
 			exec(t, dbs[0], `DROP FUNCTION IF EXISTS audit_entries_append_only() CASCADE`)
 		}
 		var mu sync.Mutex

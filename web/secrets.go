@@ -8,6 +8,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
+
+	"ledgerdesk/models"
 )
 
 // Secrets are the portal's keys. They come from the environment; on the
@@ -16,11 +19,20 @@ import (
 type Secrets struct {
 	SessionKey []byte // signs session cookies
 	FieldKey   []byte // encrypts personal data at rest (AES-256)
+	// OldFieldKeys still open values sealed before a key rotation.
+	OldFieldKeys [][]byte
+}
+
+// FieldCipher seals with the current field key and opens with any key.
+func (s Secrets) FieldCipher() (*models.FieldCipher, error) {
+	return models.NewFieldCipher(s.FieldKey, s.OldFieldKeys...)
 }
 
 const (
 	EnvSessionKey = "LEDGERDESK_SESSION_KEY"
 	EnvFieldKey   = "LEDGERDESK_FIELD_KEY"
+	// EnvOldFieldKeys lists retired field keys (hex, comma-separated).
+	EnvOldFieldKeys = "LEDGERDESK_FIELD_KEYS_OLD"
 	secretsFile   = "secrets.json"
 )
 
@@ -39,6 +51,16 @@ func LoadSecrets(dataDir string, getenv func(string) string) (Secrets, error) {
 	}
 	if s.FieldKey, err = hexKey(EnvFieldKey, getenv(EnvFieldKey), 32); err != nil {
 		return s, err
+	}
+	for _, old := range strings.Split(getenv(EnvOldFieldKeys), ",") {
+		if old = strings.TrimSpace(old); old == "" {
+			continue
+		}
+		k, err := hexKey(EnvOldFieldKeys, old, 32)
+		if err != nil {
+			return s, err
+		}
+		s.OldFieldKeys = append(s.OldFieldKeys, k)
 	}
 	if s.SessionKey != nil && s.FieldKey != nil {
 		return s, nil

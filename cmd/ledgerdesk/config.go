@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"ledgerdesk/models"
+	"ledgerdesk/web"
 )
 
 // dbOptions are the flags every command shares to find the database.
@@ -99,4 +100,25 @@ func splitList(s string) []string {
 		}
 	}
 	return out
+}
+
+// envFlag is the environment user_tokens name (user-<env>-<uuid>).
+func envFlag(fs *flag.FlagSet, getenv func(string) string) *string {
+	return fs.String("environment", envOr(getenv, "LEDGERDESK_ENVIRONMENT", "sandbox"),
+		"environment named in user_tokens: sandbox, development or production (env LEDGERDESK_ENVIRONMENT)")
+}
+
+// configurePII gives the database the key that seals personal data.
+func configurePII(db *models.DB, secrets web.Secrets, environment string) error {
+	switch environment {
+	case "sandbox", "development", "production":
+	default:
+		return fmt.Errorf("--environment must be sandbox, development or production, not %q", environment)
+	}
+	fc, err := secrets.FieldCipher()
+	if err != nil {
+		return fmt.Errorf("%s: %w", web.EnvFieldKey, err)
+	}
+	db.Configure(fc, environment)
+	return nil
 }

@@ -28,6 +28,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		"comma-separated proxy addresses whose X-Forwarded-For is trusted (env LEDGERDESK_TRUSTED_PROXIES)")
 	idle := fs.Duration("idle-timeout", envDuration(getenv, "LEDGERDESK_IDLE_TIMEOUT", 30*time.Minute), "session idle timeout")
 	absolute := fs.Duration("absolute-timeout", envDuration(getenv, "LEDGERDESK_ABSOLUTE_TIMEOUT", 12*time.Hour), "session absolute timeout")
+	environment := envFlag(fs, getenv)
 	adminEmail := fs.String("admin-email", envOr(getenv, "LEDGERDESK_ADMIN_EMAIL", "admin@ledgerdesk.local"),
 		"email of the first admin, created on an empty database")
 	if err := fs.Parse(args); err != nil {
@@ -44,6 +45,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return err
 	}
 	defer db.Close()
+	if err := configurePII(db, secrets, *environment); err != nil {
+		return err
+	}
 
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {

@@ -20,6 +20,22 @@ const EnvURL = "TEST_DATABASE_URL"
 
 func inCI() bool { return os.Getenv("CI") == "true" || os.Getenv("CI") == "1" }
 
+// FieldKey seals personal data in tests.
+var FieldKey = []byte("ledgerdesk-test-field-key-32byte")
+
+// Configure gives a database the test field key, for tests that open one
+// themselves.
+func Configure(t testing.TB, db *models.DB) { configure(t, db) }
+
+func configure(t testing.TB, db *models.DB) {
+	t.Helper()
+	fc, err := models.NewFieldCipher(FieldKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.Configure(fc, "sandbox")
+}
+
 // SQLite returns a fresh, migrated in-memory SQLite database.
 func SQLite(t testing.TB) *models.DB {
 	t.Helper()
@@ -31,6 +47,7 @@ func SQLite(t testing.TB) *models.DB {
 	if _, err := db.Migrate(context.Background()); err != nil {
 		t.Fatal(err)
 	}
+	configure(t, db)
 	return db
 }
 
@@ -71,6 +88,7 @@ func PostgresWithDSN(t testing.TB) (*models.DB, string) {
 	if _, err := db.Migrate(context.Background()); err != nil {
 		t.Fatal(err)
 	}
+	configure(t, db)
 	return db, dsn
 }
 

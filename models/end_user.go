@@ -1,0 +1,523 @@
+package models
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/big"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"gorm.io/gorm"
+)
+
+// EndUser is one of the platform's users (Plaid "User", Powens "User").
+// Removal keeps the row as a tombstone: ids, client_user_id, timestamps.
+type EndUser struct {
+	ID            int64 `gorm:"primaryKey"`
+	UserID        string
+	ClientUserID  string
+	UserTokenHash string
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
+	RemovedAt     *time.Time
+	Version       int
+
+	HasIdentity       bool
+	FirstName         string
+	LastName          string
+	PhoneNumbers      StringList
+	Emails            StringList
+	SSNKind           string // "", "full" or "last4"
+	SSNCipher         string
+	DOBCipher         string `gorm:"column:dob_cipher"`
+	PIIKeyID          string `gorm:"column:pii_key_id"`
+	AddressStreet     string
+	AddressCity       string
+	AddressRegion     string
+	AddressPostalCode string
+	AddressCountry    string
+	SearchText        string
+
+	ItemCount             int
+	ErrorItemCount        int
+	NextConsentExpiration *time.Time
+}
+
+func (EndUser) TableName() string { return "end_users" }
+
+// Removed reports whether the user is a tombstone.
+func (u *EndUser) Removed() bool { return u.RemovedAt != nil }
+
+// AuditTarget names the user in audit entries.
+func (u *EndUser) AuditTarget() Target { return Target{Type: "end_user", ID: strconv.FormatInt(u.ID, 10)} }
+
+// StringList is a list of strings stored as a JSON array.
+type StringList []string
+
+// Scan reads the stored JSON.
+func (l *StringList) Scan(v any) error {
+	var b []byte
+	switch t := v.(type) {
+	case string:
+		b = []byte(t)
+	case []byte:
+		b = t
+	case nil:
+		*l = nil
+		return nil
+	default:
+		return fmt.Errorf("StringList: cannot scan %T", v)
+	}
+	return json.Unmarshal(b, (*[]string)(l))
+}
+
+// Value writes the list as JSON (never null).
+func (l StringList) Value() (any, error) {
+	if l == nil {
+		return "[]", nil
+	}
+	b, err := json.Marshal([]string(l))
+	return string(b), err
+}
+
+// SSN and date of birth are sealed with the record's user_id and the field
+// as context.
+func piiContext(userID, field string) string { return "end_user:" + userID + ":" + field }
+
+// identityColumns is the identity as stored (SSN and date of birth sealed).
+func (db *DB) identityColumns(userID string, id *Identity) map[string]any {
+	cols := map[string]any{
+		"has_identity": false, "first_name": "", "last_name": "", "phone_numbers": "[]", "emails": "[]",
+		"ssn_kind": "", "ssn_cipher": "", "dob_cipher": "", "pii_key_id": "",
+		"address_street": "", "address_city": "", "address_region": "", "address_postal_code": "", "address_country": "",
+		"search_text": "",
+	}
+	if id.Empty() {
+		return cols
+	}
+	phones, _ := StringList(id.PhoneNumbers).Value()
+	emails, _ := StringList(id.Emails).Value()
+	cols["has_identity"] = true
+	cols["first_name"], cols["last_name"] = id.FirstName, id.LastName
+	cols["phone_numbers"], cols["emails"] = phones, emails
+	switch {
+	case id.SSNFull != "":
+		cols["ssn_kind"] = "full"
+		cols["ssn_cipher"] = db.cipher().Seal(id.SSNFull, piiContext(userID, "ssn"))
+	case id.SSNLast4 != "":
+		cols["ssn_kind"] = "last4"
+		cols["ssn_cipher"] = db.cipher().Seal(id.SSNLast4, piiContext(userID, "ssn"))
+	}
+	if id.DateOfBirth != "" {
+		cols["dob_cipher"] = db.cipher().Seal(id.DateOfBirth, piiContext(userID, "date_of_birth"))
+	}
+	if cols["ssn_cipher"] != "" || cols["dob_cipher"] != "" {
+		cols["pii_key_id"] = db.cipher().CurrentKeyID()
+	}
+	cols["address_street"], cols["address_city"] = id.Address.Street, id.Address.City
+	cols["address_region"], cols["address_postal_code"] = id.Address.Region, id.Address.PostalCode
+	cols["address_country"] = id.Address.Country
+	cols["search_text"] = id.searchText()
+	return cols
+}
+
+// Identity returns the user's identity with SSN and date of birth opened.
+// Callers that show it mask those two unless the member revealed them.
+func (db *DB) Identity(u *EndUser) (*Identity, error) {
+	if !u.HasIdentity {
+		return nil, nil
+	}
+	id := &Identity{
+		FirstName: u.FirstName, LastName: u.LastName,
+		PhoneNumbers: append([]string(nil), u.PhoneNumbers...), Emails: append([]string(nil), u.Emails...),
+		Address: Address{Street: u.AddressStreet, City: u.AddressCity, Region: u.AddressRegion,
+			PostalCode: u.AddressPostalCode, Country: u.AddressCountry},
+	}
+	ssn, err := db.cipher().Open(u.SSNCipher, u.PIIKeyID, piiContext(u.UserID, "ssn"))
+	if err != nil {
+		return nil, fmt.Errorf("open ssn of end user %d: %w", u.ID, err)
+	}
+	if u.SSNKind == "full" {
+		id.SSNFull = ssn
+	} else {
+		id.SSNLast4 = ssn
+	}
+	if id.DateOfBirth, err = db.cipher().Open(u.DOBCipher, u.PIIKeyID, piiContext(u.UserID, "date_of_birth")); err != nil {
+		return nil, fmt.Errorf("open date of birth of end user %d: %w", u.ID, err)
+	}
+	return id, nil
+}
+
+// MaskSSN shows only the last 4 digits: ***-**-6789.
+func MaskSSN(ssn string) string {
+	if ssn == "" {
+		return ""
+	}
+	if len(ssn) < 4 {
+		return "***-**-****"
+	}
+	return "***-**-" + ssn[len(ssn)-4:]
+}
+
+// MaskDate hides a date of birth entirely.
+func MaskDate(d string) string {
+	if d == "" {
+		return ""
+	}
+	return "****-**-**"
+}
+
+// auditIdentity is the identity as an audit diff sees it: which fields are
+// set, never their values (redacted by key in encodeDiff).
+func auditIdentity(id *Identity) map[string]any {
+	if id.Empty() {
+		return map[string]any{"identity": nil}
+	}
+	ssn := ""
+	if id.SSNFull != "" {
+		ssn = "full:" + id.SSNFull
+	} else if id.SSNLast4 != "" {
+		ssn = "last4:" + id.SSNLast4
+	}
+	return map[string]any{
+		"first_name": id.FirstName, "last_name": id.LastName,
+		"phone_numbers": strings.Join(id.PhoneNumbers, ","), "emails": strings.Join(id.Emails, ","),
+		"ssn": ssn, "date_of_birth": id.DateOfBirth,
+		"street": id.Address.Street, "city": id.Address.City, "region": id.Address.Region,
+		"postal_code": id.Address.PostalCode, "country": id.Address.Country,
+	}
+}
+
+// NewUserID returns an opaque Plaid-style user_id.
+func NewUserID() string { return randomBase62(29) }
+
+// NewItemID returns an opaque, case-sensitive Plaid-style item_id.
+func NewItemID() string { return randomBase62(37) }
+
+func randomBase62(n int) string {
+	const alphabet = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+	b := make([]byte, n)
+	max := big.NewInt(int64(len(alphabet)))
+	for i := range b {
+		v, err := rand.Int(rand.Reader, max)
+		if err != nil {
+			panic("crypto/rand failed: " + err.Error())
+		}
+		b[i] = alphabet[v.Int64()]
+	}
+	return string(b)
+}
+
+// NewUserToken returns a user_token as the seed shapes it:
+// user-<environment>-<uuid>.
+func (db *DB) NewUserToken() string { return "user-" + db.environment() + "-" + uuid.NewString() }
+
+// EndUserInput is what creating a user takes.
+type EndUserInput struct {
+	ClientUserID string
+	Identity     *Identity // nil or empty: no consumer-report identity
+}
+
+// Created is a new user and its user_token, which exists only here: the
+// database keeps its hash.
+type Created struct {
+	User      *EndUser
+	UserToken string
+}
+
+// errClientUserIDTaken explains why a client_user_id is refused.
+func errClientUserIDTaken(removed bool) error {
+	msg := "This client_user_id is already used by another user."
+	if removed {
+		msg = "This client_user_id belonged to a user who was removed. A client_user_id can never be used again, even after removal."
+	}
+	return &Error{Kind: KindConflict, Message: msg, Fields: FieldErrors{FieldClientUserID: msg}}
+}
+
+// CreateEndUser validates the input and creates the user, audited as
+// user.create. A client_user_id is refused if any user, removed or not, has
+// ever had it.
+func (db *DB) CreateEndUser(ctx context.Context, o Origin, in EndUserInput) (*Created, error) {
+	fields := FieldErrors{}
+	ValidateClientUserID(in.ClientUserID, fields)
+	if !in.Identity.Empty() {
+		in.Identity.Normalize()
+		in.Identity.Validate(fields, Now())
+	}
+	if err := fields.Err(); err != nil {
+		return nil, err
+	}
+	now := Now()
+	token := db.NewUserToken()
+	u := &EndUser{UserID: NewUserID(), ClientUserID: in.ClientUserID, UserTokenHash: HashToken(token),
+		CreatedAt: now, UpdatedAt: now, Version: 1}
+	err := db.Apply(ctx, o, func(tx *gorm.DB) (Change, error) {
+		var existing EndUser
+		err := tx.Select("id", "removed_at").Where("client_user_id = ?", in.ClientUserID).Take(&existing).Error
+		if err == nil {
+			return Change{}, errClientUserIDTaken(existing.Removed())
+		}
+		if !errors.Is(err, gorm.ErrRecordNotFound) {
+			return Change{}, err
+		}
+		if err := tx.Create(u).Error; err != nil {
+			if isUniqueViolation(err) {
+				return Change{}, errClientUserIDTaken(false)
+			}
+			return Change{}, fmt.Errorf("insert end user: %w", err)
+		}
+		cols := db.identityColumns(u.UserID, in.Identity)
+		if err := tx.Model(&EndUser{}).Where("id = ?", u.ID).Updates(cols).Error; err != nil {
+			return Change{}, fmt.Errorf("store identity: %w", err)
+		}
+		after := auditIdentity(in.Identity)
+		after["client_user_id"], after["user_id"] = u.ClientUserID, u.UserID
+		return Change{Action: "user.create", Target: u.AuditTarget(), After: after}, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	created, err := db.EndUserByID(ctx, u.ID)
+	if err != nil {
+		return nil, err
+	}
+	return &Created{User: created, UserToken: token}, nil
+}
+
+// isUniqueViolation recognizes a unique-index refusal on both databases.
+func isUniqueViolation(err error) bool {
+	if errors.Is(err, gorm.ErrDuplicatedKey) {
+		return true
+	}
+	msg := err.Error()
+	return strings.Contains(msg, "SQLSTATE 23505") || strings.Contains(msg, "UNIQUE constraint failed")
+}
+
+// EndUserByID returns a user, removed or not.
+func (db *DB) EndUserByID(ctx context.Context, id int64) (*EndUser, error) {
+	var u EndUser
+	err := db.gorm.WithContext(ctx).Where("id = ?", id).Take(&u).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return nil, notFound("No end user %d.", id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load end user %d: %w", id, err)
+	}
+	return &u, nil
+}
+
+// EndUserByToken returns the (not removed) user a user_token belongs to.
+func (db *DB) EndUserByToken(ctx context.Context, token string) (*EndUser, error) {
+	var u EndUser
+	err := db.gorm.WithContext(ctx).Where("user_token_hash = ? AND removed_at IS NULL", HashToken(token)).Take(&u).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return nil, notFound("No user has this user_token.")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load end user by token: %w", err)
+	}
+	return &u, nil
+}
+
+// EndUserByUserID returns a user by its opaque user_id.
+func (db *DB) EndUserByUserID(ctx context.Context, userID string) (*EndUser, error) {
+	var u EndUser
+	err := db.gorm.WithContext(ctx).Where("user_id = ?", userID).Take(&u).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return nil, notFound("No user has user_id %s.", userID)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load end user by user_id: %w", err)
+	}
+	return &u, nil
+}
+
+// StaleUpdateError says the user changed since the form was opened.
+type StaleUpdateError struct {
+	Current *EndUser
+	Changed []string // fields the other change touched, by name
+}
+
+func (e *StaleUpdateError) Error() string {
+	return "this user was changed by someone else since you opened the form"
+}
+
+// UpdateEndUser replaces a user's identity, audited as user.update with only
+// the changed fields (values redacted). version is the user's version when
+// the form was opened; if the user changed since, nothing is written and a
+// *StaleUpdateError (kind conflict) says what changed.
+func (db *DB) UpdateEndUser(ctx context.Context, o Origin, id int64, version int, ident *Identity) (*EndUser, error) {
+	fields := FieldErrors{}
+	if !ident.Empty() {
+		ident.Normalize()
+		ident.Validate(fields, Now())
+	}
+	if err := fields.Err(); err != nil {
+		return nil, err
+	}
+	err := db.Apply(ctx, o, func(tx *gorm.DB) (Change, error) {
+		var u EndUser
+		if err := tx.Where("id = ?", id).Take(&u).Error; err != nil {
+			if errors.Is(err, gorm.ErrRecordNotFound) {
+				return Change{}, notFound("No end user %d.", id)
+			}
+			return Change{}, err
+		}
+		if u.Removed() {
+			return Change{}, &Error{Kind: KindConflict, Message: "This user was removed; a removed user cannot be changed."}
+		}
+		before, err := db.Identity(&u)
+		if err != nil {
+			return Change{}, err
+		}
+		if u.Version != version {
+			return Change{}, &Error{Kind: KindConflict, Message: "Someone else changed this user since you opened the form. Nothing was saved: review their change below.",
+				Err: &StaleUpdateError{Current: &u, Changed: differingFields(before, ident)}}
+		}
+		cols := db.identityColumns(u.UserID, ident)
+		cols["version"] = u.Version + 1
+		cols["updated_at"] = Now()
+		res := tx.Model(&EndUser{}).Where("id = ? AND version = ?", id, version).Updates(cols)
+		if res.Error != nil {
+			return Change{}, fmt.Errorf("update end user %d: %w", id, res.Error)
+		}
+		if res.RowsAffected != 1 {
+			return Change{}, &Error{Kind: KindConflict, Message: "Someone else changed this user since you opened the form."}
+		}
+		return Change{Action: "user.update", Target: u.AuditTarget(),
+			Before: auditIdentity(before), After: auditIdentity(ident)}, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return db.EndUserByID(ctx, id)
+}
+
+// differingFields names the identity fields whose values differ.
+func differingFields(a, b *Identity) []string {
+	am, bm := auditIdentity(a), auditIdentity(b)
+	var out []string
+	for _, k := range []string{"identity", "first_name", "last_name", "phone_numbers", "emails", "ssn", "date_of_birth",
+		"street", "city", "region", "postal_code", "country"} {
+		if fmt.Sprint(am[k]) != fmt.Sprint(bm[k]) {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+// RemoveEndUser deletes the user's items and erases their identity,
+// leaving a tombstone, audited as user.remove. confirm must repeat the
+// client_user_id exactly.
+func (db *DB) RemoveEndUser(ctx context.Context, o Origin, id int64, confirm string) error {
+	return db.Apply(ctx, o, func(tx *gorm.DB) (Change, error) {
+		var u EndUser
+		if err := tx.Where("id = ?", id).Take(&u).Error; err != nil {
+			if errors.Is(err, gorm.ErrRecordNotFound) {
+				return Change{}, notFound("No end user %d.", id)
+			}
+			return Change{}, err
+		}
+		if u.Removed() {
+			return Change{}, &Error{Kind: KindConflict, Message: "This user was already removed."}
+		}
+		if confirm != u.ClientUserID {
+			return Change{}, FieldErrors{"confirm": "Type the user's client_user_id exactly to confirm the removal."}.Err()
+		}
+		res := tx.Where("end_user_id = ?", u.ID).Delete(&Item{})
+		if res.Error != nil {
+			return Change{}, fmt.Errorf("delete items of end user %d: %w", id, res.Error)
+		}
+		now := Now()
+		cols := db.identityColumns(u.UserID, nil)
+		cols["removed_at"], cols["updated_at"], cols["version"] = now, now, u.Version+1
+		cols["item_count"], cols["error_item_count"], cols["next_consent_expiration"] = 0, 0, nil
+		if err := tx.Model(&EndUser{}).Where("id = ?", u.ID).Updates(cols).Error; err != nil {
+			return Change{}, fmt.Errorf("erase end user %d: %w", id, err)
+		}
+		return Change{Action: "user.remove", Target: u.AuditTarget(),
+			Before: map[string]any{"items": u.ItemCount, "identity": u.HasIdentity, "removed": false},
+			After:  map[string]any{"items": 0, "identity": false, "removed": true, "items_deleted": res.RowsAffected}}, nil
+	})
+}
+
+// RotateUserToken gives the user a new user_token, returned once; the old
+// one stops working. Audited as user.token_rotate.
+func (db *DB) RotateUserToken(ctx context.Context, o Origin, id int64) (string, error) {
+	token := db.NewUserToken()
+	err := db.Apply(ctx, o, func(tx *gorm.DB) (Change, error) {
+		res := tx.Model(&EndUser{}).Where("id = ? AND removed_at IS NULL", id).
+			Updates(map[string]any{"user_token_hash": HashToken(token), "updated_at": Now()})
+		if res.Error != nil {
+			return Change{}, fmt.Errorf("rotate token of end user %d: %w", id, res.Error)
+		}
+		if res.RowsAffected != 1 {
+			return Change{}, notFound("No active end user %d.", id)
+		}
+		return Change{Action: "user.token_rotate", Target: Target{Type: "end_user", ID: strconv.FormatInt(id, 10)},
+			Before: map[string]any{"user_token": "old"}, After: map[string]any{"user_token": "new"}}, nil
+	})
+	if err != nil {
+		return "", err
+	}
+	return token, nil
+}
+
+// Revealable personal fields.
+const (
+	RevealSSN         = "ssn"
+	RevealDateOfBirth = "date_of_birth"
+)
+
+// MinRevealReason is the shortest reason accepted for a reveal.
+const MinRevealReason = 10
+
+// RevealPII returns one personal value in clear, writing a user.pii_reveal
+// entry with the member's reason in the same transaction. The value is
+// returned only if the entry committed.
+func (db *DB) RevealPII(ctx context.Context, o Origin, id int64, field, reason string) (string, error) {
+	reason = strings.TrimSpace(reason)
+	if field != RevealSSN && field != RevealDateOfBirth {
+		return "", FieldErrors{"field": "Choose the SSN or the date of birth."}.Err()
+	}
+	if utf8RuneCount(reason) < MinRevealReason {
+		return "", FieldErrors{"reason": fmt.Sprintf("Say why you need to see this (at least %d characters); the reason is kept in the audit log.", MinRevealReason)}.Err()
+	}
+	var value string
+	err := db.Apply(ctx, o, func(tx *gorm.DB) (Change, error) {
+		var u EndUser
+		if err := tx.Where("id = ?", id).Take(&u).Error; err != nil {
+			if errors.Is(err, gorm.ErrRecordNotFound) {
+				return Change{}, notFound("No end user %d.", id)
+			}
+			return Change{}, err
+		}
+		ident, err := db.Identity(&u)
+		if err != nil {
+			return Change{}, err
+		}
+		if ident != nil {
+			if field == RevealSSN {
+				value = ident.SSNFull + ident.SSNLast4
+			} else {
+				value = ident.DateOfBirth
+			}
+		}
+		if value == "" {
+			return Change{}, notFound("This user has no %s on record.", strings.ReplaceAll(field, "_", " "))
+		}
+		return Change{Action: "user.pii_reveal", Target: u.AuditTarget(), Reason: reason,
+			After: map[string]any{"field": field}}, nil
+	})
+	if err != nil {
+		return "", err
+	}
+	return value, nil
+}
+
+func utf8RuneCount(s string) int { return len([]rune(s)) }

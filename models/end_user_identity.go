@@ -1,0 +1,195 @@
+package models
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// Identity is a user's consumer-report identity (Plaid's
+// consumer_report_user_identity), as typed: it is validated before use.
+type Identity struct {
+	FirstName    string
+	LastName     string
+	PhoneNumbers []string
+	Emails       []string
+	SSNFull      string // ddd-dd-dddd
+	SSNLast4     string // dddd
+	DateOfBirth  string // YYYY-MM-DD
+	Address      Address
+}
+
+// Address is the identity's primary address.
+type Address struct {
+	Street     string
+	City       string
+	Region     string
+	PostalCode string
+	Country    string // ISO 3166-1 alpha-2
+}
+
+// Empty reports whether nothing at all was entered.
+func (id *Identity) Empty() bool {
+	return id == nil || (id.FirstName == "" && id.LastName == "" && len(id.PhoneNumbers) == 0 &&
+		len(id.Emails) == 0 && id.SSNFull == "" && id.SSNLast4 == "" && id.DateOfBirth == "" && id.Address == Address{})
+}
+
+// Field names used in FieldErrors; forms and the API use the same names.
+const (
+	FieldClientUserID = "client_user_id"
+	FieldFirstName    = "first_name"
+	FieldLastName     = "last_name"
+	FieldPhoneNumbers = "phone_numbers"
+	FieldEmails       = "emails"
+	FieldSSNFull      = "ssn_full"
+	FieldSSNLast4     = "ssn_last_4"
+	FieldDateOfBirth  = "date_of_birth"
+	FieldStreet       = "street"
+	FieldCity         = "city"
+	FieldRegion       = "region"
+	FieldPostalCode   = "postal_code"
+	FieldCountry      = "country"
+)
+
+var (
+	e164Pattern   = regexp.MustCompile(`^\+[1-9][0-9]{7,14}$`)
+	ssnPattern    = regexp.MustCompile(`^[0-9]{3}-[0-9]{2}-[0-9]{4}$`)
+	last4Pattern  = regexp.MustCompile(`^[0-9]{4}$`)
+	datePattern   = regexp.MustCompile(`^[0-9]{4}-[0-9]{2}-[0-9]{2}$`)
+	maxIdentities = 10 // phone numbers or emails per user
+)
+
+// ValidateClientUserID checks the seed's rule: 1 to 128 characters.
+func ValidateClientUserID(s string, fields FieldErrors) {
+	n := utf8.RuneCountInString(s)
+	switch {
+	case strings.TrimSpace(s) == "":
+		fields.Add(FieldClientUserID, "Enter a client_user_id: your own identifier for this user.")
+	case n > 128:
+		fields.Add(FieldClientUserID, fmt.Sprintf("A client_user_id has at most 128 characters; this one has %d.", n))
+	case !utf8.ValidString(s) || strings.ContainsRune(s, 0):
+		fields.Add(FieldClientUserID, "The client_user_id contains characters that cannot be stored.")
+	}
+}
+
+// Normalize trims what was typed and drops empty list entries.
+func (id *Identity) Normalize() {
+	id.FirstName = strings.TrimSpace(id.FirstName)
+	id.LastName = strings.TrimSpace(id.LastName)
+	id.PhoneNumbers = cleanList(id.PhoneNumbers, false)
+	id.Emails = cleanList(id.Emails, true)
+	id.SSNFull = strings.TrimSpace(id.SSNFull)
+	id.SSNLast4 = strings.TrimSpace(id.SSNLast4)
+	id.DateOfBirth = strings.TrimSpace(id.DateOfBirth)
+	a := &id.Address
+	a.Street, a.City, a.Region = strings.TrimSpace(a.Street), strings.TrimSpace(a.City), strings.TrimSpace(a.Region)
+	a.PostalCode = strings.TrimSpace(a.PostalCode)
+	a.Country = strings.ToUpper(strings.TrimSpace(a.Country))
+}
+
+func cleanList(in []string, lower bool) []string {
+	var out []string
+	for _, v := range in {
+		v = strings.TrimSpace(v)
+		if lower {
+			v = strings.ToLower(v)
+		}
+		if v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// Validate checks a consumer-report identity against the seed's rules and
+// records a message per field. now decides what "a past date" means.
+func (id *Identity) Validate(fields FieldErrors, now time.Time) {
+	required := func(field, value, label string) {
+		if value == "" {
+			fields.Add(field, "Enter the "+label+".")
+		} else if utf8.RuneCountInString(value) > 200 {
+			fields.Add(field, "Use at most 200 characters.")
+		}
+	}
+	required(FieldFirstName, id.FirstName, "first name")
+	required(FieldLastName, id.LastName, "last name")
+
+	if len(id.PhoneNumbers) == 0 {
+		fields.Add(FieldPhoneNumbers, "Enter at least one phone number in E.164 form, like +13125551212.")
+	} else if len(id.PhoneNumbers) > maxIdentities {
+		fields.Add(FieldPhoneNumbers, fmt.Sprintf("Enter at most %d phone numbers.", maxIdentities))
+	}
+	for _, p := range id.PhoneNumbers {
+		if !e164Pattern.MatchString(p) {
+			fields.Add(FieldPhoneNumbers, fmt.Sprintf("%q is not an E.164 number: a + then the country code and number, digits only, like +13125551212.", p))
+		}
+	}
+	if len(id.Emails) == 0 {
+		fields.Add(FieldEmails, "Enter at least one email address.")
+	} else if len(id.Emails) > maxIdentities {
+		fields.Add(FieldEmails, fmt.Sprintf("Enter at most %d email addresses.", maxIdentities))
+	}
+	for _, e := range id.Emails {
+		if _, err := NormalizeEmail(e); err != nil {
+			fields.Add(FieldEmails, fmt.Sprintf("%q is not an email address like name@example.com.", e))
+		}
+	}
+
+	switch {
+	case id.SSNFull != "" && id.SSNLast4 != "":
+		msg := "Give either the full SSN or its last 4 digits, not both."
+		fields.Add(FieldSSNFull, msg)
+		fields.Add(FieldSSNLast4, msg)
+	case id.SSNFull != "" && !ssnPattern.MatchString(id.SSNFull):
+		fields.Add(FieldSSNFull, "Write the SSN as ddd-dd-dddd, like 123-45-6789.")
+	case id.SSNLast4 != "" && !last4Pattern.MatchString(id.SSNLast4):
+		fields.Add(FieldSSNLast4, "The last 4 of the SSN are exactly 4 digits.")
+	}
+
+	if id.DateOfBirth != "" {
+		d, err := time.Parse("2006-01-02", id.DateOfBirth)
+		switch {
+		case !datePattern.MatchString(id.DateOfBirth) || err != nil:
+			fields.Add(FieldDateOfBirth, "Write the date of birth as YYYY-MM-DD, a real date like 1987-01-31.")
+		case !d.Before(now.Truncate(24 * time.Hour)):
+			fields.Add(FieldDateOfBirth, "The date of birth must be in the past.")
+		case d.Year() < 1900:
+			fields.Add(FieldDateOfBirth, "The date of birth must be after 1900-01-01.")
+		}
+	}
+
+	a := id.Address
+	required(FieldStreet, a.Street, "street")
+	required(FieldCity, a.City, "city")
+	required(FieldRegion, a.Region, "region (state)")
+	required(FieldPostalCode, a.PostalCode, "postal code")
+	switch {
+	case a.Country == "":
+		fields.Add(FieldCountry, "Enter the country as a two-letter ISO code, like US.")
+	case !IsCountryCode(a.Country):
+		fields.Add(FieldCountry, fmt.Sprintf("%q is not an ISO 3166-1 alpha-2 country code (like US).", a.Country))
+	case a.Country != "US":
+		fields.Add(FieldCountry, "Consumer reports are only for US-based users: the country must be US.")
+	}
+}
+
+// searchText is what the list's search box looks through: name, emails and
+// phone numbers, lower-cased, each term preceded by a space.
+func (id *Identity) searchText() string {
+	if id == nil {
+		return ""
+	}
+	var b strings.Builder
+	for _, t := range []string{id.FirstName + " " + id.LastName} {
+		b.WriteString(" " + strings.ToLower(strings.TrimSpace(t)))
+	}
+	for _, e := range id.Emails {
+		b.WriteString(" " + strings.ToLower(e))
+	}
+	for _, p := range id.PhoneNumbers {
+		b.WriteString(" " + p)
+	}
+	return b.String()
+}
