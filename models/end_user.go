@@ -54,7 +54,9 @@ func (EndUser) TableName() string { return "end_users" }
 func (u *EndUser) Removed() bool { return u.RemovedAt != nil }
 
 // AuditTarget names the user in audit entries.
-func (u *EndUser) AuditTarget() Target { return Target{Type: "end_user", ID: strconv.FormatInt(u.ID, 10)} }
+func (u *EndUser) AuditTarget() Target {
+	return Target{Type: "end_user", ID: strconv.FormatInt(u.ID, 10)}
+}
 
 // StringList is a list of strings stored as a JSON array.
 type StringList []string

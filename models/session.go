@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"time"
-
 )
 
 // Session is a signed-in browser. The cookie carries a random id; the row is

@@ -33,7 +33,7 @@ const (
 	EnvFieldKey   = "LEDGERDESK_FIELD_KEY"
 	// EnvOldFieldKeys lists retired field keys (hex, comma-separated).
 	EnvOldFieldKeys = "LEDGERDESK_FIELD_KEYS_OLD"
-	secretsFile   = "secrets.json"
+	secretsFile     = "secrets.json"
 )
 
 type secretsOnDisk struct {
