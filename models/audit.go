@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"database/sql"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -123,6 +124,31 @@ func (db *DB) Apply(ctx context.Context, o Origin, fn func(tx *gorm.DB) (Change,
 		}
 		_, err = appendAudit(tx, o, change)
 		return err
+	})
+}
+
+// applyOnConn is Apply for a change that also needs the connection its
+// transaction runs on, such as a bulk COPY through the driver: fn gets the
+// transaction and that connection, and whatever it does on either commits
+// with the audit entry, or not at all.
+func (db *DB) applyOnConn(ctx context.Context, o Origin, fn func(tx *gorm.DB, conn *sql.Conn) (Change, error)) error {
+	if db.Dialect == SQLite {
+		db.writeMu.Lock()
+		defer db.writeMu.Unlock()
+	}
+	return db.gorm.WithContext(ctx).Connection(func(c *gorm.DB) error {
+		conn, ok := c.Statement.ConnPool.(*sql.Conn)
+		if !ok {
+			return fmt.Errorf("audit: no dedicated connection (%T)", c.Statement.ConnPool)
+		}
+		return c.Transaction(func(tx *gorm.DB) error {
+			change, err := fn(tx, conn)
+			if err != nil {
+				return err
+			}
+			_, err = appendAudit(tx, o, change)
+			return err
+		})
 	})
 }
 

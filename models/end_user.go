@@ -13,6 +13,7 @@ import (
 
 	"github.com/google/uuid"
 	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
 )
 
 // EndUser is one of the platform's users (Plaid "User", Powens "User").
@@ -61,6 +62,16 @@ func (u *EndUser) AuditTarget() Target {
 // StringList is a list of strings stored as a JSON array.
 type StringList []string
 
+// GormDataType tells GORM the column's type.
+func (StringList) GormDataType() string { return "text" }
+
+// GormValue binds the list as one JSON value; GORM would otherwise expand
+// a slice into a parenthesized list of values.
+func (l StringList) GormValue(context.Context, *gorm.DB) clause.Expr {
+	v, _ := l.Value()
+	return clause.Expr{SQL: "?", Vars: []any{v}}
+}
+
 // Scan reads the stored JSON.
 func (l *StringList) Scan(v any) error {
 	var b []byte
@@ -91,41 +102,65 @@ func (l StringList) Value() (any, error) {
 // as context.
 func piiContext(userID, field string) string { return "end_user:" + userID + ":" + field }
 
-// identityColumns is the identity as stored (SSN and date of birth sealed).
-func (db *DB) identityColumns(userID string, id *Identity) map[string]any {
-	cols := map[string]any{
-		"has_identity": false, "first_name": "", "last_name": "", "phone_numbers": "[]", "emails": "[]",
-		"ssn_kind": "", "ssn_cipher": "", "dob_cipher": "", "pii_key_id": "",
-		"address_street": "", "address_city": "", "address_region": "", "address_postal_code": "", "address_country": "",
-		"search_text": "",
-	}
+// storedIdentity is an identity as its columns hold it: the lists as JSON,
+// SSN and date of birth sealed. Creating, updating, removing and seeding
+// users all store identities through sealIdentity.
+type storedIdentity struct {
+	HasIdentity          bool
+	FirstName, LastName  string
+	PhoneNumbers, Emails string // JSON arrays
+	SSNKind              string
+	SSNCipher, DOBCipher string
+	PIIKeyID             string
+	Street, City, Region string
+	PostalCode, Country  string
+	SearchText           string
+}
+
+// sealIdentity is the identity as stored (SSN and date of birth sealed);
+// an empty identity stores as no identity.
+func (db *DB) sealIdentity(userID string, id *Identity) storedIdentity {
+	s := storedIdentity{PhoneNumbers: "[]", Emails: "[]"}
 	if id.Empty() {
-		return cols
+		return s
 	}
 	phones, _ := StringList(id.PhoneNumbers).Value()
 	emails, _ := StringList(id.Emails).Value()
-	cols["has_identity"] = true
-	cols["first_name"], cols["last_name"] = id.FirstName, id.LastName
-	cols["phone_numbers"], cols["emails"] = phones, emails
+	s.HasIdentity = true
+	s.FirstName, s.LastName = id.FirstName, id.LastName
+	s.PhoneNumbers, s.Emails = phones.(string), emails.(string)
 	switch {
 	case id.SSNFull != "":
-		cols["ssn_kind"] = "full"
-		cols["ssn_cipher"] = db.cipher().Seal(id.SSNFull, piiContext(userID, "ssn"))
+		s.SSNKind = "full"
+		s.SSNCipher = db.cipher().Seal(id.SSNFull, piiContext(userID, "ssn"))
 	case id.SSNLast4 != "":
-		cols["ssn_kind"] = "last4"
-		cols["ssn_cipher"] = db.cipher().Seal(id.SSNLast4, piiContext(userID, "ssn"))
+		s.SSNKind = "last4"
+		s.SSNCipher = db.cipher().Seal(id.SSNLast4, piiContext(userID, "ssn"))
 	}
 	if id.DateOfBirth != "" {
-		cols["dob_cipher"] = db.cipher().Seal(id.DateOfBirth, piiContext(userID, "date_of_birth"))
+		s.DOBCipher = db.cipher().Seal(id.DateOfBirth, piiContext(userID, "date_of_birth"))
 	}
-	if cols["ssn_cipher"] != "" || cols["dob_cipher"] != "" {
-		cols["pii_key_id"] = db.cipher().CurrentKeyID()
+	if s.SSNCipher != "" || s.DOBCipher != "" {
+		s.PIIKeyID = db.cipher().CurrentKeyID()
 	}
-	cols["address_street"], cols["address_city"] = id.Address.Street, id.Address.City
-	cols["address_region"], cols["address_postal_code"] = id.Address.Region, id.Address.PostalCode
-	cols["address_country"] = id.Address.Country
-	cols["search_text"] = id.searchText()
-	return cols
+	s.Street, s.City = id.Address.Street, id.Address.City
+	s.Region, s.PostalCode = id.Address.Region, id.Address.PostalCode
+	s.Country = id.Address.Country
+	s.SearchText = id.searchText()
+	return s
+}
+
+// identityColumns is the identity as stored, as columns for an update.
+func (db *DB) identityColumns(userID string, id *Identity) map[string]any {
+	s := db.sealIdentity(userID, id)
+	return map[string]any{
+		"has_identity": s.HasIdentity, "first_name": s.FirstName, "last_name": s.LastName,
+		"phone_numbers": s.PhoneNumbers, "emails": s.Emails,
+		"ssn_kind": s.SSNKind, "ssn_cipher": s.SSNCipher, "dob_cipher": s.DOBCipher, "pii_key_id": s.PIIKeyID,
+		"address_street": s.Street, "address_city": s.City, "address_region": s.Region,
+		"address_postal_code": s.PostalCode, "address_country": s.Country,
+		"search_text": s.SearchText,
+	}
 }
 
 // Identity returns the user's identity with SSN and date of birth opened.
@@ -257,7 +292,7 @@ func (db *DB) CreateEndUser(ctx context.Context, o Origin, in EndUserInput) (*Cr
 	now := Now()
 	token := db.NewUserToken()
 	u := &EndUser{UserID: NewUserID(), ClientUserID: in.ClientUserID, UserTokenHash: HashToken(token),
-		CreatedAt: now, UpdatedAt: now, Version: 1}
+		CreatedAt: now, UpdatedAt: now, Version: 1, PhoneNumbers: StringList{}, Emails: StringList{}}
 	err := db.Apply(ctx, o, func(tx *gorm.DB) (Change, error) {
 		var existing EndUser
 		err := tx.Select("id", "removed_at").Where("client_user_id = ?", in.ClientUserID).Take(&existing).Error
@@ -354,6 +389,19 @@ func (e *StaleUpdateError) Error() string {
 // the form was opened; if the user changed since, nothing is written and a
 // *StaleUpdateError (kind conflict) says what changed.
 func (db *DB) UpdateEndUser(ctx context.Context, o Origin, id int64, version int, ident *Identity) (*EndUser, error) {
+	return db.UpdateEndUserKeeping(ctx, o, id, version, ident, KeepPII{})
+}
+
+// KeepPII says which sealed values an update leaves as they are when the
+// form sent none: forms never carry the clear SSN or date of birth.
+type KeepPII struct {
+	SSN         bool
+	DateOfBirth bool
+}
+
+// UpdateEndUserKeeping is UpdateEndUser that keeps the stored SSN and date
+// of birth where keep says so and the new identity has none.
+func (db *DB) UpdateEndUserKeeping(ctx context.Context, o Origin, id int64, version int, ident *Identity, keep KeepPII) (*EndUser, error) {
 	fields := FieldErrors{}
 	if !ident.Empty() {
 		ident.Normalize()
@@ -376,6 +424,14 @@ func (db *DB) UpdateEndUser(ctx context.Context, o Origin, id int64, version int
 		before, err := db.Identity(&u)
 		if err != nil {
 			return Change{}, err
+		}
+		if !ident.Empty() && before != nil {
+			if keep.SSN && ident.SSNFull == "" && ident.SSNLast4 == "" {
+				ident.SSNFull, ident.SSNLast4 = before.SSNFull, before.SSNLast4
+			}
+			if keep.DateOfBirth && ident.DateOfBirth == "" {
+				ident.DateOfBirth = before.DateOfBirth
+			}
 		}
 		if u.Version != version {
 			return Change{}, &Error{Kind: KindConflict, Message: "Someone else changed this user since you opened the form. Nothing was saved: review their change below.",

@@ -203,3 +203,20 @@ func mustJSON(v any) string {
 	}
 	return string(b)
 }
+
+// HealthClock judges consent expiry against one fixed moment, so a whole
+// page agrees on what "now" is.
+type HealthClock struct{ Now time.Time }
+
+// ConsentHealth is the health a consent expiring at t implies.
+func (c HealthClock) ConsentHealth(t *time.Time) string {
+	switch {
+	case t == nil:
+		return HealthOK
+	case !t.After(c.Now):
+		return HealthExpired
+	case t.Sub(c.Now) <= ConsentWarning:
+		return HealthExpiring
+	}
+	return HealthOK
+}

@@ -181,3 +181,25 @@ func (db *DB) CreateMember(ctx context.Context, o Origin, in NewMember) (*TeamMe
 	}
 	return m, nil
 }
+
+// CanManageUsers: create, update and remove end users, sandbox actions.
+func (r Role) CanManageUsers() bool { return r == RoleAdmin }
+
+// CanRevealPII: see a full SSN or date of birth, with a reason.
+func (r Role) CanRevealPII() bool { return r == RoleAdmin || r == RoleCompliance }
+
+// MemberEmails maps member ids to their email addresses, for naming actors.
+func (db *DB) MemberEmails(ctx context.Context, ids []string) (map[string]string, error) {
+	out := map[string]string{}
+	if len(ids) == 0 {
+		return out, nil
+	}
+	var rows []TeamMember
+	if err := db.gorm.WithContext(ctx).Select("id", "email_address").Where("id IN ?", ids).Find(&rows).Error; err != nil {
+		return nil, fmt.Errorf("member emails: %w", err)
+	}
+	for _, m := range rows {
+		out[m.ID] = m.EmailAddress
+	}
+	return out, nil
+}

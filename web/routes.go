@@ -69,6 +69,19 @@ func routes(h *handlers.Handler) []Route {
 		{Method: "POST", Path: "/logout", Access: Members, Handler: h.Logout},
 
 		{Method: "GET", Path: "/", Access: Members, Handler: h.Home, Nav: "Overview"},
+
+		{Method: "GET", Path: "/users", Access: Members, Handler: h.UserList, Nav: "Users"},
+		{Method: "GET", Path: "/users/new", Access: Admins, Handler: h.UserNew},
+		{Method: "POST", Path: "/users", Access: Admins, Handler: h.UserCreate},
+		{Method: "GET", Path: "/users/:id<int>", Access: Members, Handler: h.UserShow},
+		{Method: "GET", Path: "/users/:id<int>/edit", Access: Admins, Handler: h.UserEdit},
+		{Method: "POST", Path: "/users/:id<int>", Access: Admins, Handler: h.UserUpdate},
+		{Method: "GET", Path: "/users/:id<int>/remove", Access: Admins, Handler: h.UserRemoveConfirm},
+		{Method: "POST", Path: "/users/:id<int>/remove", Access: Admins, Handler: h.UserRemove},
+		{Method: "GET", Path: "/users/:id<int>/reveal", Access: Reviewers, Handler: h.UserRevealForm},
+		{Method: "POST", Path: "/users/:id<int>/reveal", Access: Reviewers, Handler: h.UserReveal},
+		{Method: "POST", Path: "/users/:id<int>/reset-login", Access: Admins, Handler: h.UserResetLogin},
+		{Method: "POST", Path: "/users/:id<int>/rotate-token", Access: Admins, Handler: h.UserRotateToken},
 		{Method: "GET", Path: "/account", Access: Members, Handler: h.AccountShow},
 		{Method: "POST", Path: "/account/password", Access: Members, Handler: h.AccountPasswordChange},
 	}

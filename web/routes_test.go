@@ -1,8 +1,10 @@
 package web_test
 
 import (
+	"context"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -15,20 +17,49 @@ import (
 // routeExamples gives a concrete path for each route pattern with a
 // parameter or wildcard. A new pattern must be added here, or the walk
 // fails: every route in the table is visited.
+// "{user}" stands for a fresh end user made for each request.
 var routeExamples = map[string]string{
-	"/static/*": "/static/css/app.css",
+	"/static/*":                    "/static/css/app.css",
+	"/users/:id<int>":              "/users/{user}",
+	"/users/:id<int>/edit":         "/users/{user}/edit",
+	"/users/:id<int>/remove":       "/users/{user}/remove",
+	"/users/:id<int>/reveal":       "/users/{user}/reveal",
+	"/users/:id<int>/reset-login":  "/users/{user}/reset-login",
+	"/users/:id<int>/rotate-token": "/users/{user}/rotate-token",
 }
 
-func examplePath(t *testing.T, r web.Route) string {
+// examplePath is a concrete path for the route, and the end user it names
+// (made for this request) if any.
+func examplePath(t *testing.T, h *webtest.Harness, r web.Route) (string, *models.EndUser) {
 	t.Helper()
 	if !strings.ContainsAny(r.Path, ":*+") {
-		return r.Path
+		return r.Path, nil
 	}
 	p, ok := routeExamples[r.Path]
 	if !ok {
 		t.Fatalf("route %s %s has parameters: give it an example path in routeExamples", r.Method, r.Path)
 	}
-	return p
+	if !strings.Contains(p, "{user}") {
+		return p, nil
+	}
+	u := newEndUser(t, h)
+	return strings.ReplaceAll(p, "{user}", strconv.FormatInt(u.ID, 10)), u
+}
+
+// newEndUser creates an end user with an identity (SSN and date of birth
+// included) for a request of the walk.
+func newEndUser(t *testing.T, h *webtest.Harness) *models.EndUser {
+	t.Helper()
+	created, err := h.DB.CreateEndUser(context.Background(), models.Origin{Actor: models.SystemActor}, models.EndUserInput{
+		ClientUserID: "walk-" + models.RandomHex(6),
+		Identity: &models.Identity{FirstName: "Carmen", LastName: "Berzatto", PhoneNumbers: []string{"+13125551212"},
+			Emails: []string{"carmy@example.com"}, SSNFull: "123-45-6789", DateOfBirth: "1987-01-31",
+			Address: models.Address{Street: "3200 W Armitage Ave", City: "Chicago", Region: "IL", PostalCode: "60657", Country: "US"}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return created.User
 }
 
 // walkMember is a signed-in member during the walk, with the password it
@@ -43,8 +74,18 @@ type walkMember struct {
 // validForm is a form the route accepts, for the POST routes the walk
 // knows; any other POST is sent empty and may answer 422. after runs once
 // the route accepted the form.
-func validForm(r web.Route, m *walkMember) (form url.Values, after func()) {
+func validForm(r web.Route, m *walkMember, u *models.EndUser) (form url.Values, after func()) {
 	switch r.Method + " " + r.Path {
+	case "POST /users":
+		return url.Values{"client_user_id": {"walk-new-" + models.RandomHex(6)}}, nil
+	case "POST /users/:id<int>":
+		return url.Values{"version": {strconv.Itoa(u.Version)}, "first_name": {"Carmen"}, "last_name": {"Berzatto"},
+			"phone_numbers": {"+13125551212"}, "emails": {"carmy@example.com"}, "street": {"1 Main St"},
+			"city": {"Chicago"}, "region": {"IL"}, "postal_code": {"60657"}, "country": {"US"}}, nil
+	case "POST /users/:id<int>/remove":
+		return url.Values{"confirm": {u.ClientUserID}}, nil
+	case "POST /users/:id<int>/reveal":
+		return url.Values{"field": {"ssn"}, "reason": {"support ticket 4711: identity check"}}, nil
 	case "POST /login":
 		return url.Values{"email": {m.member.EmailAddress}, "password": {m.password}}, nil
 	case "POST /account/password":
@@ -69,14 +110,14 @@ func walkRoutes(t *testing.T, h *webtest.Harness, table []web.Route) {
 	anon := &walkMember{member: anonMember, password: anonPassword}
 
 	for _, r := range table {
-		path := examplePath(t, r)
+		path, u := examplePath(t, h, r)
 		t.Run("anonymous "+r.Method+" "+r.Path, func(t *testing.T) {
 			send := func(headers ...string) *webtest.Response {
 				c := h.Client(t)
 				if r.Method == http.MethodGet {
 					return c.Get(path, headers...)
 				}
-				form, _ := validForm(r, anon)
+				form, _ := validForm(r, anon, u)
 				return c.Post(path, form, headers...)
 			}
 			if r.Access.IsPublic() {
@@ -99,7 +140,7 @@ func walkRoutes(t *testing.T, h *webtest.Harness, table []web.Route) {
 		wm := &walkMember{role: role, member: m, password: password, client: h.Client(t)}
 		wm.client.Login(m.EmailAddress, password)
 		for _, r := range table {
-			path := examplePath(t, r)
+			path, u := examplePath(t, h, r)
 			t.Run(string(role)+" "+r.Method+" "+r.Path, func(t *testing.T) {
 				client := wm.client
 				if r.Method != http.MethodGet {
@@ -114,7 +155,7 @@ func walkRoutes(t *testing.T, h *webtest.Harness, table []web.Route) {
 					got = client.Get(path)
 				} else {
 					var form url.Values
-					form, after = validForm(r, wm)
+					form, after = validForm(r, wm, u)
 					got = client.Post(path, form)
 				}
 				if !r.Access.Allows(role) {

@@ -1,0 +1,36 @@
+package handlers
+
+import (
+	"fmt"
+	"net/http"
+	"strconv"
+
+	"github.com/gofiber/fiber/v2"
+
+	"ledgerdesk/models"
+	"ledgerdesk/views/pages"
+	"ledgerdesk/web/current"
+	"ledgerdesk/web/render"
+)
+
+// UserResetLogin puts every item of the user into ITEM_LOGIN_REQUIRED
+// (POST /users/:id/reset-login), as /sandbox/user/reset_login does.
+func (h *Handler) UserResetLogin(c *fiber.Ctx) error {
+	u, err := h.endUserParam(c)
+	if err != nil {
+		return err
+	}
+	n, err := h.DB.ResetLogin(c.UserContext(), current.Origin(c), u.ID)
+	if err != nil {
+		return err
+	}
+	current.AddFlash(c, fmt.Sprintf("%d item%s of user %d now require login (ITEM_LOGIN_REQUIRED).", n, plural(int64(n)), u.ID))
+	if !current.IsHTMX(c) {
+		return c.Redirect("/users/"+strconv.FormatInt(u.ID, 10), fiber.StatusSeeOther)
+	}
+	items, err := h.DB.ItemsOfUser(c.UserContext(), u.ID)
+	if err != nil {
+		return err
+	}
+	return render.Page(c, http.StatusOK, "", pages.UserItems(items, models.HealthClock{Now: models.Now()}))
+}

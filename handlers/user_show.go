@@ -1,0 +1,90 @@
+package handlers
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+
+	"github.com/gofiber/fiber/v2"
+
+	"ledgerdesk/models"
+	"ledgerdesk/views/pages"
+	"ledgerdesk/web/current"
+	"ledgerdesk/web/render"
+)
+
+// historyLimit is how many audit entries a record's page lists.
+const historyLimit = 50
+
+// endUserParam loads the user named by the :id route parameter.
+func (h *Handler) endUserParam(c *fiber.Ctx) (*models.EndUser, error) {
+	id, err := strconv.ParseInt(c.Params("id"), 10, 64)
+	if err != nil || id <= 0 {
+		return nil, fiber.ErrNotFound
+	}
+	return h.DB.EndUserByID(c.UserContext(), id)
+}
+
+// UserShow is a user's detail page (GET /users/:id): ids, the identity
+// with SSN and date of birth masked, items with health, and history.
+func (h *Handler) UserShow(c *fiber.Ctx) error {
+	u, err := h.endUserParam(c)
+	if err != nil {
+		return err
+	}
+	v, err := h.userShowView(c, u)
+	if err != nil {
+		return err
+	}
+	return render.Page(c, http.StatusOK, "User "+strconv.FormatInt(u.ID, 10), pages.UserShow(*v))
+}
+
+func (h *Handler) userShowView(c *fiber.Ctx, u *models.EndUser) (*pages.UserShowView, error) {
+	ctx := c.UserContext()
+	ident, err := h.DB.Identity(u)
+	if err != nil {
+		return nil, err
+	}
+	items, err := h.DB.ItemsOfUser(ctx, u.ID)
+	if err != nil {
+		return nil, err
+	}
+	history, err := h.history(ctx, u.AuditTarget())
+	if err != nil {
+		return nil, err
+	}
+	role := current.Member(c).Role
+	return &pages.UserShowView{
+		User: u, Identity: maskIdentity(ident), Items: items, History: history,
+		Clock:   models.HealthClock{Now: models.Now()},
+		CanEdit: role.CanManageUsers(), CanReveal: role.CanRevealPII(),
+		CSRFToken: current.CSRFToken(c),
+	}, nil
+}
+
+// history lists the audit entries about a record, naming member actors.
+func (h *Handler) history(ctx context.Context, t models.Target) ([]pages.HistoryEntry, error) {
+	entries, err := h.DB.AuditEntriesForTarget(ctx, t, historyLimit)
+	if err != nil {
+		return nil, err
+	}
+	var ids []string
+	for _, e := range entries {
+		if e.ActorType == models.ActorMember {
+			ids = append(ids, e.ActorID)
+		}
+	}
+	emails, err := h.DB.MemberEmails(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]pages.HistoryEntry, len(entries))
+	for i, e := range entries {
+		actor := string(e.ActorType) + " " + e.ActorID
+		if email, ok := emails[e.ActorID]; ok && e.ActorType == models.ActorMember {
+			actor = email
+		}
+		out[i] = pages.HistoryEntry{Entry: e, Actor: actor}
+	}
+	return out, nil
+}
