@@ -37,6 +37,8 @@ type DB struct {
 
 	fields *FieldCipher // seals personal values at rest
 	env    string       // the environment user_tokens name
+
+	institutions institutionCache
 }
 
 // Configure sets the key that seals personal values and the environment

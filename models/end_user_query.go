@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"gorm.io/gorm"
@@ -85,9 +86,13 @@ func decodeCursor(s string) (cursor, error) {
 
 // Normalize fills defaults and drops values the list does not know.
 func (r *UserPageRequest) Normalize() {
-	r.Filter.Search = strings.TrimSpace(r.Filter.Search)
-	if len(r.Filter.Search) > 200 {
-		r.Filter.Search = r.Filter.Search[:200]
+	// Whatever the URL carried, PostgreSQL only takes valid UTF-8 without NUL.
+	clean := strings.NewReplacer("\x00", "")
+	r.Filter.Search = strings.TrimSpace(clean.Replace(strings.ToValidUTF8(r.Filter.Search, "")))
+	r.Filter.Institution = clean.Replace(strings.ToValidUTF8(r.Filter.Institution, ""))
+	if rs := []rune(r.Filter.Search); len(rs) > 200 {
+		// Cut whole characters: PostgreSQL refuses a broken UTF-8 sequence.
+		r.Filter.Search = string(rs[:200])
 	}
 	switch r.Filter.Status {
 	case StatusActive, StatusRemoved, StatusAll:
@@ -242,9 +247,28 @@ type Institution struct {
 
 func (Institution) TableName() string { return "institutions" }
 
+// institutionCache keeps the institutions list, which changes rarely and
+// is on every users page, for a minute.
+type institutionCache struct {
+	mu   sync.Mutex
+	list []Institution
+	at   time.Time
+}
+
+const institutionCacheTTL = time.Minute
+
 // Institutions lists the known institutions by name, for the list's filter.
 func (db *DB) Institutions(ctx context.Context) ([]Institution, error) {
+	c := &db.institutions
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.list != nil && time.Since(c.at) < institutionCacheTTL {
+		return c.list, nil
+	}
 	var out []Institution
-	err := db.gorm.WithContext(ctx).Order("name").Find(&out).Error
-	return out, err
+	if err := db.gorm.WithContext(ctx).Order("name").Find(&out).Error; err != nil {
+		return nil, fmt.Errorf("list institutions: %w", err)
+	}
+	c.list, c.at = out, time.Now()
+	return out, nil
 }

@@ -39,7 +39,7 @@ func csrfProtection(db *models.DB, cfg Config) fiber.Handler {
 		// extends it. Tokens of visitors who never come back expire soon.
 		Expiration:        cfg.IdleTimeout,
 		Extractor:         csrfFromHeaderOrForm,
-		Storage:           newCSRFStorage(db),
+		Storage:           newCSRFStorage(db, cfg.IdleTimeout),
 		ContextKey:        current.CSRFContextKey,
 		HandlerContextKey: csrfHandlerKey,
 		ErrorHandler: func(c *fiber.Ctx, err error) error {
@@ -81,6 +81,10 @@ type csrfStorage struct {
 	db      *models.DB
 	mu      sync.Mutex
 	written map[string]time.Time
+	// rewriteAfter is how long a written token is trusted without a
+	// database read and spared a rewrite: a quarter of its lifetime, at
+	// most five minutes.
+	rewriteAfter time.Duration
 }
 
 const (
@@ -89,13 +93,23 @@ const (
 	csrfNoteLimit    = 50000
 )
 
-func newCSRFStorage(db *models.DB) *csrfStorage {
-	return &csrfStorage{db: db, written: map[string]time.Time{}}
+func newCSRFStorage(db *models.DB, lifetime time.Duration) *csrfStorage {
+	return &csrfStorage{db: db, written: map[string]time.Time{}, rewriteAfter: min(csrfRewriteAfter, lifetime/4)}
 }
 
 func (s *csrfStorage) Get(key string) ([]byte, error) {
 	if key == "" {
 		return nil, nil
+	}
+	// A token this process wrote (issued or extended) within the rewrite
+	// interval is still valid in the database: its expiry lies at least
+	// Expiration minus that interval ahead. Withdrawals go through Delete,
+	// which forgets it here first.
+	s.mu.Lock()
+	last, seen := s.written[key]
+	s.mu.Unlock()
+	if seen && time.Since(last) < s.rewriteAfter {
+		return []byte{'+'}, nil
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), csrfDBTimeout)
 	defer cancel()
@@ -110,7 +124,7 @@ func (s *csrfStorage) Set(key string, _ []byte, exp time.Duration) error {
 	now := time.Now()
 	s.mu.Lock()
 	last, seen := s.written[key]
-	fresh := seen && now.Sub(last) < csrfRewriteAfter
+	fresh := seen && now.Sub(last) < s.rewriteAfter
 	s.mu.Unlock()
 	if fresh {
 		return nil
