@@ -262,7 +262,7 @@ func (db *DB) Institutions(ctx context.Context) ([]Institution, error) {
 	c := &db.institutions
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.list != nil && time.Since(c.at) < institutionCacheTTL {
+	if len(c.list) > 0 && time.Since(c.at) < institutionCacheTTL {
 		return c.list, nil
 	}
 	var out []Institution
@@ -271,4 +271,10 @@ func (db *DB) Institutions(ctx context.Context) ([]Institution, error) {
 	}
 	c.list, c.at = out, time.Now()
 	return out, nil
+}
+
+// CursorAfter is the cursor of the page that starts right after the user
+// created at t with id: tools use it to jump deep into the list.
+func CursorAfter(t time.Time, id int64) string {
+	return cursor{T: t, ID: id, Dir: "n"}.encode()
 }

@@ -29,6 +29,7 @@ commands:
   migrate                            apply pending database migrations
   admin create --email E --role R    add a team member with a random password
   audit verify                       check the audit log's hash chain
+  bench                              measure the users pages at scale (PostgreSQL)
 
 Run "ledgerdesk COMMAND -h" for a command's flags.
 `
@@ -49,6 +50,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		err = admin(ctx, args, getenv, stdout, stderr)
 	case "audit":
 		err = audit(ctx, args, getenv, stdout, stderr)
+	case "bench":
+		err = bench(ctx, args, getenv, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0

@@ -1,0 +1,400 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"html"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"ledgerdesk/models"
+	"ledgerdesk/web"
+)
+
+// bench measures the users pages at scale against a bare reference: the
+// same queries through pgx, the same rows as plain HTML, no session, role
+// check, CSRF or layout. Both run in this process; one client requests
+// them one after the other.
+func bench(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("bench", stderr)
+	var dbo dbOptions
+	dbo.register(fs, getenv)
+	users := fs.Int("users", 1_000_000, "end users to have in the database (seeded if fewer)")
+	requests := fs.Int("requests", 2000, "measured requests per page and side")
+	explain := fs.Bool("explain", true, "print EXPLAIN ANALYZE for each page's list query")
+	if err := fs.Parse(args); err != nil {
+		return exitCode(2)
+	}
+	if dbo.embedded() {
+		return errors.New("bench runs on PostgreSQL: set DATABASE_URL")
+	}
+	secrets, err := web.LoadSecrets(dbo.dataDir, getenv)
+	if err != nil {
+		return err
+	}
+	db, err := dbo.open(ctx, true)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if err := configurePII(db, secrets, "sandbox"); err != nil {
+		return err
+	}
+
+	var have int64
+	if err := db.Gorm().Raw(`SELECT COUNT(*) FROM end_users`).Scan(&have).Error; err != nil {
+		return err
+	}
+	if int(have) < *users {
+		n := *users - int(have)
+		fmt.Fprintf(stdout, "seeding %d users...\n", n)
+		start := time.Now()
+		res, err := db.Seed(ctx, models.Origin{Actor: models.SystemActor, UserAgent: "ledgerdesk bench"},
+			models.SeedOptions{Users: n, Seed: uint64(time.Now().UnixNano())}, nil)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "seeded %d users and %d items in %.1f s\n", res.Users, res.Items, time.Since(start).Seconds())
+	}
+	if err := db.Gorm().Exec(`ANALYZE end_users; ANALYZE items`).Error; err != nil {
+		return err
+	}
+
+	pool, err := pgxpool.New(ctx, dbo.databaseURL)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+
+	password := models.RandomToken(15)
+	member, err := db.CreateMember(ctx, models.Origin{Actor: models.SystemActor, UserAgent: "ledgerdesk bench"},
+		models.NewMember{Email: "bench-" + strings.ToLower(models.RandomHex(4)) + "@ledgerdesk.local", Role: models.RoleAdmin, Password: password})
+	if err != nil {
+		return err
+	}
+	app, err := web.Setup(web.Config{SessionKey: secrets.SessionKey, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}, db)
+	if err != nil {
+		return err
+	}
+	appLn, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	go app.Listener(appLn)
+	defer app.Shutdown()
+	refLn, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	ref := &referenceServer{pool: pool}
+	refSrv := &http.Server{Handler: ref}
+	go refSrv.Serve(refLn)
+	defer refSrv.Close()
+
+	client, err := signedInClient(ctx, "http://"+appLn.Addr().String(), member.EmailAddress, password)
+	if err != nil {
+		return err
+	}
+	pages, err := benchPages(ctx, db)
+	if err != nil {
+		return err
+	}
+
+	appBase, refBase := "http://"+appLn.Addr().String(), "http://"+refLn.Addr().String()
+	tw := tabwriter.NewWriter(stdout, 2, 4, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "page\tportal p50\tportal p99\treference p50\treference p99\tratio p50\trows\t")
+	results := map[string]float64{}
+	for _, p := range pages {
+		rows, err := checkSame(client, appBase+p.portal, refBase+p.reference)
+		if err != nil {
+			return fmt.Errorf("%s: %w", p.name, err)
+		}
+		portal, reference, err := measure(client, appBase+p.portal, refBase+p.reference, *requests)
+		if err != nil {
+			return fmt.Errorf("%s: %w", p.name, err)
+		}
+		ratio := float64(percentile(portal, 50)) / float64(percentile(reference, 50))
+		results[p.name] = float64(percentile(portal, 50))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%.2fx\t%d\t\n", p.name,
+			ms(percentile(portal, 50)), ms(percentile(portal, 99)),
+			ms(percentile(reference, 50)), ms(percentile(reference, 99)), ratio, rows)
+	}
+	tw.Flush()
+	if d, f := results["users page 10,000 (cursor)"], results["users page 1"]; f > 0 {
+		fmt.Fprintf(stdout, "\ndeep page / page 1 (p50): %.2fx\n", d/f)
+	}
+	if *explain {
+		for _, p := range pages {
+			if p.explainSQL == "" {
+				continue
+			}
+			var plan []string
+			if err := db.Gorm().Raw("EXPLAIN (ANALYZE, BUFFERS) "+p.explainSQL, p.explainArgs...).Scan(&plan).Error; err != nil {
+				return fmt.Errorf("explain %s: %w", p.name, err)
+			}
+			fmt.Fprintf(stdout, "\n-- %s\n%s\n", p.name, strings.Join(plan, "\n"))
+		}
+	}
+	return nil
+}
+
+// benchPage is one page measured: the portal's URL, the reference's, and
+// the list query to explain.
+type benchPage struct {
+	name        string
+	portal      string
+	reference   string
+	explainSQL  string
+	explainArgs []any
+}
+
+const listSQL = `SELECT * FROM end_users WHERE %s ORDER BY created_at DESC, id DESC LIMIT 26`
+
+// benchPages picks real values from the data: a deep cursor, a name
+// substring, an email prefix, a user with items.
+func benchPages(ctx context.Context, db *models.DB) ([]benchPage, error) {
+	g := db.Gorm().WithContext(ctx)
+	var deep struct {
+		CreatedAt time.Time
+		ID        int64
+	}
+	if err := g.Raw(`SELECT created_at, id FROM end_users WHERE removed_at IS NULL ORDER BY created_at DESC, id DESC OFFSET 249999 LIMIT 1`).Scan(&deep).Error; err != nil {
+		return nil, err
+	}
+	var sample struct {
+		ID       int64
+		LastName string
+		Emails   string
+	}
+	if err := g.Raw(`SELECT id, last_name, emails FROM end_users WHERE removed_at IS NULL AND has_identity AND item_count >= 3 ORDER BY id LIMIT 1 OFFSET 5000`).Scan(&sample).Error; err != nil {
+		return nil, err
+	}
+	name := strings.ToLower(sample.LastName)
+	if len(name) > 5 {
+		name = name[1:5]
+	}
+	email := strings.Trim(strings.SplitN(sample.Emails, ",", 2)[0], `["`)
+	if len(email) > 6 {
+		email = email[:6]
+	}
+	cursor := models.CursorAfter(deep.CreatedAt, deep.ID)
+	q := url.QueryEscape
+	id := strconv.FormatInt(sample.ID, 10)
+	return []benchPage{
+		{name: "users page 1", portal: "/users", reference: "/users",
+			explainSQL: fmt.Sprintf(listSQL, "removed_at IS NULL")},
+		{name: "users page 10,000 (cursor)", portal: "/users?cursor=" + q(cursor), reference: "/users?after=" + q(deep.CreatedAt.Format(time.RFC3339Nano)) + "&id=" + strconv.FormatInt(deep.ID, 10),
+			explainSQL:  fmt.Sprintf(listSQL, "removed_at IS NULL AND (created_at < $1 OR (created_at = $2 AND id < $3))"),
+			explainArgs: []any{deep.CreatedAt, deep.CreatedAt, deep.ID}},
+		{name: "search name substring " + strconv.Quote(name), portal: "/users?q=" + q(name), reference: "/users?q=" + q(name),
+			explainSQL:  fmt.Sprintf(listSQL, "removed_at IS NULL AND (user_id = $1 OR client_user_id = $2 OR search_text LIKE $3)"),
+			explainArgs: []any{name, name, "%" + name + "%"}},
+		{name: "search email prefix " + strconv.Quote(email), portal: "/users?q=" + q(email), reference: "/users?q=" + q(email),
+			explainSQL:  fmt.Sprintf(listSQL, "removed_at IS NULL AND (user_id = $1 OR client_user_id = $2 OR search_text LIKE $3)"),
+			explainArgs: []any{email, email, "%" + email + "%"}},
+		{name: "filter item health: error", portal: "/users?health=error", reference: "/users?health=error",
+			explainSQL: fmt.Sprintf(listSQL, "removed_at IS NULL AND error_item_count > 0")},
+		{name: "user detail", portal: "/users/" + id, reference: "/user?id=" + id,
+			explainSQL: `SELECT * FROM items WHERE end_user_id = $1 ORDER BY id`, explainArgs: []any{sample.ID}},
+	}, nil
+}
+
+// referenceServer answers the same queries as the portal with pgx and
+// writes the rows as plain HTML.
+type referenceServer struct{ pool *pgxpool.Pool }
+
+func (s *referenceServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	q := r.URL.Query()
+	var b strings.Builder
+	b.WriteString("<!DOCTYPE html><html><body><table>")
+	var err error
+	switch r.URL.Path {
+	case "/users":
+		where, args := "removed_at IS NULL", []any{}
+		count := true
+		if after := q.Get("after"); after != "" {
+			t, _ := time.Parse(time.RFC3339Nano, after)
+			id, _ := strconv.ParseInt(q.Get("id"), 10, 64)
+			where += " AND (created_at < $1 OR (created_at = $2 AND id < $3))"
+			args = append(args, t, t, id)
+		}
+		if s := q.Get("q"); s != "" {
+			where += " AND (user_id = $1 OR client_user_id = $2 OR search_text LIKE $3)"
+			args = append(args, s, s, "%"+strings.ToLower(s)+"%")
+		}
+		if q.Get("health") == "error" {
+			where += " AND error_item_count > 0"
+		}
+		err = s.rows(ctx, &b, fmt.Sprintf(listSQL, where), args...)
+		if err == nil && count {
+			err = s.count(ctx, &b, where, args, q.Get("q") == "" && q.Get("health") == "")
+		}
+	case "/user":
+		id, _ := strconv.ParseInt(q.Get("id"), 10, 64)
+		err = s.rows(ctx, &b, `SELECT * FROM end_users WHERE id = $1`, id)
+		if err == nil {
+			err = s.rows(ctx, &b, `SELECT * FROM items WHERE end_user_id = $1 ORDER BY id`, id)
+		}
+		if err == nil {
+			err = s.rows(ctx, &b, `SELECT * FROM audit_entries WHERE target_type = 'end_user' AND target_id = $1 ORDER BY seq DESC LIMIT 50`, strconv.FormatInt(id, 10))
+		}
+	default:
+		http.NotFound(w, r)
+		return
+	}
+	if err != nil {
+		http.Error(w, err.Error(), 500)
+		return
+	}
+	b.WriteString("</table></body></html>")
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	io.WriteString(w, b.String())
+}
+
+func (s *referenceServer) rows(ctx context.Context, b *strings.Builder, sql string, args ...any) error {
+	rows, err := s.pool.Query(ctx, sql, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		vals, err := rows.Values()
+		if err != nil {
+			return err
+		}
+		b.WriteString(`<tr data-row>`)
+		for _, v := range vals {
+			b.WriteString("<td>" + html.EscapeString(fmt.Sprint(v)) + "</td>")
+		}
+		b.WriteString("</tr>")
+	}
+	return rows.Err()
+}
+
+func (s *referenceServer) count(ctx context.Context, b *strings.Builder, where string, args []any, estimate bool) error {
+	var n float64
+	if estimate {
+		if err := s.pool.QueryRow(ctx, `SELECT reltuples FROM pg_class WHERE oid = 'end_users'::regclass`).Scan(&n); err != nil {
+			return err
+		}
+	} else {
+		var c int64
+		if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM (SELECT 1 FROM end_users WHERE `+where+` LIMIT 1001) AS capped`, args...).Scan(&c); err != nil {
+			return err
+		}
+		n = float64(c)
+	}
+	fmt.Fprintf(b, "<p>%.0f</p>", n)
+	return nil
+}
+
+func signedInClient(ctx context.Context, base, email, password string) (*http.Client, error) {
+	jar, _ := cookiejar.New(nil)
+	c := &http.Client{Jar: jar, Timeout: 30 * time.Second,
+		Transport: &http.Transport{MaxIdleConnsPerHost: 4},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := c.Get(base + "/login")
+	if err != nil {
+		return nil, err
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	m := regexp.MustCompile(`name="csrf-token" content="([^"]+)"`).FindSubmatch(body)
+	if m == nil {
+		return nil, errors.New("no CSRF token on the login page")
+	}
+	resp, err = c.PostForm(base+"/login", url.Values{"_csrf": {string(m[1])}, "email": {email}, "password": {password}})
+	if err != nil {
+		return nil, err
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther {
+		return nil, fmt.Errorf("sign in: status %d", resp.StatusCode)
+	}
+	return c, nil
+}
+
+var rowPattern = regexp.MustCompile(`data-testid="(user-row|item)"|<tr data-row>`)
+
+// checkSame fetches both sides once and returns the rows the portal shows.
+func checkSame(c *http.Client, portal, reference string) (int, error) {
+	var counts [2]int
+	for i, u := range []string{portal, reference} {
+		resp, err := c.Get(u)
+		if err != nil {
+			return 0, err
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return 0, fmt.Errorf("GET %s: %d", u, resp.StatusCode)
+		}
+		counts[i] = len(rowPattern.FindAll(body, -1))
+	}
+	return counts[0], nil
+}
+
+// measure requests both URLs n times, alternating, after a warm-up, and
+// returns each side's latencies.
+func measure(c *http.Client, portal, reference string, n int) (p, r []time.Duration, err error) {
+	get := func(u string) (time.Duration, error) {
+		start := time.Now()
+		resp, err := c.Get(u)
+		if err != nil {
+			return 0, err
+		}
+		_, err = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return 0, fmt.Errorf("GET %s: %d", u, resp.StatusCode)
+		}
+		return time.Since(start), err
+	}
+	for i := 0; i < n/10+20; i++ {
+		if _, err := get(portal); err != nil {
+			return nil, nil, err
+		}
+		if _, err := get(reference); err != nil {
+			return nil, nil, err
+		}
+	}
+	for i := 0; i < n; i++ {
+		d, err := get(portal)
+		if err != nil {
+			return nil, nil, err
+		}
+		p = append(p, d)
+		if d, err = get(reference); err != nil {
+			return nil, nil, err
+		}
+		r = append(r, d)
+	}
+	return p, r, nil
+}
+
+func percentile(ds []time.Duration, pct int) time.Duration {
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	i := (len(s)*pct + 99) / 100
+	if i < 1 {
+		i = 1
+	}
+	return s[i-1]
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.2f ms", float64(d.Microseconds())/1000) }
+
