@@ -105,7 +105,7 @@ var personalFields = map[string]bool{
 	"password": true, "password_hash": true, "secret": true, "token": true, "user_token": true,
 	"first_name": true, "last_name": true, "name": true, "phone_numbers": true, "emails": true,
 	"ssn": true, "ssn_full": true, "ssn_last_4": true, "date_of_birth": true,
-	"primary_address": true, "street": true, "postal_code": true,
+	"primary_address": true, "street": true, "city": true, "region": true, "postal_code": true,
 }
 
 // Apply is the one way data changes. It runs fn in a transaction, appends

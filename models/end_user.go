@@ -402,6 +402,12 @@ type KeepPII struct {
 // UpdateEndUserKeeping is UpdateEndUser that keeps the stored SSN and date
 // of birth where keep says so and the new identity has none.
 func (db *DB) UpdateEndUserKeeping(ctx context.Context, o Origin, id int64, version int, ident *Identity, keep KeepPII) (*EndUser, error) {
+	if ident != nil {
+		// Work on a copy: kept values are opened into it, and they must not
+		// reach the caller's identity (and from there a page).
+		cp := *ident
+		ident = &cp
+	}
 	fields := FieldErrors{}
 	if !ident.Empty() {
 		ident.Normalize()
@@ -475,7 +481,7 @@ func differingFields(a, b *Identity) []string {
 func (db *DB) RemoveEndUser(ctx context.Context, o Origin, id int64, confirm string) error {
 	return db.Apply(ctx, o, func(tx *gorm.DB) (Change, error) {
 		var u EndUser
-		if err := tx.Where("id = ?", id).Take(&u).Error; err != nil {
+		if err := db.lockForUpdate(tx).Where("id = ?", id).Take(&u).Error; err != nil {
 			if errors.Is(err, gorm.ErrRecordNotFound) {
 				return Change{}, notFound("No end user %d.", id)
 			}
@@ -579,3 +585,12 @@ func (db *DB) RevealPII(ctx context.Context, o Origin, id int64, field, reason s
 }
 
 func utf8RuneCount(s string) int { return len([]rune(s)) }
+
+// lockForUpdate makes a read inside an Apply lock the rows it reads, on
+// PostgreSQL; SQLite's writers are already serialized by writeMu.
+func (db *DB) lockForUpdate(tx *gorm.DB) *gorm.DB {
+	if db.Dialect == Postgres {
+		return tx.Clauses(clause.Locking{Strength: "UPDATE"})
+	}
+	return tx
+}

@@ -3,6 +3,7 @@ package models
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"time"
@@ -122,6 +123,18 @@ func refreshItemSummary(tx *gorm.DB, endUserID int64) error {
 // audited as item.create.
 func (db *DB) AddItem(ctx context.Context, o Origin, it *Item) error {
 	return db.Apply(ctx, o, func(tx *gorm.DB) (Change, error) {
+		// Lock the user so a concurrent removal, which deletes the items
+		// under the same lock, cannot leave this one on a tombstone.
+		var u EndUser
+		if err := db.lockForUpdate(tx).Select("id", "removed_at").Where("id = ?", it.EndUserID).Take(&u).Error; err != nil {
+			if errors.Is(err, gorm.ErrRecordNotFound) {
+				return Change{}, notFound("No end user %d.", it.EndUserID)
+			}
+			return Change{}, fmt.Errorf("load end user %d: %w", it.EndUserID, err)
+		}
+		if u.Removed() {
+			return Change{}, &Error{Kind: KindConflict, Message: "This user was removed; it cannot have items."}
+		}
 		if it.ItemID == "" {
 			it.ItemID = NewItemID()
 		}
@@ -131,6 +144,11 @@ func (db *DB) AddItem(ctx context.Context, o Origin, it *Item) error {
 		if it.Error != nil {
 			code := it.Error.ErrorCode
 			it.ErrorCode = &code
+		}
+		if it.ConsentExpirationTime != nil {
+			// SQLite compares stored times as text: keep them all in UTC.
+			t := it.ConsentExpirationTime.UTC().Truncate(time.Microsecond)
+			it.ConsentExpirationTime = &t
 		}
 		now := Now()
 		it.CreatedAt, it.UpdatedAt = now, now

@@ -1,0 +1,504 @@
+package models_test
+
+import (
+	"encoding/base64"
+	"fmt"
+	"reflect"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"ledgerdesk/models"
+	"ledgerdesk/models/testdb"
+)
+
+// insertUsers writes n users directly (no audit), created at at(i), for
+// tests about reading lists. Identity-less unless search is set, in which
+// case search(i) becomes the user's search_text.
+func insertUsers(t testing.TB, db *models.DB, prefix string, n int, at func(i int) time.Time, search func(i int) string) []models.EndUser {
+	t.Helper()
+	users := make([]models.EndUser, n)
+	for i := range users {
+		created := at(i).UTC().Truncate(time.Microsecond)
+		users[i] = models.EndUser{UserID: models.NewUserID(), ClientUserID: fmt.Sprintf("%s-%d", prefix, i),
+			UserTokenHash: models.HashToken(models.RandomToken(16)), CreatedAt: created, UpdatedAt: created, Version: 1}
+		if search != nil {
+			users[i].SearchText = search(i)
+		}
+	}
+	if err := db.Gorm().CreateInBatches(users, 200).Error; err != nil {
+		t.Fatalf("insert users: %v", err)
+	}
+	return users
+}
+
+// newestFirst orders users as the list does: created_at DESC, id DESC.
+func newestFirst(us []models.EndUser) []int64 {
+	us = append([]models.EndUser(nil), us...)
+	sort.Slice(us, func(i, j int) bool {
+		if !us[i].CreatedAt.Equal(us[j].CreatedAt) {
+			return us[i].CreatedAt.After(us[j].CreatedAt)
+		}
+		return us[i].ID > us[j].ID
+	})
+	out := make([]int64, len(us))
+	for i, u := range us {
+		out[i] = u.ID
+	}
+	return out
+}
+
+func pageIDs(p *models.UserPage) []int64 {
+	out := make([]int64, len(p.Users))
+	for i, u := range p.Users {
+		out[i] = u.ID
+	}
+	return out
+}
+
+func listPage(t testing.TB, db *models.DB, r models.UserPageRequest) *models.UserPage {
+	t.Helper()
+	p, err := db.ListEndUsers(ctx, r)
+	if err != nil {
+		t.Fatalf("list %+v: %v", r, err)
+	}
+	return p
+}
+
+// walkNext follows Next from the first page, calling between(i) after
+// each page, and returns the pages.
+func walkNext(t testing.TB, db *models.DB, r models.UserPageRequest, between func(page int)) []*models.UserPage {
+	t.Helper()
+	var pages []*models.UserPage
+	for {
+		p := listPage(t, db, r)
+		pages = append(pages, p)
+		if between != nil {
+			between(len(pages))
+		}
+		if p.Next == "" {
+			return pages
+		}
+		if len(pages) > 1000 {
+			t.Fatal("Next never ends")
+		}
+		r.Cursor = p.Next
+	}
+}
+
+// pagingBase is a clock far from now, so users created by tests that run
+// in between are always newer.
+var pagingBase = time.Date(2024, 3, 1, 12, 0, 0, 0, time.UTC)
+
+// threePerSecond gives every three users one created_at, so the id decides
+// their order: ties are the rule, not the exception.
+func threePerSecond(i int) time.Time {
+	return pagingBase.Add(-time.Duration(i/3) * time.Second)
+}
+
+func TestListEndUsers_KeysetWalkReturnsEveryUserOnceInOrder(t *testing.T) {
+	t.Parallel()
+	testdb.Each(t, func(t *testing.T, db *models.DB) {
+		users := insertUsers(t, db, "page", 237, threePerSecond, nil)
+		// A few users with a fractional-second created_at between others.
+		users = append(users, insertUsers(t, db, "frac", 5, func(i int) time.Time {
+			return pagingBase.Add(-time.Duration(10+i)*time.Second + 500*time.Millisecond + time.Duration(i)*time.Microsecond)
+		}, nil)...)
+		want := newestFirst(users)
+		for _, size := range models.PageSizes {
+			pages := walkNext(t, db, models.UserPageRequest{Limit: size}, nil)
+			var got []int64
+			for i, p := range pages {
+				got = append(got, pageIDs(p)...)
+				if i < len(pages)-1 && len(p.Users) != size {
+					t.Errorf("size %d: page %d has %d users", size, i, len(p.Users))
+				}
+				if (i == 0) != (p.Prev == "") {
+					t.Errorf("size %d: page %d Prev = %q", size, i, p.Prev)
+				}
+				if !p.Count.Exact || p.Count.N != int64(len(users)) {
+					t.Errorf("size %d: page %d count %+v, want exactly %d", size, i, p.Count, len(users))
+				}
+			}
+			if wantPages := (len(users) + size - 1) / size; len(pages) != wantPages {
+				t.Errorf("size %d: %d pages, want %d", size, len(pages), wantPages)
+			}
+			if !reflect.DeepEqual(got, want) {
+				t.Fatalf("size %d: walk returned %d users, not each user once newest first\n got %v\nwant %v", size, len(got), got, want)
+			}
+
+			// Walking Prev from the last page gives the same pages back.
+			back := pages[len(pages)-1]
+			for i := len(pages) - 2; i >= 0; i-- {
+				if back.Prev == "" {
+					t.Fatalf("size %d: page %d has no Prev", size, i+1)
+				}
+				back = listPage(t, db, models.UserPageRequest{Limit: size, Cursor: back.Prev})
+				if !reflect.DeepEqual(pageIDs(back), pageIDs(pages[i])) {
+					t.Fatalf("size %d: Prev to page %d\n got %v\nwant %v", size, i, pageIDs(back), pageIDs(pages[i]))
+				}
+				if back.Next == "" {
+					t.Errorf("size %d: page %d reached by Prev has no Next", size, i)
+				}
+			}
+			if back.Prev != "" {
+				t.Errorf("size %d: the first page reached by Prev has Prev %q", size, back.Prev)
+			}
+			// And Next from a page reached by Prev continues where it should.
+			if len(pages) > 1 {
+				again := listPage(t, db, models.UserPageRequest{Limit: size, Cursor: back.Next})
+				if !reflect.DeepEqual(pageIDs(again), pageIDs(pages[1])) {
+					t.Errorf("size %d: Next after walking back = %v, want %v", size, pageIDs(again), pageIDs(pages[1]))
+				}
+			}
+		}
+	})
+}
+
+func TestListEndUsers_WalkWhileUsersAreInsertedReturnsEachOriginalOnce(t *testing.T) {
+	t.Parallel()
+	testdb.Each(t, func(t *testing.T, db *models.DB) {
+		users := insertUsers(t, db, "orig", 237, threePerSecond, nil)
+		original := map[int64]bool{}
+		for _, u := range users {
+			original[u.ID] = true
+		}
+		stop := make(chan struct{})
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		inserted := 0
+		for w := 0; w < 2; w++ {
+			wg.Add(1)
+			go func(w int) {
+				defer wg.Done()
+				for n := 0; ; n++ {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					_, err := db.CreateEndUser(ctx, adminOrigin, models.EndUserInput{ClientUserID: fmt.Sprintf("new-%d-%d", w, n)})
+					if err != nil {
+						t.Errorf("concurrent create: %v", err)
+						return
+					}
+					mu.Lock()
+					inserted++
+					mu.Unlock()
+				}
+			}(w)
+		}
+		// Also insert synchronously between pages, so the walk always
+		// overlaps inserts however the goroutines are scheduled, including
+		// users that tie with the newest original.
+		between := func(page int) {
+			insertUsers(t, db, fmt.Sprintf("between-%d", page), 3, func(int) time.Time { return pagingBase }, nil)
+			insertUsers(t, db, fmt.Sprintf("newer-%d", page), 2, func(i int) time.Time { return models.Now() }, nil)
+		}
+		seen := map[int64]int{}
+		for _, p := range walkNext(t, db, models.UserPageRequest{Limit: 25}, between) {
+			for _, u := range p.Users {
+				seen[u.ID]++
+			}
+		}
+		close(stop)
+		wg.Wait()
+		for id := range original {
+			if seen[id] != 1 {
+				t.Errorf("original user %d seen %d times", id, seen[id])
+			}
+		}
+		for id, n := range seen {
+			if n != 1 {
+				t.Errorf("user %d seen %d times", id, n)
+			}
+		}
+		if inserted == 0 {
+			t.Log("the background writers inserted nothing during the walk")
+		}
+	})
+}
+
+func TestListEndUsers_GarbageCursorIsInvalid(t *testing.T) {
+	t.Parallel()
+	testdb.Each(t, func(t *testing.T, db *models.DB) {
+		insertUsers(t, db, "few", 3, threePerSecond, nil)
+		enc := func(s string) string { return base64.RawURLEncoding.EncodeToString([]byte(s)) }
+		for _, c := range []string{"garbage", "!!!", enc("not json"), enc(`{"t":"2024-01-01T00:00:00Z","i":5,"d":"x"}`),
+			enc(`{"t":"2024-01-01T00:00:00Z","i":0,"d":"n"}`), enc(`{"t":"yesterday","i":5,"d":"n"}`), enc(`[]`)} {
+			_, err := db.ListEndUsers(ctx, models.UserPageRequest{Cursor: c})
+			domainError(t, err, models.KindInvalid)
+		}
+	})
+}
+
+func TestListEndUsers_UnknownPageSizeFallsBackTo25(t *testing.T) {
+	t.Parallel()
+	testdb.Each(t, func(t *testing.T, db *models.DB) {
+		insertUsers(t, db, "sized", 120, threePerSecond, nil)
+		for _, size := range []int{-1, 0, 1, 24, 26, 30, 75, 101, 1000, 1 << 30} {
+			if p := listPage(t, db, models.UserPageRequest{Limit: size}); len(p.Users) != 25 {
+				t.Errorf("limit %d gave %d users, want 25", size, len(p.Users))
+			}
+		}
+		for _, size := range models.PageSizes {
+			if p := listPage(t, db, models.UserPageRequest{Limit: size}); len(p.Users) != size {
+				t.Errorf("limit %d gave %d users", size, len(p.Users))
+			}
+		}
+	})
+}
+
+// searchFixture is a small population with known names, emails, phones,
+// items and one removed user.
+type searchFixture struct {
+	carmen, sydney, richie, bare, underscore, lookalike, percent, removed *models.Created
+}
+
+func person(first, last string, phone string, email ...string) *models.Identity {
+	id := carmen()
+	id.FirstName, id.LastName, id.PhoneNumbers, id.Emails = first, last, []string{phone}, email
+	return id
+}
+
+func newSearchFixture(t *testing.T, db *models.DB) searchFixture {
+	t.Helper()
+	var f searchFixture
+	f.carmen = createUser(t, db, "c0e2c4ee-b763-4af5-cfe9-46a46bce883d", carmen())
+	f.sydney = createUser(t, db, "client-sydney", person("Sydney", "Abbott", "+14155550100", "syd@kitchen.org"))
+	f.richie = createUser(t, db, "client-richie", person("Richie", "Jerimovich", "+13125559999", "cousin@example.net"))
+	f.bare = createUser(t, db, "ab", nil)
+	f.underscore = createUser(t, db, "client-underscore", person("Marcus", "Brooks", "+17735550101", "a_b@pastry.com"))
+	f.lookalike = createUser(t, db, "client-lookalike", person("Tina", "Marrero", "+17735550102", "axb@pastry.com"))
+	f.percent = createUser(t, db, "client-percent", person("Fifty%Off", "Fak", "+17735550103", "fak@example.org"))
+	f.removed = createUser(t, db, "client-removed", person("Michael", "Berzatto", "+13125550001", "mikey@example.com"))
+	if err := db.RemoveEndUser(ctx, adminOrigin, f.removed.User.ID, "client-removed"); err != nil {
+		t.Fatal(err)
+	}
+	now := models.Now()
+	soon, past, far := now.Add(3*24*time.Hour), now.Add(-24*time.Hour), now.Add(60*24*time.Hour)
+	addItemAt(t, db, f.carmen.User.ID, "ins_109508", plaidError("ITEM_LOGIN_REQUIRED"), nil)
+	addItemAt(t, db, f.carmen.User.ID, "ins_3", nil, &far)
+	addItemAt(t, db, f.sydney.User.ID, "ins_4", nil, &soon)
+	addItemAt(t, db, f.richie.User.ID, "ins_4", nil, &past)
+	addItemAt(t, db, f.underscore.User.ID, "ins_109508", nil, nil)
+	addItemAt(t, db, f.lookalike.User.ID, "ins_5", nil, &far)
+	return f
+}
+
+func ids(cs ...*models.Created) []int64 {
+	out := make([]int64, len(cs))
+	for i, c := range cs {
+		out[i] = c.User.ID
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
+	return out
+}
+
+func TestListEndUsers_SearchAndFilters(t *testing.T) {
+	t.Parallel()
+	testdb.Each(t, func(t *testing.T, db *models.DB) {
+		f := newSearchFixture(t, db)
+		cases := []struct {
+			name   string
+			filter models.UserFilter
+			want   []int64
+		}{
+			{"no filter lists active users", models.UserFilter{},
+				ids(f.carmen, f.sydney, f.richie, f.bare, f.underscore, f.lookalike, f.percent)},
+			{"exact id", models.UserFilter{Search: strconv.FormatInt(f.richie.User.ID, 10)}, ids(f.richie)},
+			{"exact id with spaces", models.UserFilter{Search: "  " + strconv.FormatInt(f.richie.User.ID, 10) + " "}, ids(f.richie)},
+			{"exact user_id", models.UserFilter{Search: f.sydney.User.UserID}, ids(f.sydney)},
+			{"user_id is case-sensitive", models.UserFilter{Search: strings.ToLower(f.sydney.User.UserID)}, nil},
+			{"exact client_user_id", models.UserFilter{Search: "c0e2c4ee-b763-4af5-cfe9-46a46bce883d"}, ids(f.carmen)},
+			{"part of a client_user_id finds nothing", models.UserFilter{Search: "c0e2c4ee"}, nil},
+			{"name substring, upper case", models.UserFilter{Search: "ERZAT"}, ids(f.carmen)},
+			{"last name", models.UserFilter{Search: "berzatto"}, ids(f.carmen)},
+			{"first and last name", models.UserFilter{Search: "carmen berz"}, ids(f.carmen)},
+			{"first name substring", models.UserFilter{Search: "ichi"}, ids(f.richie)},
+			{"email prefix", models.UserFilter{Search: "carmy"}, ids(f.carmen)},
+			{"second email prefix", models.UserFilter{Search: "bear@"}, ids(f.carmen)},
+			{"email domain substring", models.UserFilter{Search: "example.com"}, ids(f.carmen)},
+			{"email substring across users", models.UserFilter{Search: "@pastry"}, ids(f.underscore, f.lookalike)},
+			{"email in capitals", models.UserFilter{Search: "COUSIN@EXAMPLE.NET"}, ids(f.richie)},
+			{"phone prefix", models.UserFilter{Search: "+1312"}, ids(f.carmen, f.richie)},
+			{"whole phone", models.UserFilter{Search: "+14155550100"}, ids(f.sydney)},
+			{"two characters match only exact ids", models.UserFilter{Search: "ab"}, ids(f.bare)},
+			{"two characters that are no id", models.UserFilter{Search: "rm"}, nil},
+			{"underscore is literal", models.UserFilter{Search: "a_b@"}, ids(f.underscore)},
+			{"underscore alone is literal", models.UserFilter{Search: "___"}, nil},
+			{"percent is literal", models.UserFilter{Search: "50%off"}, nil},
+			{"percent inside a name", models.UserFilter{Search: "y%o"}, ids(f.percent)},
+			{"percent alone is literal", models.UserFilter{Search: "%%%"}, nil},
+			{"backslash is literal", models.UserFilter{Search: `a\_b`}, nil},
+			{"no match", models.UserFilter{Search: "zzzzzz"}, nil},
+			{"removed users", models.UserFilter{Status: models.StatusRemoved}, ids(f.removed)},
+			{"all users", models.UserFilter{Status: models.StatusAll},
+				ids(f.carmen, f.sydney, f.richie, f.bare, f.underscore, f.lookalike, f.percent, f.removed)},
+			{"unknown status means active", models.UserFilter{Status: "deleted", Search: "client-removed"}, nil},
+			{"removed user by client_user_id", models.UserFilter{Status: models.StatusAll, Search: "client-removed"}, ids(f.removed)},
+			{"removed user not found by its erased name", models.UserFilter{Status: models.StatusAll, Search: "mikey"}, nil},
+			{"health error", models.UserFilter{Health: models.HealthError}, ids(f.carmen)},
+			{"health consent expiring", models.UserFilter{Health: models.HealthExpiring}, ids(f.sydney)},
+			{"health consent expired", models.UserFilter{Health: models.HealthExpired}, ids(f.richie)},
+			{"unknown health means any", models.UserFilter{Health: "sick", Search: "+1312"}, ids(f.carmen, f.richie)},
+			{"institution", models.UserFilter{Institution: "ins_109508"}, ids(f.carmen, f.underscore)},
+			{"other institution", models.UserFilter{Institution: "ins_4"}, ids(f.sydney, f.richie)},
+			{"unknown institution", models.UserFilter{Institution: "ins_999"}, nil},
+			{"institution and health", models.UserFilter{Institution: "ins_4", Health: models.HealthExpired}, ids(f.richie)},
+			{"institution and error", models.UserFilter{Institution: "ins_109508", Health: models.HealthError}, ids(f.carmen)},
+			{"search and institution", models.UserFilter{Search: "pastry", Institution: "ins_109508"}, ids(f.underscore)},
+			{"search and health", models.UserFilter{Search: "+1312", Health: models.HealthExpired}, ids(f.richie)},
+			{"removed and health", models.UserFilter{Status: models.StatusRemoved, Health: models.HealthError}, nil},
+		}
+		for _, tc := range cases {
+			p := listPage(t, db, models.UserPageRequest{Filter: tc.filter, Limit: 100})
+			got := sortedIDs(p.Users)
+			if len(got) == 0 {
+				got = nil
+			}
+			if !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("%s (%+v): got users %v, want %v", tc.name, tc.filter, got, tc.want)
+			}
+			if !p.Count.Exact || p.Count.N != int64(len(tc.want)) {
+				t.Errorf("%s: count %+v, want exactly %d", tc.name, p.Count, len(tc.want))
+			}
+			if p.Next != "" || p.Prev != "" {
+				t.Errorf("%s: one page has Next %q Prev %q", tc.name, p.Next, p.Prev)
+			}
+		}
+	})
+}
+
+func TestListEndUsers_FiltersPageByKeysetToo(t *testing.T) {
+	t.Parallel()
+	testdb.Each(t, func(t *testing.T, db *models.DB) {
+		all := insertUsers(t, db, "mixed", 90, threePerSecond, func(i int) string {
+			if i%2 == 0 {
+				return fmt.Sprintf(" even person %d even%d@example.com", i, i)
+			}
+			return fmt.Sprintf(" odd person %d odd%d@example.com", i, i)
+		})
+		var evens []models.EndUser
+		for i, u := range all {
+			if i%2 == 0 {
+				evens = append(evens, u)
+			}
+		}
+		var got []int64
+		for _, p := range walkNext(t, db, models.UserPageRequest{Limit: 25, Filter: models.UserFilter{Search: "even"}}, nil) {
+			got = append(got, pageIDs(p)...)
+			if p.Count.N != int64(len(evens)) || !p.Count.Exact {
+				t.Errorf("count %+v, want exactly %d", p.Count, len(evens))
+			}
+		}
+		if want := newestFirst(evens); !reflect.DeepEqual(got, want) {
+			t.Errorf("filtered walk\n got %v\nwant %v", got, want)
+		}
+	})
+}
+
+func TestListEndUsers_HealthFiltersHoldForConsentTimesInAnyZone(t *testing.T) {
+	t.Parallel()
+	// SQLite compares stored times as text: a consent expiry written with a
+	// zone offset must not move across "now".
+	east, west := time.FixedZone("UTC+10", 10*3600), time.FixedZone("UTC-8", -8*3600)
+	testdb.Each(t, func(t *testing.T, db *models.DB) {
+		var expired, expiring []int64
+		for i, zone := range []*time.Location{east, west} {
+			a := createUser(t, db, fmt.Sprintf("expired-%d", i), nil)
+			b := createUser(t, db, fmt.Sprintf("expiring-%d", i), nil)
+			past, soon := models.Now().Add(-time.Hour).In(zone), models.Now().Add(time.Hour).In(zone)
+			addItem(t, db, a.User.ID, nil, &past)
+			addItem(t, db, b.User.ID, nil, &soon)
+			expired, expiring = append(expired, a.User.ID), append(expiring, b.User.ID)
+		}
+		for _, tc := range []struct {
+			health string
+			want   []int64
+		}{{models.HealthExpired, expired}, {models.HealthExpiring, expiring}} {
+			p := listPage(t, db, models.UserPageRequest{Filter: models.UserFilter{Health: tc.health}})
+			if got := sortedIDs(p.Users); !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("%s: got %v, want %v", tc.health, got, tc.want)
+			}
+		}
+	})
+}
+
+func TestListEndUsers_LongOrBrokenUTF8SearchIsNoError(t *testing.T) {
+	t.Parallel()
+	testdb.Each(t, func(t *testing.T, db *models.DB) {
+		c := createUser(t, db, "euro", person("Euro", "€€€", "+13125551212", "euro@example.com"))
+		// 250 three-byte characters: a cut at 200 bytes lands inside one.
+		for _, tc := range []struct {
+			filter models.UserFilter
+			want   []int64
+		}{
+			{models.UserFilter{Search: strings.Repeat("€", 250)}, nil},
+			{models.UserFilter{Search: "€€€\xff\xfe"}, ids(c)},
+			{models.UserFilter{Search: "\x00€€€"}, ids(c)},
+			{models.UserFilter{Search: "\xe2\x82"}, ids(c)}, // nothing left: no search
+			{models.UserFilter{Institution: "ins_\xff"}, nil},
+			{models.UserFilter{Institution: "\x00"}, ids(c)},
+		} {
+			p, err := db.ListEndUsers(ctx, models.UserPageRequest{Filter: tc.filter})
+			if err != nil {
+				t.Fatalf("filter %+q: %v", tc.filter, err)
+			}
+			if got := sortedIDs(p.Users); len(got) != len(tc.want) || (len(got) > 0 && !reflect.DeepEqual(got, tc.want)) {
+				t.Errorf("filter %+q found %v, want %v", tc.filter, got, tc.want)
+			}
+		}
+		p := listPage(t, db, models.UserPageRequest{Filter: models.UserFilter{Search: "€€€"}})
+		if got := sortedIDs(p.Users); !reflect.DeepEqual(got, ids(c)) {
+			t.Errorf("search €€€ = %v", got)
+		}
+	})
+}
+
+func TestListEndUsers_CountIsABoundPastAThousand(t *testing.T) {
+	t.Parallel()
+	testdb.Each(t, func(t *testing.T, db *models.DB) {
+		insertUsers(t, db, "bulk", 1001, threePerSecond, func(i int) string { return fmt.Sprintf(" bulk person%d", i) })
+		insertUsers(t, db, "other", 5, threePerSecond, func(i int) string { return " someone else" })
+		p := listPage(t, db, models.UserPageRequest{Filter: models.UserFilter{Search: "bulk"}})
+		if !p.Count.AtLeast || p.Count.Exact || p.Count.N != 1000 {
+			t.Errorf("1001 matches: count %+v, want at least 1000", p.Count)
+		}
+		if len(p.Users) != 25 || p.Next == "" {
+			t.Errorf("first page: %d users, next %q", len(p.Users), p.Next)
+		}
+		p = listPage(t, db, models.UserPageRequest{Filter: models.UserFilter{Search: "person100"}})
+		if !p.Count.Exact || p.Count.N != 2 { // person100 and person1000
+			t.Errorf("2 matches: count %+v", p.Count)
+		}
+		p = listPage(t, db, models.UserPageRequest{Filter: models.UserFilter{Search: "someone else"}})
+		if !p.Count.Exact || p.Count.N != 5 {
+			t.Errorf("5 matches: count %+v", p.Count)
+		}
+		if db.Dialect == models.SQLite {
+			p = listPage(t, db, models.UserPageRequest{})
+			if !p.Count.AtLeast || p.Count.N != 1000 {
+				t.Errorf("unfiltered list of 1006: count %+v, want at least 1000", p.Count)
+			}
+		}
+	})
+}
+
+func TestListEndUsers_UnfilteredCountIsThePlannerEstimateOnPostgres(t *testing.T) {
+	t.Parallel()
+	db := testdb.Postgres(t)
+	insertUsers(t, db, "many", 1500, threePerSecond, nil)
+	exec(t, db, "ANALYZE end_users")
+	p := listPage(t, db, models.UserPageRequest{})
+	if !p.Count.Estimated || p.Count.N < 1400 || p.Count.N > 1600 {
+		t.Errorf("count %+v, want an estimate near 1500", p.Count)
+	}
+	p = listPage(t, db, models.UserPageRequest{Filter: models.UserFilter{Status: models.StatusRemoved}})
+	if !p.Count.Exact || p.Count.N != 0 {
+		t.Errorf("removed users: count %+v, want exactly 0", p.Count)
+	}
+}
