@@ -305,7 +305,7 @@ func (s *referenceServer) count(ctx context.Context, b *strings.Builder, where s
 func signedInClient(ctx context.Context, base, email, password string) (*http.Client, error) {
 	jar, _ := cookiejar.New(nil)
 	c := &http.Client{Jar: jar, Timeout: 30 * time.Second,
-		Transport: &http.Transport{MaxIdleConnsPerHost: 4},
+		Transport:     &http.Transport{MaxIdleConnsPerHost: 4},
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	resp, err := c.Get(base + "/login")
 	if err != nil {
@@ -397,4 +397,3 @@ func percentile(ds []time.Duration, pct int) time.Duration {
 }
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.2f ms", float64(d.Microseconds())/1000) }
-
