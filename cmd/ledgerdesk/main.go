@@ -5,6 +5,7 @@
 //	ledgerdesk migrate                      apply database migrations
 //	ledgerdesk admin create --email E --role R
 //	ledgerdesk audit verify                 check the audit log's hash chain
+//	ledgerdesk seed --users N [--seed S]    add realistic demo end users and items
 package main
 
 import (
@@ -29,6 +30,7 @@ commands:
   migrate                            apply pending database migrations
   admin create --email E --role R    add a team member with a random password
   audit verify                       check the audit log's hash chain
+  seed --users N [--seed S]          add N demo end users with their items
   bench                              measure the users pages at scale (PostgreSQL)
 
 Run "ledgerdesk COMMAND -h" for a command's flags.
@@ -50,6 +52,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		err = admin(ctx, args, getenv, stdout, stderr)
 	case "audit":
 		err = audit(ctx, args, getenv, stdout, stderr)
+	case "seed":
+		err = seed(ctx, args, getenv, stdout, stderr)
 	case "bench":
 		err = bench(ctx, args, getenv, stdout, stderr)
 	case "help", "-h", "--help":

@@ -31,6 +31,8 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	environment := envFlag(fs, getenv)
 	adminEmail := fs.String("admin-email", envOr(getenv, "LEDGERDESK_ADMIN_EMAIL", "admin@ledgerdesk.local"),
 		"email of the first admin, created on an empty database")
+	noDemo := fs.Bool("no-demo-data", envBool(getenv, "LEDGERDESK_NO_DEMO_DATA"),
+		"start a new embedded database empty instead of with 1,000 demo end users (env LEDGERDESK_NO_DEMO_DATA)")
 	if err := fs.Parse(args); err != nil {
 		return exitCode(2)
 	}
@@ -71,6 +73,13 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		ln.Close()
 		return err
 	}
+	var demo *models.SeedResult
+	if firstAdmin != nil && dbo.embedded() && !*noDemo {
+		if demo, err = seedDemoData(ctx, db); err != nil {
+			// The portal works without its demo data: say so and go on.
+			logger.Warn("demo data not added", "error", err.Error())
+		}
+	}
 	app, err := web.Setup(web.Config{
 		SecureCookies:   *secure || useTLS,
 		TrustedProxies:  splitList(*proxies),
@@ -85,6 +94,10 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 
 	fmt.Fprintf(stdout, "Ledgerdesk is running at %s\n", url)
+	if demo != nil {
+		fmt.Fprintf(stdout, "Added %s demo end users with %s items to the new database (--no-demo-data starts empty).\n",
+			thousands(demo.Users), thousands(demo.Items))
+	}
 	if firstAdmin != nil {
 		// Printed to the terminal once, never logged: the only copy.
 		fmt.Fprintf(stdout, "\nFirst admin created. Sign in with:\n  email:    %s\n  password: %s\n"+
@@ -127,6 +140,25 @@ func ensureFirstAdmin(ctx context.Context, db *models.DB, email string) (*models
 		return nil, "", fmt.Errorf("create first admin: %w", err)
 	}
 	return m, password, nil
+}
+
+// demoUsers is how many end users a new embedded database starts with.
+const demoUsers = 1000
+
+// seedDemoData gives a brand-new embedded database demo end users and
+// items, so a newcomer sees a living portal; a database that has any end
+// user is left alone.
+func seedDemoData(ctx context.Context, db *models.DB) (*models.SeedResult, error) {
+	has, err := db.HasEndUsers(ctx)
+	if err != nil || has {
+		return nil, err
+	}
+	res, err := db.Seed(ctx, models.Origin{Actor: models.SystemActor, UserAgent: "ledgerdesk serve (demo data)"},
+		models.SeedOptions{Users: demoUsers, Seed: 1}, nil)
+	if err != nil {
+		return nil, err
+	}
+	return &res, nil
 }
 
 // purgeExpired clears dead sessions, CSRF tokens and sign-in failures.

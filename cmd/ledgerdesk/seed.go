@@ -1,0 +1,92 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"ledgerdesk/models"
+	"ledgerdesk/web"
+)
+
+func seed(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("seed", stderr)
+	var dbo dbOptions
+	dbo.register(fs, getenv)
+	users := fs.Int("users", 0, "how many end users to make (each with 0-5 items)")
+	seedValue := fs.Uint64("seed", 1, "the same seed makes the same people and items")
+	environment := envFlag(fs, getenv)
+	if err := fs.Parse(args); err != nil {
+		return exitCode(2)
+	}
+	if *users <= 0 {
+		fmt.Fprintln(stderr, "usage: ledgerdesk seed --users N [--seed S]")
+		return exitCode(2)
+	}
+	secrets, err := web.LoadSecrets(dbo.dataDir, getenv)
+	if err != nil {
+		return err
+	}
+	db, err := dbo.open(ctx, false)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if err := configurePII(db, secrets, *environment); err != nil {
+		return err
+	}
+
+	bar := progressBar{w: stdout, began: time.Now()}
+	res, err := db.Seed(ctx, models.Origin{Actor: models.SystemActor, UserAgent: "ledgerdesk seed"},
+		models.SeedOptions{Users: *users, Seed: *seedValue, Note: bar.note}, bar.draw)
+	if bar.drawn {
+		fmt.Fprintln(stdout)
+	}
+	if err != nil {
+		return err
+	}
+	secs := res.Elapsed.Seconds()
+	fmt.Fprintf(stdout, "Seeded %s users (ids %d-%d) with %s items, %s in error (%.1f%%), in %.1f s: %s users/s, %s rows/s.\n",
+		thousands(res.Users), res.FirstID, res.LastID, thousands(res.Items), thousands(res.ErrorItems),
+		100*float64(res.ErrorItems)/float64(max(res.Items, 1)), secs,
+		thousands(int(float64(res.Users)/secs)), thousands(int(float64(res.Users+res.Items)/secs)))
+	return nil
+}
+
+// progressBar draws `[#####.....] 45% 450000/1000000 users  12.3 s` over
+// itself on a terminal line, and then what the seed does after the last
+// batch.
+type progressBar struct {
+	w           io.Writer
+	began       time.Time
+	drawn       bool
+	done, total int
+}
+
+func (p *progressBar) draw(done, total int) {
+	const width = 30
+	p.done, p.total = done, total
+	filled := width * done / max(total, 1)
+	fmt.Fprintf(p.w, "\r[%s%s] %3d%% %d/%d users  %.1f s", strings.Repeat("#", filled), strings.Repeat(".", width-filled),
+		100*done/max(total, 1), done, total, time.Since(p.began).Seconds())
+	p.drawn = true
+}
+
+func (p *progressBar) note(msg string) {
+	p.draw(p.done, p.total)
+	fmt.Fprintf(p.w, "  %s...", msg)
+}
+
+// thousands writes n with comma separators: 1,000,000.
+func thousands(n int) string {
+	s := fmt.Sprint(n)
+	if n < 0 {
+		return "-" + thousands(-n)
+	}
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
+}
