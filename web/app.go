@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -31,10 +32,16 @@ func setup(cfg Config, db *models.DB, routes func(*handlers.Handler) []Route) (*
 	h := &handlers.Handler{DB: db, Sessions: sessions, Logger: cfg.Logger}
 
 	app := fiber.New(fiber.Config{
-		AppName:                 "Ledgerdesk",
-		ErrorHandler:            errorHandler(cfg.Logger),
-		DisableStartupMessage:   true,
-		BodyLimit:               1 << 20,
+		AppName:               "Ledgerdesk",
+		ErrorHandler:          errorHandler(cfg.Logger),
+		DisableStartupMessage: true,
+		BodyLimit:             1 << 20,
+		// Bound how long a connection may sit without sending a request
+		// (slow clients, a browser's speculative sockets): such sockets
+		// would otherwise hold a graceful shutdown open forever.
+		ReadTimeout:             15 * time.Second,
+		WriteTimeout:            60 * time.Second,
+		IdleTimeout:             60 * time.Second,
 		ReadBufferSize:          16 << 10,
 		EnableTrustedProxyCheck: true,
 		TrustedProxies:          cfg.TrustedProxies,
