@@ -197,8 +197,8 @@ func benchPages(ctx context.Context, db *models.DB) ([]benchPage, error) {
 		{name: "users page 1", portal: "/users", reference: "/users",
 			explainSQL: fmt.Sprintf(listSQL, "removed_at IS NULL")},
 		{name: "users page 10,000 (cursor)", portal: "/users?cursor=" + q(cursor), reference: "/users?after=" + q(deep.CreatedAt.Format(time.RFC3339Nano)) + "&id=" + strconv.FormatInt(deep.ID, 10),
-			explainSQL:  fmt.Sprintf(listSQL, "removed_at IS NULL AND (created_at < $1 OR (created_at = $2 AND id < $3))"),
-			explainArgs: []any{deep.CreatedAt, deep.CreatedAt, deep.ID}},
+			explainSQL:  fmt.Sprintf(listSQL, "removed_at IS NULL AND (created_at, id) < ($1, $2)"),
+			explainArgs: []any{deep.CreatedAt, deep.ID}},
 		{name: "search name substring " + strconv.Quote(name), portal: "/users?q=" + q(name), reference: "/users?q=" + q(name),
 			explainSQL:  fmt.Sprintf(listSQL, "removed_at IS NULL AND (user_id = $1 OR client_user_id = $2 OR search_text LIKE $3)"),
 			explainArgs: []any{name, name, "%" + name + "%"}},
@@ -229,8 +229,8 @@ func (s *referenceServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if after := q.Get("after"); after != "" {
 			t, _ := time.Parse(time.RFC3339Nano, after)
 			id, _ := strconv.ParseInt(q.Get("id"), 10, 64)
-			where += " AND (created_at < $1 OR (created_at = $2 AND id < $3))"
-			args = append(args, t, t, id)
+			where += " AND (created_at, id) < ($1, $2)"
+			args = append(args, t, id)
 		}
 		if s := q.Get("q"); s != "" {
 			where += " AND (user_id = $1 OR client_user_id = $2 OR search_text LIKE $3)"
