@@ -337,39 +337,29 @@ func isUniqueViolation(err error) bool {
 
 // EndUserByID returns a user, removed or not.
 func (db *DB) EndUserByID(ctx context.Context, id int64) (*EndUser, error) {
-	var u EndUser
-	err := db.gorm.WithContext(ctx).Where("id = ?", id).Take(&u).Error
-	if errors.Is(err, gorm.ErrRecordNotFound) {
-		return nil, notFound("No end user %d.", id)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("load end user %d: %w", id, err)
-	}
-	return &u, nil
+	return db.findEndUser(ctx, notFound("No end user %d.", id), "id = ?", id)
 }
 
 // EndUserByToken returns the (not removed) user a user_token belongs to.
 func (db *DB) EndUserByToken(ctx context.Context, token string) (*EndUser, error) {
-	var u EndUser
-	err := db.gorm.WithContext(ctx).Where("user_token_hash = ? AND removed_at IS NULL", HashToken(token)).Take(&u).Error
-	if errors.Is(err, gorm.ErrRecordNotFound) {
-		return nil, notFound("No user has this user_token.")
-	}
-	if err != nil {
-		return nil, fmt.Errorf("load end user by token: %w", err)
-	}
-	return &u, nil
+	return db.findEndUser(ctx, notFound("No user has this user_token."),
+		"user_token_hash = ? AND removed_at IS NULL", HashToken(token))
 }
 
 // EndUserByUserID returns a user by its opaque user_id.
 func (db *DB) EndUserByUserID(ctx context.Context, userID string) (*EndUser, error) {
+	return db.findEndUser(ctx, notFound("No user has user_id %s.", userID), "user_id = ?", userID)
+}
+
+// findEndUser loads the one user matching the condition, or returns missing.
+func (db *DB) findEndUser(ctx context.Context, missing error, cond string, args ...any) (*EndUser, error) {
 	var u EndUser
-	err := db.gorm.WithContext(ctx).Where("user_id = ?", userID).Take(&u).Error
+	err := db.gorm.WithContext(ctx).Where(cond, args...).Take(&u).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
-		return nil, notFound("No user has user_id %s.", userID)
+		return nil, missing
 	}
 	if err != nil {
-		return nil, fmt.Errorf("load end user by user_id: %w", err)
+		return nil, fmt.Errorf("load end user: %w", err)
 	}
 	return &u, nil
 }
