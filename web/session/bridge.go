@@ -2,7 +2,6 @@ package session
 
 import (
 	"net/http"
-	"time"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/gorilla/sessions"
@@ -91,12 +90,6 @@ func (m *Manager) Expire(c *fiber.Ctx) error {
 	sess.Options = &opts
 	return m.Save(c, sess)
 }
-
-// Limits returns the idle and absolute session lifetimes.
-func (m *Manager) Limits() models.SessionLimits { return m.Store.Limits }
-
-// IdleDeadline is when a session last seen at t expires for inactivity.
-func (m *Manager) IdleDeadline(t time.Time) time.Time { return t.Add(m.Store.Limits.Idle) }
 
 func httpRequest(c *fiber.Ctx) (*http.Request, error) {
 	r := new(http.Request)
