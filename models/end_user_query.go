@@ -132,24 +132,43 @@ func (db *DB) filtered(q *gorm.DB, f UserFilter, now time.Time) *gorm.DB {
 	if f.Institution != "" {
 		q = q.Where("EXISTS (SELECT 1 FROM items i WHERE i.end_user_id = end_users.id AND i.institution_id = ?)", f.Institution)
 	}
-	if s := f.Search; s != "" {
-		// Exact on the ids; substring on name and email and prefix on
-		// phone and email through search_text (each term starts after a
-		// space). Substrings need MinSubstring characters: shorter ones
-		// would match most of the table and no trigram index can help.
-		conds := []string{"user_id = ?", "client_user_id = ?"}
-		args := []any{s, s}
-		if len([]rune(s)) >= MinSubstring {
-			conds = append(conds, "search_text LIKE ?"+db.Dialect.likeEscape())
-			args = append(args, "%"+escapeLike(strings.ToLower(s))+"%")
-		}
-		if id, err := strconv.ParseInt(s, 10, 64); err == nil && id > 0 {
-			conds = append(conds, "id = ?")
-			args = append(args, id)
-		}
-		q = q.Where("("+strings.Join(conds, " OR ")+")", args...)
-	}
 	return q
+}
+
+// searchKey maps the punctuation of emails, phone numbers and names to
+// capital letters, exactly as end_users.search_key does on PostgreSQL
+// (migration 0008): a search for "c.hunt" becomes one trigram word.
+var searchKey = strings.NewReplacer(".", "D", "@", "A", "_", "U", "-", "H", "+", "P", "'", "Q")
+
+// searched restricts a query on end_users to the filter's search: exact on
+// the ids; substring on name and email and prefix on phone and email
+// through search_text (each term starts after a space). Substrings need
+// MinSubstring characters: shorter ones would match most of the table and
+// no trigram index can help.
+//
+// The two kinds of match are separate branches of a UNION ALL, so each
+// uses its own index: the ids their unique keys, the substring on
+// PostgreSQL either the trigram index (a rare term) or a walk of the
+// active users' index newest first, which carries search_key (a common
+// one). page is the keyset, order and limit the substring branch needs to
+// stop early.
+func (db *DB) searched(g, q *gorm.DB, s string, page func(*gorm.DB) *gorm.DB) *gorm.DB {
+	exact := []string{"user_id = ?", "client_user_id = ?"}
+	args := []any{s, s}
+	if id, err := strconv.ParseInt(s, 10, 64); err == nil && id > 0 {
+		exact = append(exact, "id = ?")
+		args = append(args, id)
+	}
+	byID := q.Session(&gorm.Session{}).Select("id").Where("("+strings.Join(exact, " OR ")+")", args...)
+	if len([]rune(s)) < MinSubstring {
+		return g.Model(&EndUser{}).Where("id IN (?)", byID)
+	}
+	column, pattern := "search_text", escapeLike(strings.ToLower(s))
+	if db.Dialect == Postgres {
+		column, pattern = "search_key", escapeLike(searchKey.Replace(strings.ToLower(s)))
+	}
+	text := page(q.Session(&gorm.Session{}).Select("id").Where(column+" LIKE ?"+db.Dialect.likeEscape(), "%"+pattern+"%"))
+	return g.Model(&EndUser{}).Where("id IN (SELECT id FROM (?) AS matched UNION ALL ?)", text, byID)
 }
 
 func escapeLike(s string) string {
@@ -162,29 +181,34 @@ func escapeLike(s string) string {
 func (db *DB) ListEndUsers(ctx context.Context, r UserPageRequest) (*UserPage, error) {
 	r.Normalize()
 	now := Now()
-	q := db.filtered(db.gorm.WithContext(ctx).Model(&EndUser{}), r.Filter, now)
 	dir := "n"
+	var at cursor
 	if r.Cursor != "" {
 		c, err := decodeCursor(r.Cursor)
 		if err != nil {
 			return nil, err
 		}
-		dir = c.Dir
-		if dir == "n" {
+		at, dir = c, c.Dir
+	}
+	// page puts a query on the keyset: rows past the cursor, in the
+	// cursor's direction, one more than the page to know if more follow.
+	page := func(q *gorm.DB) *gorm.DB {
+		switch {
+		case r.Cursor != "" && dir == "n":
 			// A row comparison, not "a < x OR (a = x AND b < y)": only
 			// the row form becomes an index condition, so page 10,000
 			// seeks instead of scanning the 250,000 rows before it.
-			q = q.Where("(created_at, id) < (?, ?)", c.T, c.ID)
-		} else {
-			q = q.Where("(created_at, id) > (?, ?)", c.T, c.ID)
+			q = q.Where("(created_at, id) < (?, ?)", at.T, at.ID)
+		case r.Cursor != "":
+			q = q.Where("(created_at, id) > (?, ?)", at.T, at.ID)
 		}
-	}
-	order := "created_at DESC, id DESC"
-	if dir == "p" {
-		order = "created_at ASC, id ASC"
+		if dir == "p" {
+			return q.Order("created_at ASC, id ASC").Limit(r.Limit + 1)
+		}
+		return q.Order("created_at DESC, id DESC").Limit(r.Limit + 1)
 	}
 	var rows []EndUser
-	if err := q.Order(order).Limit(r.Limit + 1).Find(&rows).Error; err != nil {
+	if err := page(db.matching(ctx, r.Filter, now, page)).Find(&rows).Error; err != nil {
 		return nil, fmt.Errorf("list end users: %w", err)
 	}
 	more := len(rows) > r.Limit
@@ -196,42 +220,62 @@ func (db *DB) ListEndUsers(ctx context.Context, r UserPageRequest) (*UserPage, e
 			rows[i], rows[j] = rows[j], rows[i]
 		}
 	}
-	page := &UserPage{Users: rows}
+	result := &UserPage{Users: rows}
 	if len(rows) > 0 {
 		first, last := rows[0], rows[len(rows)-1]
 		// Going forward, there is a newer page whenever we came from a
 		// cursor; going back, an older one always exists.
 		if (dir == "n" && more) || (dir == "p" && r.Cursor != "") {
-			page.Next = cursor{T: last.CreatedAt, ID: last.ID, Dir: "n"}.encode()
+			result.Next = cursor{T: last.CreatedAt, ID: last.ID, Dir: "n"}.encode()
 		}
 		if (dir == "n" && r.Cursor != "") || (dir == "p" && more) {
-			page.Prev = cursor{T: first.CreatedAt, ID: first.ID, Dir: "p"}.encode()
+			result.Prev = cursor{T: first.CreatedAt, ID: first.ID, Dir: "p"}.encode()
 		}
+	}
+	if r.Cursor == "" && !more {
+		// The first page holds every match: that is the count.
+		result.Count = UserCount{N: int64(len(rows)), Exact: true}
+		return result, nil
 	}
 	count, err := db.countEndUsers(ctx, r.Filter, now)
 	if err != nil {
 		return nil, err
 	}
-	page.Count = count
-	return page, nil
+	result.Count = count
+	return result, nil
 }
 
-// countEndUsers counts exactly up to exactCountLimit. Past that, the
-// unfiltered list of active users shows PostgreSQL's planner estimate and
-// any other list says "more than 1,000".
+// matching is the query for the users the filter selects. page bounds the
+// substring branch of a search (see searched); nil leaves it whole.
+func (db *DB) matching(ctx context.Context, f UserFilter, now time.Time, page func(*gorm.DB) *gorm.DB) *gorm.DB {
+	g := db.gorm.WithContext(ctx)
+	q := db.filtered(g.Model(&EndUser{}), f, now)
+	if f.Search == "" {
+		return q
+	}
+	if page == nil {
+		page = func(q *gorm.DB) *gorm.DB { return q }
+	}
+	return db.searched(g, q, f.Search, page)
+}
+
+// countEndUsers counts what the filter selects without counting a large
+// table: on PostgreSQL it takes the planner's estimate (the table's size
+// for the plain list, the plan's row estimate for a filter) and counts
+// exactly only when that estimate is small; elsewhere it counts exactly up
+// to exactCountLimit and says "more than" past it.
 func (db *DB) countEndUsers(ctx context.Context, f UserFilter, now time.Time) (UserCount, error) {
-	unfiltered := f.Search == "" && f.Health == "" && f.Institution == "" && f.Status != StatusRemoved
-	if unfiltered && db.Dialect == Postgres {
-		var est float64
-		err := db.gorm.WithContext(ctx).Raw(`SELECT reltuples FROM pg_class WHERE oid = 'end_users'::regclass`).Scan(&est).Error
+	if db.Dialect == Postgres {
+		est, err := db.estimateEndUsers(ctx, f, now)
 		if err != nil {
-			return UserCount{}, fmt.Errorf("estimate end users: %w", err)
+			return UserCount{}, err
 		}
 		if est > exactCountLimit {
-			return UserCount{N: int64(est), Estimated: true}, nil
+			return UserCount{N: roughly(est), Estimated: true}, nil
 		}
 	}
-	sub := db.filtered(db.gorm.WithContext(ctx).Model(&EndUser{}), f, now).Select("1").Limit(exactCountLimit + 1)
+	sub := db.matching(ctx, f, now, func(q *gorm.DB) *gorm.DB { return q.Limit(exactCountLimit + 1) }).
+		Select("1").Limit(exactCountLimit + 1)
 	var n int64
 	if err := db.gorm.WithContext(ctx).Table("(?) AS capped", sub).Count(&n).Error; err != nil {
 		return UserCount{}, fmt.Errorf("count end users: %w", err)
@@ -240,6 +284,43 @@ func (db *DB) countEndUsers(ctx context.Context, f UserFilter, now time.Time) (U
 		return UserCount{N: exactCountLimit, AtLeast: true}, nil
 	}
 	return UserCount{N: n, Exact: true}, nil
+}
+
+// estimateEndUsers is PostgreSQL's estimate of the users the filter
+// selects: the table's live rows from its statistics when nothing narrows
+// the active list, else the row estimate of the filter's plan.
+func (db *DB) estimateEndUsers(ctx context.Context, f UserFilter, now time.Time) (int64, error) {
+	g := db.gorm.WithContext(ctx)
+	if f.Search == "" && f.Health == "" && f.Institution == "" && f.Status != StatusRemoved {
+		var est float64
+		if err := g.Raw(`SELECT reltuples FROM pg_class WHERE oid = 'end_users'::regclass`).Scan(&est).Error; err != nil {
+			return 0, fmt.Errorf("estimate end users: %w", err)
+		}
+		return int64(est), nil
+	}
+	var plan string
+	if err := g.Raw("EXPLAIN (FORMAT JSON) ?", db.matching(ctx, f, now, nil).Select("1")).Row().Scan(&plan); err != nil {
+		return 0, fmt.Errorf("estimate end users: %w", err)
+	}
+	var out []struct {
+		Plan struct {
+			Rows float64 `json:"Plan Rows"`
+		} `json:"Plan"`
+	}
+	if err := json.Unmarshal([]byte(plan), &out); err != nil || len(out) == 0 {
+		return 0, fmt.Errorf("estimate end users: read plan: %v", err)
+	}
+	return int64(out[0].Plan.Rows), nil
+}
+
+// roughly rounds an estimate to two significant digits: more would claim
+// a precision the statistics do not have.
+func roughly(n int64) int64 {
+	unit := int64(1)
+	for n/unit >= 100 {
+		unit *= 10
+	}
+	return (n + unit/2) / unit * unit
 }
 
 // Institution is a bank or other institution items connect to.

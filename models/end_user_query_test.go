@@ -502,3 +502,63 @@ func TestListEndUsers_UnfilteredCountIsThePlannerEstimateOnPostgres(t *testing.T
 		t.Errorf("removed users: count %+v, want exactly 0", p.Count)
 	}
 }
+
+func TestListEndUsers_SearchTreatsPunctuationExactly(t *testing.T) {
+	t.Parallel()
+	testdb.Each(t, func(t *testing.T, db *models.DB) {
+		dot := createUser(t, db, "punct-dot", person("Cal", "Hunt", "+13125550201", "c.hunt@mail.com"))
+		dash := createUser(t, db, "punct-dash", person("Cy", "Hunt", "+13125550202", "c-hunt@mail.com"))
+		plain := createUser(t, db, "punct-plain", person("Chad", "Hunter", "+13125550203", "chunt@mail.com"))
+		tagged := createUser(t, db, "punct-tagged", person("Cora", "Hunt", "+13125550204", "c_hunt+x@mail.com"))
+		irish := createUser(t, db, "punct-irish", person("Aoife", "O'Brien", "+13125550205", "aoife@mail.com"))
+		other := createUser(t, db, "punct-other", person("Aidan", "OBrien", "+13125550206", "aidan@mail.com"))
+		cases := []struct {
+			search string
+			want   []int64
+		}{
+			{"c.hunt", ids(dot)},
+			{"C-HUNT", ids(dash)},
+			{"chunt", ids(plain)},
+			{"c_hunt", ids(tagged)},
+			{"hunt@", ids(dot, dash, plain)},
+			{"+x@mail", ids(tagged)},
+			{"o'bri", ids(irish)},
+			{"obrien", ids(other)},
+			{"@mail.com", ids(dot, dash, plain, tagged, irish, other)},
+			{"+1312555020", ids(dot, dash, plain, tagged, irish, other)},
+			{"cDhunt", nil}, // the key's letters are not what users type
+		}
+		for _, tc := range cases {
+			p := listPage(t, db, models.UserPageRequest{Filter: models.UserFilter{Search: tc.search}, Limit: 100})
+			if got := sortedIDs(p.Users); fmt.Sprint(got) != fmt.Sprint(tc.want) {
+				t.Errorf("search %q: got %v, want %v", tc.search, got, tc.want)
+			}
+			if !p.Count.Exact || p.Count.N != int64(len(tc.want)) {
+				t.Errorf("search %q: count %+v, want exactly %d", tc.search, p.Count, len(tc.want))
+			}
+		}
+	})
+}
+
+func TestListEndUsers_FilteredCountIsThePlanEstimateOnPostgres(t *testing.T) {
+	t.Parallel()
+	db := testdb.Postgres(t)
+	insertUsers(t, db, "common", 3000, threePerSecond, func(i int) string {
+		if i%3 == 0 {
+			return fmt.Sprintf(" rare%d person%d", i, i)
+		}
+		return fmt.Sprintf(" common person%d", i)
+	})
+	exec(t, db, "ANALYZE end_users")
+	p := listPage(t, db, models.UserPageRequest{Filter: models.UserFilter{Search: "common"}})
+	if !p.Count.Estimated || p.Count.N < 1500 || p.Count.N > 2500 {
+		t.Errorf("2,000 matches: count %+v, want an estimate near 2,000", p.Count)
+	}
+	if len(p.Users) != 25 || p.Next == "" {
+		t.Errorf("first page: %d users, next %q", len(p.Users), p.Next)
+	}
+	p = listPage(t, db, models.UserPageRequest{Filter: models.UserFilter{Search: "rare99 person"}})
+	if !p.Count.Exact || p.Count.N != 1 { // not rare990 to rare999
+		t.Errorf("one match: count %+v", p.Count)
+	}
+}
