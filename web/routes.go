@@ -115,15 +115,18 @@ func routes(h *handlers.Handler) []Route {
 		{Method: "POST", Path: "/users/:id<int>/reveal", Access: Reviewers, Handler: h.UserReveal},
 		{Method: "POST", Path: "/users/:id<int>/reset-login", Access: Admins, Handler: h.UserResetLogin},
 		{Method: "POST", Path: "/users/:id<int>/rotate-token", Access: Admins, Handler: h.UserRotateToken},
-		{Method: "GET", Path: "/account", Access: Members, Handler: h.AccountShow},
-		{Method: "POST", Path: "/account/password", Access: Members, Handler: h.AccountPasswordChange},
+
 		{Method: "GET", Path: "/account/mfa", Access: MembersEnrolling, Handler: h.AccountMFAShow},
 		{Method: "POST", Path: "/account/mfa/setup", Access: MembersEnrolling, Handler: h.AccountMFASetup},
 		{Method: "POST", Path: "/account/mfa/confirm", Access: MembersEnrolling, Handler: h.AccountMFAConfirm},
 		{Method: "POST", Path: "/account/mfa/recovery-codes", Access: Members, Handler: h.AccountMFARecoveryCodes},
 		{Method: "POST", Path: "/account/mfa/disable", Access: Members, Handler: h.AccountMFADisable},
+
 		{Method: "GET", Path: "/settings", Access: Admins, Handler: h.SettingsShow, Nav: "Settings"},
 		{Method: "POST", Path: "/settings", Access: Admins, Handler: h.SettingsUpdate},
+
+		{Method: "GET", Path: "/account", Access: Members, Handler: h.AccountShow},
+		{Method: "POST", Path: "/account/password", Access: Members, Handler: h.AccountPasswordChange},
 	}
 }
 

@@ -91,12 +91,7 @@ func validForm(r web.Route, m *walkMember, u *models.EndUser) (form url.Values, 
 	case "POST /account/password":
 		next := "new-" + models.RandomToken(12)
 		webtest.Sensitive(next)
-		// The change ends the member's other sessions, the walk's own
-		// among them: sign it in again for the routes after this one.
-		return url.Values{"current": {m.password}, "new": {next}, "confirm": {next}}, func() {
-			m.password = next
-			m.client.Login(m.member.EmailAddress, next)
-		}
+		return url.Values{"current": {m.password}, "new": {next}, "confirm": {next}}, func() { m.password = next }
 	}
 	return url.Values{}, nil
 }
