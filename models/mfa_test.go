@@ -383,6 +383,12 @@ func TestCompleteSignIn_RecoveryCodesWorkOnceEach(t *testing.T) {
 		_, otherCodes := enrol(t, db, clock, other)
 		_, err = completeSignIn(db, m, pendingSignIn(t, db, m), otherCodes[0])
 		wantCodeRefused(t, err, "not right")
+
+		// A recovery sign-in writes two entries in one transaction; the
+		// chain holds.
+		if res, err := db.VerifyAuditChain(ctx, nil); err != nil || !res.OK() {
+			t.Fatalf("audit chain after recovery sign-ins: %+v, %v", res, err)
+		}
 	})
 }
 
