@@ -40,8 +40,11 @@ func accountKey(email string) string {
 }
 
 // SignIn checks a member's credentials and, when they are right, creates
-// the session described by newSession, audited as auth.login. Failures are
-// audited as auth.login_failed and counted for throttling.
+// the session described by newSession, audited as auth.login. A member
+// with two-step sign-in gets a session waiting for the code instead
+// (auth.mfa_challenge; CompleteSignIn finishes it), and an admin who must
+// set it up first one that reaches only the setup (auth.mfa_enrol_required).
+// Failures are audited as auth.login_failed and counted for throttling.
 func (db *DB) SignIn(ctx context.Context, o Origin, email, password string, newSession Session) (*TeamMember, error) {
 	key := accountKey(email)
 	// The attempt counts as a failure before its password is checked, so
@@ -100,7 +103,15 @@ func (db *DB) SignIn(ctx context.Context, o Origin, email, password string, newS
 	}
 
 	o.Actor = m.AsActor()
+	stage, err := db.signInStage(ctx, &m)
+	if err != nil {
+		return nil, err
+	}
 	newSession.MemberID = m.ID
+	newSession.MFAStage = stage
+	if limit := newSession.CreatedAt.Add(PendingSignInLifetime); stage != SignedIn && limit.Before(newSession.ExpiresAt) {
+		newSession.ExpiresAt = limit
+	}
 	// Stored in UTC, as SQLite compares times as text (PurgeExpired).
 	newSession.CreatedAt = newSession.CreatedAt.UTC()
 	newSession.LastSeenAt = newSession.LastSeenAt.UTC()
@@ -112,7 +123,13 @@ func (db *DB) SignIn(ctx context.Context, o Origin, email, password string, newS
 		if err := tx.Where("account_key = ?", key).Delete(&LoginFailure{}).Error; err != nil {
 			return Change{}, err
 		}
-		return Change{Action: "auth.login", Target: m.AuditTarget()}, nil
+		switch stage {
+		case AwaitingSecondFactor:
+			return Change{Action: "auth.mfa_challenge", Target: m.AuditTarget()}, nil
+		case AwaitingEnrolment:
+			return Change{Action: "auth.mfa_enrol_required", Target: m.AuditTarget()}, nil
+		}
+		return Change{Action: "auth.login", Target: m.AuditTarget(), After: map[string]any{"factor": "password"}}, nil
 	})
 	if err != nil {
 		return nil, err

@@ -17,6 +17,8 @@ type Session struct {
 	CreatedAt  time.Time
 	LastSeenAt time.Time
 	ExpiresAt  time.Time // the absolute limit; the idle limit is LastSeenAt + idle
+	// MFAStage is how far sign-in got: only SignedIn reaches the portal.
+	MFAStage SignInStage `gorm:"column:mfa_stage"`
 }
 
 func (Session) TableName() string { return "sessions" }

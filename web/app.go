@@ -101,6 +101,9 @@ func authorize(a Access) fiber.Handler {
 		if m == nil {
 			return signInRequired(c)
 		}
+		if stage := current.SessionRow(c).MFAStage; !a.AllowsStage(stage) {
+			return continueSignIn(c, stage)
+		}
 		if !a.Allows(m.Role) {
 			return fiber.ErrForbidden
 		}
@@ -111,7 +114,25 @@ func authorize(a Access) fiber.Handler {
 // signInRequired sends an anonymous visitor to the login page: a redirect
 // for a browser, 401 with HX-Redirect for htmx.
 func signInRequired(c *fiber.Ctx) error {
-	target := "/login"
+	return sendTo(c, "/login")
+}
+
+// continueSignIn sends a session to the step its sign-in is at: the code,
+// or the authenticator setup an admin owes. Until then it reaches nothing
+// else. A completed sign-in that asks for the code step goes home.
+func continueSignIn(c *fiber.Ctx, stage models.SignInStage) error {
+	switch stage {
+	case models.AwaitingSecondFactor:
+		return sendTo(c, "/login/mfa")
+	case models.AwaitingEnrolment:
+		return sendTo(c, "/account/mfa")
+	}
+	return c.Redirect("/", fiber.StatusSeeOther)
+}
+
+// sendTo answers a request that may not go on with a redirect to target,
+// remembering the page asked for; htmx gets 401 and HX-Redirect.
+func sendTo(c *fiber.Ctx, target string) error {
 	if c.Method() == fiber.MethodGet && c.Path() != "/" {
 		target += "?next=" + url.QueryEscape(c.OriginalURL())
 	}

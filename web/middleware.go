@@ -126,7 +126,9 @@ func loadSession(m *session.Manager, navs map[models.Role][]current.NavItem) fib
 		}
 		current.SetSignedIn(c, loaded.Session, loaded.Row)
 		if loaded.Row != nil {
-			current.SetNav(c, navs[loaded.Row.Member.Role])
+			if loaded.Row.Session.MFAStage == models.SignedIn {
+				current.SetNav(c, navs[loaded.Row.Member.Role])
+			}
 			if err := m.Store.Touch(c.UserContext(), &loaded.Row.Session); err != nil {
 				return err
 			}

@@ -13,12 +13,25 @@ type Access struct {
 	name   string
 	public bool
 	roles  map[models.Role]bool
+	// stages are the stages of sign-in a session may be at to use the
+	// route; nil means a completed sign-in only.
+	stages map[models.SignInStage]bool
 }
 
 func roles(name string, rs ...models.Role) Access {
 	a := Access{name: name, roles: map[models.Role]bool{}}
 	for _, r := range rs {
 		a.roles[r] = true
+	}
+	return a
+}
+
+// atStages is a with the stages of sign-in it is open to.
+func (a Access) atStages(name string, ss ...models.SignInStage) Access {
+	a.name = name
+	a.stages = map[models.SignInStage]bool{}
+	for _, s := range ss {
+		a.stages[s] = true
 	}
 	return a
 }
@@ -32,6 +45,15 @@ var (
 	Reviewers = roles("reviewers", models.RoleAdmin, models.RoleCompliance)
 	// Admins manage end users, the team, API keys and webhooks.
 	Admins = roles("admins", models.RoleAdmin)
+
+	// SecondFactor is the code step of sign-in: only a session that gave
+	// its password and owes a code. A completed session is sent on.
+	SecondFactor = Members.atStages("second factor", models.AwaitingSecondFactor)
+	// MembersEnrolling are Members, and also an admin whose sign-in waits
+	// until they set up an authenticator (the setup itself).
+	MembersEnrolling = Members.atStages("members, also while enrolling", models.SignedIn, models.AwaitingEnrolment)
+	// AnySession is any signed-in session, whatever its stage: signing out.
+	AnySession = Members.atStages("any session", models.SignedIn, models.AwaitingSecondFactor, models.AwaitingEnrolment)
 )
 
 // IsPublic reports whether anonymous visitors may use the route.
@@ -39,6 +61,15 @@ func (a Access) IsPublic() bool { return a.public }
 
 // Allows reports whether a member with role r may use the route.
 func (a Access) Allows(r models.Role) bool { return a.public || a.roles[r] }
+
+// AllowsStage reports whether a session at stage s of sign-in may use the
+// route.
+func (a Access) AllowsStage(s models.SignInStage) bool {
+	if a.stages == nil {
+		return s == models.SignedIn
+	}
+	return a.stages[s]
+}
 
 // Declared reports whether the access was set at all.
 func (a Access) Declared() bool { return a.public || len(a.roles) > 0 }
@@ -66,7 +97,9 @@ func routes(h *handlers.Handler) []Route {
 
 		{Method: "GET", Path: "/login", Access: Public, Handler: h.LoginShow},
 		{Method: "POST", Path: "/login", Access: Public, Handler: h.LoginSubmit},
-		{Method: "POST", Path: "/logout", Access: Members, Handler: h.Logout},
+		{Method: "GET", Path: "/login/mfa", Access: SecondFactor, Handler: h.LoginMFAShow},
+		{Method: "POST", Path: "/login/mfa", Access: SecondFactor, Handler: h.LoginMFASubmit},
+		{Method: "POST", Path: "/logout", Access: AnySession, Handler: h.Logout},
 
 		{Method: "GET", Path: "/", Access: Members, Handler: h.Home, Nav: "Overview"},
 
@@ -82,6 +115,16 @@ func routes(h *handlers.Handler) []Route {
 		{Method: "POST", Path: "/users/:id<int>/reveal", Access: Reviewers, Handler: h.UserReveal},
 		{Method: "POST", Path: "/users/:id<int>/reset-login", Access: Admins, Handler: h.UserResetLogin},
 		{Method: "POST", Path: "/users/:id<int>/rotate-token", Access: Admins, Handler: h.UserRotateToken},
+
+		{Method: "GET", Path: "/account/mfa", Access: MembersEnrolling, Handler: h.AccountMFAShow},
+		{Method: "POST", Path: "/account/mfa/setup", Access: MembersEnrolling, Handler: h.AccountMFASetup},
+		{Method: "POST", Path: "/account/mfa/confirm", Access: MembersEnrolling, Handler: h.AccountMFAConfirm},
+		{Method: "POST", Path: "/account/mfa/recovery-codes", Access: Members, Handler: h.AccountMFARecoveryCodes},
+		{Method: "POST", Path: "/account/mfa/disable", Access: Members, Handler: h.AccountMFADisable},
+
+		{Method: "GET", Path: "/settings", Access: Admins, Handler: h.SettingsShow, Nav: "Settings"},
+		{Method: "POST", Path: "/settings", Access: Admins, Handler: h.SettingsUpdate},
+
 		{Method: "GET", Path: "/account", Access: Members, Handler: h.AccountShow},
 		{Method: "POST", Path: "/account/password", Access: Members, Handler: h.AccountPasswordChange},
 	}

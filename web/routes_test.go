@@ -158,6 +158,12 @@ func walkRoutes(t *testing.T, h *webtest.Harness, table []web.Route) {
 					form, after = validForm(r, wm, u)
 					got = client.Post(path, form)
 				}
+				if !r.Access.AllowsStage(models.SignedIn) {
+					// A step of sign-in (the code) sends a member who has
+					// completed it on, whatever the role.
+					wantRedirect(t, got, "/")
+					return
+				}
 				if !r.Access.Allows(role) {
 					wantStatus(t, got, http.StatusForbidden)
 					if byTestID(got.Doc, "error-page").Length() != 1 {

@@ -1,0 +1,40 @@
+package handlers
+
+import (
+	"net/http"
+
+	"github.com/gofiber/fiber/v2"
+
+	"ledgerdesk/views/pages"
+	"ledgerdesk/web/current"
+	"ledgerdesk/web/render"
+)
+
+// AccountMFARecoveryCodes replaces the member's recovery codes after a
+// current code (POST /account/mfa/recovery-codes).
+func (h *Handler) AccountMFARecoveryCodes(c *fiber.Ctx) error {
+	codes, err := h.DB.RegenerateRecoveryCodes(c.UserContext(), current.Origin(c), current.Member(c), c.FormValue("regenerate_code"))
+	if err != nil {
+		return h.mfaFormError(c, err, "regenerate_code")
+	}
+	return h.showRecoveryCodes(c, codes, "New recovery codes made. The old ones no longer work.", "/account/mfa")
+}
+
+// AccountMFADisable turns two-step sign-in off after a current code, not
+// the password: see models.DisableMFA (POST /account/mfa/disable).
+func (h *Handler) AccountMFADisable(c *fiber.Ctx) error {
+	if err := h.DB.DisableMFA(c.UserContext(), current.Origin(c), current.Member(c), c.FormValue("disable_code")); err != nil {
+		return h.mfaFormError(c, err, "disable_code")
+	}
+	const done = "Two-step sign-in is off. Sign-in asks only for your password."
+	if !current.IsHTMX(c) {
+		current.AddFlash(c, done)
+		return c.Redirect("/account/mfa", fiber.StatusSeeOther)
+	}
+	v, err := h.mfaView(c)
+	if err != nil {
+		return err
+	}
+	v.Done = done
+	return render.Page(c, http.StatusOK, mfaTitle, pages.AccountMFA(v))
+}

@@ -1,0 +1,67 @@
+package handlers
+
+import (
+	"net/http"
+
+	"github.com/gofiber/fiber/v2"
+
+	"ledgerdesk/models"
+	"ledgerdesk/views/pages"
+	"ledgerdesk/web/current"
+	"ledgerdesk/web/render"
+)
+
+// AccountMFASetup draws a new secret to add to an authenticator app
+// (POST /account/mfa/setup); it is shown until a code confirms it.
+func (h *Handler) AccountMFASetup(c *fiber.Ctx) error {
+	err := h.DB.StartMFASetup(c.UserContext(), current.Origin(c), current.Member(c))
+	if err != nil && models.ErrorKind(err) != models.KindConflict {
+		return err
+	}
+	// Already on (another tab): the page says so.
+	if !current.IsHTMX(c) {
+		return c.Redirect("/account/mfa", fiber.StatusSeeOther)
+	}
+	return h.AccountMFAShow(c)
+}
+
+// AccountMFAConfirm turns two-step sign-in on once the app's first code
+// matches, and shows the recovery codes this once (POST
+// /account/mfa/confirm). For an admin whose sign-in waited for this, the
+// sign-in completes here, under a new session id.
+func (h *Handler) AccountMFAConfirm(c *fiber.Ctx) error {
+	m := current.Member(c)
+	origin := current.Origin(c)
+	var promotion *models.Promotion
+	var id string
+	if row := current.SessionRow(c); row.MFAStage == models.AwaitingEnrolment {
+		var next models.Session
+		id, next = h.Sessions.Prepare(c, origin.IP)
+		promotion = &models.Promotion{From: row.IDHash, To: next}
+	}
+	codes, err := h.DB.ConfirmMFA(c.UserContext(), origin, m, c.FormValue("code"), promotion)
+	switch models.ErrorKind(err) {
+	case 0:
+	case models.KindConflict:
+		return c.Redirect("/account/mfa", fiber.StatusSeeOther)
+	default:
+		return h.mfaFormError(c, err, "code")
+	}
+	continueTo := "/account/mfa"
+	if promotion != nil {
+		if err := h.beginPromoted(c, id); err != nil {
+			return err
+		}
+		continueTo = "/"
+	}
+	return h.showRecoveryCodes(c, codes, "Two-step sign-in is on.", continueTo)
+}
+
+// showRecoveryCodes answers with freshly made recovery codes. They are in
+// this response only: the page is not cached, and a reload cannot show
+// them again.
+func (h *Handler) showRecoveryCodes(c *fiber.Ctx, codes []string, done, continueTo string) error {
+	return render.Page(c, http.StatusOK, mfaTitle, pages.AccountMFA(pages.MFAView{
+		CSRFToken: current.CSRFToken(c), Done: done, NewCodes: codes, Continue: continueTo,
+	}))
+}

@@ -1,0 +1,75 @@
+package handlers
+
+import (
+	"net/http"
+
+	"github.com/gofiber/fiber/v2"
+
+	"ledgerdesk/models"
+	"ledgerdesk/views/pages"
+	"ledgerdesk/web/current"
+	"ledgerdesk/web/render"
+)
+
+// LoginMFAShow asks a sign-in waiting for its second factor for the code
+// (GET /login/mfa). The route table lets only such sessions here.
+func (h *Handler) LoginMFAShow(c *fiber.Ctx) error {
+	return render.Page(c, http.StatusOK, "Two-step sign-in", pages.LoginMFA(pages.LoginMFAForm{
+		CSRFToken: current.CSRFToken(c), Email: current.Member(c).EmailAddress, Next: safeNext(c.Query("next")),
+	}))
+}
+
+// LoginMFASubmit takes the code, from the app or a recovery code, and
+// completes the sign-in under a new session id (POST /login/mfa).
+func (h *Handler) LoginMFASubmit(c *fiber.Ctx) error {
+	m := current.Member(c)
+	next := safeNext(c.FormValue("next"))
+	origin := current.Origin(c)
+	id, row := h.Sessions.Prepare(c, origin.IP)
+	err := h.DB.CompleteSignIn(c.UserContext(), origin, m, c.FormValue("code"),
+		models.Promotion{From: current.SessionRow(c).IDHash, To: row})
+	var status int
+	switch models.ErrorKind(err) {
+	case 0:
+		if err := h.beginPromoted(c, id); err != nil {
+			return err
+		}
+		withdrawCSRFToken(c)
+		return c.Redirect(next, fiber.StatusSeeOther)
+	case models.KindUnauthorized, models.KindInvalid:
+		status = http.StatusUnauthorized
+	case models.KindThrottled:
+		status = http.StatusTooManyRequests
+	case models.KindNotFound:
+		// The waiting session ended meanwhile (another tab finished it).
+		return c.Redirect("/login", fiber.StatusSeeOther)
+	default:
+		return err
+	}
+	var merr *models.Error
+	asModelError(err, &merr)
+	return render.Page(c, status, "Two-step sign-in", pages.LoginMFA(pages.LoginMFAForm{
+		CSRFToken: current.CSRFToken(c), Email: m.EmailAddress, Next: next, Error: fieldOr(merr, "code"),
+	}))
+}
+
+// beginPromoted sets the cookie of the session that replaced the request's
+// own, and points the request's session at it, so anything saved later in
+// this request lands on the new one.
+func (h *Handler) beginPromoted(c *fiber.Ctx, id string) error {
+	if err := h.Sessions.Begin(c, id); err != nil {
+		return err
+	}
+	if s := current.Session(c); s != nil {
+		s.ID = id
+	}
+	return nil
+}
+
+// fieldOr is the message for field, else the error's own message.
+func fieldOr(e *models.Error, field string) string {
+	if msg := e.Fields[field]; msg != "" {
+		return msg
+	}
+	return e.Message
+}
