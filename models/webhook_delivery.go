@@ -152,6 +152,7 @@ type AttemptResult struct {
 // (delivered, due again, or failed), releasing the claims, in one
 // transaction. A delivery whose claim has passed to another worker (the
 // lease ran out) keeps that worker's state; the attempt is still recorded.
+// Successes, the bulk of the work, are written a batch per statement.
 func (db *DB) RecordAttempts(ctx context.Context, results []AttemptResult) error {
 	if len(results) == 0 {
 		return nil
@@ -161,30 +162,70 @@ func (db *DB) RecordAttempts(ctx context.Context, results []AttemptResult) error
 		defer db.writeMu.Unlock()
 	}
 	return db.gorm.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		type group struct {
+			token  string
+			status int
+		}
+		delivered := map[group][]int64{}
+		deliveredAt := map[group]time.Time{}
+		ids := make([]int64, 0, len(results))
 		for _, r := range results {
 			d := r.Delivery
+			ids = append(ids, d.DeliveryID)
+			if r.Delivered {
+				g := group{d.ClaimToken, r.StatusCode}
+				delivered[g] = append(delivered[g], d.DeliveryID)
+				if r.AttemptedAt.After(deliveredAt[g]) {
+					deliveredAt[g] = r.AttemptedAt
+				}
+				continue
+			}
 			cols := map[string]any{"attempts": d.Attempt, "claimed_until": nil, "claim_token": "",
 				"last_status_code": r.StatusCode, "last_error": truncate(r.Error, 500), "updated_at": r.AttemptedAt}
-			switch {
-			case r.Delivered:
-				cols["status"], cols["delivered_at"] = DeliveryDelivered, r.AttemptedAt
-			case r.NextAttemptAt != nil:
+			if r.NextAttemptAt != nil {
 				cols["status"], cols["next_attempt_at"] = DeliveryPending, *r.NextAttemptAt
-			default:
+			} else {
 				cols["status"] = DeliveryFailed
 			}
 			err := tx.Model(&WebhookDelivery{}).Where("id = ? AND claim_token = ?", d.DeliveryID, d.ClaimToken).Updates(cols).Error
 			if err != nil {
 				return fmt.Errorf("record webhook delivery %d: %w", d.DeliveryID, err)
 			}
-			// The endpoint may have been deleted meanwhile: then there is
-			// nothing left to record the attempt against.
-			err = tx.Exec(`INSERT INTO webhook_attempts (delivery_id, endpoint_id, attempt, attempted_at, status_code, latency_ms, error)
-				SELECT id, endpoint_id, ?, ?, ?, ?, ? FROM webhook_deliveries WHERE id = ?`,
-				d.Attempt, r.AttemptedAt, r.StatusCode, r.Latency.Milliseconds(), truncate(r.Error, 500), d.DeliveryID).Error
+		}
+		for g, batch := range delivered {
+			// Within a batch the attempts' times differ by milliseconds;
+			// each attempt row keeps its own.
+			at := deliveredAt[g]
+			err := tx.Model(&WebhookDelivery{}).Where("id IN ? AND claim_token = ?", batch, g.token).Updates(map[string]any{
+				"status": DeliveryDelivered, "attempts": gorm.Expr("attempts + 1"), "delivered_at": at, "updated_at": at,
+				"claimed_until": nil, "claim_token": "", "last_status_code": g.status, "last_error": ""}).Error
 			if err != nil {
-				return fmt.Errorf("record webhook attempt for delivery %d: %w", d.DeliveryID, err)
+				return fmt.Errorf("record %d webhook deliveries: %w", len(batch), err)
 			}
+		}
+		// The endpoint may have been deleted meanwhile: then there is
+		// nothing left to record its attempts against.
+		var existing []int64
+		if err := tx.Model(&WebhookDelivery{}).Where("id IN ?", ids).Pluck("id", &existing).Error; err != nil {
+			return fmt.Errorf("record webhook attempts: %w", err)
+		}
+		alive := make(map[int64]bool, len(existing))
+		for _, id := range existing {
+			alive[id] = true
+		}
+		attempts := make([]WebhookAttempt, 0, len(results))
+		for _, r := range results {
+			d := r.Delivery
+			if alive[d.DeliveryID] {
+				attempts = append(attempts, WebhookAttempt{DeliveryID: d.DeliveryID, EndpointID: d.EndpointID, Attempt: d.Attempt,
+					AttemptedAt: r.AttemptedAt, StatusCode: r.StatusCode, LatencyMS: int(r.Latency.Milliseconds()), Error: truncate(r.Error, 500)})
+			}
+		}
+		if len(attempts) == 0 {
+			return nil
+		}
+		if err := tx.CreateInBatches(attempts, 500).Error; err != nil {
+			return fmt.Errorf("record webhook attempts: %w", err)
 		}
 		return nil
 	})
