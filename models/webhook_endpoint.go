@@ -29,7 +29,9 @@ type WebhookEndpoint struct {
 func (WebhookEndpoint) TableName() string { return "webhook_endpoints" }
 
 // Subscribes reports whether the endpoint wants events of this type.
-func (e *WebhookEndpoint) Subscribes(eventType string) bool { return slices.Contains(e.Events, eventType) }
+func (e *WebhookEndpoint) Subscribes(eventType string) bool {
+	return slices.Contains(e.Events, eventType)
+}
 
 // AuditTarget names the endpoint in audit entries.
 func (e *WebhookEndpoint) AuditTarget() Target {
@@ -125,7 +127,9 @@ func webhookURLProblem(raw string) string {
 func NewWebhookSecret() string { return "whsec_" + RandomToken(32) }
 
 // webhookSecretContext binds a sealed secret to its endpoint.
-func webhookSecretContext(id int64) string { return "webhook_endpoint:" + strconv.FormatInt(id, 10) + ":secret" }
+func webhookSecretContext(id int64) string {
+	return "webhook_endpoint:" + strconv.FormatInt(id, 10) + ":secret"
+}
 
 // WebhookSecret opens the endpoint's signing secret.
 func (db *DB) WebhookSecret(e *WebhookEndpoint) (string, error) {
@@ -143,8 +147,17 @@ type CreatedWebhook struct {
 	Secret   string
 }
 
+// webhookAudit is an endpoint as its audit entries describe it. Receivers
+// often put a secret in the URL's path or query (a Slack-style hook), and
+// every member reads the audit log, so the entry keeps the destination's
+// origin and a digest that shows when the full URL changed.
 func webhookAudit(e *WebhookEndpoint) map[string]any {
-	return map[string]any{"url": e.URL, "events": strings.Join(e.Events, ","), "enabled": e.Enabled}
+	origin := ""
+	if u, err := url.Parse(e.URL); err == nil {
+		origin = u.Scheme + "://" + u.Host
+	}
+	return map[string]any{"destination": origin, "url_sha256": HashToken(e.URL)[:16],
+		"events": strings.Join(e.Events, ","), "enabled": e.Enabled}
 }
 
 // CreateWebhookEndpoint validates the input and saves the endpoint with a

@@ -246,8 +246,15 @@ func TestWebhookEndpoint_UpdateDisableDeleteAreAudited(t *testing.T) {
 				t.Fatalf("%s entries: %+v", action, es)
 			}
 		}
-		if es := entriesWithAction(t, db, "webhook.update"); !strings.Contains(es[0].Diff, "v2") || !strings.Contains(es[0].Diff, `"enabled":false`) {
+		es := entriesWithAction(t, db, "webhook.update")
+		if !strings.Contains(es[0].Diff, "url_sha256") || !strings.Contains(es[0].Diff, `"enabled":false`) {
 			t.Fatalf("update diff %s", es[0].Diff)
+		}
+		// The path may hold a receiver's token: only the origin is kept.
+		created := entriesWithAction(t, db, "webhook.create")[0]
+		if strings.Contains(es[0].Diff, "/v2") || strings.Contains(created.Diff, "/ledgerdesk") ||
+			!strings.Contains(created.Diff, `"destination":"https://hooks.example.com"`) {
+			t.Fatalf("audit keeps the URL's path: %s, %s", created.Diff, es[0].Diff)
 		}
 	})
 }
