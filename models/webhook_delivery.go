@@ -84,11 +84,13 @@ func (db *DB) ClaimDeliveries(ctx context.Context, now time.Time, lease time.Dur
 		lock = " FOR UPDATE OF d SKIP LOCKED"
 	}
 	var ids []int64
+	// 'pending' is written out so the planner can use the partial index
+	// of due rows, which a bound parameter would hide from a generic plan.
 	err := db.gorm.WithContext(ctx).Raw(`UPDATE webhook_deliveries SET claimed_until = ?, claim_token = ?
 		WHERE id IN (SELECT d.id FROM webhook_deliveries d JOIN webhook_endpoints p ON p.id = d.endpoint_id
-			WHERE d.status = ? AND d.next_attempt_at <= ? AND (d.claimed_until IS NULL OR d.claimed_until <= ?) AND p.enabled = ?
+			WHERE d.status = 'pending' AND d.next_attempt_at <= ? AND (d.claimed_until IS NULL OR d.claimed_until <= ?) AND p.enabled = ?
 			ORDER BY d.next_attempt_at, d.id LIMIT ?`+lock+`)
-		RETURNING id`, now.Add(lease), token, DeliveryPending, now, now, true, limit).Scan(&ids).Error
+		RETURNING id`, now.Add(lease), token, now, now, true, limit).Scan(&ids).Error
 	if err != nil {
 		return nil, fmt.Errorf("claim webhook deliveries: %w", err)
 	}
