@@ -7,6 +7,7 @@ import (
 
 	"ledgerdesk/models"
 	"ledgerdesk/web/session"
+	"ledgerdesk/webhooks"
 )
 
 // Handler holds what the actions depend on.
@@ -14,4 +15,6 @@ type Handler struct {
 	DB       *models.DB
 	Sessions *session.Manager
 	Logger   *slog.Logger
+	// Webhooks decides which webhook URLs may be saved.
+	Webhooks *webhooks.Guard
 }

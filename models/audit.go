@@ -61,6 +61,8 @@ type Change struct {
 	Before map[string]any
 	After  map[string]any
 	Reason string
+	// Events go to the webhook outbox in the same transaction.
+	Events []OutboxEvent
 }
 
 // AuditEntry is one link of the append-only, hash-chained audit log.
@@ -122,6 +124,9 @@ func (db *DB) Apply(ctx context.Context, o Origin, fn func(tx *gorm.DB) (Change,
 		if err != nil {
 			return err
 		}
+		if err := writeOutbox(tx, change.Events); err != nil {
+			return err
+		}
 		_, err = appendAudit(tx, o, change)
 		return err
 	})
@@ -144,6 +149,9 @@ func (db *DB) applyOnConn(ctx context.Context, o Origin, fn func(tx *gorm.DB, co
 		return c.Transaction(func(tx *gorm.DB) error {
 			change, err := fn(tx, conn)
 			if err != nil {
+				return err
+			}
+			if err := writeOutbox(tx, change.Events); err != nil {
 				return err
 			}
 			_, err = appendAudit(tx, o, change)

@@ -277,8 +277,8 @@ func errClientUserIDTaken(removed bool) error {
 }
 
 // CreateEndUser validates the input and creates the user, audited as
-// user.create. A client_user_id is refused if any user, removed or not, has
-// ever had it.
+// user.create, with a USER_CREATED webhook event. A client_user_id is
+// refused if any user, removed or not, has ever had it.
 func (db *DB) CreateEndUser(ctx context.Context, o Origin, in EndUserInput) (*Created, error) {
 	fields := FieldErrors{}
 	ValidateClientUserID(in.ClientUserID, fields)
@@ -314,7 +314,8 @@ func (db *DB) CreateEndUser(ctx context.Context, o Origin, in EndUserInput) (*Cr
 		}
 		after := auditIdentity(in.Identity)
 		after["client_user_id"], after["user_id"] = u.ClientUserID, u.UserID
-		return Change{Action: "user.create", Target: u.AuditTarget(), After: after}, nil
+		return Change{Action: "user.create", Target: u.AuditTarget(), After: after,
+			Events: []OutboxEvent{userEvent(EventUserCreated, u)}}, nil
 	})
 	if err != nil {
 		return nil, err
@@ -466,8 +467,8 @@ func differingFields(a, b *Identity) []string {
 }
 
 // RemoveEndUser deletes the user's items and erases their identity,
-// leaving a tombstone, audited as user.remove. confirm must repeat the
-// client_user_id exactly.
+// leaving a tombstone, audited as user.remove, with a USER_DELETED
+// webhook event. confirm must repeat the client_user_id exactly.
 func (db *DB) RemoveEndUser(ctx context.Context, o Origin, id int64, confirm string) error {
 	return db.Apply(ctx, o, func(tx *gorm.DB) (Change, error) {
 		var u EndUser
@@ -496,7 +497,8 @@ func (db *DB) RemoveEndUser(ctx context.Context, o Origin, id int64, confirm str
 		}
 		return Change{Action: "user.remove", Target: u.AuditTarget(),
 			Before: map[string]any{"items": u.ItemCount, "identity": u.HasIdentity, "removed": false},
-			After:  map[string]any{"items": 0, "identity": false, "removed": true, "items_deleted": res.RowsAffected}}, nil
+			After:  map[string]any{"items": 0, "identity": false, "removed": true, "items_deleted": res.RowsAffected},
+			Events: []OutboxEvent{userEvent(EventUserDeleted, &u)}}, nil
 	})
 }
 

@@ -6,6 +6,8 @@ package web
 import (
 	"log/slog"
 	"time"
+
+	"ledgerdesk/webhooks"
 )
 
 // Config is everything Setup needs to build the app.
@@ -26,6 +28,9 @@ type Config struct {
 	SessionKey []byte
 	// Logger receives the access log and internal errors.
 	Logger *slog.Logger
+	// WebhookGuard decides which webhook URLs may be saved; nil refuses
+	// private, loopback and link-local destinations.
+	WebhookGuard *webhooks.Guard
 }
 
 // withDefaults fills what the caller left zero.
@@ -41,6 +46,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
+	}
+	if c.WebhookGuard == nil {
+		c.WebhookGuard = &webhooks.Guard{}
 	}
 	return c
 }

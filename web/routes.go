@@ -125,6 +125,15 @@ func routes(h *handlers.Handler) []Route {
 		{Method: "GET", Path: "/settings", Access: Admins, Handler: h.SettingsShow, Nav: "Settings"},
 		{Method: "POST", Path: "/settings", Access: Admins, Handler: h.SettingsUpdate},
 
+		{Method: "GET", Path: "/webhooks", Access: Admins, Handler: h.WebhookList, Nav: "Webhooks"},
+		{Method: "GET", Path: "/webhooks/new", Access: Admins, Handler: h.WebhookNew},
+		{Method: "POST", Path: "/webhooks", Access: Admins, Handler: h.WebhookCreate},
+		{Method: "GET", Path: "/webhooks/:id<int>", Access: Admins, Handler: h.WebhookShow},
+		{Method: "POST", Path: "/webhooks/:id<int>", Access: Admins, Handler: h.WebhookUpdate},
+		{Method: "POST", Path: "/webhooks/:id<int>/delete", Access: Admins, Handler: h.WebhookDelete},
+		{Method: "GET", Path: "/webhooks/:id<int>/deliveries", Access: Admins, Handler: h.WebhookDeliveries},
+		{Method: "POST", Path: "/webhooks/:id<int>/deliveries/:delivery<int>/retry", Access: Admins, Handler: h.WebhookRetry},
+
 		{Method: "GET", Path: "/account", Access: Members, Handler: h.AccountShow},
 		{Method: "POST", Path: "/account/password", Access: Members, Handler: h.AccountPasswordChange},
 	}

@@ -17,7 +17,8 @@ import (
 // routeExamples gives a concrete path for each route pattern with a
 // parameter or wildcard. A new pattern must be added here, or the walk
 // fails: every route in the table is visited.
-// "{user}" stands for a fresh end user made for each request.
+// "{user}" stands for a fresh end user made for each request, "{webhook}"
+// for a fresh webhook endpoint and "{delivery}" for a delivery to it.
 var routeExamples = map[string]string{
 	"/static/*":                    "/static/css/app.css",
 	"/users/:id<int>":              "/users/{user}",
@@ -26,6 +27,11 @@ var routeExamples = map[string]string{
 	"/users/:id<int>/reveal":       "/users/{user}/reveal",
 	"/users/:id<int>/reset-login":  "/users/{user}/reset-login",
 	"/users/:id<int>/rotate-token": "/users/{user}/rotate-token",
+
+	"/webhooks/:id<int>":                                 "/webhooks/{webhook}",
+	"/webhooks/:id<int>/delete":                          "/webhooks/{webhook}/delete",
+	"/webhooks/:id<int>/deliveries":                      "/webhooks/{webhook}/deliveries",
+	"/webhooks/:id<int>/deliveries/:delivery<int>/retry": "/webhooks/{webhook}/deliveries/{delivery}/retry",
 }
 
 // examplePath is a concrete path for the route, and the end user it names
@@ -38,6 +44,9 @@ func examplePath(t *testing.T, h *webtest.Harness, r web.Route) (string, *models
 	p, ok := routeExamples[r.Path]
 	if !ok {
 		t.Fatalf("route %s %s has parameters: give it an example path in routeExamples", r.Method, r.Path)
+	}
+	if strings.Contains(p, "{webhook}") {
+		p = webhookExamplePath(t, h, p)
 	}
 	if !strings.Contains(p, "{user}") {
 		return p, nil
@@ -60,6 +69,28 @@ func newEndUser(t *testing.T, h *webtest.Harness) *models.EndUser {
 		t.Fatal(err)
 	}
 	return created.User
+}
+
+// webhookExamplePath fills p with a fresh endpoint and, if p names one, a
+// delivery to it.
+func webhookExamplePath(t *testing.T, h *webtest.Harness, p string) string {
+	t.Helper()
+	created, err := h.DB.CreateWebhookEndpoint(context.Background(), models.Origin{Actor: models.SystemActor},
+		models.WebhookEndpointInput{URL: "https://93.184.216.34/walk", Events: models.WebhookEventTypes, Enabled: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p = strings.ReplaceAll(p, "{webhook}", strconv.FormatInt(created.Endpoint.ID, 10))
+	if strings.Contains(p, "{delivery}") {
+		newEndUser(t, h)
+		var id int64
+		if err := h.DB.Gorm().Model(&models.WebhookDelivery{}).Where("endpoint_id = ?", created.Endpoint.ID).
+			Select("MAX(id)").Scan(&id).Error; err != nil || id == 0 {
+			t.Fatalf("no delivery to the example endpoint: %v", err)
+		}
+		p = strings.ReplaceAll(p, "{delivery}", strconv.FormatInt(id, 10))
+	}
+	return p
 }
 
 // walkMember is a signed-in member during the walk, with the password it
@@ -86,6 +117,8 @@ func validForm(r web.Route, m *walkMember, u *models.EndUser) (form url.Values, 
 		return url.Values{"confirm": {u.ClientUserID}}, nil
 	case "POST /users/:id<int>/reveal":
 		return url.Values{"field": {"ssn"}, "reason": {"support ticket 4711: identity check"}}, nil
+	case "POST /webhooks", "POST /webhooks/:id<int>":
+		return url.Values{"url": {"https://93.184.216.34/walk"}, "events": {"USER_CREATED"}, "enabled": {"1"}}, nil
 	case "POST /login":
 		return url.Values{"email": {m.member.EmailAddress}, "password": {m.password}}, nil
 	case "POST /account/password":

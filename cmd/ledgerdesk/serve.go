@@ -12,6 +12,7 @@ import (
 
 	"ledgerdesk/models"
 	"ledgerdesk/web"
+	"ledgerdesk/webhooks"
 )
 
 func serve(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -31,6 +32,8 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	environment := envFlag(fs, getenv)
 	adminEmail := fs.String("admin-email", envOr(getenv, "LEDGERDESK_ADMIN_EMAIL", "admin@ledgerdesk.local"),
 		"email of the first admin, created on an empty database")
+	allowPrivate := fs.Bool("webhook-allow-private", envBool(getenv, "LEDGERDESK_WEBHOOK_ALLOW_PRIVATE"),
+		"let webhooks reach private, loopback and link-local addresses (env LEDGERDESK_WEBHOOK_ALLOW_PRIVATE)")
 	noDemo := fs.Bool("no-demo-data", envBool(getenv, "LEDGERDESK_NO_DEMO_DATA"),
 		"start a new embedded database empty instead of with 1,000 demo end users (env LEDGERDESK_NO_DEMO_DATA)")
 	if err := fs.Parse(args); err != nil {
@@ -80,6 +83,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 			logger.Warn("demo data not added", "error", err.Error())
 		}
 	}
+	guard := &webhooks.Guard{AllowPrivate: *allowPrivate}
 	app, err := web.Setup(web.Config{
 		SecureCookies:   *secure || useTLS,
 		TrustedProxies:  splitList(*proxies),
@@ -87,6 +91,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		AbsoluteTimeout: *absolute,
 		SessionKey:      secrets.SessionKey,
 		Logger:          logger,
+		WebhookGuard:    guard,
 	}, db)
 	if err != nil {
 		ln.Close()
@@ -106,6 +111,14 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	logger.Info("serving", "addr", ln.Addr().String(), "database", string(db.Dialect))
 
 	go purgeExpired(ctx, db, models.SessionLimits{Idle: *idle, Absolute: *absolute}, logger)
+	// The webhook worker stops with the server; on the way out it abandons
+	// requests in flight and releases their rows, so another process sends
+	// them without waiting for the lease.
+	workerCtx, stopWorker := context.WithCancel(ctx)
+	workerDone := make(chan struct{})
+	worker := &webhooks.Worker{DB: db, Guard: guard, Logger: logger}
+	go func() { worker.Run(workerCtx); close(workerDone) }()
+	defer func() { stopWorker(); <-workerDone }()
 
 	errc := make(chan error, 1)
 	go func() { errc <- app.Listener(ln) }()
@@ -121,6 +134,8 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err := <-errc; err != nil && !errors.Is(err, net.ErrClosed) {
 		return err
 	}
+	stopWorker()
+	<-workerDone
 	logger.Info("stopped")
 	return nil
 }

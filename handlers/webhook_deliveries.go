@@ -1,0 +1,38 @@
+package handlers
+
+import (
+	"net/http"
+	"net/url"
+	"strconv"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/utils"
+
+	"ledgerdesk/models"
+	"ledgerdesk/views/pages"
+	"ledgerdesk/web/current"
+	"ledgerdesk/web/render"
+)
+
+// WebhookDeliveries lists an endpoint's attempts, newest first, a page at
+// a time by cursor (GET /webhooks/:id/deliveries).
+func (h *Handler) WebhookDeliveries(c *fiber.Ctx) error {
+	e, err := h.webhookParam(c)
+	if err != nil {
+		return err
+	}
+	cursor := utils.CopyString(c.Query("cursor"))
+	page, err := h.DB.WebhookAttempts(c.UserContext(), e.ID, cursor, models.AttemptPageSize)
+	if err != nil {
+		return err
+	}
+	base := "/webhooks/" + strconv.FormatInt(e.ID, 10) + "/deliveries"
+	v := pages.WebhookDeliveriesView{Endpoint: e, Page: page, CSRFToken: current.CSRFToken(c)}
+	if page.Next != "" {
+		v.NextURL = base + "?" + url.Values{"cursor": {page.Next}}.Encode()
+	}
+	if cursor != "" {
+		v.FirstURL = base
+	}
+	return render.Page(c, http.StatusOK, "Deliveries", pages.WebhookDeliveries(v))
+}

@@ -1,0 +1,19 @@
+package handlers
+
+import (
+	"net/http"
+
+	"github.com/gofiber/fiber/v2"
+
+	"ledgerdesk/views/pages"
+	"ledgerdesk/web/render"
+)
+
+// WebhookList shows the webhook endpoints (GET /webhooks).
+func (h *Handler) WebhookList(c *fiber.Ctx) error {
+	endpoints, err := h.DB.WebhookEndpoints(c.UserContext())
+	if err != nil {
+		return err
+	}
+	return render.Page(c, http.StatusOK, "Webhooks", pages.WebhookList(endpoints))
+}

@@ -1,0 +1,41 @@
+package handlers
+
+import (
+	"net/http"
+	"strconv"
+
+	"github.com/gofiber/fiber/v2"
+
+	"ledgerdesk/views/pages"
+	"ledgerdesk/web/current"
+	"ledgerdesk/web/render"
+)
+
+// WebhookUpdate changes an endpoint's URL, events or state (POST
+// /webhooks/:id); invalid input comes back as 422 with the values kept.
+func (h *Handler) WebhookUpdate(c *fiber.Ctx) error {
+	e, err := h.webhookParam(c)
+	if err != nil {
+		return err
+	}
+	values := webhookFormValues(c)
+	err = h.checkWebhookInput(c.UserContext(), values)
+	if err == nil {
+		_, err = h.DB.UpdateWebhookEndpoint(c.UserContext(), current.Origin(c), e.ID, webhookInput(values))
+	}
+	if err != nil {
+		merr, ok := fieldErrors(err)
+		if !ok {
+			return err
+		}
+		f := pages.WebhookFormView{Endpoint: &e.WebhookEndpoint, Values: values, Errors: merr.Fields, Message: merr.Message,
+			CSRFToken: current.CSRFToken(c)}
+		if current.IsHTMX(c) {
+			return render.Fragment(c, http.StatusUnprocessableEntity, pages.WebhookForm(f))
+		}
+		v := pages.WebhookShowView{Endpoint: e, Form: f, CSRFToken: current.CSRFToken(c)}
+		return render.Page(c, http.StatusUnprocessableEntity, "Webhook "+strconv.FormatInt(e.ID, 10), pages.WebhookShow(v))
+	}
+	current.AddFlash(c, "Webhook endpoint saved.")
+	return redirect(c, "/webhooks/"+strconv.FormatInt(e.ID, 10))
+}

@@ -1,0 +1,343 @@
+package models
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"gorm.io/gorm"
+)
+
+// Delivery states.
+const (
+	DeliveryPending   = "pending"
+	DeliveryDelivered = "delivered"
+	DeliveryFailed    = "failed"
+)
+
+// WebhookDelivery is one event on its way to one endpoint.
+type WebhookDelivery struct {
+	ID             int64 `gorm:"primaryKey"`
+	EventID        int64 // webhook_events.id
+	EndpointID     int64
+	Status         string
+	Attempts       int
+	NextAttemptAt  time.Time
+	DeadlineAt     time.Time
+	ClaimedUntil   *time.Time
+	ClaimToken     string
+	LastStatusCode int
+	LastError      string
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
+	DeliveredAt    *time.Time
+}
+
+func (WebhookDelivery) TableName() string { return "webhook_deliveries" }
+
+// WebhookAttempt is one HTTP request made for a delivery.
+type WebhookAttempt struct {
+	ID          int64 `gorm:"primaryKey"`
+	DeliveryID  int64
+	EndpointID  int64
+	Attempt     int
+	AttemptedAt time.Time
+	StatusCode  int // 0: no response
+	LatencyMS   int `gorm:"column:latency_ms"`
+	Error       string
+}
+
+func (WebhookAttempt) TableName() string { return "webhook_attempts" }
+
+// ClaimedDelivery is a delivery a worker holds until its lease ends, with
+// what it needs to send it. Secret is the endpoint's signing secret: it
+// stays in memory and is never logged.
+type ClaimedDelivery struct {
+	DeliveryID int64
+	EndpointID int64
+	ClaimToken string
+	Attempt    int // the number of the attempt about to be made
+	DeadlineAt time.Time
+	EventID    string
+	EventType  string
+	Payload    []byte
+	URL        string
+	Secret     string
+}
+
+// ClaimDeliveries takes up to limit pending deliveries that are due at now
+// and not held by another worker, and holds them until now+lease. On
+// PostgreSQL rows another worker is claiming are skipped (FOR UPDATE SKIP
+// LOCKED), so workers in several processes never take the same row; a
+// worker that dies lets its rows go when the lease ends.
+func (db *DB) ClaimDeliveries(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]ClaimedDelivery, error) {
+	if db.Dialect == SQLite {
+		db.writeMu.Lock()
+		defer db.writeMu.Unlock()
+	}
+	token := RandomHex(12)
+	lock := ""
+	if db.Dialect == Postgres {
+		lock = " FOR UPDATE OF d SKIP LOCKED"
+	}
+	var ids []int64
+	// 'pending' is written out so the planner can use the partial index
+	// of due rows, which a bound parameter would hide from a generic plan.
+	err := db.gorm.WithContext(ctx).Raw(`UPDATE webhook_deliveries SET claimed_until = ?, claim_token = ?
+		WHERE id IN (SELECT d.id FROM webhook_deliveries d JOIN webhook_endpoints p ON p.id = d.endpoint_id
+			WHERE d.status = 'pending' AND d.next_attempt_at <= ? AND (d.claimed_until IS NULL OR d.claimed_until <= ?) AND p.enabled = ?
+			ORDER BY d.next_attempt_at, d.id LIMIT ?`+lock+`)
+		RETURNING id`, now.Add(lease), token, now, now, true, limit).Scan(&ids).Error
+	if err != nil {
+		return nil, fmt.Errorf("claim webhook deliveries: %w", err)
+	}
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	var rows []struct {
+		DeliveryID   int64
+		EndpointID   int64
+		Attempts     int
+		DeadlineAt   time.Time
+		EventID      string
+		EventType    string
+		Payload      string
+		URL          string
+		SecretCipher string
+		SecretKeyID  string
+	}
+	err = db.gorm.WithContext(ctx).Raw(`SELECT d.id AS delivery_id, d.endpoint_id, d.attempts, d.deadline_at,
+			e.event_id, e.event_type, e.payload, p.url, p.secret_cipher, p.secret_key_id
+		FROM webhook_deliveries d
+		JOIN webhook_events e ON e.id = d.event_id
+		JOIN webhook_endpoints p ON p.id = d.endpoint_id
+		WHERE d.id IN ? AND d.claim_token = ?
+		ORDER BY d.next_attempt_at, d.id`, ids, token).Scan(&rows).Error
+	if err != nil {
+		return nil, fmt.Errorf("load claimed webhook deliveries: %w", err)
+	}
+	secrets := map[int64]string{}
+	out := make([]ClaimedDelivery, 0, len(rows))
+	for _, r := range rows {
+		secret, ok := secrets[r.EndpointID]
+		if !ok {
+			ep := WebhookEndpoint{ID: r.EndpointID, SecretCipher: r.SecretCipher, SecretKeyID: r.SecretKeyID}
+			if secret, err = db.WebhookSecret(&ep); err != nil {
+				return nil, err
+			}
+			secrets[r.EndpointID] = secret
+		}
+		out = append(out, ClaimedDelivery{DeliveryID: r.DeliveryID, EndpointID: r.EndpointID, ClaimToken: token,
+			Attempt: r.Attempts + 1, DeadlineAt: r.DeadlineAt, EventID: r.EventID, EventType: r.EventType,
+			Payload: []byte(r.Payload), URL: r.URL, Secret: secret})
+	}
+	return out, nil
+}
+
+// AttemptResult is what one attempt found out and what happens next.
+type AttemptResult struct {
+	Delivery    ClaimedDelivery
+	AttemptedAt time.Time
+	StatusCode  int
+	Latency     time.Duration
+	Error       string
+	Delivered   bool
+	// NextAttemptAt is when to try again; nil for an undelivered attempt
+	// means the delivery has failed for good.
+	NextAttemptAt *time.Time
+}
+
+// RecordAttempts stores the attempts and moves their deliveries on
+// (delivered, due again, or failed), releasing the claims, in one
+// transaction. A delivery whose claim has passed to another worker (the
+// lease ran out) keeps that worker's state; the attempt is still recorded.
+// Successes, the bulk of the work, are written a batch per statement.
+func (db *DB) RecordAttempts(ctx context.Context, results []AttemptResult) error {
+	if len(results) == 0 {
+		return nil
+	}
+	if db.Dialect == SQLite {
+		db.writeMu.Lock()
+		defer db.writeMu.Unlock()
+	}
+	return db.gorm.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		type group struct {
+			token  string
+			status int
+		}
+		delivered := map[group][]int64{}
+		deliveredAt := map[group]time.Time{}
+		ids := make([]int64, 0, len(results))
+		for _, r := range results {
+			d := r.Delivery
+			ids = append(ids, d.DeliveryID)
+			if r.Delivered {
+				g := group{d.ClaimToken, r.StatusCode}
+				delivered[g] = append(delivered[g], d.DeliveryID)
+				if r.AttemptedAt.After(deliveredAt[g]) {
+					deliveredAt[g] = r.AttemptedAt
+				}
+				continue
+			}
+			cols := map[string]any{"attempts": d.Attempt, "claimed_until": nil, "claim_token": "",
+				"last_status_code": r.StatusCode, "last_error": truncate(r.Error, 500), "updated_at": r.AttemptedAt}
+			if r.NextAttemptAt != nil {
+				cols["status"], cols["next_attempt_at"] = DeliveryPending, *r.NextAttemptAt
+			} else {
+				cols["status"] = DeliveryFailed
+			}
+			err := tx.Model(&WebhookDelivery{}).Where("id = ? AND claim_token = ?", d.DeliveryID, d.ClaimToken).Updates(cols).Error
+			if err != nil {
+				return fmt.Errorf("record webhook delivery %d: %w", d.DeliveryID, err)
+			}
+		}
+		for g, batch := range delivered {
+			// Within a batch the attempts' times differ by milliseconds;
+			// each attempt row keeps its own.
+			at := deliveredAt[g]
+			err := tx.Model(&WebhookDelivery{}).Where("id IN ? AND claim_token = ?", batch, g.token).Updates(map[string]any{
+				"status": DeliveryDelivered, "attempts": gorm.Expr("attempts + 1"), "delivered_at": at, "updated_at": at,
+				"claimed_until": nil, "claim_token": "", "last_status_code": g.status, "last_error": ""}).Error
+			if err != nil {
+				return fmt.Errorf("record %d webhook deliveries: %w", len(batch), err)
+			}
+		}
+		// The endpoint may have been deleted meanwhile: then there is
+		// nothing left to record its attempts against.
+		var existing []int64
+		if err := tx.Model(&WebhookDelivery{}).Where("id IN ?", ids).Pluck("id", &existing).Error; err != nil {
+			return fmt.Errorf("record webhook attempts: %w", err)
+		}
+		alive := make(map[int64]bool, len(existing))
+		for _, id := range existing {
+			alive[id] = true
+		}
+		attempts := make([]WebhookAttempt, 0, len(results))
+		for _, r := range results {
+			d := r.Delivery
+			if alive[d.DeliveryID] {
+				attempts = append(attempts, WebhookAttempt{DeliveryID: d.DeliveryID, EndpointID: d.EndpointID, Attempt: d.Attempt,
+					AttemptedAt: r.AttemptedAt, StatusCode: r.StatusCode, LatencyMS: int(r.Latency.Milliseconds()), Error: truncate(r.Error, 500)})
+			}
+		}
+		if len(attempts) == 0 {
+			return nil
+		}
+		if err := tx.CreateInBatches(attempts, 500).Error; err != nil {
+			return fmt.Errorf("record webhook attempts: %w", err)
+		}
+		return nil
+	})
+}
+
+// ReleaseDeliveries lets go of claimed deliveries that were not attempted
+// (the worker is stopping), so another worker need not wait for the lease.
+func (db *DB) ReleaseDeliveries(ctx context.Context, claimed []ClaimedDelivery) error {
+	if len(claimed) == 0 {
+		return nil
+	}
+	if db.Dialect == SQLite {
+		db.writeMu.Lock()
+		defer db.writeMu.Unlock()
+	}
+	ids := make([]int64, len(claimed))
+	for i, c := range claimed {
+		ids[i] = c.DeliveryID
+	}
+	err := db.gorm.WithContext(ctx).Model(&WebhookDelivery{}).Where("id IN ? AND claim_token = ?", ids, claimed[0].ClaimToken).
+		Updates(map[string]any{"claimed_until": nil, "claim_token": ""}).Error
+	if err != nil {
+		return fmt.Errorf("release webhook deliveries: %w", err)
+	}
+	return nil
+}
+
+// RetryDelivery makes a delivery due now ("retry now"), audited as
+// webhook.retry. A failed delivery gets one more attempt; if that fails
+// too it is failed again, as its 24 hours are over.
+func (db *DB) RetryDelivery(ctx context.Context, o Origin, endpointID, deliveryID int64) error {
+	return db.Apply(ctx, o, func(tx *gorm.DB) (Change, error) {
+		var d WebhookDelivery
+		err := db.lockForUpdate(tx).Where("id = ? AND endpoint_id = ?", deliveryID, endpointID).Take(&d).Error
+		if errors.Is(err, gorm.ErrRecordNotFound) {
+			return Change{}, notFound("No delivery %d for webhook endpoint %d.", deliveryID, endpointID)
+		}
+		if err != nil {
+			return Change{}, err
+		}
+		if d.Status == DeliveryDelivered {
+			return Change{}, &Error{Kind: KindConflict, Message: "This event was already delivered; receivers de-duplicate on its id, so there is nothing to retry."}
+		}
+		now := Now()
+		if err := tx.Model(&WebhookDelivery{}).Where("id = ?", d.ID).
+			Updates(map[string]any{"status": DeliveryPending, "next_attempt_at": now, "updated_at": now}).Error; err != nil {
+			return Change{}, fmt.Errorf("retry webhook delivery %d: %w", d.ID, err)
+		}
+		return Change{Action: "webhook.retry", Target: Target{Type: "webhook_endpoint", ID: strconv.FormatInt(endpointID, 10)},
+			Before: map[string]any{"delivery": d.ID, "status": d.Status}, After: map[string]any{"delivery": d.ID, "status": DeliveryPending}}, nil
+	})
+}
+
+// AttemptRow is an attempt as the deliveries page lists it.
+type AttemptRow struct {
+	WebhookAttempt
+	EventID        string // the public event id
+	EventType      string
+	DeliveryStatus string
+}
+
+// AttemptPage is one page of an endpoint's attempts, newest first.
+type AttemptPage struct {
+	Attempts []AttemptRow
+	Next     string // cursor of the next (older) page, "" if none
+}
+
+// AttemptPageSize is how many attempts a page lists.
+const AttemptPageSize = 50
+
+// WebhookAttempts lists an endpoint's attempts, newest first, by keyset:
+// cursor is "" or a page's Next.
+func (db *DB) WebhookAttempts(ctx context.Context, endpointID int64, cursor string, limit int) (*AttemptPage, error) {
+	if limit <= 0 || limit > 200 {
+		limit = AttemptPageSize
+	}
+	q := db.gorm.WithContext(ctx).Table("webhook_attempts a").
+		Select("a.*, e.event_id AS event_id, e.event_type, d.status AS delivery_status").
+		Joins("JOIN webhook_deliveries d ON d.id = a.delivery_id").
+		Joins("JOIN webhook_events e ON e.id = d.event_id").
+		Where("a.endpoint_id = ?", endpointID)
+	if cursor != "" {
+		after, err := decodeAttemptCursor(cursor)
+		if err != nil {
+			return nil, err
+		}
+		q = q.Where("a.id < ?", after)
+	}
+	var rows []AttemptRow
+	if err := q.Order("a.id DESC").Limit(limit + 1).Scan(&rows).Error; err != nil {
+		return nil, fmt.Errorf("list webhook attempts of endpoint %d: %w", endpointID, err)
+	}
+	page := &AttemptPage{Attempts: rows}
+	if len(rows) > limit {
+		page.Attempts = rows[:limit]
+		page.Next = encodeAttemptCursor(rows[limit-1].ID)
+	}
+	return page, nil
+}
+
+func encodeAttemptCursor(id int64) string {
+	return base64.RawURLEncoding.EncodeToString([]byte("a" + strconv.FormatInt(id, 10)))
+}
+
+func decodeAttemptCursor(s string) (int64, error) {
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err == nil && len(b) > 1 && b[0] == 'a' {
+		if id, err := strconv.ParseInt(string(b[1:]), 10, 64); err == nil && id > 0 {
+			return id, nil
+		}
+	}
+	return 0, &Error{Kind: KindInvalid, Message: "This page link is not valid any more; start again from the newest attempts."}
+}

@@ -1,0 +1,331 @@
+package models
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"gorm.io/gorm"
+)
+
+// WebhookEndpoint is a URL that receives signed webhook events.
+type WebhookEndpoint struct {
+	ID           int64 `gorm:"primaryKey"`
+	URL          string
+	Events       StringList
+	SecretCipher string
+	SecretKeyID  string
+	Enabled      bool
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
+}
+
+func (WebhookEndpoint) TableName() string { return "webhook_endpoints" }
+
+// Subscribes reports whether the endpoint wants events of this type.
+func (e *WebhookEndpoint) Subscribes(eventType string) bool {
+	return slices.Contains(e.Events, eventType)
+}
+
+// AuditTarget names the endpoint in audit entries.
+func (e *WebhookEndpoint) AuditTarget() Target {
+	return Target{Type: "webhook_endpoint", ID: strconv.FormatInt(e.ID, 10)}
+}
+
+// Webhook form fields.
+const (
+	FieldWebhookURL    = "url"
+	FieldWebhookEvents = "events"
+)
+
+// maxWebhookURL is the longest endpoint URL accepted.
+const maxWebhookURL = 2048
+
+// WebhookEndpointInput is what creating or updating an endpoint takes.
+type WebhookEndpointInput struct {
+	URL     string
+	Events  []string
+	Enabled bool
+}
+
+// Normalize trims the URL and puts the events in a fixed order.
+func (in *WebhookEndpointInput) Normalize() {
+	in.URL = strings.TrimSpace(in.URL)
+	var events []string
+	for _, t := range WebhookEventTypes {
+		if slices.Contains(in.Events, t) {
+			events = append(events, t)
+		}
+	}
+	for _, t := range in.Events {
+		if !slices.Contains(WebhookEventTypes, t) && !slices.Contains(events, t) {
+			events = append(events, t)
+		}
+	}
+	in.Events = events
+}
+
+// Validate checks the URL's form and the events. Whether the URL's host is
+// an address Ledgerdesk may call is a network question, checked by the
+// caller (webhooks.Guard) before saving and again at every connection.
+func (in *WebhookEndpointInput) Validate(fields FieldErrors) {
+	if problem := webhookURLProblem(in.URL); problem != "" {
+		fields.Add(FieldWebhookURL, problem)
+	}
+	if len(in.Events) == 0 {
+		fields.Add(FieldWebhookEvents, "Choose at least one event.")
+	}
+	for _, t := range in.Events {
+		if !slices.Contains(WebhookEventTypes, t) {
+			fields.Add(FieldWebhookEvents, fmt.Sprintf("Unknown event %q: choose from %s.", t, strings.Join(WebhookEventTypes, ", ")))
+		}
+	}
+}
+
+// webhookURLProblem explains what is wrong with an endpoint URL, or "".
+func webhookURLProblem(raw string) string {
+	if raw == "" {
+		return "Enter the URL that receives the events."
+	}
+	if len(raw) > maxWebhookURL {
+		return fmt.Sprintf("The URL is too long (at most %d characters).", maxWebhookURL)
+	}
+	u, err := url.Parse(raw)
+	if err != nil || !u.IsAbs() {
+		return "Enter a full URL, such as https://hooks.example.com/ledgerdesk."
+	}
+	if u.Scheme != "https" && u.Scheme != "http" {
+		return "The URL must start with https:// (or http://)."
+	}
+	if u.Host == "" || u.Hostname() == "" {
+		return "The URL needs a host name."
+	}
+	if u.User != nil {
+		return "Put no user name or password in the URL; receivers verify the signature instead."
+	}
+	if u.Fragment != "" {
+		return "The URL must not have a #fragment."
+	}
+	if p := u.Port(); p != "" {
+		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+			return "The port must be between 1 and 65535."
+		}
+	}
+	if strings.ContainsAny(u.Hostname(), " %") || (strings.Contains(u.Hostname(), ":") && net.ParseIP(u.Hostname()) == nil) {
+		return "The host name is not valid."
+	}
+	return ""
+}
+
+// NewWebhookSecret returns a signing secret.
+func NewWebhookSecret() string { return "whsec_" + RandomToken(32) }
+
+// webhookSecretContext binds a sealed secret to its endpoint.
+func webhookSecretContext(id int64) string {
+	return "webhook_endpoint:" + strconv.FormatInt(id, 10) + ":secret"
+}
+
+// WebhookSecret opens the endpoint's signing secret.
+func (db *DB) WebhookSecret(e *WebhookEndpoint) (string, error) {
+	s, err := db.cipher().Open(e.SecretCipher, e.SecretKeyID, webhookSecretContext(e.ID))
+	if err != nil {
+		return "", fmt.Errorf("open secret of webhook endpoint %d: %w", e.ID, err)
+	}
+	return s, nil
+}
+
+// CreatedWebhook is a new endpoint and its signing secret, which is shown
+// once: afterwards only the worker opens it, to sign.
+type CreatedWebhook struct {
+	Endpoint *WebhookEndpoint
+	Secret   string
+}
+
+// webhookAudit is an endpoint as its audit entries describe it. Receivers
+// often put a secret in the URL's path or query (a Slack-style hook), and
+// every member reads the audit log, so the entry keeps the destination's
+// origin and a digest that shows when the full URL changed.
+func webhookAudit(e *WebhookEndpoint) map[string]any {
+	origin := ""
+	if u, err := url.Parse(e.URL); err == nil {
+		origin = u.Scheme + "://" + u.Host
+	}
+	return map[string]any{"destination": origin, "url_sha256": HashToken(e.URL)[:16],
+		"events": strings.Join(e.Events, ","), "enabled": e.Enabled}
+}
+
+// CreateWebhookEndpoint validates the input and saves the endpoint with a
+// new signing secret, audited as webhook.create.
+func (db *DB) CreateWebhookEndpoint(ctx context.Context, o Origin, in WebhookEndpointInput) (*CreatedWebhook, error) {
+	in.Normalize()
+	fields := FieldErrors{}
+	in.Validate(fields)
+	if err := fields.Err(); err != nil {
+		return nil, err
+	}
+	now := Now()
+	secret := NewWebhookSecret()
+	e := &WebhookEndpoint{URL: in.URL, Events: StringList(in.Events), Enabled: in.Enabled, CreatedAt: now, UpdatedAt: now}
+	err := db.Apply(ctx, o, func(tx *gorm.DB) (Change, error) {
+		if err := tx.Create(e).Error; err != nil {
+			return Change{}, fmt.Errorf("insert webhook endpoint: %w", err)
+		}
+		e.SecretCipher = db.cipher().Seal(secret, webhookSecretContext(e.ID))
+		e.SecretKeyID = db.cipher().CurrentKeyID()
+		if err := tx.Model(e).Updates(map[string]any{"secret_cipher": e.SecretCipher, "secret_key_id": e.SecretKeyID}).Error; err != nil {
+			return Change{}, fmt.Errorf("store webhook secret: %w", err)
+		}
+		after := webhookAudit(e)
+		after["secret"] = "new"
+		return Change{Action: "webhook.create", Target: e.AuditTarget(), After: after}, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &CreatedWebhook{Endpoint: e, Secret: secret}, nil
+}
+
+// UpdateWebhookEndpoint changes an endpoint's URL, events and whether it is
+// enabled, audited as webhook.update.
+func (db *DB) UpdateWebhookEndpoint(ctx context.Context, o Origin, id int64, in WebhookEndpointInput) (*WebhookEndpoint, error) {
+	in.Normalize()
+	fields := FieldErrors{}
+	in.Validate(fields)
+	if err := fields.Err(); err != nil {
+		return nil, err
+	}
+	var after WebhookEndpoint
+	err := db.Apply(ctx, o, func(tx *gorm.DB) (Change, error) {
+		var e WebhookEndpoint
+		if err := db.lockForUpdate(tx).Where("id = ?", id).Take(&e).Error; err != nil {
+			if errors.Is(err, gorm.ErrRecordNotFound) {
+				return Change{}, notFound("No webhook endpoint %d.", id)
+			}
+			return Change{}, err
+		}
+		before := webhookAudit(&e)
+		e.URL, e.Events, e.Enabled, e.UpdatedAt = in.URL, StringList(in.Events), in.Enabled, Now()
+		if err := tx.Model(&WebhookEndpoint{}).Where("id = ?", id).Updates(map[string]any{
+			"url": e.URL, "events": e.Events, "enabled": e.Enabled, "updated_at": e.UpdatedAt}).Error; err != nil {
+			return Change{}, fmt.Errorf("update webhook endpoint %d: %w", id, err)
+		}
+		after = e
+		return Change{Action: "webhook.update", Target: e.AuditTarget(), Before: before, After: webhookAudit(&e)}, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &after, nil
+}
+
+// DeleteWebhookEndpoint deletes an endpoint with its pending deliveries and
+// their attempts, audited as webhook.delete.
+func (db *DB) DeleteWebhookEndpoint(ctx context.Context, o Origin, id int64) error {
+	return db.Apply(ctx, o, func(tx *gorm.DB) (Change, error) {
+		var e WebhookEndpoint
+		if err := db.lockForUpdate(tx).Where("id = ?", id).Take(&e).Error; err != nil {
+			if errors.Is(err, gorm.ErrRecordNotFound) {
+				return Change{}, notFound("No webhook endpoint %d.", id)
+			}
+			return Change{}, err
+		}
+		// Children first: SQLite enforces the cascade only with foreign
+		// keys on, and this must not depend on a pragma.
+		if err := tx.Where("endpoint_id = ?", id).Delete(&WebhookAttempt{}).Error; err != nil {
+			return Change{}, fmt.Errorf("delete attempts of webhook endpoint %d: %w", id, err)
+		}
+		if err := tx.Where("endpoint_id = ?", id).Delete(&WebhookDelivery{}).Error; err != nil {
+			return Change{}, fmt.Errorf("delete deliveries of webhook endpoint %d: %w", id, err)
+		}
+		if err := tx.Delete(&WebhookEndpoint{}, id).Error; err != nil {
+			return Change{}, fmt.Errorf("delete webhook endpoint %d: %w", id, err)
+		}
+		return Change{Action: "webhook.delete", Target: e.AuditTarget(), Before: webhookAudit(&e)}, nil
+	})
+}
+
+// WebhookEndpointByID returns one endpoint.
+func (db *DB) WebhookEndpointByID(ctx context.Context, id int64) (*WebhookEndpoint, error) {
+	var e WebhookEndpoint
+	err := db.gorm.WithContext(ctx).Where("id = ?", id).Take(&e).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return nil, notFound("No webhook endpoint %d.", id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load webhook endpoint %d: %w", id, err)
+	}
+	return &e, nil
+}
+
+// WebhookEndpointSummary is an endpoint with its deliveries counted by status.
+type WebhookEndpointSummary struct {
+	WebhookEndpoint
+	Pending   int64
+	Delivered int64
+	Failed    int64
+}
+
+// WebhookEndpoints lists every endpoint, oldest first, with delivery counts.
+// Admins configure a handful of endpoints, so the list is not paged.
+func (db *DB) WebhookEndpoints(ctx context.Context) ([]WebhookEndpointSummary, error) {
+	var eps []WebhookEndpoint
+	g := db.gorm.WithContext(ctx)
+	if err := g.Order("id").Find(&eps).Error; err != nil {
+		return nil, fmt.Errorf("list webhook endpoints: %w", err)
+	}
+	counts, err := db.deliveryCounts(ctx, 0)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]WebhookEndpointSummary, len(eps))
+	for i, e := range eps {
+		c := counts[e.ID]
+		out[i] = WebhookEndpointSummary{WebhookEndpoint: e, Pending: c[DeliveryPending], Delivered: c[DeliveryDelivered], Failed: c[DeliveryFailed]}
+	}
+	return out, nil
+}
+
+// WebhookEndpointSummaryByID is one endpoint with its delivery counts.
+func (db *DB) WebhookEndpointSummaryByID(ctx context.Context, id int64) (*WebhookEndpointSummary, error) {
+	e, err := db.WebhookEndpointByID(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	counts, err := db.deliveryCounts(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	c := counts[id]
+	return &WebhookEndpointSummary{WebhookEndpoint: *e, Pending: c[DeliveryPending], Delivered: c[DeliveryDelivered], Failed: c[DeliveryFailed]}, nil
+}
+
+// deliveryCounts counts deliveries by endpoint and status (one endpoint
+// when id is set).
+func (db *DB) deliveryCounts(ctx context.Context, id int64) (map[int64]map[string]int64, error) {
+	var rows []struct {
+		EndpointID int64
+		Status     string
+		N          int64
+	}
+	q := db.gorm.WithContext(ctx).Model(&WebhookDelivery{}).Select("endpoint_id, status, COUNT(*) AS n").Group("endpoint_id, status")
+	if id != 0 {
+		q = q.Where("endpoint_id = ?", id)
+	}
+	if err := q.Scan(&rows).Error; err != nil {
+		return nil, fmt.Errorf("count webhook deliveries: %w", err)
+	}
+	out := map[int64]map[string]int64{}
+	for _, r := range rows {
+		if out[r.EndpointID] == nil {
+			out[r.EndpointID] = map[string]int64{}
+		}
+		out[r.EndpointID][r.Status] = r.N
+	}
+	return out, nil
+}

@@ -1,0 +1,103 @@
+package models
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"gorm.io/gorm"
+)
+
+// Webhook event types (the Powens seed's names).
+const (
+	EventUserCreated = "USER_CREATED"
+	EventUserDeleted = "USER_DELETED"
+)
+
+// WebhookEventTypes are the events an endpoint can subscribe to.
+var WebhookEventTypes = []string{EventUserCreated, EventUserDeleted}
+
+// DeliveryWindow is how long an event is retried before its delivery fails.
+const DeliveryWindow = 24 * time.Hour
+
+// OutboxEvent is an event a change emits. Apply writes it to the outbox in
+// the change's own transaction, so an event exists if and only if the
+// change committed.
+type OutboxEvent struct {
+	Type    string
+	Payload any // encoded as the request body
+}
+
+// WebhookEvent is one outbox row.
+type WebhookEvent struct {
+	ID        int64 `gorm:"primaryKey"`
+	EventID   string
+	EventType string
+	Payload   string
+	CreatedAt time.Time
+}
+
+func (WebhookEvent) TableName() string { return "webhook_events" }
+
+// PowensUser is the Powens seed's User object, the body of USER_CREATED
+// and USER_DELETED.
+type PowensUser struct {
+	ID     int64  `json:"id"`
+	Signin string `json:"signin"`
+}
+
+// PowensDateTime is how Powens writes a DateTime.
+const PowensDateTime = "2006-01-02 15:04:05"
+
+// AsPowensUser is the user as the Powens seed shapes it.
+func (u *EndUser) AsPowensUser() PowensUser {
+	return PowensUser{ID: u.ID, Signin: u.CreatedAt.UTC().Format(PowensDateTime)}
+}
+
+// userEvent is a USER_CREATED or USER_DELETED event about u.
+func userEvent(eventType string, u *EndUser) OutboxEvent {
+	return OutboxEvent{Type: eventType, Payload: u.AsPowensUser()}
+}
+
+// NewEventID returns the id receivers de-duplicate on.
+func NewEventID() string { return "evt_" + RandomHex(16) }
+
+// writeOutbox stores events and, for each, a pending delivery to every
+// enabled endpoint subscribed to its type, all in tx.
+func writeOutbox(tx *gorm.DB, events []OutboxEvent) error {
+	if len(events) == 0 {
+		return nil
+	}
+	var endpoints []WebhookEndpoint
+	if err := tx.Select("id", "events").Where("enabled = ?", true).Find(&endpoints).Error; err != nil {
+		return fmt.Errorf("outbox: read endpoints: %w", err)
+	}
+	now := Now()
+	rows := make([]WebhookEvent, len(events))
+	for i, ev := range events {
+		body, err := json.Marshal(ev.Payload)
+		if err != nil {
+			return fmt.Errorf("outbox: encode %s: %w", ev.Type, err)
+		}
+		rows[i] = WebhookEvent{EventID: NewEventID(), EventType: ev.Type, Payload: string(body), CreatedAt: now}
+	}
+	if err := tx.CreateInBatches(rows, 500).Error; err != nil {
+		return fmt.Errorf("outbox: write events: %w", err)
+	}
+	var deliveries []WebhookDelivery
+	for _, ev := range rows {
+		for _, ep := range endpoints {
+			if ep.Subscribes(ev.EventType) {
+				deliveries = append(deliveries, WebhookDelivery{EventID: ev.ID, EndpointID: ep.ID, Status: DeliveryPending,
+					NextAttemptAt: now, DeadlineAt: now.Add(DeliveryWindow), CreatedAt: now, UpdatedAt: now})
+			}
+		}
+	}
+	if len(deliveries) == 0 {
+		return nil
+	}
+	if err := tx.CreateInBatches(deliveries, 500).Error; err != nil {
+		return fmt.Errorf("outbox: write deliveries: %w", err)
+	}
+	return nil
+}
