@@ -140,6 +140,9 @@ func (db *DB) filtered(q *gorm.DB, f UserFilter, now time.Time) *gorm.DB {
 // (migration 0008): a search for "c.hunt" becomes one trigram word.
 var searchKey = strings.NewReplacer(".", "D", "@", "A", "_", "U", "-", "H", "+", "P", "'", "Q")
 
+// SearchKey is a search term as it appears in end_users.search_key.
+func SearchKey(term string) string { return searchKey.Replace(strings.ToLower(term)) }
+
 // searched restricts a query on end_users to the filter's search: exact on
 // the ids; substring on name and email and prefix on phone and email
 // through search_text (each term starts after a space). Substrings need
@@ -165,7 +168,7 @@ func (db *DB) searched(g, q *gorm.DB, s string, page func(*gorm.DB) *gorm.DB) *g
 	}
 	column, pattern := "search_text", escapeLike(strings.ToLower(s))
 	if db.Dialect == Postgres {
-		column, pattern = "search_key", escapeLike(searchKey.Replace(strings.ToLower(s)))
+		column, pattern = "search_key", escapeLike(SearchKey(s))
 	}
 	text := page(q.Session(&gorm.Session{}).Select("id").Where(column+" LIKE ?"+db.Dialect.likeEscape(), "%"+pattern+"%"))
 	return g.Model(&EndUser{}).Where("id IN (SELECT id FROM (?) AS matched UNION ALL ?)", text, byID)
