@@ -132,7 +132,9 @@ func (m *TeamMember) neverAccepted() bool {
 }
 
 // CanResendInvitation reports whether the member can be sent a new link.
-func (m *TeamMember) CanResendInvitation() bool { return m.Status == MemberInvited || m.neverAccepted() }
+func (m *TeamMember) CanResendInvitation() bool {
+	return m.Status == MemberInvited || m.neverAccepted()
+}
 
 // CanReactivate reports whether the member can be made active again.
 func (m *TeamMember) CanReactivate() bool { return m.Status == MemberDeactivated && !m.neverAccepted() }
