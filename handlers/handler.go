@@ -6,6 +6,7 @@ import (
 	"log/slog"
 
 	"ledgerdesk/models"
+	"ledgerdesk/web/mail"
 	"ledgerdesk/web/session"
 )
 
@@ -14,4 +15,9 @@ type Handler struct {
 	DB       *models.DB
 	Sessions *session.Manager
 	Logger   *slog.Logger
+	// Mailer sends invitations; nil when no SMTP server is configured.
+	Mailer mail.Sender
+	// PublicURL is the portal's address as people reach it, for links
+	// in emails; empty: the address of the request.
+	PublicURL string
 }

@@ -6,6 +6,8 @@ package web
 import (
 	"log/slog"
 	"time"
+
+	"ledgerdesk/web/mail"
 )
 
 // Config is everything Setup needs to build the app.
@@ -26,6 +28,11 @@ type Config struct {
 	SessionKey []byte
 	// Logger receives the access log and internal errors.
 	Logger *slog.Logger
+	// Mailer sends invitation emails; nil: links are only shown.
+	Mailer mail.Sender
+	// PublicURL is the portal's address for links in emails; empty: the
+	// address each request came to.
+	PublicURL string
 }
 
 // withDefaults fills what the caller left zero.
