@@ -339,7 +339,8 @@ func TestSessions_OwnListEndOneAndEndOthers(t *testing.T) {
 
 		r := here.Get("/account/sessions")
 		wantStatus(t, r, http.StatusOK)
-		rows := byTestID(r.Doc, "session-row")
+		list := r.Doc
+		rows := byTestID(list, "session-row")
 		if rows.Length() != 3 || byTestID(r.Doc, "session-current").Length() != 1 {
 			t.Fatalf("%d sessions listed:\n%s", rows.Length(), r.Body)
 		}
@@ -372,7 +373,7 @@ func TestSessions_OwnListEndOneAndEndOthers(t *testing.T) {
 		if !strings.Contains(byTestID(here.Get("/account/sessions").Doc, "flash").Text(), "already ended") {
 			t.Fatal("no note that the session had already ended")
 		}
-		current := byTestID(r.Doc, "session-current").Closest(`[data-testid="session-row"]`).AttrOr("data-session", "")
+		current := byTestID(list, "session-current").Closest(`[data-testid="session-row"]`).AttrOr("data-session", "")
 		wantRedirect(t, here.Post("/account/sessions/"+current+"/end", nil), "/account/sessions")
 		if !strings.Contains(byTestID(here.Get("/account/sessions").Doc, "flash").Text(), "session you are using") {
 			t.Fatal("ending the current session from the list was not refused with a note")
