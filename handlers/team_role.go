@@ -16,6 +16,11 @@ func (h *Handler) TeamRoleChange(c *fiber.Ctx) error {
 	}
 	role := models.Role(c.FormValue("role"))
 	updated, err := h.DB.ChangeMemberRole(c.UserContext(), current.Origin(c), m.ID, role)
+	if err == nil && updated.ID == current.Member(c).ID && updated.Role != models.RoleAdmin {
+		// Admins only see the team: having given up the role, go home.
+		current.AddFlash(c, "You are now "+updated.Role.Label()+".")
+		return redirect(c, "/")
+	}
 	flash := ""
 	if err == nil {
 		flash = m.EmailAddress + " is now " + updated.Role.Label() + "."

@@ -322,6 +322,11 @@ func TestTeam_LastAdminIsNeitherDemotedNorDeactivated(t *testing.T) {
 		if got, _ := db.MemberByID(context.Background(), other.ID); got.Role != models.RoleAuditor {
 			t.Fatalf("role %s", got.Role)
 		}
+		// With another admin, an admin may step down, and lands on the
+		// overview: the team screens are no longer theirs.
+		h.SignIn(t, models.RoleAdmin)
+		wantRedirect(t, admin.Post("/team/"+me.ID+"/role", url.Values{"role": {"compliance"}}), "/")
+		wantStatus(t, admin.Get("/team"), http.StatusForbidden)
 	})
 }
 
