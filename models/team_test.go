@@ -479,3 +479,35 @@ func TestMemberActivity_ListsEntriesByAndAboutTheMember(t *testing.T) {
 		}
 	})
 }
+
+func TestAcceptInvitation_TwoAtOnceOnlyOneWins(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, db *models.DB) {
+		if db.Dialect == models.Postgres {
+			warmPool(t, db, 4)
+		}
+		admin := activeMember(t, db, "admin@example.com")
+		inv := invite(t, db, admin, "twice@example.com", models.RoleAuditor)
+		passwords := []string{goodPassword, "another quite long passphrase"}
+		errs := race(2, func(i int) error {
+			_, err := db.AcceptInvitation(ctx, anonymousFrom("198.51.100.4"), inv.Token, passwords[i], passwords[i])
+			return err
+		})
+		won := -1
+		for i, err := range errs {
+			if err == nil {
+				won = i
+			} else {
+				domainError(t, err, models.KindNotFound)
+			}
+		}
+		if won < 0 || errs[1-won] == nil {
+			t.Fatalf("errors %v, want exactly one acceptance", errs)
+		}
+		if !models.VerifyPassword(storedHash(t, db, inv.Member.ID), passwords[won]) {
+			t.Fatal("the stored password is not the winner's")
+		}
+		if n := len(entriesWithAction(t, db, "team.accept")); n != 1 {
+			t.Fatalf("%d team.accept entries", n)
+		}
+	})
+}
