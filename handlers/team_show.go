@@ -47,6 +47,16 @@ func (h *Handler) renderMember(c *fiber.Ctx, status int, m *models.TeamMember, e
 		Member: m, Sessions: h.sessionRows(c, sessions), Activity: activity,
 		IsSelf: current.Member(c).ID == m.ID, Error: errMsg, CSRFToken: current.CSRFToken(c),
 	}
+	if m.Status == models.MemberInvited {
+		inv, err := h.DB.PendingInvitation(ctx, m.ID)
+		if err != nil {
+			return err
+		}
+		if inv != nil {
+			v.InvitationExpires = &inv.ExpiresAt
+			v.InvitationExpired = !models.Now().Before(inv.ExpiresAt)
+		}
+	}
 	return render.Page(c, status, m.EmailAddress, pages.TeamMember(v))
 }
 

@@ -298,3 +298,18 @@ func (db *DB) AcceptInvitation(ctx context.Context, o Origin, token, password, c
 	}
 	return &m, nil
 }
+
+// PendingInvitation returns the member's newest invitation that was neither
+// used nor withdrawn (it may have expired), or nil.
+func (db *DB) PendingInvitation(ctx context.Context, memberID string) (*Invitation, error) {
+	var out []Invitation
+	err := db.gorm.WithContext(ctx).Where("member_id = ? AND used_at IS NULL AND withdrawn_at IS NULL", memberID).
+		Order("created_at DESC").Limit(1).Find(&out).Error
+	if err != nil {
+		return nil, fmt.Errorf("pending invitation: %w", err)
+	}
+	if len(out) == 0 {
+		return nil, nil
+	}
+	return &out[0], nil
+}

@@ -202,6 +202,16 @@ func TestTeamInvite_ResendReplacesTheLinkAndRevokeWithdrawsIt(t *testing.T) {
 		}
 		wantStatus(t, visitor.Get(fresh), http.StatusOK)
 
+		r = admin.Get("/team/" + m)
+		if !strings.Contains(byTestID(r.Doc, "invitation-expires").Text(), "valid until") {
+			t.Fatalf("the member page does not say until when the link works:\n%s", r.Body)
+		}
+		if err := db.Gorm().Exec(`UPDATE team_invitations SET expires_at = ? WHERE member_id = ?`, models.Now().Add(-time.Second), m).Error; err != nil {
+			t.Fatal(err)
+		}
+		if r = admin.Get("/team/" + m); !strings.Contains(byTestID(r.Doc, "invitation-expires").Text(), "expired") {
+			t.Fatal("the member page does not say the link expired")
+		}
 		r = admin.Post("/team/"+m+"/invite/revoke", nil)
 		wantRedirect(t, r, "/team/"+m)
 		r = admin.Get("/team/" + m)
