@@ -6,6 +6,7 @@ import (
 	"log/slog"
 
 	"ledgerdesk/models"
+	"ledgerdesk/web/mail"
 	"ledgerdesk/web/session"
 	"ledgerdesk/webhooks"
 )
@@ -17,4 +18,9 @@ type Handler struct {
 	Logger   *slog.Logger
 	// Webhooks decides which webhook URLs may be saved.
 	Webhooks *webhooks.Guard
+	// Mailer sends invitations; nil when no SMTP server is configured.
+	Mailer mail.Sender
+	// PublicURL is the portal's address as people reach it, for links
+	// in emails; empty: the address of the request.
+	PublicURL string
 }

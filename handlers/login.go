@@ -28,6 +28,8 @@ func (h *Handler) LoginShow(c *fiber.Ctx) error {
 	switch {
 	case c.Query("signed_out") != "":
 		form.Notice = "You have signed out."
+	case c.Query("welcome") != "":
+		form.Notice = "Your password is set. Sign in to continue."
 	case c.Query("next") != "":
 		form.Notice = "Sign in to continue."
 	}

@@ -50,10 +50,6 @@ func codeAt(t testing.TB, secret string, at time.Time) string {
 	return code
 }
 
-func memberOrigin(m *models.TeamMember) models.Origin {
-	return models.Origin{Actor: m.AsActor(), RequestID: "req-" + models.RandomHex(4), IP: "198.51.100.9", UserAgent: "models-test"}
-}
-
 // startSetup begins enrolment and returns the secret the page would show.
 func startSetup(t testing.TB, db *models.DB, m *models.TeamMember) string {
 	t.Helper()

@@ -90,14 +90,17 @@ func NormalizeEmail(s string) (string, error) {
 	return s, nil
 }
 
-// Password rules for this foundation: long enough and not absurdly long
-// (argon2id hashes any length, but a megabyte password is an attack).
+// Password rules, as NIST SP 800-63B has them: long enough, not absurdly
+// long (argon2id hashes any length, but a megabyte password is an attack),
+// and not on the list of common passwords. No composition rules: they make
+// passwords harder to remember, not to guess.
 const (
 	MinPasswordLength = 12
 	MaxPasswordLength = 256
 )
 
-// CheckPasswordRules returns the message for a password that breaks a rule.
+// CheckPasswordRules returns the message for a password that breaks a
+// rule, or "". Every place a password is set goes through it.
 func CheckPasswordRules(pw string) string {
 	n := len([]rune(pw))
 	switch {
@@ -105,6 +108,8 @@ func CheckPasswordRules(pw string) string {
 		return fmt.Sprintf("Use at least %d characters.", MinPasswordLength)
 	case n > MaxPasswordLength:
 		return fmt.Sprintf("Use at most %d characters.", MaxPasswordLength)
+	case IsCommonPassword(pw):
+		return "This password is on a list of commonly used passwords. Choose another; a phrase of a few unrelated words works well."
 	}
 	return ""
 }

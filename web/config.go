@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"time"
 
+	"ledgerdesk/web/mail"
 	"ledgerdesk/webhooks"
 )
 
@@ -31,6 +32,11 @@ type Config struct {
 	// WebhookGuard decides which webhook URLs may be saved; nil refuses
 	// private, loopback and link-local destinations.
 	WebhookGuard *webhooks.Guard
+	// Mailer sends invitation emails; nil: links are only shown.
+	Mailer mail.Sender
+	// PublicURL is the portal's address for links in emails; empty: the
+	// address each request came to.
+	PublicURL string
 }
 
 // withDefaults fills what the caller left zero.

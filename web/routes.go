@@ -136,6 +136,22 @@ func routes(h *handlers.Handler) []Route {
 
 		{Method: "GET", Path: "/account", Access: Members, Handler: h.AccountShow},
 		{Method: "POST", Path: "/account/password", Access: Members, Handler: h.AccountPasswordChange},
+		{Method: "GET", Path: "/account/sessions", Access: Members, Handler: h.AccountSessions},
+		{Method: "POST", Path: "/account/sessions/end-others", Access: Members, Handler: h.AccountSessionsEndOthers},
+		{Method: "POST", Path: "/account/sessions/:session/end", Access: Members, Handler: h.AccountSessionEnd},
+
+		{Method: "GET", Path: "/team", Access: Admins, Handler: h.TeamList, Nav: "Team"},
+		{Method: "GET", Path: "/team/invite", Access: Admins, Handler: h.TeamInviteForm},
+		{Method: "POST", Path: "/team/invite", Access: Admins, Handler: h.TeamInvite},
+		{Method: "GET", Path: "/team/:id<len(24)>", Access: Admins, Handler: h.TeamShow},
+		{Method: "POST", Path: "/team/:id<len(24)>/role", Access: Admins, Handler: h.TeamRoleChange},
+		{Method: "POST", Path: "/team/:id<len(24)>/deactivate", Access: Admins, Handler: h.TeamDeactivate},
+		{Method: "POST", Path: "/team/:id<len(24)>/reactivate", Access: Admins, Handler: h.TeamReactivate},
+		{Method: "POST", Path: "/team/:id<len(24)>/invite/resend", Access: Admins, Handler: h.TeamInviteResend},
+		{Method: "POST", Path: "/team/:id<len(24)>/invite/revoke", Access: Admins, Handler: h.TeamInviteRevoke},
+		{Method: "POST", Path: "/team/:id<len(24)>/sessions/:session/end", Access: Admins, Handler: h.TeamSessionEnd},
+		{Method: "GET", Path: "/invite/:token", Access: Public, Handler: h.InviteShow},
+		{Method: "POST", Path: "/invite/:token", Access: Public, Handler: h.InviteAccept},
 	}
 }
 

@@ -32,6 +32,51 @@ var routeExamples = map[string]string{
 	"/webhooks/:id<int>/delete":                          "/webhooks/{webhook}/delete",
 	"/webhooks/:id<int>/deliveries":                      "/webhooks/{webhook}/deliveries",
 	"/webhooks/:id<int>/deliveries/:delivery<int>/retry": "/webhooks/{webhook}/deliveries/{delivery}/retry",
+	"/account/sessions/:session/end":                     "/account/sessions/{session}/end",
+	"/team/:id<len(24)>":                                 "/team/{member}",
+	"/team/:id<len(24)>/role":                            "/team/{member}/role",
+	"/team/:id<len(24)>/deactivate":                      "/team/{member}/deactivate",
+	"/team/:id<len(24)>/reactivate":                      "/team/{deactivated}/reactivate",
+	"/team/:id<len(24)>/invite/resend":                   "/team/{invited}/invite/resend",
+	"/team/:id<len(24)>/invite/revoke":                   "/team/{invited}/invite/revoke",
+	"/team/:id<len(24)>/sessions/:session/end":           "/team/{member}/sessions/{session}/end",
+	"/invite/:token":                                     "/invite/{invitation}",
+}
+
+// teamPlaceholders make the team members a walk's request needs: an
+// active member signed in once ({member}, whose session is {session}), a
+// deactivated one, and an open invitation ({invited} is the invitee,
+// {invitation} the link's token).
+func teamPlaceholders(t *testing.T, h *webtest.Harness, p string) string {
+	t.Helper()
+	ctx := context.Background()
+	if strings.Contains(p, "{member}") {
+		m, pw := h.Member(t, models.RoleCompliance)
+		c := h.Client(t)
+		c.Login(m.EmailAddress, pw)
+		rows := sessionRowsOf(t, h.DB, m.ID)
+		p = strings.ReplaceAll(strings.ReplaceAll(p, "{member}", m.ID), "{session}", rows[0].Handle())
+	}
+	// An own session that is not the walking client's: ending it is
+	// answered like any other (already ended, as it names nobody's).
+	p = strings.ReplaceAll(p, "{session}", models.RandomHex(10))
+	if strings.Contains(p, "{deactivated}") {
+		m, _ := h.Member(t, models.RoleAuditor)
+		if _, err := h.DB.DeactivateMember(ctx, models.Origin{Actor: models.SystemActor}, m.ID); err != nil {
+			t.Fatal(err)
+		}
+		p = strings.ReplaceAll(p, "{deactivated}", m.ID)
+	}
+	if strings.Contains(p, "{invited}") || strings.Contains(p, "{invitation}") {
+		inv, err := h.DB.InviteMember(ctx, models.Origin{Actor: models.SystemActor},
+			models.NewInvitee{Email: "walk-" + models.RandomHex(4) + "@example.com", Role: models.RoleAuditor})
+		if err != nil {
+			t.Fatal(err)
+		}
+		webtest.Sensitive(inv.Token)
+		p = strings.ReplaceAll(strings.ReplaceAll(p, "{invited}", inv.Member.ID), "{invitation}", inv.Token)
+	}
+	return p
 }
 
 // examplePath is a concrete path for the route, and the end user it names
@@ -48,6 +93,7 @@ func examplePath(t *testing.T, h *webtest.Harness, r web.Route) (string, *models
 	if strings.Contains(p, "{webhook}") {
 		p = webhookExamplePath(t, h, p)
 	}
+	p = teamPlaceholders(t, h, p)
 	if !strings.Contains(p, "{user}") {
 		return p, nil
 	}
@@ -100,6 +146,9 @@ type walkMember struct {
 	member   *models.TeamMember
 	password string
 	client   *webtest.Client
+	// relogin gives client a fresh session, after a POST that ended the
+	// member's other sessions.
+	relogin func()
 }
 
 // validForm is a form the route accepts, for the POST routes the walk
@@ -121,10 +170,20 @@ func validForm(r web.Route, m *walkMember, u *models.EndUser) (form url.Values, 
 		return url.Values{"url": {"https://93.184.216.34/walk"}, "events": {"USER_CREATED"}, "enabled": {"1"}}, nil
 	case "POST /login":
 		return url.Values{"email": {m.member.EmailAddress}, "password": {m.password}}, nil
+	case "POST /team/invite":
+		return url.Values{"email": {"walk-invite-" + models.RandomHex(4) + "@example.com"}, "role": {"auditor"}}, nil
+	case "POST /team/:id<len(24)>/role":
+		return url.Values{"role": {"auditor"}}, nil
+	case "POST /invite/:token":
+		pw := "walk " + models.RandomToken(12)
+		webtest.Sensitive(pw)
+		return url.Values{"password": {pw}, "confirm": {pw}}, nil
 	case "POST /account/password":
 		next := "new-" + models.RandomToken(12)
 		webtest.Sensitive(next)
-		return url.Values{"current": {m.password}, "new": {next}, "confirm": {next}}, func() { m.password = next }
+		return url.Values{"current": {m.password}, "new": {next}, "confirm": {next}}, func() { m.password = next; m.relogin() }
+	case "POST /account/sessions/end-others":
+		return url.Values{}, func() { m.relogin() }
 	}
 	return url.Values{}, nil
 }
@@ -172,6 +231,10 @@ func walkRoutes(t *testing.T, h *webtest.Harness, table []web.Route) {
 		m, password := h.Member(t, role)
 		wm := &walkMember{role: role, member: m, password: password, client: h.Client(t)}
 		wm.client.Login(m.EmailAddress, password)
+		wm.relogin = func() {
+			wm.client = h.Client(t)
+			wm.client.Login(wm.member.EmailAddress, wm.password)
+		}
 		for _, r := range table {
 			path, u := examplePath(t, h, r)
 			t.Run(string(role)+" "+r.Method+" "+r.Path, func(t *testing.T) {

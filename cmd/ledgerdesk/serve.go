@@ -12,6 +12,7 @@ import (
 
 	"ledgerdesk/models"
 	"ledgerdesk/web"
+	"ledgerdesk/web/mail"
 	"ledgerdesk/webhooks"
 )
 
@@ -36,10 +37,19 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		"let webhooks reach private, loopback and link-local addresses (env LEDGERDESK_WEBHOOK_ALLOW_PRIVATE)")
 	noDemo := fs.Bool("no-demo-data", envBool(getenv, "LEDGERDESK_NO_DEMO_DATA"),
 		"start a new embedded database empty instead of with 1,000 demo end users (env LEDGERDESK_NO_DEMO_DATA)")
+	smtpURL := fs.String("smtp-url", getenv("LEDGERDESK_SMTP_URL"),
+		"SMTP server for invitation emails, smtp://user:pass@host:587 or smtps://…:465 (env LEDGERDESK_SMTP_URL); empty: links are only shown")
+	mailFrom := fs.String("mail-from", getenv("LEDGERDESK_MAIL_FROM"), "From address of invitation emails (env LEDGERDESK_MAIL_FROM)")
+	publicURL := fs.String("public-url", getenv("LEDGERDESK_PUBLIC_URL"),
+		"the portal's address in links sent by email, e.g. https://ledgerdesk.example.com (env LEDGERDESK_PUBLIC_URL)")
 	if err := fs.Parse(args); err != nil {
 		return exitCode(2)
 	}
 	logger := slog.New(slog.NewJSONHandler(stderr, nil))
+	mailer, err := mailerFrom(*smtpURL, *mailFrom)
+	if err != nil {
+		return err
+	}
 
 	secrets, err := web.LoadSecrets(dbo.dataDir, getenv)
 	if err != nil {
@@ -92,6 +102,8 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		SessionKey:      secrets.SessionKey,
 		Logger:          logger,
 		WebhookGuard:    guard,
+		Mailer:          mailer,
+		PublicURL:       *publicURL,
 	}, db)
 	if err != nil {
 		ln.Close()
@@ -190,4 +202,20 @@ func purgeExpired(ctx context.Context, db *models.DB, limits models.SessionLimit
 			}
 		}
 	}
+}
+
+// mailerFrom is the invitation mailer the settings describe, or nil when
+// no SMTP server is set.
+func mailerFrom(smtpURL, from string) (mail.Sender, error) {
+	if smtpURL == "" {
+		return nil, nil
+	}
+	if from == "" {
+		return nil, fmt.Errorf("LEDGERDESK_SMTP_URL is set: set LEDGERDESK_MAIL_FROM (--mail-from) too")
+	}
+	m, err := mail.Parse(smtpURL, from)
+	if err != nil {
+		return nil, fmt.Errorf("LEDGERDESK_SMTP_URL: %w", err)
+	}
+	return m, nil
 }

@@ -1,0 +1,104 @@
+package handlers
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/utils"
+
+	"ledgerdesk/models"
+	"ledgerdesk/views/pages"
+	"ledgerdesk/web/current"
+	"ledgerdesk/web/mail"
+	"ledgerdesk/web/render"
+)
+
+// TeamInviteForm asks for the invitee's email and role (GET /team/invite).
+func (h *Handler) TeamInviteForm(c *fiber.Ctx) error {
+	f := pages.InviteFormView{Role: string(models.RoleAuditor), CSRFToken: current.CSRFToken(c)}
+	return render.Page(c, http.StatusOK, "Invite a team member", pages.TeamInvitePage(f))
+}
+
+// TeamInvite creates the invitation (POST /team/invite) and shows its
+// one-time link; invalid input comes back as 422 with the values kept.
+func (h *Handler) TeamInvite(c *fiber.Ctx) error {
+	f := pages.InviteFormView{
+		Email: utils.CopyString(c.FormValue("email")), Role: utils.CopyString(c.FormValue("role")),
+		CSRFToken: current.CSRFToken(c),
+	}
+	issued, err := h.DB.InviteMember(c.UserContext(), current.Origin(c), models.NewInvitee{Email: f.Email, Role: models.Role(f.Role)})
+	var merr *models.Error
+	if errors.As(err, &merr) && len(merr.Fields) > 0 {
+		f.Errors = merr.Fields
+		return render.Page(c, http.StatusUnprocessableEntity, "Invite a team member", pages.TeamInvitePage(f))
+	}
+	if err != nil {
+		return err
+	}
+	return h.showInvitationLink(c, http.StatusCreated, issued, "Invitation created")
+}
+
+// TeamInviteResend replaces a member's invitation link; the old one stops
+// working (POST /team/:id/invite/resend).
+func (h *Handler) TeamInviteResend(c *fiber.Ctx) error {
+	m, err := h.memberParam(c)
+	if err != nil {
+		return err
+	}
+	issued, err := h.DB.ResendInvitation(c.UserContext(), current.Origin(c), m.ID)
+	if err != nil {
+		return h.teamActionDone(c, m, err, "")
+	}
+	return h.showInvitationLink(c, http.StatusOK, issued, "New invitation link; the previous one no longer works")
+}
+
+// TeamInviteRevoke withdraws an invitation (POST /team/:id/invite/revoke).
+func (h *Handler) TeamInviteRevoke(c *fiber.Ctx) error {
+	m, err := h.memberParam(c)
+	if err != nil {
+		return err
+	}
+	err = h.DB.RevokeInvitation(c.UserContext(), current.Origin(c), m.ID)
+	return h.teamActionDone(c, m, err, "The invitation of "+m.EmailAddress+" was revoked; the link no longer works.")
+}
+
+// showInvitationLink shows the link once and, when SMTP is configured,
+// mails it. A mail that fails is reported; the invitation stands.
+func (h *Handler) showInvitationLink(c *fiber.Ctx, status int, issued *models.IssuedInvitation, headline string) error {
+	v := pages.InvitationLinkView{Member: issued.Member, Headline: headline,
+		Link: h.baseURL(c) + "/invite/" + issued.Token, ExpiresAt: issued.ExpiresAt}
+	if h.Mailer != nil {
+		err := h.Mailer.Send(c.UserContext(), invitationMail(issued, v.Link))
+		if err != nil {
+			// The reason goes to the admin's page only: a server's answer
+			// may quote the recipient's address, which the log must not keep.
+			h.Logger.Warn("invitation mail not sent", "request_id", current.RequestID(c))
+			v.MailError = err.Error()
+		} else {
+			v.Mailed = true
+		}
+	}
+	return render.Page(c, status, headline, pages.InvitationLink(v))
+}
+
+// baseURL is the portal's address for links that leave the browser.
+func (h *Handler) baseURL(c *fiber.Ctx) string {
+	if h.PublicURL != "" {
+		return strings.TrimRight(h.PublicURL, "/")
+	}
+	return c.BaseURL()
+}
+
+func invitationMail(issued *models.IssuedInvitation, link string) mail.Message {
+	return mail.Message{
+		To:      issued.Member.EmailAddress,
+		Subject: "You are invited to Ledgerdesk",
+		Body: fmt.Sprintf("Hello,\n\nYou were invited to the Ledgerdesk admin portal as %s.\n"+
+			"Open this link to choose your password:\n\n%s\n\n"+
+			"The link works once, until %s UTC. If you did not expect this, ignore this message.\n",
+			issued.Member.Role.Label(), link, issued.ExpiresAt.UTC().Format("2006-01-02 15:04")),
+	}
+}

@@ -1,0 +1,152 @@
+package handlers
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"net/http"
+
+	"github.com/gofiber/fiber/v2"
+
+	"ledgerdesk/models"
+	"ledgerdesk/views/pages"
+	"ledgerdesk/web/current"
+	"ledgerdesk/web/render"
+)
+
+// memberParam loads the team member named by the :id route parameter.
+func (h *Handler) memberParam(c *fiber.Ctx) (*models.TeamMember, error) {
+	id := c.Params("id")
+	if _, err := hex.DecodeString(id); err != nil || len(id) != 24 {
+		return nil, fiber.ErrNotFound
+	}
+	return h.DB.MemberByID(c.UserContext(), id)
+}
+
+// TeamShow is a member's page (GET /team/:id): role, status, sessions,
+// and what they did and what was done to them.
+func (h *Handler) TeamShow(c *fiber.Ctx) error {
+	m, err := h.memberParam(c)
+	if err != nil {
+		return err
+	}
+	return h.renderMember(c, http.StatusOK, m, "")
+}
+
+func (h *Handler) renderMember(c *fiber.Ctx, status int, m *models.TeamMember, errMsg string) error {
+	ctx := c.UserContext()
+	sessions, err := h.DB.SessionsOfMember(ctx, m.ID)
+	if err != nil {
+		return err
+	}
+	activity, err := h.memberActivity(ctx, m.ID)
+	if err != nil {
+		return err
+	}
+	v := pages.TeamMemberView{
+		Member: m, Sessions: h.sessionRows(c, sessions), Activity: activity,
+		IsSelf: current.Member(c).ID == m.ID, Error: errMsg, CSRFToken: current.CSRFToken(c),
+	}
+	if m.Status == models.MemberInvited {
+		inv, err := h.DB.PendingInvitation(ctx, m.ID)
+		if err != nil {
+			return err
+		}
+		if inv != nil {
+			v.InvitationExpires = &inv.ExpiresAt
+			v.InvitationExpired = !models.Now().Before(inv.ExpiresAt)
+		}
+	}
+	return render.Page(c, status, m.EmailAddress, pages.TeamMember(v))
+}
+
+// memberActivity names the members among the actors and targets.
+func (h *Handler) memberActivity(ctx context.Context, memberID string) ([]pages.ActivityEntry, error) {
+	entries, err := h.DB.MemberActivity(ctx, memberID, historyLimit)
+	if err != nil {
+		return nil, err
+	}
+	var ids []string
+	for _, e := range entries {
+		if e.ActorType == models.ActorMember {
+			ids = append(ids, e.ActorID)
+		}
+		if e.TargetType == "team_member" {
+			ids = append(ids, e.TargetID)
+		}
+	}
+	emails, err := h.DB.MemberEmails(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]pages.ActivityEntry, len(entries))
+	for i, e := range entries {
+		actor := string(e.ActorType) + " " + e.ActorID
+		if email, ok := emails[e.ActorID]; ok && e.ActorType == models.ActorMember {
+			actor = email
+		}
+		target := e.TargetType + " " + e.TargetID
+		if email, ok := emails[e.TargetID]; ok && e.TargetType == "team_member" {
+			target = email
+		}
+		if e.TargetType == "" {
+			target = ""
+		}
+		out[i] = pages.ActivityEntry{Entry: e, Actor: actor, Target: target}
+	}
+	return out, nil
+}
+
+// sessionRows lists the sessions still alive, marking the request's own.
+func (h *Handler) sessionRows(c *fiber.Ctx, sessions []models.Session) []pages.SessionRow {
+	now := models.Now()
+	mine := ""
+	if row := current.SessionRow(c); row != nil {
+		mine = row.IDHash
+	}
+	var out []pages.SessionRow
+	for _, s := range sessions {
+		if !s.ActiveAt(now, h.Sessions.Store.Limits) {
+			continue
+		}
+		out = append(out, pages.SessionRow{Handle: s.Handle(), Device: s.Device(), IP: s.IP,
+			CreatedAt: s.CreatedAt, LastSeenAt: s.LastSeenAt, Current: s.IDHash == mine})
+	}
+	return out
+}
+
+// teamActionDone answers a team action: on success a flash and back to
+// the member's page; a refusal (last admin, wrong status) shows its
+// message on that page with nothing changed, or in the flash area for
+// htmx.
+func (h *Handler) teamActionDone(c *fiber.Ctx, m *models.TeamMember, err error, flash string) error {
+	if err == nil {
+		current.AddFlash(c, flash)
+		return redirect(c, "/team/"+m.ID)
+	}
+	var merr *models.Error
+	if !errors.As(err, &merr) || current.IsHTMX(c) {
+		return err
+	}
+	status := http.StatusConflict
+	switch merr.Kind {
+	case models.KindConflict:
+	case models.KindForbidden:
+		status = http.StatusForbidden
+	case models.KindInvalid:
+		status = http.StatusUnprocessableEntity
+	default:
+		return err
+	}
+	fresh, lerr := h.DB.MemberByID(c.UserContext(), m.ID)
+	if lerr != nil {
+		return lerr
+	}
+	msg := merr.Message
+	if len(merr.Fields) > 0 {
+		for _, f := range merr.Fields {
+			msg = f
+		}
+	}
+	return h.renderMember(c, status, fresh, msg)
+}
