@@ -280,3 +280,20 @@ func (db *DB) CountActiveAPIKeys(ctx context.Context) (int64, error) {
 	}
 	return n, nil
 }
+
+// APIKeyLabels names keys for people, by id as audit entries hold it:
+// “name (client_id)”.
+func (db *DB) APIKeyLabels(ctx context.Context, ids []string) (map[string]string, error) {
+	out := map[string]string{}
+	if len(ids) == 0 {
+		return out, nil
+	}
+	var rows []APIKey
+	if err := db.gorm.WithContext(ctx).Select("id", "name", "client_id").Where("id IN ?", ids).Find(&rows).Error; err != nil {
+		return nil, fmt.Errorf("api key labels: %w", err)
+	}
+	for _, k := range rows {
+		out[strconv.FormatInt(k.ID, 10)] = "API key “" + k.Name + "” (" + k.ClientID + ")"
+	}
+	return out, nil
+}
