@@ -1,6 +1,7 @@
 package apijson
 
 import (
+	"strings"
 	"time"
 
 	"ledgerdesk/models"
@@ -78,7 +79,7 @@ func NewItem(it *models.Item) Item {
 	}
 	if out.Error != nil {
 		e := *out.Error
-		if len(e.Causes) == 0 {
+		if c := strings.TrimSpace(string(e.Causes)); c == "" || c == "null" {
 			e.Causes = []byte("[]")
 		}
 		out.Error = &e
