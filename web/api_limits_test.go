@@ -9,9 +9,11 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"ledgerdesk/models"
 	"ledgerdesk/models/testdb"
+	"ledgerdesk/web"
 	"ledgerdesk/web/webtest"
 )
 
@@ -68,5 +70,22 @@ func TestAPI_BodyOver1MiB_IsAJSONErrorAndWritesNothing(t *testing.T) {
 			}
 			wantUnchanged(t, db, before)
 		}
+	})
+}
+
+// TestAPI_TimeoutIsAJSONError: a request whose database work outlives the
+// request timeout is answered in the seed's shape, and nothing is written.
+func TestAPI_TimeoutIsAJSONError(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, db *models.DB) {
+		key := newKey(t, db, models.ScopeWrite)
+		h := webtest.New(t, db, func(c *web.Config) { c.RequestTimeout = time.Nanosecond })
+		before := stateOf(t, db)
+		r := plaid(t, h.Client(t), "/user/create", key.creds(map[string]any{"client_user_id": newClientUserID()}))
+		wantPlaidError(t, r, http.StatusServiceUnavailable, "API_ERROR", "PLANNED_MAINTENANCE")
+		if r.Header.Get("Retry-After") == "" {
+			t.Fatal("no Retry-After")
+		}
+		wantPowensError(t, powens(t, h.Client(t), "GET", "/2.0/users", key.Secret), http.StatusServiceUnavailable, "unavailable")
+		wantUnchanged(t, db, before)
 	})
 }
