@@ -183,8 +183,16 @@ func loginRequired(requestID string) *ItemError {
 // /sandbox/user/reset_login does, audited as item.reset_login. It returns
 // how many items changed.
 func (db *DB) ResetLogin(ctx context.Context, o Origin, endUserID int64) (int, error) {
+	return db.ResetLoginItems(ctx, o, endUserID, nil)
+}
+
+// ResetLoginItems is ResetLogin for the items itemIDs names (all of the
+// user's items when nil). An item_id that is not the user's is refused and
+// nothing changes.
+func (db *DB) ResetLoginItems(ctx context.Context, o Origin, endUserID int64, itemIDs []string) (int, error) {
 	var changed []string
 	err := db.Apply(ctx, o, func(tx *gorm.DB) (Change, error) {
+		changed = nil
 		var u EndUser
 		if err := tx.Select("id", "removed_at").Where("id = ?", endUserID).Take(&u).Error; err != nil {
 			return Change{}, notFound("No end user %d.", endUserID)
@@ -195,6 +203,12 @@ func (db *DB) ResetLogin(ctx context.Context, o Origin, endUserID int64) (int, e
 		var items []Item
 		if err := tx.Where("end_user_id = ?", endUserID).Order("id").Find(&items).Error; err != nil {
 			return Change{}, err
+		}
+		if itemIDs != nil {
+			items = selectItems(items, itemIDs)
+			if items == nil {
+				return Change{}, FieldErrors{"item_ids": "Every item_id must be one of this user's items."}.Err()
+			}
 		}
 		for i := range items {
 			it := &items[i]
@@ -212,6 +226,27 @@ func (db *DB) ResetLogin(ctx context.Context, o Origin, endUserID int64) (int, e
 			After: map[string]any{"items": changed, "error_code": "ITEM_LOGIN_REQUIRED"}}, nil
 	})
 	return len(changed), err
+}
+
+// selectItems returns the items ids names, or nil if any id is not there.
+func selectItems(items []Item, ids []string) []Item {
+	byID := make(map[string]Item, len(items))
+	for _, it := range items {
+		byID[it.ItemID] = it
+	}
+	out := []Item{}
+	seen := map[string]bool{}
+	for _, id := range ids {
+		it, ok := byID[id]
+		if !ok {
+			return nil
+		}
+		if !seen[id] {
+			seen[id] = true
+			out = append(out, it)
+		}
+	}
+	return out
 }
 
 func mustJSON(v any) string {

@@ -30,10 +30,12 @@ func setup(cfg Config, db *models.DB, routes func(*handlers.Handler) []Route) (*
 	limits := models.SessionLimits{Idle: cfg.IdleTimeout, Absolute: cfg.AbsoluteTimeout}
 	sessions := &session.Manager{Store: session.NewStore(db, cfg.SessionKey, cfg.SecureCookies, limits)}
 	h := &handlers.Handler{DB: db, Sessions: sessions, Logger: cfg.Logger, Webhooks: cfg.WebhookGuard, Mailer: cfg.Mailer, PublicURL: cfg.PublicURL}
+	table := routes(h)
+	api := newAPIRoutes(table)
 
 	app := fiber.New(fiber.Config{
 		AppName:               "Ledgerdesk",
-		ErrorHandler:          errorHandler(cfg.Logger),
+		ErrorHandler:          errorHandler(cfg.Logger, api),
 		DisableStartupMessage: true,
 		BodyLimit:             1 << 20,
 		// Bound how long a connection may sit without sending a request
@@ -49,8 +51,12 @@ func setup(cfg Config, db *models.DB, routes func(*handlers.Handler) []Route) (*
 		EnableIPValidation:      true,
 	})
 
-	table := routes(h)
 	navs := navByRole(table)
+	for _, r := range table {
+		if !r.Access.Declared() {
+			return nil, fmt.Errorf("web: route %s %s declares no access", r.Method, r.Path)
+		}
+	}
 
 	app.Use(
 		requestID,
@@ -58,14 +64,27 @@ func setup(cfg Config, db *models.DB, routes func(*handlers.Handler) []Route) (*
 		recoverPanics(cfg.Logger),
 		securityHeaders(cfg.SecureCookies),
 		requestTimeout(cfg.RequestTimeout),
+	)
+	// The JSON API comes before the session and CSRF middleware: Fiber
+	// runs handlers in the order they were added, so these routes (and
+	// the API's own 404/405) answer without a session being loaded or a
+	// CSRF token asked for. They authenticate with API keys alone, which
+	// a browser never sends by itself, so there is nothing to forge.
+	for _, r := range table {
+		if r.Access.IsAPI() {
+			app.Add(r.Method, r.Path, authorize(db, r.Access), r.Handler)
+		}
+	}
+	app.Use(api.fallback)
+
+	app.Use(
 		loadSession(sessions, navs),
 		csrfProtection(db, cfg),
 	)
 	for _, r := range table {
-		if !r.Access.Declared() {
-			return nil, fmt.Errorf("web: route %s %s declares no access", r.Method, r.Path)
+		if !r.Access.IsAPI() {
+			app.Add(r.Method, r.Path, authorize(db, r.Access), r.Handler)
 		}
-		app.Add(r.Method, r.Path, authorize(r.Access), r.Handler)
 	}
 	return app, nil
 }
@@ -90,9 +109,12 @@ func navByRole(table []Route) map[models.Role][]current.NavItem {
 	return out
 }
 
-// authorize enforces a route's access on the server, for pages, partials
-// and form posts alike.
-func authorize(a Access) fiber.Handler {
+// authorize enforces a route's access on the server, for pages, partials,
+// form posts and the JSON API alike.
+func authorize(db *models.DB, a Access) fiber.Handler {
+	if a.IsAPI() {
+		return authorizeAPI(db, a)
+	}
 	return func(c *fiber.Ctx) error {
 		if a.IsPublic() {
 			return c.Next()

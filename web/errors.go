@@ -17,9 +17,13 @@ import (
 // errorHandler is the app's one ErrorHandler: every error a handler or
 // middleware returns becomes a page, or an alert in the flash area for
 // htmx, with a status that says what happened. Internal details go to the
-// log with the request id; the page shows only the id.
-func errorHandler(log *slog.Logger) fiber.ErrorHandler {
+// log with the request id; the page shows only the id. On the JSON API's
+// paths the error is JSON in the seed's shape instead.
+func errorHandler(log *slog.Logger, api apiRoutes) fiber.ErrorHandler {
 	return func(c *fiber.Ctx, err error) error {
+		if style := api.styleOf(c.Path()); style != notAPI {
+			return api.writeError(c, style, err, log)
+		}
 		info := classify(err)
 		info.RequestID = current.RequestID(c)
 		info.SignedIn = current.Member(c) != nil

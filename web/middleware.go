@@ -52,9 +52,12 @@ func accessLog(log *slog.Logger) fiber.Handler {
 			}
 			err = nil
 		}
-		memberID := ""
+		memberID, apiKeyID := "", ""
 		if m := current.Member(c); m != nil {
 			memberID = m.ID
+		}
+		if a := current.APICaller(c); a != nil && a.Key != nil {
+			apiKeyID = a.Key.ClientID
 		}
 		log.Info("request",
 			"method", c.Method(),
@@ -63,6 +66,7 @@ func accessLog(log *slog.Logger) fiber.Handler {
 			"duration_ms", float64(time.Since(start).Microseconds())/1000,
 			"request_id", current.RequestID(c),
 			"member_id", memberID,
+			"api_client_id", apiKeyID,
 		)
 		return err
 	}

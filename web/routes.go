@@ -16,7 +16,26 @@ type Access struct {
 	// stages are the stages of sign-in a session may be at to use the
 	// route; nil means a completed sign-in only.
 	stages map[models.SignInStage]bool
+	// api, when set, makes the route part of the JSON API: it is called
+	// with an API key (or a user_token), never a session, and answers
+	// errors in the seed's own shape.
+	api   apiStyle
+	scope models.APIScope
 }
+
+// apiStyle says which seed's authentication and error shape a JSON API
+// route speaks.
+type apiStyle int
+
+const (
+	notAPI apiStyle = iota
+	// plaidAPI: client_id and secret in the body or the PLAID-CLIENT-ID
+	// and PLAID-SECRET headers; Plaid error objects.
+	plaidAPI
+	// powensAPI: a Bearer token (an API key's secret, or the end user's
+	// own user_token); Powens-style errors.
+	powensAPI
+)
 
 func roles(name string, rs ...models.Role) Access {
 	a := Access{name: name, roles: map[models.Role]bool{}}
@@ -54,6 +73,17 @@ var (
 	MembersEnrolling = Members.atStages("members, also while enrolling", models.SignedIn, models.AwaitingEnrolment)
 	// AnySession is any signed-in session, whatever its stage: signing out.
 	AnySession = Members.atStages("any session", models.SignedIn, models.AwaitingSecondFactor, models.AwaitingEnrolment)
+	// PlaidRead is a Plaid-style endpoint any API key may call.
+	PlaidRead = Access{name: "plaid api, any key", api: plaidAPI, scope: models.ScopeRead}
+	// PlaidWrite is a Plaid-style endpoint that changes data: read-write
+	// keys only.
+	PlaidWrite = Access{name: "plaid api, read-write key", api: plaidAPI, scope: models.ScopeWrite}
+	// PowensRead is a Powens-style endpoint for any API key, or for the end
+	// user's own user_token where the handler allows it.
+	PowensRead = Access{name: "powens api, any key or own user_token", api: powensAPI, scope: models.ScopeRead}
+	// PowensWrite is a Powens-style endpoint that changes data: read-write
+	// keys, or the end user's own user_token.
+	PowensWrite = Access{name: "powens api, read-write key or own user_token", api: powensAPI, scope: models.ScopeWrite}
 )
 
 // IsPublic reports whether anonymous visitors may use the route.
@@ -72,7 +102,14 @@ func (a Access) AllowsStage(s models.SignInStage) bool {
 }
 
 // Declared reports whether the access was set at all.
-func (a Access) Declared() bool { return a.public || len(a.roles) > 0 }
+func (a Access) Declared() bool { return a.public || len(a.roles) > 0 || a.api != notAPI }
+
+// IsAPI reports whether the route is part of the JSON API (API keys, no
+// session, no CSRF token, JSON errors).
+func (a Access) IsAPI() bool { return a.api != notAPI }
+
+// Scope is what an API key needs for the route.
+func (a Access) Scope() models.APIScope { return a.scope }
 
 func (a Access) String() string { return a.name }
 
@@ -133,6 +170,26 @@ func routes(h *handlers.Handler) []Route {
 		{Method: "POST", Path: "/webhooks/:id<int>/delete", Access: Admins, Handler: h.WebhookDelete},
 		{Method: "GET", Path: "/webhooks/:id<int>/deliveries", Access: Admins, Handler: h.WebhookDeliveries},
 		{Method: "POST", Path: "/webhooks/:id<int>/deliveries/:delivery<int>/retry", Access: Admins, Handler: h.WebhookRetry},
+
+		{Method: "GET", Path: "/api-keys", Access: Admins, Handler: h.APIKeyList, Nav: "API keys"},
+		{Method: "POST", Path: "/api-keys", Access: Admins, Handler: h.APIKeyCreate},
+		{Method: "GET", Path: "/api-keys/:id<int>", Access: Admins, Handler: h.APIKeyShow},
+		{Method: "POST", Path: "/api-keys/:id<int>/revoke", Access: Admins, Handler: h.APIKeyRevoke},
+		{Method: "GET", Path: "/api", Access: Admins, Handler: h.APIPage},
+		{Method: "GET", Path: "/api/openapi.json", Access: Public, Handler: h.APIOpenAPI},
+
+		// The seed-compatible JSON API. These routes run before the session
+		// and CSRF middleware: they authenticate with API keys only.
+		{Method: "POST", Path: "/dashboard_user/get", Access: PlaidRead, Handler: h.APIDashboardUserGet},
+		{Method: "POST", Path: "/dashboard_user/list", Access: PlaidRead, Handler: h.APIDashboardUserList},
+		{Method: "POST", Path: "/user/create", Access: PlaidWrite, Handler: h.APIUserCreate},
+		{Method: "POST", Path: "/user/update", Access: PlaidWrite, Handler: h.APIUserUpdate},
+		{Method: "POST", Path: "/user/remove", Access: PlaidWrite, Handler: h.APIUserRemove},
+		{Method: "POST", Path: "/user/items/get", Access: PlaidRead, Handler: h.APIUserItemsGet},
+		{Method: "POST", Path: "/sandbox/user/reset_login", Access: PlaidWrite, Handler: h.APISandboxUserResetLogin},
+		{Method: "GET", Path: "/2.0/users", Access: PowensRead, Handler: h.APIPowensUserList},
+		{Method: "GET", Path: "/2.0/users/:id", Access: PowensRead, Handler: h.APIPowensUserGet},
+		{Method: "DELETE", Path: "/2.0/users/:id", Access: PowensWrite, Handler: h.APIPowensUserDelete},
 
 		{Method: "GET", Path: "/account", Access: Members, Handler: h.AccountShow},
 		{Method: "POST", Path: "/account/password", Access: Members, Handler: h.AccountPasswordChange},

@@ -41,6 +41,9 @@ var routeExamples = map[string]string{
 	"/team/:id<len(24)>/invite/revoke":                   "/team/{invited}/invite/revoke",
 	"/team/:id<len(24)>/sessions/:session/end":           "/team/{member}/sessions/{session}/end",
 	"/invite/:token":                                     "/invite/{invitation}",
+	"/api-keys/:id<int>":                                 "/api-keys/{apikey}",
+	"/api-keys/:id<int>/revoke":                          "/api-keys/{apikey}/revoke",
+	"/2.0/users/:id":                                     "/2.0/users/{user}",
 }
 
 // teamPlaceholders make the team members a walk's request needs: an
@@ -89,6 +92,10 @@ func examplePath(t *testing.T, h *webtest.Harness, r web.Route) (string, *models
 	p, ok := routeExamples[r.Path]
 	if !ok {
 		t.Fatalf("route %s %s has parameters: give it an example path in routeExamples", r.Method, r.Path)
+	}
+	if strings.Contains(p, "{apikey}") {
+		k := newKey(t, h.DB, models.ScopeRead)
+		return strings.ReplaceAll(p, "{apikey}", strconv.FormatInt(k.Key.ID, 10)), nil
 	}
 	if strings.Contains(p, "{webhook}") {
 		p = webhookExamplePath(t, h, p)
@@ -162,6 +169,8 @@ func validForm(r web.Route, m *walkMember, u *models.EndUser) (form url.Values, 
 		return url.Values{"version": {strconv.Itoa(u.Version)}, "first_name": {"Carmen"}, "last_name": {"Berzatto"},
 			"phone_numbers": {"+13125551212"}, "emails": {"carmy@example.com"}, "street": {"1 Main St"},
 			"city": {"Chicago"}, "region": {"IL"}, "postal_code": {"60657"}, "country": {"US"}}, nil
+	case "POST /api-keys":
+		return url.Values{"name": {"walk key"}, "scope": {"read"}}, nil
 	case "POST /users/:id<int>/remove":
 		return url.Values{"confirm": {u.ClientUserID}}, nil
 	case "POST /users/:id<int>/reveal":
@@ -203,6 +212,12 @@ func walkRoutes(t *testing.T, h *webtest.Harness, table []web.Route) {
 
 	for _, r := range table {
 		path, u := examplePath(t, h, r)
+		if r.Access.IsAPI() {
+			t.Run("anonymous "+r.Method+" "+r.Path, func(t *testing.T) {
+				wantAPIRefused(t, r, sendWalkAPI(t, h, h.Client(t), r, path, u, nil))
+			})
+			continue
+		}
 		t.Run("anonymous "+r.Method+" "+r.Path, func(t *testing.T) {
 			send := func(headers ...string) *webtest.Response {
 				c := h.Client(t)
@@ -237,6 +252,16 @@ func walkRoutes(t *testing.T, h *webtest.Harness, table []web.Route) {
 		}
 		for _, r := range table {
 			path, u := examplePath(t, h, r)
+			if r.Access.IsAPI() {
+				// A member's session cookie (and CSRF token) is no API
+				// credential, whatever the role.
+				t.Run(string(role)+" "+r.Method+" "+r.Path, func(t *testing.T) {
+					before := stateOf(t, h.DB)
+					wantAPIRefused(t, r, sendWalkAPI(t, h, wm.client, r, path, u, nil, "X-CSRF-Token", wm.client.CSRF))
+					wantUnchanged(t, h.DB, before)
+				})
+				continue
+			}
 			t.Run(string(role)+" "+r.Method+" "+r.Path, func(t *testing.T) {
 				client := wm.client
 				if r.Method != http.MethodGet {
@@ -286,6 +311,7 @@ func TestRoutes_EveryRouteAnswersEachRoleAsItsAccessSays(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, db *models.DB) {
 		h := webtest.New(t, db)
 		walkRoutes(t, h, web.Routes())
+		walkAPIKeys(t, h, web.Routes())
 	})
 }
 

@@ -31,6 +31,9 @@ import (
 // check, CSRF or layout. Both run in this process; one client requests
 // them one after the other.
 func bench(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "api" {
+		return benchAPI(ctx, args[1:], getenv, stdout, stderr)
+	}
 	fs := newFlagSet("bench", stderr)
 	var dbo dbOptions
 	dbo.register(fs, getenv)
@@ -57,20 +60,8 @@ func bench(ctx context.Context, args []string, getenv func(string) string, stdou
 		return err
 	}
 
-	var have int64
-	if err := db.Gorm().Raw(`SELECT COUNT(*) FROM end_users`).Scan(&have).Error; err != nil {
+	if err := ensureUsers(ctx, db, *users, stdout); err != nil {
 		return err
-	}
-	if int(have) < *users {
-		n := *users - int(have)
-		fmt.Fprintf(stdout, "seeding %d users...\n", n)
-		start := time.Now()
-		res, err := db.Seed(ctx, models.Origin{Actor: models.SystemActor, UserAgent: "ledgerdesk bench"},
-			models.SeedOptions{Users: n, Seed: uint64(time.Now().UnixNano())}, nil)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(stdout, "seeded %d users and %d items in %.1f s\n", res.Users, res.Items, time.Since(start).Seconds())
 	}
 	// As autovacuum would after a bulk load: statistics for the planner and
 	// a visibility map, so index-only scans need not visit the table.
@@ -166,6 +157,26 @@ func bench(ctx context.Context, args []string, getenv func(string) string, stdou
 			fmt.Fprintf(stdout, "\n-- %s\n%s\n", p.name, strings.Join(plan, "\n"))
 		}
 	}
+	return nil
+}
+
+// ensureUsers seeds end users until the database has n.
+func ensureUsers(ctx context.Context, db *models.DB, n int, stdout io.Writer) error {
+	var have int64
+	if err := db.Gorm().Raw(`SELECT COUNT(*) FROM end_users`).Scan(&have).Error; err != nil {
+		return err
+	}
+	if int(have) >= n {
+		return nil
+	}
+	fmt.Fprintf(stdout, "seeding %d users...\n", n-int(have))
+	start := time.Now()
+	res, err := db.Seed(ctx, models.Origin{Actor: models.SystemActor, UserAgent: "ledgerdesk bench"},
+		models.SeedOptions{Users: n - int(have), Seed: uint64(time.Now().UnixNano())}, nil)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "seeded %d users and %d items in %.1f s\n", res.Users, res.Items, time.Since(start).Seconds())
 	return nil
 }
 

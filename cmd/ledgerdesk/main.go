@@ -32,6 +32,7 @@ commands:
   audit verify                       check the audit log's hash chain
   seed --users N [--seed S]          add N demo end users with their items
   bench                              measure the users pages at scale (PostgreSQL)
+  bench api                          measure the JSON API at scale (PostgreSQL)
 
 Run "ledgerdesk COMMAND -h" for a command's flags.
 `

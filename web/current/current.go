@@ -3,6 +3,8 @@
 package current
 
 import (
+	"strconv"
+
 	"github.com/gofiber/fiber/v2"
 	"github.com/gorilla/sessions"
 
@@ -18,6 +20,7 @@ const (
 	requestIDKey
 	navKey
 	dirtyKey
+	apiCallerKey
 )
 
 // CSRFContextKey is where the CSRF middleware leaves the request's token.
@@ -97,8 +100,35 @@ func Origin(c *fiber.Ctx) models.Origin {
 	if m := Member(c); m != nil {
 		o.Actor = m.AsActor()
 	}
+	if a := APICaller(c); a != nil {
+		o.Actor = a.Actor()
+	}
 	return o
 }
+
+// Caller is who called the JSON API: an API key, or (Powens' user
+// token) an end user with their own user_token.
+type Caller struct {
+	Key  *models.APIKey
+	User *models.EndUser
+}
+
+// Actor is the caller as the actor of the changes it makes.
+func (a *Caller) Actor() models.Actor {
+	if a.Key != nil {
+		return a.Key.AsActor()
+	}
+	return models.Actor{Type: models.ActorEndUser, ID: strconv.FormatInt(a.User.ID, 10)}
+}
+
+// APICaller is the JSON API's authenticated caller, or nil.
+func APICaller(c *fiber.Ctx) *Caller {
+	a, _ := c.Locals(apiCallerKey).(*Caller)
+	return a
+}
+
+// SetAPICaller records the JSON API's authenticated caller.
+func SetAPICaller(c *fiber.Ctx, a *Caller) { c.Locals(apiCallerKey, a) }
 
 // AddFlash queues a message for the next page the member sees.
 func AddFlash(c *fiber.Ctx, msg string) {

@@ -1,0 +1,29 @@
+package handlers
+
+import (
+	"net/http"
+
+	"github.com/gofiber/fiber/v2"
+
+	"ledgerdesk/handlers/apijson"
+	"ledgerdesk/models"
+	"ledgerdesk/web/current"
+)
+
+// APIDashboardUserGet is Plaid's POST /dashboard_user/get: one team member.
+func (h *Handler) APIDashboardUserGet(c *fiber.Ctx) error {
+	body := apijson.BodyOf(c)
+	id := body.String("dashboard_user_id", true)
+	if err := body.Err(); err != nil {
+		return err
+	}
+	m, err := h.DB.MemberByID(c.UserContext(), id)
+	if models.ErrorKind(err) == models.KindNotFound {
+		return apijson.InvalidField("dashboard_user_id", "no dashboard user has this id")
+	}
+	if err != nil {
+		return err
+	}
+	return apijson.Send(c, http.StatusOK, apijson.DashboardUserGetResponse{
+		DashboardUser: apijson.NewDashboardUser(m), RequestID: current.RequestID(c)})
+}

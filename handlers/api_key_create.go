@@ -1,0 +1,41 @@
+package handlers
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/utils"
+
+	"ledgerdesk/models"
+	"ledgerdesk/views/pages"
+	"ledgerdesk/web/current"
+	"ledgerdesk/web/render"
+)
+
+// APIKeyCreate makes a key (POST /api-keys) and shows its secret once.
+// Invalid input comes back as 422 with the message beside the field.
+func (h *Handler) APIKeyCreate(c *fiber.Ctx) error {
+	form := pages.APIKeyFormValues{Name: utils.CopyString(c.FormValue("name")), Scope: utils.CopyString(c.FormValue("scope"))}
+	created, err := h.DB.CreateAPIKey(c.UserContext(), current.Origin(c),
+		models.NewAPIKey{Name: form.Name, Scope: models.APIScope(form.Scope)})
+	if err != nil {
+		var merr *models.Error
+		if !errors.As(err, &merr) || len(merr.Fields) == 0 {
+			return err
+		}
+		v, verr := h.apiKeysView(c)
+		if verr != nil {
+			return verr
+		}
+		v.Form, v.Errors = form, merr.Fields
+		if current.IsHTMX(c) {
+			return render.Fragment(c, http.StatusUnprocessableEntity, pages.APIKeyForm(*v))
+		}
+		return render.Page(c, http.StatusUnprocessableEntity, "API keys", pages.APIKeys(*v))
+	}
+	if current.IsHTMX(c) {
+		return render.Fragment(c, http.StatusCreated, pages.APIKeySecret(created.Key, created.Secret))
+	}
+	return render.Page(c, http.StatusCreated, "API key created", pages.APIKeyCreatedPage(created.Key, created.Secret))
+}

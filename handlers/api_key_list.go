@@ -1,0 +1,35 @@
+package handlers
+
+import (
+	"net/http"
+	"net/url"
+
+	"github.com/gofiber/fiber/v2"
+
+	"ledgerdesk/views/pages"
+	"ledgerdesk/web/current"
+	"ledgerdesk/web/render"
+)
+
+// APIKeyList lists the API keys with their last use, and the create form
+// (GET /api-keys).
+func (h *Handler) APIKeyList(c *fiber.Ctx) error {
+	v, err := h.apiKeysView(c)
+	if err != nil {
+		return err
+	}
+	v.Form.Scope = "read"
+	return render.Page(c, http.StatusOK, "API keys", pages.APIKeys(*v))
+}
+
+func (h *Handler) apiKeysView(c *fiber.Ctx) (*pages.APIKeysView, error) {
+	page, err := h.DB.ListAPIKeys(c.UserContext(), c.Query("cursor"))
+	if err != nil {
+		return nil, err
+	}
+	v := &pages.APIKeysView{Keys: page.Keys, CSRFToken: current.CSRFToken(c)}
+	if page.Next != "" {
+		v.NextURL = "/api-keys?cursor=" + url.QueryEscape(page.Next)
+	}
+	return v, nil
+}

@@ -1,0 +1,44 @@
+package handlers
+
+import (
+	"net/http"
+	"strconv"
+
+	"github.com/gofiber/fiber/v2"
+
+	"ledgerdesk/models"
+	"ledgerdesk/views/pages"
+	"ledgerdesk/web/current"
+	"ledgerdesk/web/render"
+)
+
+// apiKeyParam loads the key named by the :id route parameter.
+func (h *Handler) apiKeyParam(c *fiber.Ctx) (*models.APIKey, error) {
+	id, err := strconv.ParseInt(c.Params("id"), 10, 64)
+	if err != nil || id <= 0 {
+		return nil, fiber.ErrNotFound
+	}
+	return h.DB.APIKeyByID(c.UserContext(), id)
+}
+
+// APIKeyShow is a key's page (GET /api-keys/:id): its details and the
+// audit entries about it.
+func (h *Handler) APIKeyShow(c *fiber.Ctx) error {
+	k, err := h.apiKeyParam(c)
+	if err != nil {
+		return err
+	}
+	ctx := c.UserContext()
+	history, err := h.history(ctx, k.AuditTarget())
+	if err != nil {
+		return err
+	}
+	createdBy := k.CreatedBy
+	if emails, err := h.DB.MemberEmails(ctx, []string{k.CreatedBy}); err != nil {
+		return err
+	} else if e, ok := emails[k.CreatedBy]; ok {
+		createdBy = e
+	}
+	v := pages.APIKeyShowView{Key: k, CreatedBy: createdBy, History: history, CSRFToken: current.CSRFToken(c)}
+	return render.Page(c, http.StatusOK, "API key "+k.Name, pages.APIKeyShow(v))
+}
