@@ -31,44 +31,20 @@ func (db *DB) VerifyAuditChain(ctx context.Context, progress func(checked int64)
 		return res, fmt.Errorf("verify: read chain head: %w", err)
 	}
 	res.HeadSeq = head.Seq
-	prevHash := GenesisHash
-	var expect int64 = 1
+	walk, err := db.walkChain(ctx, head.Seq, progress)
+	if err != nil {
+		return res, err
+	}
+	res.Checked = walk.checked
 	fail := func(seq int64, format string, args ...any) (VerifyResult, error) {
 		res.FirstBadSeq = seq
 		res.Problem = fmt.Sprintf(format, args...)
 		return res, nil
 	}
-	for {
-		var batch []AuditEntry
-		// Only up to the head read above: entries appended since then are
-		// not part of the chain being checked (see the end for forgeries).
-		err := db.gorm.WithContext(ctx).Where("seq >= ? AND seq <= ?", expect, head.Seq).
-			Order("seq").Limit(verifyBatch).Find(&batch).Error
-		if err != nil {
-			return res, fmt.Errorf("verify: read entries from seq %d: %w", expect, err)
-		}
-		for i := range batch {
-			e := &batch[i]
-			switch {
-			case e.Seq != expect:
-				return fail(expect, "entry %d is missing (next entry is %d)", expect, e.Seq)
-			case e.PrevHash != prevHash:
-				return fail(e.Seq, "prev_hash does not match the hash of entry %d", e.Seq-1)
-			case e.computeHash() != e.Hash:
-				return fail(e.Seq, "content does not match its hash")
-			}
-			prevHash = e.Hash
-			expect++
-			res.Checked++
-		}
-		if progress != nil {
-			progress(res.Checked)
-		}
-		if len(batch) < verifyBatch {
-			break
-		}
+	if walk.badSeq != 0 {
+		return fail(walk.badSeq, "%s", walk.problem)
 	}
-	last := expect - 1
+	prevHash, last := walk.lastHash, walk.checked
 	switch {
 	case head.Seq > last:
 		return fail(last+1, "entry %d is missing (the chain head is at %d)", last+1, head.Seq)
@@ -91,4 +67,55 @@ func (db *DB) VerifyAuditChain(ctx context.Context, progress func(checked int64)
 		return fail(now.Seq+1, "entry %d lies beyond the chain head", now.Seq+1)
 	}
 	return res, nil
+}
+
+// chainWalk is how far a walk of the chain got.
+type chainWalk struct {
+	checked  int64  // entries that verified, from seq 1
+	lastHash string // the hash of entry checked (GenesisHash for none)
+	badSeq   int64  // the first seq that did not verify, 0 if none
+	problem  string
+}
+
+// walkChain checks entries 1 to upTo in seq order, batch by batch so
+// memory stays bounded: seq has no gap, each prev_hash is the previous
+// entry's hash and each hash matches the entry's content. It stops at the
+// first entry that fails, or at the end of the entries, whichever comes
+// first; progress, if not nil, hears the count after each batch.
+func (db *DB) walkChain(ctx context.Context, upTo int64, progress func(checked int64)) (chainWalk, error) {
+	w := chainWalk{lastHash: GenesisHash}
+	var expect int64 = 1
+	batch := make([]AuditEntry, 0, verifyBatch)
+	for expect <= upTo {
+		batch = batch[:0]
+		err := db.gorm.WithContext(ctx).Where("seq >= ? AND seq <= ?", expect, upTo).
+			Order("seq").Limit(verifyBatch).Find(&batch).Error
+		if err != nil {
+			return w, fmt.Errorf("verify: read entries from seq %d: %w", expect, err)
+		}
+		for i := range batch {
+			e := &batch[i]
+			switch {
+			case e.Seq != expect:
+				w.badSeq, w.problem = expect, fmt.Sprintf("entry %d is missing (next entry is %d)", expect, e.Seq)
+			case e.PrevHash != w.lastHash:
+				w.badSeq, w.problem = e.Seq, fmt.Sprintf("prev_hash does not match the hash of entry %d", e.Seq-1)
+			case e.computeHash() != e.Hash:
+				w.badSeq, w.problem = e.Seq, "content does not match its hash"
+			}
+			if w.badSeq != 0 {
+				return w, nil
+			}
+			w.lastHash = e.Hash
+			expect++
+			w.checked++
+		}
+		if progress != nil {
+			progress(w.checked)
+		}
+		if len(batch) < verifyBatch {
+			break
+		}
+	}
+	return w, nil
 }

@@ -54,3 +54,21 @@ func (d Dialect) likeEscape() string {
 	}
 	return ` ESCAPE '\'`
 }
+
+// actionGroup is the SQL for an audit entry's action group, the part of
+// the action before the first dot; it matches the expression index.
+func (d Dialect) actionGroup() string {
+	if d == Postgres {
+		return "split_part(action, '.', 1)"
+	}
+	return "substr(action, 1, instr(action || '.', '.') - 1)"
+}
+
+// utcDay is the SQL for the UTC calendar day (YYYY-MM-DD) of a time column.
+func (d Dialect) utcDay(col string) string {
+	if d == Postgres {
+		return "to_char(" + col + " AT TIME ZONE 'UTC', 'YYYY-MM-DD')"
+	}
+	// SQLite keeps times as RFC 3339 text in UTC.
+	return "substr(" + col + ", 1, 10)"
+}
