@@ -14,4 +14,7 @@ type Handler struct {
 	DB       *models.DB
 	Sessions *session.Manager
 	Logger   *slog.Logger
+
+	// auditVerify runs the integrity page's background verification.
+	auditVerify auditVerifier
 }

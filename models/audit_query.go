@@ -15,7 +15,20 @@ import (
 
 // ActionGroups are the families of audit actions the log filters by: the
 // part of an action before its dot.
-var ActionGroups = []string{"auth", "team", "user", "item", "api", "audit"}
+var ActionGroups = []string{"auth", "team", "user", "item", "api", "audit", "system"}
+
+// KnownActions are offered as suggestions in the action filter; any exact
+// action can be typed.
+var KnownActions = []string{
+	"auth.login", "auth.login_failed", "auth.logout", "auth.password_change",
+	"team.create", "team.update", "team.invite",
+	"user.create", "user.update", "user.remove", "user.pii_reveal", "user.token_rotate",
+	"item.create", "item.reset_login",
+	"audit.export", "audit.checkpoint", "system.seed",
+}
+
+// KnownTargetTypes are offered as suggestions in the target filter.
+var KnownTargetTypes = []string{"end_user", "team_member", "api_key", "webhook", "audit_log", "audit_checkpoint"}
 
 // AuditFilter selects audit entries. Every field is optional; set fields
 // combine with AND. It round-trips through a URL (Query, ParseAuditFilter),
@@ -106,7 +119,8 @@ func formatAuditTime(t time.Time) string {
 		return ""
 	}
 	t = t.UTC()
-	if t.Equal(t.Truncate(24 * time.Hour)) {
+	if t.Equal(t.Truncate(time.Minute)) {
+		// The form's datetime-local inputs show minutes.
 		return t.Format("2006-01-02T15:04")
 	}
 	return t.Format(time.RFC3339Nano)

@@ -26,6 +26,8 @@ var routeExamples = map[string]string{
 	"/users/:id<int>/reveal":       "/users/{user}/reveal",
 	"/users/:id<int>/reset-login":  "/users/{user}/reset-login",
 	"/users/:id<int>/rotate-token": "/users/{user}/rotate-token",
+	"/audit/:seq<int>/diff":        "/audit/1/diff",
+	"/audit/checkpoints/:id<int>":  "/audit/checkpoints/{checkpoint}",
 }
 
 // examplePath is a concrete path for the route, and the end user it names
@@ -38,6 +40,13 @@ func examplePath(t *testing.T, h *webtest.Harness, r web.Route) (string, *models
 	p, ok := routeExamples[r.Path]
 	if !ok {
 		t.Fatalf("route %s %s has parameters: give it an example path in routeExamples", r.Method, r.Path)
+	}
+	if strings.Contains(p, "{checkpoint}") {
+		cp, err := h.DB.CreateCheckpoint(context.Background(), models.Origin{Actor: models.SystemActor}, testSigningKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.ReplaceAll(p, "{checkpoint}", strconv.FormatInt(cp.ID, 10)), nil
 	}
 	if !strings.Contains(p, "{user}") {
 		return p, nil
@@ -86,6 +95,8 @@ func validForm(r web.Route, m *walkMember, u *models.EndUser) (form url.Values, 
 		return url.Values{"confirm": {u.ClientUserID}}, nil
 	case "POST /users/:id<int>/reveal":
 		return url.Values{"field": {"ssn"}, "reason": {"support ticket 4711: identity check"}}, nil
+	case "POST /audit/export":
+		return url.Values{"format": {"csv"}}, nil
 	case "POST /login":
 		return url.Values{"email": {m.member.EmailAddress}, "password": {m.password}}, nil
 	case "POST /account/password":

@@ -1,0 +1,112 @@
+package handlers
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/utils"
+
+	"ledgerdesk/models"
+	"ledgerdesk/views/pages"
+	"ledgerdesk/web/current"
+	"ledgerdesk/web/render"
+)
+
+// auditFilterInput reads the filter fields from the query string or a
+// posted form, copied out of fasthttp's buffers.
+func auditFilterInput(get func(key string, def ...string) string) models.AuditFilterInput {
+	v := func(k string) string { return utils.CopyString(get(k)) }
+	return models.AuditFilterInput{Actor: v("actor"), Action: v("action"), TargetType: v("target_type"),
+		TargetID: v("target_id"), From: v("from"), To: v("to"), RequestID: v("request_id"), IP: v("ip")}
+}
+
+// AuditList is the audit log (GET /audit): newest first, filtered by the
+// URL, keyset paged. htmx requests from the filter and the pager get the
+// results only; a bad filter value answers 422 with the message beside
+// its field.
+func (h *Handler) AuditList(c *fiber.Ctx) error {
+	in := auditFilterInput(c.Query)
+	limit, _ := strconv.Atoi(c.Query("limit"))
+	v := pages.AuditListView{Input: in, Limit: limit, CSRFToken: current.CSRFToken(c)}
+	status := http.StatusOK
+	f, err := models.ParseAuditFilter(in)
+	if err != nil {
+		if models.ErrorKind(err) != models.KindInvalid {
+			return err
+		}
+		var merr *models.Error
+		asModelError(err, &merr)
+		v.Errors, status = merr.Fields, http.StatusUnprocessableEntity
+	} else {
+		req := models.AuditPageRequest{Filter: f, Cursor: utils.CopyString(c.Query("cursor")), Limit: limit}
+		page, err := h.DB.ListAudit(c.UserContext(), req)
+		if err != nil {
+			return err
+		}
+		v.Limit = effectiveLimit(limit)
+		v.Filter = f
+		if v.Rows, err = h.auditRows(c.UserContext(), page.Entries); err != nil {
+			return err
+		}
+		v.NextURL, v.PrevURL = auditListURL(f, v.Limit, page.Next), auditListURL(f, v.Limit, page.Prev)
+	}
+	v.Limit = effectiveLimit(limit)
+	if current.IsHTMX(c) && c.Get("HX-Target") == "audit-results" {
+		return render.Fragment(c, status, pages.AuditResults(v, true))
+	}
+	return render.Page(c, status, "Audit log", pages.AuditList(v))
+}
+
+func effectiveLimit(n int) int {
+	for _, s := range models.PageSizes {
+		if n == s {
+			return n
+		}
+	}
+	return models.PageSizes[0]
+}
+
+// auditListURL is the list's address for a page cursor, keeping the filter.
+func auditListURL(f models.AuditFilter, limit int, cursor string) string {
+	if cursor == "" {
+		return ""
+	}
+	q := f.Values()
+	if limit != models.PageSizes[0] {
+		q.Set("limit", strconv.Itoa(limit))
+	}
+	q.Set("cursor", cursor)
+	return "/audit?" + q.Encode()
+}
+
+// auditRows names member actors by their email address.
+func (h *Handler) auditRows(ctx context.Context, entries []models.AuditEntry) ([]pages.AuditRow, error) {
+	var ids []string
+	for _, e := range entries {
+		if e.ActorType == models.ActorMember {
+			ids = append(ids, e.ActorID)
+		}
+	}
+	emails, err := h.DB.MemberEmails(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]pages.AuditRow, len(entries))
+	for i, e := range entries {
+		out[i] = pages.AuditRow{Entry: e, Actor: actorLabel(e, emails)}
+	}
+	return out, nil
+}
+
+// actorLabel names an entry's actor for people: a member by email.
+func actorLabel(e models.AuditEntry, emails map[string]string) string {
+	if email, ok := emails[e.ActorID]; ok && e.ActorType == models.ActorMember {
+		return email
+	}
+	if e.ActorID == "" {
+		return string(e.ActorType)
+	}
+	return string(e.ActorType) + " " + e.ActorID
+}
