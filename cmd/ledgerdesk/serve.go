@@ -33,6 +33,8 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		"email of the first admin, created on an empty database")
 	noDemo := fs.Bool("no-demo-data", envBool(getenv, "LEDGERDESK_NO_DEMO_DATA"),
 		"start a new embedded database empty instead of with 1,000 demo end users (env LEDGERDESK_NO_DEMO_DATA)")
+	checkpoints := fs.Duration("audit-checkpoint-every", envDuration(getenv, "LEDGERDESK_AUDIT_CHECKPOINT_EVERY", time.Hour),
+		"sign the audit chain head this often; 0 turns it off (env LEDGERDESK_AUDIT_CHECKPOINT_EVERY)")
 	if err := fs.Parse(args); err != nil {
 		return exitCode(2)
 	}
@@ -106,6 +108,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	logger.Info("serving", "addr", ln.Addr().String(), "database", string(db.Dialect))
 
 	go purgeExpired(ctx, db, models.SessionLimits{Idle: *idle, Absolute: *absolute}, logger)
+	go checkpointEvery(ctx, db, secrets.AuditSigningKey, *checkpoints, logger)
 
 	errc := make(chan error, 1)
 	go func() { errc <- app.Listener(ln) }()
