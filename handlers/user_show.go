@@ -64,27 +64,5 @@ func (h *Handler) userShowView(c *fiber.Ctx, u *models.EndUser) (*pages.UserShow
 
 // history lists the audit entries about a record, naming member actors.
 func (h *Handler) history(ctx context.Context, t models.Target) ([]pages.HistoryEntry, error) {
-	entries, err := h.DB.AuditEntriesForTarget(ctx, t, historyLimit)
-	if err != nil {
-		return nil, err
-	}
-	var ids []string
-	for _, e := range entries {
-		if e.ActorType == models.ActorMember {
-			ids = append(ids, e.ActorID)
-		}
-	}
-	emails, err := h.DB.MemberEmails(ctx, ids)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]pages.HistoryEntry, len(entries))
-	for i, e := range entries {
-		actor := string(e.ActorType) + " " + e.ActorID
-		if email, ok := emails[e.ActorID]; ok && e.ActorType == models.ActorMember {
-			actor = email
-		}
-		out[i] = pages.HistoryEntry{Entry: e, Actor: actor}
-	}
-	return out, nil
+	return h.auditHistory(ctx, models.FilterForTarget(t))
 }

@@ -510,3 +510,31 @@ func entriesWithAction(t *testing.T, db *models.DB, action string) []models.Audi
 	}
 	return out
 }
+
+func TestUserShow_HistoryComesFromTheAuditLogAndLinksToIt(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, db *models.DB) {
+		h := webtest.New(t, db)
+		admin, adminMember := h.SignIn(t, models.RoleAdmin)
+		clientUserID := "audit-history-" + letters(6)
+		created := admin.Post("/users", url.Values{"client_user_id": {clientUserID}})
+		wantStatus(t, created, http.StatusCreated)
+		userPath := byTestID(created.Doc, "token-continue").AttrOr("href", "")
+		id := strings.TrimPrefix(userPath, "/users/")
+		wantRedirect(t, admin.Post(userPath+"/remove", url.Values{"confirm": {clientUserID}}), userPath)
+
+		c, _ := h.SignIn(t, models.RoleAuditor)
+		page := c.Get(userPath)
+		wantStatus(t, page, http.StatusOK)
+		if got := byTestID(page.Doc, "history-actor").First().Text(); got != adminMember.EmailAddress {
+			t.Errorf("history names %q, want the admin's email", got)
+		}
+		link := byTestID(page.Doc, "history-audit-link").AttrOr("href", "")
+		if link != "/audit?target_id="+id+"&target_type=end_user" {
+			t.Fatalf("history links to %q", link)
+		}
+		list := c.Get(link)
+		if got := rowActions(list); len(got) != 2 || got[0] != "user.remove" || got[1] != "user.create" {
+			t.Errorf("the linked audit log shows %v", got)
+		}
+	})
+}

@@ -29,6 +29,9 @@ import (
 // check, CSRF or layout. Both run in this process; one client requests
 // them one after the other.
 func bench(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "audit" {
+		return benchAudit(ctx, args[1:], getenv, stdout, stderr)
+	}
 	fs := newFlagSet("bench", stderr)
 	var dbo dbOptions
 	dbo.register(fs, getenv)
