@@ -2,6 +2,7 @@ package models
 
 import (
 	"context"
+	"database/sql"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -399,21 +400,18 @@ func (db *DB) AuditDailyCounts(ctx context.Context, f AuditFilter, now time.Time
 		return out, err
 	}
 	var rows []struct {
-		Day string
+		Day int64
 		N   int64
 	}
-	day := db.Dialect.utcDay("occurred_at")
-	err = s.apply(db.gorm.WithContext(ctx).Model(&AuditEntry{})).
-		Select(day+" AS day, COUNT(*) AS n").Where("occurred_at >= ?", start).
-		Group(day).Scan(&rows).Error
+	perDay := s.apply(db.gorm.WithContext(ctx).Model(&AuditEntry{})).
+		Select(db.Dialect.utcDay("occurred_at")+" AS day, COUNT(*) AS n").Where("occurred_at >= ?", start).Group("day")
+	err = db.gorm.WithContext(ctx).Table("(?) AS per_day", perDay).
+		Select(db.Dialect.dayEpoch("day") + " AS day, n").Scan(&rows).Error
 	if err != nil {
 		return nil, fmt.Errorf("count audit entries per day: %w", err)
 	}
 	for _, r := range rows {
-		d, err := time.Parse("2006-01-02", r.Day)
-		if err != nil {
-			continue
-		}
+		d := time.Unix(r.Day, 0).UTC()
 		if i := int(d.Sub(start) / (24 * time.Hour)); i >= 0 && i < days {
 			out[i].N += r.N
 		}
@@ -436,10 +434,16 @@ func (db *DB) EachAuditEntry(ctx context.Context, f AuditFilter, upTo int64, fn 
 	below := upTo + 1
 	batch := make([]AuditEntry, 0, exportBatch)
 	for {
-		batch = batch[:0]
-		q := s.apply(db.gorm.WithContext(ctx).Model(&AuditEntry{})).Where("seq < ?", below)
-		if err := q.Order("seq DESC").Limit(exportBatch).Find(&batch).Error; err != nil {
+		q := s.apply(db.gorm.WithContext(ctx).Model(&AuditEntry{})).Select(auditColumns).
+			Where("seq < ?", below).Order("seq DESC").Limit(exportBatch)
+		rows, err := q.Rows()
+		if err != nil {
 			return fmt.Errorf("read audit entries below seq %d: %w", below, err)
+		}
+		// The whole batch is read before fn runs, so the connection is
+		// free for fn's own queries (an in-memory SQLite has only one).
+		if batch, err = scanAuditEntries(rows, batch[:0]); err != nil {
+			return err
 		}
 		for i := range batch {
 			if err := fn(&batch[i]); err != nil {
@@ -451,6 +455,27 @@ func (db *DB) EachAuditEntry(ctx context.Context, f AuditFilter, upTo int64, fn 
 		}
 		below = batch[len(batch)-1].Seq
 	}
+}
+
+// auditColumns are the columns scanAuditEntries reads, in its order.
+const auditColumns = "seq, occurred_at, actor_type, actor_id, action, target_type, target_id, request_id, ip, user_agent, diff, reason, prev_hash, hash"
+
+// scanAuditEntries appends the rows (of auditColumns) to batch and closes
+// them. At a million rows, scanning without reflection matters.
+func scanAuditEntries(rows *sql.Rows, batch []AuditEntry) ([]AuditEntry, error) {
+	defer rows.Close()
+	for rows.Next() {
+		var e AuditEntry
+		if err := rows.Scan(&e.Seq, &e.OccurredAt, &e.ActorType, &e.ActorID, &e.Action, &e.TargetType,
+			&e.TargetID, &e.RequestID, &e.IP, &e.UserAgent, &e.Diff, &e.Reason, &e.PrevHash, &e.Hash); err != nil {
+			return batch, fmt.Errorf("read audit entry: %w", err)
+		}
+		batch = append(batch, e)
+	}
+	if err := rows.Err(); err != nil {
+		return batch, fmt.Errorf("read audit entries: %w", err)
+	}
+	return batch, nil
 }
 
 // RecordAuditExport writes the audit.export entry for an export of the

@@ -123,7 +123,8 @@ func benchAudit(ctx context.Context, args []string, getenv func(string) string, 
 			fmt.Sprintf(`SELECT * FROM audit_entries WHERE seq < %d ORDER BY seq DESC LIMIT 26`, deep)},
 		{"chart, 30 days (htmx)", "/audit/chart", ""},
 	}
-	fmt.Fprintf(stdout, "\n%d audit entries, head seq %d\n\n", head.Seq, head.Seq)
+	load, _ := os.ReadFile("/proc/loadavg")
+	fmt.Fprintf(stdout, "\n%d audit entries, head seq %d; load average %s\n", head.Seq, head.Seq, strings.TrimSpace(string(load)))
 	tw := tabwriter.NewWriter(stdout, 2, 4, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "page\tp50\tp99\trows\t")
 	rowRE := regexp.MustCompile(`data-testid="audit-row"`)
