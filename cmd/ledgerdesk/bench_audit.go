@@ -127,6 +127,7 @@ func benchAudit(ctx context.Context, args []string, getenv func(string) string, 
 			fmt.Sprintf(`SELECT * FROM audit_entries WHERE seq < %d ORDER BY seq DESC LIMIT 26`, deep)},
 		{"chart, 30 days (htmx)", "/audit/chart", ""},
 	}
+	fmt.Fprintf(stdout, "process RSS high-water mark after setup: %d MB\n", procStatusKB("VmHWM:")/1024)
 	load, _ := os.ReadFile("/proc/loadavg")
 	fmt.Fprintf(stdout, "\n%d audit entries, head seq %d; load average %s\n", head.Seq, head.Seq, strings.TrimSpace(string(load)))
 	tw := tabwriter.NewWriter(stdout, 2, 4, 2, ' ', tabwriter.AlignRight)
@@ -163,13 +164,18 @@ func benchAudit(ctx context.Context, args []string, getenv func(string) string, 
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t\n", p.name, ms(percentile(ds, 50)), ms(percentile(ds, 99)), rows)
 	}
 	tw.Flush()
+	fmt.Fprintf(stdout, "process RSS high-water mark after the pages: %d MB\n", procStatusKB("VmHWM:")/1024)
 
+	debug.FreeOSMemory()
+	stopRSS := sampleRSS()
 	start := time.Now()
 	res, err := db.VerifyAuditChain(ctx, nil)
+	peakKB := stopRSS()
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "\nverify: %d entries in %.2f s, intact %v\n", res.Checked, time.Since(start).Seconds(), res.OK())
+	fmt.Fprintf(stdout, "\nverify: %d entries in %.2f s, intact %v; process RSS peak %d MB\n",
+		res.Checked, time.Since(start).Seconds(), res.OK(), peakKB/1024)
 
 	if err := benchExport(ctx, client, base, stdout); err != nil {
 		return err
@@ -205,8 +211,42 @@ func benchExport(ctx context.Context, client *http.Client, base string, stdout i
 	}
 	debug.FreeOSMemory()
 	before := rssKB()
+	stopRSS := sampleRSS()
+	start := time.Now()
+	slow := &http.Client{Jar: client.Jar, Transport: client.Transport} // no overall timeout: the export is long
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, base+"/audit/export",
+		strings.NewReader(url.Values{"_csrf": {string(m[1])}, "format": {"csv"}}.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	resp, err = slow.Do(req)
+	if err != nil {
+		stopRSS()
+		return err
+	}
+	var rows, bytes int64
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		rows++
+		bytes += int64(len(sc.Bytes())) + 1
+	}
+	resp.Body.Close()
+	peak := stopRSS()
+	if err := sc.Err(); err != nil {
+		return err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("export: %d", resp.StatusCode)
+	}
+	fmt.Fprintf(stdout, "export CSV: %d rows (with header), %.1f MB in %.2f s; process RSS %d MB before, peak %d MB\n",
+		rows, float64(bytes)/(1<<20), time.Since(start).Seconds(), before/1024, peak/1024)
+	return nil
+}
+
+// sampleRSS watches this process's resident memory until the returned
+// function is called, which gives the peak in kB.
+func sampleRSS() (stop func() int64) {
 	var peak atomic.Int64
-	peak.Store(before)
+	peak.Store(rssKB())
 	done := make(chan struct{})
 	go func() {
 		t := time.NewTicker(50 * time.Millisecond)
@@ -222,44 +262,26 @@ func benchExport(ctx context.Context, client *http.Client, base string, stdout i
 			}
 		}
 	}()
-	start := time.Now()
-	slow := &http.Client{Jar: client.Jar, Transport: client.Transport} // no overall timeout: the export is long
-	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, base+"/audit/export",
-		strings.NewReader(url.Values{"_csrf": {string(m[1])}, "format": {"csv"}}.Encode()))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	resp, err = slow.Do(req)
-	if err != nil {
+	return func() int64 {
 		close(done)
-		return err
+		if r := rssKB(); r > peak.Load() {
+			peak.Store(r)
+		}
+		return peak.Load()
 	}
-	var rows, bytes int64
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		rows++
-		bytes += int64(len(sc.Bytes())) + 1
-	}
-	resp.Body.Close()
-	close(done)
-	if err := sc.Err(); err != nil {
-		return err
-	}
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("export: %d", resp.StatusCode)
-	}
-	fmt.Fprintf(stdout, "export CSV: %d rows (with header), %.1f MB in %.2f s; process RSS %d MB before, peak %d MB\n",
-		rows, float64(bytes)/(1<<20), time.Since(start).Seconds(), before/1024, peak.Load()/1024)
-	return nil
 }
 
 // rssKB is this process's resident set size (Linux), 0 elsewhere.
-func rssKB() int64 {
+func rssKB() int64 { return procStatusKB("VmRSS:") }
+
+// procStatusKB reads a kB figure of /proc/self/status.
+func procStatusKB(key string) int64 {
 	b, err := os.ReadFile("/proc/self/status")
 	if err != nil {
 		return 0
 	}
 	for _, line := range strings.Split(string(b), "\n") {
-		if strings.HasPrefix(line, "VmRSS:") {
+		if strings.HasPrefix(line, key) {
 			f := strings.Fields(line)
 			if len(f) >= 2 {
 				n, _ := strconv.ParseInt(f[1], 10, 64)
