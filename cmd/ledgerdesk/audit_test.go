@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"ledgerdesk/models"
+	"ledgerdesk/web/webtest"
 )
 
 var publicKeyLine = regexp.MustCompile(`public key: (\S+)`)
@@ -171,4 +172,61 @@ func ctx(t *testing.T) context.Context {
 	c, cancel := context.WithTimeout(context.Background(), time.Minute)
 	t.Cleanup(cancel)
 	return c
+}
+
+func TestServe_SignsCheckpointsPeriodically(t *testing.T) {
+	data := t.TempDir()
+	s := startServe(t, env("LEDGERDESK_AUDIT_CHECKPOINT_EVERY", "100ms"), "--data", data, "--no-demo-data")
+	deadline := time.Now().Add(20 * time.Second)
+	for !strings.Contains(s.stderr.String(), "audit checkpoint signed") {
+		if time.Now().After(deadline) {
+			t.Fatalf("no checkpoint signed:\n%s", s.stderr)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	// Idle: the head only moved by the checkpoint's own entry, so no
+	// second checkpoint follows.
+	time.Sleep(500 * time.Millisecond)
+	if code := s.stop(t); code != 0 {
+		t.Fatalf("serve exited %d", code)
+	}
+	db, err := models.OpenSQLite(filepath.Join(data, "ledgerdesk.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	cps, err := db.ListCheckpoints(ctx(t), 10)
+	if err != nil || len(cps) != 1 {
+		t.Fatalf("%d checkpoints (%v), want 1 on an idle portal", len(cps), err)
+	}
+}
+
+func TestAuditCheckpoint_OlderSecretsFileGetsASigningKey(t *testing.T) {
+	data := t.TempDir()
+	path := filepath.Join(data, "secrets.json")
+	old := `{"session_key":"` + strings.Repeat("1", 64) + `","field_key":"` + strings.Repeat("2", 64) + `"}`
+	if err := os.WriteFile(path, []byte(old), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if r := ledgerdesk(t, env(), "audit", "checkpoint", "--data", data); r.code != 0 {
+		t.Fatalf("exited %d: %s", r.code, r.stderr)
+	}
+	raw, _ := os.ReadFile(path)
+	var keys map[string]string
+	if err := json.Unmarshal(raw, &keys); err != nil {
+		t.Fatal(err)
+	}
+	if keys["session_key"] != strings.Repeat("1", 64) || keys["field_key"] != strings.Repeat("2", 64) || len(keys["audit_signing_key"]) != 64 {
+		t.Fatalf("secrets.json is now %v", keys)
+	}
+	webtest.Sensitive(keys["audit_signing_key"])
+	if fi, _ := os.Stat(path); fi.Mode().Perm() != 0o600 {
+		t.Fatalf("secrets.json mode %#o", fi.Mode().Perm())
+	}
+	// The key stays: a second checkpoint is signed by the same key.
+	a := ledgerdesk(t, env(), "audit", "checkpoint", "--data", data)
+	b := ledgerdesk(t, env(), "audit", "checkpoint", "--data", data)
+	if publicKeyLine.FindStringSubmatch(a.stdout)[1] != publicKeyLine.FindStringSubmatch(b.stdout)[1] {
+		t.Fatal("the signing key changed between runs")
+	}
 }
