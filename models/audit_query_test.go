@@ -174,3 +174,43 @@ func TestRedactedDiff_HidesPersonalValuesEvenIfStoredInClear(t *testing.T) {
 		t.Errorf("%+v", d.After)
 	}
 }
+
+func TestListAudit_TimeRangeIsExactAcrossTheSeqBounds(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, db *models.DB) {
+		// Entries an hour apart, written directly with their times, and a
+		// neighbour whose clock ran two minutes behind.
+		base := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+		prev := models.GenesisHash
+		times := []time.Time{}
+		for i := 0; i < 48; i++ {
+			times = append(times, base.Add(time.Duration(i)*time.Hour))
+		}
+		times[30] = times[29].Add(-2 * time.Minute) // skewed writer
+		for i, at := range times {
+			e := models.AuditEntry{Seq: int64(i + 1), OccurredAt: at, ActorType: models.ActorSystem, Action: "test.time",
+				Diff: "{}", PrevHash: prev}
+			e.Hash = entryHash(e)
+			prev = e.Hash
+			insertEntry(t, db, e)
+		}
+		from, to := base.Add(24*time.Hour), base.Add(29*time.Hour+30*time.Minute)
+		got := listAll(t, db, models.AuditFilter{From: from, To: to})
+		want := 0
+		for _, at := range times {
+			if !at.Before(from) && at.Before(to) {
+				want++
+			}
+		}
+		if len(got) != want || want != 7 {
+			t.Errorf("range %s..%s: %d entries, want %d (7)", from, to, len(got), want)
+		}
+		for _, e := range got {
+			if e.OccurredAt.Before(from) || !e.OccurredAt.Before(to) {
+				t.Errorf("entry %d at %s is outside the range", e.Seq, e.OccurredAt)
+			}
+		}
+		if n := len(listAll(t, db, models.AuditFilter{From: base.Add(100 * time.Hour)})); n != 0 {
+			t.Errorf("a range after the last entry has %d entries", n)
+		}
+	})
+}

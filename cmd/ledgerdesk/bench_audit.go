@@ -115,6 +115,16 @@ func benchAudit(ctx context.Context, args []string, getenv func(string) string, 
 		return err
 	}
 	deep := head.Seq - 10_000*25
+	// One day three weeks back, and the seq bounds the list derives from
+	// it (the day's edges pushed out by the allowed clock skew).
+	day := models.Now().Truncate(24*time.Hour).AddDate(0, 0, -21)
+	var lo, hi int64
+	if err := db.Gorm().Raw(`SELECT seq FROM audit_entries WHERE occurred_at < ? ORDER BY occurred_at DESC LIMIT 1`, day.Add(-5*time.Minute)).Scan(&lo).Error; err != nil {
+		return err
+	}
+	if err := db.Gorm().Raw(`SELECT seq FROM audit_entries WHERE occurred_at >= ? ORDER BY occurred_at LIMIT 1`, day.Add(24*time.Hour+5*time.Minute)).Scan(&hi).Error; err != nil {
+		return err
+	}
 	pages := []struct{ name, path, sql string }{
 		{"audit page 1", "/audit", `SELECT * FROM audit_entries ORDER BY seq DESC LIMIT 26`},
 		{"by actor", "/audit?actor=member:" + url.QueryEscape(actor),
@@ -125,6 +135,9 @@ func benchAudit(ctx context.Context, args []string, getenv func(string) string, 
 			`SELECT * FROM audit_entries WHERE split_part(action, '.', 1) = 'auth' ORDER BY seq DESC LIMIT 26`},
 		{"page 10,000 (cursor)", "/audit?cursor=" + models.AuditCursorBefore(deep),
 			fmt.Sprintf(`SELECT * FROM audit_entries WHERE seq < %d ORDER BY seq DESC LIMIT 26`, deep)},
+		{"one day, 3 weeks back", "/audit?from=" + day.Format("2006-01-02") + "&to=" + day.Format("2006-01-02"),
+			fmt.Sprintf(`SELECT * FROM audit_entries WHERE occurred_at >= '%s' AND occurred_at < '%s' AND seq > %d AND seq < %d ORDER BY seq DESC LIMIT 26`,
+				day.Format(time.RFC3339), day.Add(24*time.Hour).Format(time.RFC3339), lo, hi)},
 		{"chart, 30 days (htmx)", "/audit/chart", ""},
 	}
 	fmt.Fprintf(stdout, "process RSS high-water mark after setup: %d MB\n", procStatusKB("VmHWM:")/1024)
