@@ -29,30 +29,27 @@ func auditFilterInput(get func(key string, def ...string) string) models.AuditFi
 func (h *Handler) AuditList(c *fiber.Ctx) error {
 	in := auditFilterInput(c.Query)
 	limit, _ := strconv.Atoi(c.Query("limit"))
-	v := pages.AuditListView{Input: in, Limit: limit, CSRFToken: current.CSRFToken(c)}
+	v := pages.AuditListView{Input: in, Limit: effectiveLimit(limit), CSRFToken: current.CSRFToken(c)}
 	status := http.StatusOK
 	f, err := models.ParseAuditFilter(in)
-	if err != nil {
-		if models.ErrorKind(err) != models.KindInvalid {
-			return err
-		}
-		var merr *models.Error
-		asModelError(err, &merr)
+	var merr *models.Error
+	switch {
+	case asModelError(err, &merr) && merr.Kind == models.KindInvalid:
 		v.Errors, status = merr.Fields, http.StatusUnprocessableEntity
-	} else {
-		req := models.AuditPageRequest{Filter: f, Cursor: utils.CopyString(c.Query("cursor")), Limit: limit}
+	case err != nil:
+		return err
+	default:
+		req := models.AuditPageRequest{Filter: f, Cursor: utils.CopyString(c.Query("cursor")), Limit: v.Limit}
 		page, err := h.DB.ListAudit(c.UserContext(), req)
 		if err != nil {
 			return err
 		}
-		v.Limit = effectiveLimit(limit)
 		v.Filter = f
 		if v.Rows, err = h.auditRows(c.UserContext(), page.Entries); err != nil {
 			return err
 		}
 		v.NextURL, v.PrevURL = auditListURL(f, v.Limit, page.Next), auditListURL(f, v.Limit, page.Prev)
 	}
-	v.Limit = effectiveLimit(limit)
 	if current.IsHTMX(c) && c.Get("HX-Target") == "audit-results" {
 		return render.Fragment(c, status, pages.AuditResults(v, true))
 	}
