@@ -23,4 +23,7 @@ type Handler struct {
 	// PublicURL is the portal's address as people reach it, for links
 	// in emails; empty: the address of the request.
 	PublicURL string
+
+	// auditVerify runs the integrity page's background verification.
+	auditVerify auditVerifier
 }

@@ -65,37 +65,5 @@ func (h *Handler) userShowView(c *fiber.Ctx, u *models.EndUser) (*pages.UserShow
 // history lists the audit entries about a record, naming the members and
 // API keys who acted.
 func (h *Handler) history(ctx context.Context, t models.Target) ([]pages.HistoryEntry, error) {
-	entries, err := h.DB.AuditEntriesForTarget(ctx, t, historyLimit)
-	if err != nil {
-		return nil, err
-	}
-	var ids, keyIDs []string
-	for _, e := range entries {
-		switch e.ActorType {
-		case models.ActorMember:
-			ids = append(ids, e.ActorID)
-		case models.ActorAPIKey:
-			keyIDs = append(keyIDs, e.ActorID)
-		}
-	}
-	emails, err := h.DB.MemberEmails(ctx, ids)
-	if err != nil {
-		return nil, err
-	}
-	keys, err := h.DB.APIKeyLabels(ctx, keyIDs)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]pages.HistoryEntry, len(entries))
-	for i, e := range entries {
-		actor := string(e.ActorType) + " " + e.ActorID
-		if email, ok := emails[e.ActorID]; ok && e.ActorType == models.ActorMember {
-			actor = email
-		}
-		if label, ok := keys[e.ActorID]; ok && e.ActorType == models.ActorAPIKey {
-			actor = label
-		}
-		out[i] = pages.HistoryEntry{Entry: e, Actor: actor}
-	}
-	return out, nil
+	return h.auditHistory(ctx, models.FilterForTarget(t))
 }

@@ -225,8 +225,17 @@ type canonicalEntry struct {
 	PrevHash   string          `json:"prev_hash"`
 }
 
-// computeHash is SHA-256 over prev_hash and the canonical JSON of the entry.
+// computeHash is SHA-256 over prev_hash and the canonical JSON of the entry
+// (most entries take the hand-written fast path in audit_hash.go).
 func (e *AuditEntry) computeHash() string {
+	if h, ok := e.fastHash(); ok {
+		return h
+	}
+	return e.jsonHash()
+}
+
+// jsonHash is computeHash through encoding/json, for any entry.
+func (e *AuditEntry) jsonHash() string {
 	diff := json.RawMessage(e.Diff)
 	if !json.Valid(diff) {
 		// Keep a tampered, invalid diff hashable so verification can name it.

@@ -54,3 +54,30 @@ func (d Dialect) likeEscape() string {
 	}
 	return ` ESCAPE '\'`
 }
+
+// actionGroup is the SQL for an audit entry's action group, the part of
+// the action before the first dot; it matches the expression index.
+func (d Dialect) actionGroup() string {
+	if d == Postgres {
+		return "split_part(action, '.', 1)"
+	}
+	return "substr(action, 1, instr(action || '.', '.') - 1)"
+}
+
+// utcDay is the SQL for the UTC calendar day a time column falls in, and
+// dayEpoch turns that value into the day's start in Unix seconds. Counting
+// per day groups by the first (cheap per row), then converts the groups.
+func (d Dialect) utcDay(col string) string {
+	if d == Postgres {
+		return "date_bin('1 day', " + col + ", TIMESTAMPTZ '2000-01-01 00:00:00+00')"
+	}
+	// SQLite keeps times as RFC 3339 text in UTC.
+	return "substr(" + col + ", 1, 10)"
+}
+
+func (d Dialect) dayEpoch(day string) string {
+	if d == Postgres {
+		return "CAST(EXTRACT(EPOCH FROM " + day + ") AS BIGINT)"
+	}
+	return "CAST(strftime('%s', " + day + ") AS INTEGER)"
+}

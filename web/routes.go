@@ -191,6 +191,17 @@ func routes(h *handlers.Handler) []Route {
 		{Method: "GET", Path: "/2.0/users/:id", Access: PowensRead, Handler: h.APIPowensUserGet},
 		{Method: "DELETE", Path: "/2.0/users/:id", Access: PowensWrite, Handler: h.APIPowensUserDelete},
 
+		// The audit screens read the log; the only write any of them makes
+		// is the audit.export entry an export appends.
+		{Method: "GET", Path: "/audit", Access: Members, Handler: h.AuditList, Nav: "Audit"},
+		{Method: "GET", Path: "/audit/chart", Access: Members, Handler: h.AuditChart},
+		{Method: "GET", Path: "/audit/:seq<int>/diff", Access: Members, Handler: h.AuditDiff},
+		{Method: "POST", Path: "/audit/export", Access: Members, Handler: h.AuditExport},
+		{Method: "GET", Path: "/audit/integrity", Access: Members, Handler: h.AuditIntegrity},
+		{Method: "POST", Path: "/audit/integrity/verify", Access: Members, Handler: h.AuditVerifyStart},
+		{Method: "GET", Path: "/audit/integrity/verify", Access: Members, Handler: h.AuditVerifyStatus},
+		{Method: "GET", Path: "/audit/checkpoints/:id<int>", Access: Members, Handler: h.AuditCheckpointDownload},
+
 		{Method: "GET", Path: "/account", Access: Members, Handler: h.AccountShow},
 		{Method: "POST", Path: "/account/password", Access: Members, Handler: h.AccountPasswordChange},
 		{Method: "GET", Path: "/account/sessions", Access: Members, Handler: h.AccountSessions},

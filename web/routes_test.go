@@ -44,6 +44,8 @@ var routeExamples = map[string]string{
 	"/api-keys/:id<int>":                                 "/api-keys/{apikey}",
 	"/api-keys/:id<int>/revoke":                          "/api-keys/{apikey}/revoke",
 	"/2.0/users/:id":                                     "/2.0/users/{user}",
+	"/audit/:seq<int>/diff":                              "/audit/1/diff",
+	"/audit/checkpoints/:id<int>":                        "/audit/checkpoints/{checkpoint}",
 }
 
 // teamPlaceholders make the team members a walk's request needs: an
@@ -101,6 +103,13 @@ func examplePath(t *testing.T, h *webtest.Harness, r web.Route) (string, *models
 		p = webhookExamplePath(t, h, p)
 	}
 	p = teamPlaceholders(t, h, p)
+	if strings.Contains(p, "{checkpoint}") {
+		cp, err := h.DB.CreateCheckpoint(context.Background(), models.Origin{Actor: models.SystemActor}, testSigningKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.ReplaceAll(p, "{checkpoint}", strconv.FormatInt(cp.ID, 10)), nil
+	}
 	if !strings.Contains(p, "{user}") {
 		return p, nil
 	}
@@ -177,6 +186,8 @@ func validForm(r web.Route, m *walkMember, u *models.EndUser) (form url.Values, 
 		return url.Values{"field": {"ssn"}, "reason": {"support ticket 4711: identity check"}}, nil
 	case "POST /webhooks", "POST /webhooks/:id<int>":
 		return url.Values{"url": {"https://93.184.216.34/walk"}, "events": {"USER_CREATED"}, "enabled": {"1"}}, nil
+	case "POST /audit/export":
+		return url.Values{"format": {"csv"}}, nil
 	case "POST /login":
 		return url.Values{"email": {m.member.EmailAddress}, "password": {m.password}}, nil
 	case "POST /team/invite":

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -21,6 +22,8 @@ type Secrets struct {
 	FieldKey   []byte // encrypts personal data at rest (AES-256)
 	// OldFieldKeys still open values sealed before a key rotation.
 	OldFieldKeys [][]byte
+	// AuditSigningKey signs audit checkpoints (Ed25519).
+	AuditSigningKey ed25519.PrivateKey
 }
 
 // FieldCipher seals with the current field key and opens with any key.
@@ -33,12 +36,18 @@ const (
 	EnvFieldKey   = "LEDGERDESK_FIELD_KEY"
 	// EnvOldFieldKeys lists retired field keys (hex, comma-separated).
 	EnvOldFieldKeys = "LEDGERDESK_FIELD_KEYS_OLD"
-	secretsFile     = "secrets.json"
+	// EnvAuditSigningKey is the Ed25519 key that signs audit checkpoints:
+	// its 32-byte seed (or the 64-byte private key), hex.
+	EnvAuditSigningKey = "LEDGERDESK_AUDIT_SIGNING_KEY"
+	secretsFile        = "secrets.json"
 )
 
 type secretsOnDisk struct {
 	SessionKey string `json:"session_key"`
 	FieldKey   string `json:"field_key"`
+	// AuditSigningKey is an Ed25519 seed; files written before checkpoints
+	// existed get one added.
+	AuditSigningKey string `json:"audit_signing_key,omitempty"`
 }
 
 // LoadSecrets reads the keys from the environment (hex) and fills any that
@@ -62,7 +71,10 @@ func LoadSecrets(dataDir string, getenv func(string) string) (Secrets, error) {
 		}
 		s.OldFieldKeys = append(s.OldFieldKeys, k)
 	}
-	if s.SessionKey != nil && s.FieldKey != nil {
+	if s.AuditSigningKey, err = signingKey(getenv(EnvAuditSigningKey)); err != nil {
+		return s, err
+	}
+	if s.SessionKey != nil && s.FieldKey != nil && s.AuditSigningKey != nil {
 		return s, nil
 	}
 	if dataDir == "" {
@@ -81,7 +93,30 @@ func LoadSecrets(dataDir string, getenv func(string) string) (Secrets, error) {
 	if len(s.SessionKey) < 32 || len(s.FieldKey) < 32 {
 		return s, fmt.Errorf("%s holds keys shorter than 32 bytes", filepath.Join(dataDir, secretsFile))
 	}
+	if s.AuditSigningKey == nil {
+		if s.AuditSigningKey, err = signingKey(disk.AuditSigningKey); err != nil || s.AuditSigningKey == nil {
+			return s, fmt.Errorf("%s holds no valid audit signing key", filepath.Join(dataDir, secretsFile))
+		}
+	}
 	return s, nil
+}
+
+// signingKey reads an Ed25519 key given as its hex seed or private key.
+func signingKey(value string) (ed25519.PrivateKey, error) {
+	if value == "" {
+		return nil, nil
+	}
+	b, err := hex.DecodeString(value)
+	switch {
+	case err == nil && len(b) == ed25519.SeedSize:
+		return ed25519.NewKeyFromSeed(b), nil
+	case err == nil && len(b) == ed25519.PrivateKeySize:
+		key := ed25519.PrivateKey(b)
+		if ed25519.NewKeyFromSeed(key.Seed()).Equal(key) {
+			return key, nil
+		}
+	}
+	return nil, fmt.Errorf("%s must be an Ed25519 seed, 32 bytes hex encoded (openssl rand -hex 32)", EnvAuditSigningKey)
 }
 
 func hexKey(name, value string, min int) ([]byte, error) {
@@ -102,12 +137,15 @@ func loadOrCreateSecretsFile(path string) (secretsOnDisk, error) {
 		if err := json.Unmarshal(b, &d); err != nil {
 			return d, fmt.Errorf("read %s: %w", path, err)
 		}
+		if d.AuditSigningKey == "" {
+			return addSigningKey(path, d)
+		}
 		return d, nil
 	}
 	if !errors.Is(err, os.ErrNotExist) {
 		return d, fmt.Errorf("read %s: %w", path, err)
 	}
-	d = secretsOnDisk{SessionKey: randomHex(32), FieldKey: randomHex(32)}
+	d = secretsOnDisk{SessionKey: randomHex(32), FieldKey: randomHex(32), AuditSigningKey: randomHex(ed25519.SeedSize)}
 	b, _ = json.MarshalIndent(d, "", "  ")
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return d, err
@@ -125,6 +163,35 @@ func loadOrCreateSecretsFile(path string) (secretsOnDisk, error) {
 		return d, fmt.Errorf("write %s: %w", path, err)
 	}
 	return d, f.Sync()
+}
+
+// addSigningKey gives a secrets file from before audit checkpoints a
+// signing key, replacing the file in one rename so it is never half
+// written, then reads back what is there (another process may have won).
+func addSigningKey(path string, d secretsOnDisk) (secretsOnDisk, error) {
+	d.AuditSigningKey = randomHex(ed25519.SeedSize)
+	b, _ := json.MarshalIndent(d, "", "  ")
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".secrets-*.json")
+	if err != nil {
+		return d, fmt.Errorf("add audit signing key to %s: %w", path, err)
+	}
+	defer os.Remove(tmp.Name())
+	if err := tmp.Chmod(0o600); err == nil {
+		_, err = tmp.Write(b)
+		if err == nil {
+			err = tmp.Sync()
+		}
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), path)
+	}
+	if err != nil {
+		return d, fmt.Errorf("add audit signing key to %s: %w", path, err)
+	}
+	return loadOrCreateSecretsFile(path)
 }
 
 func randomHex(n int) string {

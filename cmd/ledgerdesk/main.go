@@ -5,6 +5,8 @@
 //	ledgerdesk migrate                      apply database migrations
 //	ledgerdesk admin create --email E --role R
 //	ledgerdesk audit verify                 check the audit log's hash chain
+//	ledgerdesk audit verify --checkpoint FILE --public-key KEY
+//	ledgerdesk audit checkpoint             sign the audit chain head
 //	ledgerdesk seed --users N [--seed S]    add realistic demo end users and items
 package main
 
@@ -30,6 +32,9 @@ commands:
   migrate                            apply pending database migrations
   admin create --email E --role R    add a team member with a random password
   audit verify                       check the audit log's hash chain
+  audit verify --checkpoint FILE --public-key KEY
+                                     ... and that it still matches a signed checkpoint
+  audit checkpoint                   sign the audit chain head now
   seed --users N [--seed S]          add N demo end users with their items
   bench                              measure the users pages at scale (PostgreSQL)
   bench api                          measure the JSON API at scale (PostgreSQL)

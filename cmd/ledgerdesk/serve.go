@@ -42,6 +42,8 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	mailFrom := fs.String("mail-from", getenv("LEDGERDESK_MAIL_FROM"), "From address of invitation emails (env LEDGERDESK_MAIL_FROM)")
 	publicURL := fs.String("public-url", getenv("LEDGERDESK_PUBLIC_URL"),
 		"the portal's address in links sent by email, e.g. https://ledgerdesk.example.com (env LEDGERDESK_PUBLIC_URL)")
+	checkpoints := fs.Duration("audit-checkpoint-every", envDuration(getenv, "LEDGERDESK_AUDIT_CHECKPOINT_EVERY", time.Hour),
+		"sign the audit chain head this often; 0 turns it off (env LEDGERDESK_AUDIT_CHECKPOINT_EVERY)")
 	if err := fs.Parse(args); err != nil {
 		return exitCode(2)
 	}
@@ -131,6 +133,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	worker := &webhooks.Worker{DB: db, Guard: guard, Logger: logger}
 	go func() { worker.Run(workerCtx); close(workerDone) }()
 	defer func() { stopWorker(); <-workerDone }()
+	go checkpointEvery(ctx, db, secrets.AuditSigningKey, *checkpoints, logger)
 
 	errc := make(chan error, 1)
 	go func() { errc <- app.Listener(ln) }()

@@ -1,0 +1,36 @@
+package handlers
+
+import (
+	"net/http"
+	"strconv"
+
+	"github.com/gofiber/fiber/v2"
+
+	"ledgerdesk/models"
+	"ledgerdesk/views/pages"
+	"ledgerdesk/web/current"
+	"ledgerdesk/web/render"
+)
+
+// AuditDiff shows one entry's before/after (GET /audit/:seq/diff), personal
+// values redacted: the row's expansion for htmx, the entry's own page
+// otherwise.
+func (h *Handler) AuditDiff(c *fiber.Ctx) error {
+	seq, err := strconv.ParseInt(c.Params("seq"), 10, 64)
+	if err != nil || seq <= 0 {
+		return fiber.ErrNotFound
+	}
+	e, err := h.DB.AuditEntryBySeq(c.UserContext(), seq)
+	if err != nil {
+		return err
+	}
+	diff := e.RedactedDiff()
+	if current.IsHTMX(c) {
+		return render.Fragment(c, http.StatusOK, pages.AuditDiffTable(diff))
+	}
+	rows, err := h.auditRows(c.UserContext(), []models.AuditEntry{*e})
+	if err != nil {
+		return err
+	}
+	return render.Page(c, http.StatusOK, "Audit entry "+strconv.FormatInt(seq, 10), pages.AuditEntryPage(rows[0], diff))
+}

@@ -1,0 +1,27 @@
+package handlers
+
+import (
+	"context"
+
+	"ledgerdesk/models"
+	"ledgerdesk/views/pages"
+)
+
+// auditHistory lists the newest entries a filter selects for a record's
+// page: models.FilterForTarget for what happened to the record (also once
+// it is removed), models.FilterForActor for what a member or key did.
+func (h *Handler) auditHistory(ctx context.Context, f models.AuditFilter) ([]pages.HistoryEntry, error) {
+	entries, err := h.DB.AuditHistory(ctx, f, historyLimit)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := h.auditRows(ctx, entries)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]pages.HistoryEntry, len(rows))
+	for i, r := range rows {
+		out[i] = pages.HistoryEntry{Entry: r.Entry, Actor: r.Actor}
+	}
+	return out, nil
+}

@@ -1,0 +1,216 @@
+package models_test
+
+import (
+	"testing"
+	"time"
+
+	"gorm.io/gorm"
+
+	"ledgerdesk/models"
+	"ledgerdesk/models/testdb"
+)
+
+// appendAs records one audited no-op change from o.
+func appendAs(t *testing.T, db *models.DB, o models.Origin, action string, target models.Target, after map[string]any) {
+	t.Helper()
+	err := db.Apply(ctx, o, func(tx *gorm.DB) (models.Change, error) {
+		return models.Change{Action: action, Target: target, After: after}, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func listAll(t *testing.T, db *models.DB, f models.AuditFilter) []models.AuditEntry {
+	t.Helper()
+	var out []models.AuditEntry
+	cursor := ""
+	for {
+		page, err := db.ListAudit(ctx, models.AuditPageRequest{Filter: f, Cursor: cursor, Limit: 25})
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, page.Entries...)
+		if page.Next == "" {
+			return out
+		}
+		cursor = page.Next
+	}
+}
+
+func TestListAudit_FiltersAndKeysetPages(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, db *models.DB) {
+		m := activeMember(t, db, "reviewer@example.com")
+		member := models.Origin{Actor: m.AsActor(), RequestID: "req-a", IP: "192.0.2.10"}
+		key := models.Origin{Actor: models.Actor{Type: models.ActorAPIKey, ID: "k1"}, RequestID: "req-b", IP: "192.0.2.20"}
+		for i := 0; i < 30; i++ {
+			appendAs(t, db, member, "user.update", models.Target{Type: "end_user", ID: "7"}, map[string]any{"i": i})
+		}
+		for i := 0; i < 7; i++ {
+			appendAs(t, db, key, "api.user_get", models.Target{Type: "end_user", ID: "8"}, nil)
+		}
+		appendAs(t, db, systemOrigin, "auth.login_failed", models.Target{}, nil)
+
+		all := listAll(t, db, models.AuditFilter{})
+		if len(all) != 38 {
+			t.Fatalf("%d entries, want 38", len(all))
+		}
+		for i := 1; i < len(all); i++ {
+			if all[i].Seq != all[i-1].Seq-1 {
+				t.Fatalf("pages skip or repeat at %d", i)
+			}
+		}
+		cases := []struct {
+			name string
+			f    models.AuditFilter
+			want int
+		}{
+			{"actor by email", models.AuditFilter{Actor: "Reviewer@example.com"}, 30},
+			{"actor type:id", models.AuditFilter{Actor: "api_key:k1"}, 7},
+			{"actor id alone", models.AuditFilter{Actor: "k1"}, 7},
+			{"unknown email", models.AuditFilter{Actor: "nobody@example.com"}, 0},
+			{"group", models.AuditFilter{Action: "api"}, 7},
+			{"group auth", models.AuditFilter{Action: "auth"}, 1},
+			{"exact action", models.AuditFilter{Action: "user.update"}, 30},
+			{"target type", models.AuditFilter{TargetType: "end_user"}, 37},
+			{"target", models.AuditFilter{TargetType: "end_user", TargetID: "8"}, 7},
+			{"request id", models.AuditFilter{RequestID: "req-a"}, 30},
+			{"ip", models.AuditFilter{IP: "192.0.2.20"}, 7},
+			{"combined", models.AuditFilter{Actor: "k1", IP: "192.0.2.10"}, 0},
+			{"from now on", models.AuditFilter{From: models.Now().Add(-time.Minute)}, 38},
+			{"until long ago", models.AuditFilter{To: time.Date(2001, 1, 1, 0, 0, 0, 0, time.UTC)}, 0},
+		}
+		for _, c := range cases {
+			if got := listAll(t, db, c.f); len(got) != c.want {
+				t.Errorf("%s: %d entries, want %d", c.name, len(got), c.want)
+			}
+		}
+		// Going back from page 2 gives page 1 again.
+		p1, _ := db.ListAudit(ctx, models.AuditPageRequest{Limit: 25})
+		p2, _ := db.ListAudit(ctx, models.AuditPageRequest{Cursor: p1.Next, Limit: 25})
+		back, _ := db.ListAudit(ctx, models.AuditPageRequest{Cursor: p2.Prev, Limit: 25})
+		if len(back.Entries) != 25 || back.Entries[0].Seq != p1.Entries[0].Seq || back.Prev != "" {
+			t.Errorf("back to page 1: %d entries from %d, prev %q", len(back.Entries), back.Entries[0].Seq, back.Prev)
+		}
+		if _, err := db.ListAudit(ctx, models.AuditPageRequest{Cursor: "garbage"}); models.ErrorKind(err) != models.KindInvalid {
+			t.Errorf("bad cursor: %v", err)
+		}
+		// A record's history, and an actor's.
+		hist, err := db.AuditHistory(ctx, models.FilterForTarget(models.Target{Type: "end_user", ID: "8"}), 5)
+		if err != nil || len(hist) != 5 || hist[0].Action != "api.user_get" {
+			t.Errorf("target history: %d %v", len(hist), err)
+		}
+		if hist, _ := db.AuditHistory(ctx, models.FilterForActor(m.AsActor()), 100); len(hist) != 30 {
+			t.Errorf("actor history: %d entries", len(hist))
+		}
+	})
+}
+
+func TestParseAuditFilter_RejectsBadValuesByField(t *testing.T) {
+	_, err := models.ParseAuditFilter(models.AuditFilterInput{From: "soon", To: "2026-01-01", TargetID: "5"})
+	var fields models.FieldErrors
+	if e, ok := err.(*models.Error); ok {
+		fields = e.Fields
+	}
+	if fields["from"] == "" || fields["target_type"] == "" {
+		t.Fatalf("errors %v", fields)
+	}
+	f, err := models.ParseAuditFilter(models.AuditFilterInput{From: "2026-01-01", To: "2026-01-01", Actor: " a\x00b "})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.Actor != "ab" || !f.To.Equal(time.Date(2026, 1, 2, 0, 0, 0, 0, time.UTC)) {
+		t.Errorf("filter %+v: a day as the end bound includes that day", f)
+	}
+	again, err := models.ParseAuditFilter(f.Input())
+	if err != nil || !again.From.Equal(f.From) || !again.To.Equal(f.To) {
+		t.Errorf("filter does not round-trip: %+v %v", again, err)
+	}
+}
+
+func TestAuditDailyCounts_ZeroFilledOldestFirst(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, db *models.DB) {
+		for i := 0; i < 3; i++ {
+			record(t, db, "test.count", "1")
+		}
+		record(t, db, "test.other", "1")
+		days, err := db.AuditDailyCounts(ctx, models.AuditFilter{Action: "test.count"}, models.Now(), 30)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(days) != 30 || days[29].N != 3 || !days[29].Day.Equal(models.Now().Truncate(24*time.Hour)) {
+			t.Fatalf("last day %+v of %d", days[len(days)-1], len(days))
+		}
+		for _, d := range days[:29] {
+			if d.N != 0 {
+				t.Errorf("%s: %d", d.Day, d.N)
+			}
+		}
+	})
+}
+
+func TestEachAuditEntry_StreamsTheFilterUpToASeqInBatches(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, db *models.DB) {
+		seedChain(t, db, 2105)
+		var seqs []int64
+		err := db.EachAuditEntry(ctx, models.AuditFilter{Action: "test.seed"}, 2100, func(e *models.AuditEntry) error {
+			seqs = append(seqs, e.Seq)
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(seqs) != 2100 || seqs[0] != 2100 || seqs[len(seqs)-1] != 1 {
+			t.Fatalf("%d entries from %d to %d", len(seqs), seqs[0], seqs[len(seqs)-1])
+		}
+	})
+}
+
+func TestRedactedDiff_HidesPersonalValuesEvenIfStoredInClear(t *testing.T) {
+	e := models.AuditEntry{Diff: `{"after":{"first_name":"Ada","nested":{"ssn":"123-45-6789"},"status":"active"}}`}
+	d := e.RedactedDiff()
+	nested, _ := d.After["nested"].(map[string]any)
+	if d.After["first_name"] != "[redacted]" || nested["ssn"] != "[redacted]" || d.After["status"] != "active" {
+		t.Errorf("%+v", d.After)
+	}
+}
+
+func TestListAudit_TimeRangeIsExactAcrossTheSeqBounds(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, db *models.DB) {
+		// Entries an hour apart, written directly with their times, and a
+		// neighbour whose clock ran two minutes behind.
+		base := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+		prev := models.GenesisHash
+		times := []time.Time{}
+		for i := 0; i < 48; i++ {
+			times = append(times, base.Add(time.Duration(i)*time.Hour))
+		}
+		times[30] = times[29].Add(-2 * time.Minute) // skewed writer
+		for i, at := range times {
+			e := models.AuditEntry{Seq: int64(i + 1), OccurredAt: at, ActorType: models.ActorSystem, Action: "test.time",
+				Diff: "{}", PrevHash: prev}
+			e.Hash = entryHash(e)
+			prev = e.Hash
+			insertEntry(t, db, e)
+		}
+		from, to := base.Add(24*time.Hour), base.Add(29*time.Hour+30*time.Minute)
+		got := listAll(t, db, models.AuditFilter{From: from, To: to})
+		want := 0
+		for _, at := range times {
+			if !at.Before(from) && at.Before(to) {
+				want++
+			}
+		}
+		if len(got) != want || want != 7 {
+			t.Errorf("range %s..%s: %d entries, want %d (7)", from, to, len(got), want)
+		}
+		for _, e := range got {
+			if e.OccurredAt.Before(from) || !e.OccurredAt.Before(to) {
+				t.Errorf("entry %d at %s is outside the range", e.Seq, e.OccurredAt)
+			}
+		}
+		if n := len(listAll(t, db, models.AuditFilter{From: base.Add(100 * time.Hour)})); n != 0 {
+			t.Errorf("a range after the last entry has %d entries", n)
+		}
+	})
+}
