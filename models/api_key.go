@@ -285,11 +285,18 @@ func (db *DB) CountActiveAPIKeys(ctx context.Context) (int64, error) {
 // “name (client_id)”.
 func (db *DB) APIKeyLabels(ctx context.Context, ids []string) (map[string]string, error) {
 	out := map[string]string{}
-	if len(ids) == 0 {
+	// Entries hold ids as text; one that is not a key's number names none.
+	var keyIDs []int64
+	for _, id := range ids {
+		if n, err := strconv.ParseInt(id, 10, 64); err == nil {
+			keyIDs = append(keyIDs, n)
+		}
+	}
+	if len(keyIDs) == 0 {
 		return out, nil
 	}
 	var rows []APIKey
-	if err := db.gorm.WithContext(ctx).Select("id", "name", "client_id").Where("id IN ?", ids).Find(&rows).Error; err != nil {
+	if err := db.gorm.WithContext(ctx).Select("id", "name", "client_id").Where("id IN ?", keyIDs).Find(&rows).Error; err != nil {
 		return nil, fmt.Errorf("api key labels: %w", err)
 	}
 	for _, k := range rows {
