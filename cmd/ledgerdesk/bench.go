@@ -193,11 +193,13 @@ type benchPage struct {
 	explainArgs []any
 }
 
-const listSQL = `SELECT * FROM end_users WHERE %s ORDER BY created_at DESC, id DESC LIMIT 26`
+var listColumns = strings.Join(models.ListColumns, ", ")
+
+var listSQL = `SELECT ` + listColumns + ` FROM end_users WHERE %s ORDER BY created_at DESC, id DESC LIMIT 26`
 
 // searchSQL is the portal's search on PostgreSQL: a substring branch that
 // stops after a page and an exact-id branch, each on its own index.
-const searchSQL = `SELECT * FROM end_users WHERE id IN (
+var searchSQL = `SELECT ` + listColumns + ` FROM end_users WHERE id IN (
 	SELECT id FROM (SELECT id FROM end_users WHERE removed_at IS NULL AND search_key LIKE $1
 		ORDER BY created_at DESC, id DESC LIMIT 26) AS matched
 	UNION ALL SELECT id FROM end_users WHERE removed_at IS NULL AND (user_id = $2 OR client_user_id = $2))
