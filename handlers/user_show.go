@@ -6,6 +6,7 @@ import (
 	"strconv"
 
 	"github.com/gofiber/fiber/v2"
+	"golang.org/x/sync/errgroup"
 
 	"ledgerdesk/models"
 	"ledgerdesk/views/pages"
@@ -45,12 +46,20 @@ func (h *Handler) userShowView(c *fiber.Ctx, u *models.EndUser) (*pages.UserShow
 	if err != nil {
 		return nil, err
 	}
-	items, err := h.DB.ItemsOfUser(ctx, u.ID)
-	if err != nil {
-		return nil, err
-	}
-	history, err := h.history(ctx, u.AuditTarget())
-	if err != nil {
+	// Items and history are independent reads: side by side, the page
+	// waits for the slower one only.
+	var items []models.Item
+	var history []pages.HistoryEntry
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() (err error) {
+		items, err = h.DB.ItemsOfUser(gctx, u.ID)
+		return err
+	})
+	g.Go(func() (err error) {
+		history, err = h.history(gctx, u.AuditTarget())
+		return err
+	})
+	if err := g.Wait(); err != nil {
 		return nil, err
 	}
 	role := current.Member(c).Role
