@@ -47,31 +47,14 @@ func bench(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err := fs.Parse(args); err != nil {
 		return exitCode(2)
 	}
-	if dbo.embedded() {
-		return errors.New("bench runs on PostgreSQL: set DATABASE_URL")
-	}
-	secrets, err := web.LoadSecrets(dbo.dataDir, getenv)
-	if err != nil {
-		return err
-	}
-	db, err := dbo.open(ctx, true)
+	db, secrets, err := openBenchDB(ctx, "bench", dbo, getenv)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	if err := configurePII(db, secrets, "sandbox"); err != nil {
-		return err
-	}
 
 	if err := ensureUsers(ctx, db, *users, stdout); err != nil {
 		return err
-	}
-	// As autovacuum would after a bulk load: statistics for the planner and
-	// a visibility map, so index-only scans need not visit the table.
-	for _, table := range []string{"end_users", "items"} {
-		if err := db.Gorm().Exec("VACUUM (ANALYZE) " + table).Error; err != nil {
-			return err
-		}
 	}
 
 	pool, err := pgxpool.New(ctx, dbo.databaseURL)
@@ -169,18 +152,45 @@ func ensureUsers(ctx context.Context, db *models.DB, n int, stdout io.Writer) er
 	if err := db.Gorm().Raw(`SELECT COUNT(*) FROM end_users`).Scan(&have).Error; err != nil {
 		return err
 	}
-	if int(have) >= n {
-		return nil
+	if int(have) < n {
+		fmt.Fprintf(stdout, "seeding %d users...\n", n-int(have))
+		start := time.Now()
+		res, err := db.Seed(ctx, models.Origin{Actor: models.SystemActor, UserAgent: "ledgerdesk bench"},
+			models.SeedOptions{Users: n - int(have), Seed: uint64(time.Now().UnixNano())}, nil)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "seeded %d users and %d items in %.1f s\n", res.Users, res.Items, time.Since(start).Seconds())
 	}
-	fmt.Fprintf(stdout, "seeding %d users...\n", n-int(have))
-	start := time.Now()
-	res, err := db.Seed(ctx, models.Origin{Actor: models.SystemActor, UserAgent: "ledgerdesk bench"},
-		models.SeedOptions{Users: n - int(have), Seed: uint64(time.Now().UnixNano())}, nil)
-	if err != nil {
-		return err
+	// As autovacuum would after a bulk load: statistics for the planner and
+	// a visibility map, so index-only scans need not visit the table.
+	for _, table := range []string{"end_users", "items"} {
+		if err := db.Gorm().Exec("VACUUM (ANALYZE) " + table).Error; err != nil {
+			return err
+		}
 	}
-	fmt.Fprintf(stdout, "seeded %d users and %d items in %.1f s\n", res.Users, res.Items, time.Since(start).Seconds())
 	return nil
+}
+
+// openBenchDB opens the PostgreSQL database a benchmark runs on, with the
+// configured keys: the benchmarks measure production's database only.
+func openBenchDB(ctx context.Context, name string, dbo dbOptions, getenv func(string) string) (*models.DB, web.Secrets, error) {
+	if dbo.embedded() {
+		return nil, web.Secrets{}, fmt.Errorf("%s runs on PostgreSQL: set DATABASE_URL", name)
+	}
+	secrets, err := web.LoadSecrets(dbo.dataDir, getenv)
+	if err != nil {
+		return nil, web.Secrets{}, err
+	}
+	db, err := dbo.open(ctx, true)
+	if err != nil {
+		return nil, web.Secrets{}, err
+	}
+	if err := configurePII(db, secrets, "sandbox"); err != nil {
+		db.Close()
+		return nil, web.Secrets{}, err
+	}
+	return db, secrets, nil
 }
 
 // benchPage is one page measured: the portal's URL, the reference's, and

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -33,25 +32,12 @@ func benchAPI(ctx context.Context, args []string, getenv func(string) string, st
 	if err := fs.Parse(args); err != nil {
 		return exitCode(2)
 	}
-	if dbo.embedded() {
-		return errors.New("bench api runs on PostgreSQL: set DATABASE_URL")
-	}
-	secrets, err := web.LoadSecrets(dbo.dataDir, getenv)
-	if err != nil {
-		return err
-	}
-	db, err := dbo.open(ctx, true)
+	db, secrets, err := openBenchDB(ctx, "bench api", dbo, getenv)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	if err := configurePII(db, secrets, "sandbox"); err != nil {
-		return err
-	}
 	if err := ensureUsers(ctx, db, *users, stdout); err != nil {
-		return err
-	}
-	if err := db.Gorm().Exec(`ANALYZE end_users; ANALYZE items`).Error; err != nil {
 		return err
 	}
 	key, err := db.CreateAPIKey(ctx, models.Origin{Actor: models.SystemActor, UserAgent: "ledgerdesk bench api"},

@@ -38,21 +38,11 @@ func benchAudit(ctx context.Context, args []string, getenv func(string) string, 
 	if err := fs.Parse(args); err != nil {
 		return exitCode(2)
 	}
-	if dbo.embedded() {
-		return errors.New("bench audit runs on PostgreSQL: set DATABASE_URL")
-	}
-	secrets, err := web.LoadSecrets(dbo.dataDir, getenv)
-	if err != nil {
-		return err
-	}
-	db, err := dbo.open(ctx, true)
+	db, secrets, err := openBenchDB(ctx, "bench audit", dbo, getenv)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	if err := configurePII(db, secrets, "sandbox"); err != nil {
-		return err
-	}
 	origin := models.Origin{Actor: models.SystemActor, UserAgent: "ledgerdesk bench audit"}
 	password := models.RandomToken(15)
 	member, err := db.CreateMember(ctx, origin, models.NewMember{
