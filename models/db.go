@@ -78,7 +78,7 @@ func (db *DB) environment() string {
 // OpenPostgres connects to PostgreSQL. Connection attempts give up after a
 // few seconds so an unreachable database shows up as an error, not a hang.
 func OpenPostgres(dsn string) (*DB, error) {
-	dsn = withDefaultParam(dsn, "connect_timeout", "3")
+	dsn = PostgresDSN(dsn)
 	g, err := gorm.Open(postgres.Open(dsn), gormConfig())
 	if err != nil {
 		return nil, fmt.Errorf("open postgres: %w", err)
@@ -91,6 +91,19 @@ func OpenPostgres(dsn string) (*DB, error) {
 	sqlDB.SetMaxIdleConns(20)
 	sqlDB.SetConnMaxIdleTime(5 * time.Minute)
 	return &DB{gorm: g, Dialect: Postgres}, nil
+}
+
+// PostgresDSN is dsn with the session settings the portal relies on, for
+// connections it opens itself and for tools that measure against it.
+//
+// plan_cache_mode: the driver prepares each statement once per connection,
+// and after five runs PostgreSQL may keep a generic plan that knows no
+// parameter. A search's LIKE pattern decides between the trigram index
+// (a rare term) and a walk of the newest users (a common one); a generic
+// plan picks one for every term, and the wrong one costs 100 times more.
+func PostgresDSN(dsn string) string {
+	dsn = withDefaultParam(dsn, "connect_timeout", "3")
+	return withDefaultParam(dsn, "plan_cache_mode", "force_custom_plan")
 }
 
 // OpenSQLite opens (or creates) an embedded SQLite file in WAL mode with a

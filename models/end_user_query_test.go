@@ -562,3 +562,17 @@ func TestListEndUsers_FilteredCountIsThePlanEstimateOnPostgres(t *testing.T) {
 		t.Errorf("one match: count %+v", p.Count)
 	}
 }
+
+// A prepared search must be planned for its own pattern every time: a
+// generic plan would use one index for rare and common terms alike.
+func TestPostgresConnectionsPlanEachSearchForItsPattern(t *testing.T) {
+	t.Parallel()
+	db := testdb.Postgres(t)
+	var mode string
+	if err := db.Gorm().Raw("SHOW plan_cache_mode").Scan(&mode).Error; err != nil {
+		t.Fatal(err)
+	}
+	if mode != "force_custom_plan" {
+		t.Fatalf("plan_cache_mode %q, want force_custom_plan", mode)
+	}
+}

@@ -57,7 +57,7 @@ func bench(ctx context.Context, args []string, getenv func(string) string, stdou
 		return err
 	}
 
-	pool, err := pgxpool.New(ctx, dbo.databaseURL)
+	pool, err := pgxpool.New(ctx, models.PostgresDSN(dbo.databaseURL))
 	if err != nil {
 		return err
 	}
