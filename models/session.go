@@ -2,6 +2,8 @@ package models
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"time"
 )
@@ -45,27 +47,34 @@ type SessionWithMember struct {
 // longer active.
 func (db *DB) LoadSession(ctx context.Context, idHash string, l SessionLimits) (*SessionWithMember, error) {
 	// One round trip per request: the session and its member together. The
-	// member's password hash is not read; nothing downstream needs it.
-	var row struct {
-		Session `gorm:"embedded"`
-		Member  TeamMember `gorm:"embedded;embeddedPrefix:m_"`
+	// member's password hash is not read; nothing downstream needs it. Every
+	// request makes this lookup, so it scans into the structs directly
+	// rather than through GORM's reflection.
+	sqlDB, err := db.gorm.DB()
+	if err != nil {
+		return nil, fmt.Errorf("load session: %w", err)
 	}
-	res := db.gorm.WithContext(ctx).Raw(`SELECT s.*, m.id AS m_id, m.email_address AS m_email_address,
-		m.status AS m_status, m.role AS m_role, m.created_at AS m_created_at, m.updated_at AS m_updated_at
-		FROM sessions s JOIN team_members m ON m.id = s.member_id WHERE s.id_hash = ?`, idHash).Scan(&row)
-	if res.Error != nil {
-		return nil, fmt.Errorf("load session: %w", res.Error)
-	}
-	if res.RowsAffected == 0 {
+	query := `SELECT s.id_hash, s.member_id, s.ip, s.user_agent, s.data, s.created_at, s.last_seen_at,
+		s.expires_at, s.mfa_stage, m.id, m.email_address, m.status, m.role, m.created_at, m.updated_at
+		FROM sessions s JOIN team_members m ON m.id = s.member_id WHERE s.id_hash = ` + db.Dialect.placeholder(1)
+	var out SessionWithMember
+	s, m := &out.Session, &out.Member
+	err = sqlDB.QueryRowContext(ctx, query, idHash).Scan(&s.IDHash, &s.MemberID, &s.IP, &s.UserAgent, &s.Data,
+		&s.CreatedAt, &s.LastSeenAt, &s.ExpiresAt, &s.MFAStage,
+		&m.ID, &m.EmailAddress, &m.Status, &m.Role, &m.CreatedAt, &m.UpdatedAt)
+	if errors.Is(err, sql.ErrNoRows) {
 		return nil, notFound("session not found")
 	}
-	if !row.Session.ActiveAt(Now(), l) {
+	if err != nil {
+		return nil, fmt.Errorf("load session: %w", err)
+	}
+	if !s.ActiveAt(Now(), l) {
 		return nil, notFound("session expired")
 	}
-	if row.Member.Status != MemberActive {
+	if m.Status != MemberActive {
 		return nil, notFound("member not active")
 	}
-	return &SessionWithMember{Session: row.Session, Member: row.Member}, nil
+	return &out, nil
 }
 
 // touchEvery is how stale last_seen_at may get before a request writes it;
