@@ -73,7 +73,14 @@ func (db *DB) checkSetupProof(ctx context.Context, o Origin, m *TeamMember, p MF
 		msg := fmt.Sprintf("Too many wrong passwords. Try again in %d minute%s.", minutes, plural(minutes))
 		return "", &Error{Kind: KindThrottled, Message: msg, Fields: FieldErrors{"password": msg}}
 	}
-	if !VerifyPassword(m.PasswordHash, p.Password) {
+	// The hash is read afresh: the member the caller holds may be one
+	// loaded without it, and a password changed in another tab counts.
+	var hash string
+	if err := db.gorm.WithContext(ctx).Model(&TeamMember{}).Where("id = ?", m.ID).
+		Select("password_hash").Scan(&hash).Error; err != nil {
+		return "", fmt.Errorf("check password: %w", err)
+	}
+	if hash == "" || !VerifyPassword(hash, p.Password) {
 		if err := db.recordReauthFailure(ctx, o, m, "wrong_password", during); err != nil {
 			return "", err
 		}
