@@ -81,6 +81,12 @@ func (h *Handler) mfaFormError(c *fiber.Ctx, err error, field string) error {
 	if verr != nil {
 		return verr
 	}
-	v.Errors[field] = fieldOr(merr, "code")
+	// The models name the field they refused as "code" for every code
+	// field of the page, and the password as "password".
+	msg := merr.Fields[field]
+	if msg == "" {
+		msg = fieldOr(merr, "code")
+	}
+	v.Errors[field] = msg
 	return render.Page(c, status, mfaTitle, pages.AccountMFA(v))
 }

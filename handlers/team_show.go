@@ -43,8 +43,13 @@ func (h *Handler) renderMember(c *fiber.Ctx, status int, m *models.TeamMember, e
 	if err != nil {
 		return err
 	}
+	enrolledAt, err := h.DB.MFAEnrolledAt(ctx, m.ID)
+	if err != nil {
+		return err
+	}
 	v := pages.TeamMemberView{
-		Member: m, Sessions: h.sessionRows(c, sessions), Activity: activity,
+		MFAEnrolledAt: enrolledAt,
+		Member:        m, Sessions: h.sessionRows(c, sessions), Activity: activity,
 		IsSelf: current.Member(c).ID == m.ID, Error: errMsg, CSRFToken: current.CSRFToken(c),
 	}
 	if m.Status == models.MemberInvited {

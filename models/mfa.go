@@ -123,8 +123,21 @@ var errMFAAlreadyOn = &Error{Kind: KindConflict, Message: "Two-step sign-in is a
 
 // StartMFASetup draws a new secret for the member's authenticator and keeps
 // it sealed until a first code confirms it, audited as auth.mfa_setup.
-// Starting again replaces a secret that was never confirmed.
-func (db *DB) StartMFASetup(ctx context.Context, o Origin, m *TeamMember) error {
+// Starting again replaces a secret that was never confirmed. The member
+// proves it is them (see MFASetupProof); without that nothing is written
+// but the refusal's audit entry and its count for throttling.
+func (db *DB) StartMFASetup(ctx context.Context, o Origin, m *TeamMember, proof MFASetupProof) error {
+	on, err := db.MFAEnabled(ctx, m.ID)
+	if err != nil {
+		return err
+	}
+	if on {
+		return errMFAAlreadyOn
+	}
+	failuresKey, err := db.checkSetupProof(ctx, o, m, proof, "mfa_setup")
+	if err != nil {
+		return err
+	}
 	key, err := newTOTPKey(m.EmailAddress)
 	if err != nil {
 		return err
@@ -145,6 +158,12 @@ func (db *DB) StartMFASetup(ctx context.Context, o Origin, m *TeamMember) error 
 		}
 		if err := tx.Create(&row).Error; err != nil {
 			return Change{}, fmt.Errorf("store mfa setup: %w", err)
+		}
+		if failuresKey != "" {
+			// As a sign-in does: the right password forgets the wrong ones.
+			if err := tx.Where("account_key = ?", failuresKey).Delete(&LoginFailure{}).Error; err != nil {
+				return Change{}, fmt.Errorf("forget wrong passwords: %w", err)
+			}
 		}
 		return Change{Action: "auth.mfa_setup", Target: m.AuditTarget(), After: map[string]any{"mfa": "setting_up"}}, nil
 	})

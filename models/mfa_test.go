@@ -50,10 +50,16 @@ func codeAt(t testing.TB, secret string, at time.Time) string {
 	return code
 }
 
-// startSetup begins enrolment and returns the secret the page would show.
+// startSetup begins enrolment with the member's password and returns the
+// secret the page would show.
 func startSetup(t testing.TB, db *models.DB, m *models.TeamMember) string {
 	t.Helper()
-	if err := db.StartMFASetup(ctx, memberOrigin(m), m); err != nil {
+	return startSetupWith(t, db, m, models.MFASetupProof{Password: testPassword})
+}
+
+func startSetupWith(t testing.TB, db *models.DB, m *models.TeamMember, proof models.MFASetupProof) string {
+	t.Helper()
+	if err := db.StartMFASetup(ctx, memberOrigin(m), m, proof); err != nil {
 		t.Fatalf("start setup: %v", err)
 	}
 	st, err := db.MFAStatusOf(ctx, m)
@@ -220,7 +226,7 @@ func TestConfirmMFA_WrongCodeIsRefusedAndTheSecretIsSealedAtRest(t *testing.T) {
 		}
 
 		// Once on, setting up again is refused rather than replacing it.
-		if err := db.StartMFASetup(ctx, memberOrigin(m), m); models.ErrorKind(err) != models.KindConflict {
+		if err := db.StartMFASetup(ctx, memberOrigin(m), m, models.MFASetupProof{Password: testPassword}); models.ErrorKind(err) != models.KindConflict {
 			t.Fatalf("setup while on: %v, want a conflict", err)
 		}
 	})
@@ -492,7 +498,8 @@ func TestSignIn_MandatoryMFASendsAdminsToEnrolment(t *testing.T) {
 			t.Fatalf("%d auth.mfa_enrol_required entries", n)
 		}
 
-		secret := startSetup(t, db, admin)
+		// The pending sign-in is the proof of a password typed moments ago.
+		secret := startSetupWith(t, db, admin, models.MFASetupProof{PendingSignIn: waiting.IDHash})
 		next := newSessionRow()
 		codes, err := db.ConfirmMFA(ctx, memberOrigin(admin), admin, codeAt(t, secret, clock.Now()),
 			&models.Promotion{From: waiting.IDHash, To: next})

@@ -13,12 +13,12 @@ import (
 	"ledgerdesk/web/webtest"
 )
 
-// enrolMember turns two-step sign-in on for m directly through the models
-// and returns the secret.
-func enrolMember(t *testing.T, h *webtest.Harness, clock *mfaClock, m *models.TeamMember) string {
+// enrolMember turns two-step sign-in on for m (whose password is pw)
+// directly through the models and returns the secret.
+func enrolMember(t *testing.T, h *webtest.Harness, clock *mfaClock, m *models.TeamMember, pw string) string {
 	t.Helper()
 	o := models.Origin{Actor: m.AsActor()}
-	if err := h.DB.StartMFASetup(context.Background(), o, m); err != nil {
+	if err := h.DB.StartMFASetup(context.Background(), o, m, models.MFASetupProof{Password: pw}); err != nil {
 		t.Fatal(err)
 	}
 	st, err := h.DB.MFAStatusOf(context.Background(), m)
@@ -108,7 +108,7 @@ func TestRoutes_ASessionWaitingForItsCodeReachesOnlyTheCodeStep(t *testing.T) {
 		clock := newMFAClock(h)
 		for _, role := range models.Roles {
 			m, pw := h.Member(t, role)
-			secret := enrolMember(t, h, clock, m)
+			secret := enrolMember(t, h, clock, m, pw)
 			walkAtStage(t, h, m, pw, models.AwaitingSecondFactor, "/login/mfa", func(r web.Route) url.Values {
 				if r.Path == "/login/mfa" {
 					clock.Step()

@@ -57,17 +57,27 @@ func (c *mfaClock) code(t *testing.T, secret string) string {
 	return code
 }
 
-// enrolThroughPages sets up two-step sign-in the way a member does: start,
-// read the secret off the page, confirm with a code. It returns the secret
-// and the recovery codes the page showed.
-func enrolThroughPages(t *testing.T, c *webtest.Client, clock *mfaClock) (string, []string) {
+// enrolThroughPages sets up two-step sign-in the way a member does: start
+// with the password, read the secret off the page, confirm with a code.
+// An admin made to enrol at sign-in is not asked for the password again:
+// pass "" and the page must not ask. It returns the secret and the
+// recovery codes the page showed.
+func enrolThroughPages(t *testing.T, c *webtest.Client, clock *mfaClock, password string) (string, []string) {
 	t.Helper()
 	start := c.Get("/account/mfa")
 	wantStatus(t, start, http.StatusOK)
 	if byTestID(start.Doc, "mfa-start").Length() != 1 {
 		t.Fatalf("no way to start the setup:\n%s", start.Body)
 	}
-	wantRedirect(t, c.Post("/account/mfa/setup", nil), "/account/mfa")
+	asks := byTestID(start.Doc, "mfa-start-form").Find(`input[name="password"][type="password"]`).Length() == 1
+	if asks != (password != "") {
+		t.Fatalf("the setup asks for the password: %v, want %v:\n%s", asks, password != "", start.Body)
+	}
+	form := url.Values{}
+	if password != "" {
+		form.Set("password", password)
+	}
+	wantRedirect(t, c.Post("/account/mfa/setup", form), "/account/mfa")
 	page := c.Get("/account/mfa")
 	wantStatus(t, page, http.StatusOK)
 	secret := strings.ReplaceAll(strings.TrimSpace(byTestID(page.Doc, "mfa-secret").Text()), " ", "")
@@ -106,13 +116,15 @@ func TestAccountMFA_EnrolmentShowsAQRCodeAndTheSecretAndConfirmsWithACode(t *tes
 	testdb.Each(t, func(t *testing.T, db *models.DB) {
 		h := webtest.New(t, db)
 		clock := newMFAClock(h)
-		c, m := h.SignIn(t, models.RoleCompliance)
+		m, pw := h.Member(t, models.RoleCompliance)
+		c := h.Client(t)
+		c.Login(m.EmailAddress, pw)
 
 		account := c.Get("/account")
 		if href, _ := byTestID(account.Doc, "account-mfa-link").Attr("href"); href != "/account/mfa" {
 			t.Fatalf("the account page links to %q for two-step sign-in", href)
 		}
-		wantRedirect(t, c.Post("/account/mfa/setup", nil), "/account/mfa")
+		wantRedirect(t, c.Post("/account/mfa/setup", url.Values{"password": {pw}}), "/account/mfa")
 		page := c.Get("/account/mfa")
 		secret := strings.ReplaceAll(byTestID(page.Doc, "mfa-secret").Text(), " ", "")
 		webtest.Sensitive(secret)
@@ -181,7 +193,7 @@ func TestLoginMFA_OnceEnabledEverySignInAsksForTheCode(t *testing.T) {
 		m, pw := h.Member(t, models.RoleAdmin)
 		c := h.Client(t)
 		c.Login(m.EmailAddress, pw)
-		secret, _ := enrolThroughPages(t, c, clock)
+		secret, _ := enrolThroughPages(t, c, clock, pw)
 		c.Post("/logout", nil)
 
 		c.Login(m.EmailAddress, pw)
@@ -236,7 +248,7 @@ func TestLoginMFA_ACodeCannotBeReplayed(t *testing.T) {
 		m, pw := h.Member(t, models.RoleAuditor)
 		c := h.Client(t)
 		c.Login(m.EmailAddress, pw)
-		secret, _ := enrolThroughPages(t, c, clock)
+		secret, _ := enrolThroughPages(t, c, clock, pw)
 		c.Post("/logout", nil)
 
 		clock.Step()
@@ -268,7 +280,7 @@ func TestLoginMFA_RecoveryCodesWorkOnceEach(t *testing.T) {
 		m, pw := h.Member(t, models.RoleCompliance)
 		c := h.Client(t)
 		c.Login(m.EmailAddress, pw)
-		_, codes := enrolThroughPages(t, c, clock)
+		_, codes := enrolThroughPages(t, c, clock, pw)
 		c.Post("/logout", nil)
 
 		signInWithPassword(t, c, m.EmailAddress, pw)
@@ -299,7 +311,7 @@ func TestLoginMFA_ThrottledAfterFiveWrongCodes(t *testing.T) {
 		m, pw := h.Member(t, models.RoleAdmin)
 		c := h.Client(t)
 		c.Login(m.EmailAddress, pw)
-		secret, _ := enrolThroughPages(t, c, clock)
+		secret, _ := enrolThroughPages(t, c, clock, pw)
 		c.Post("/logout", nil)
 
 		signInWithPassword(t, c, m.EmailAddress, pw)
@@ -323,7 +335,7 @@ func TestAccountMFA_DisableTakesACurrentCode(t *testing.T) {
 		m, pw := h.Member(t, models.RoleAuditor)
 		c := h.Client(t)
 		c.Login(m.EmailAddress, pw)
-		secret, _ := enrolThroughPages(t, c, clock)
+		secret, _ := enrolThroughPages(t, c, clock, pw)
 
 		for _, typed := range []string{pw, "123456", ""} {
 			r := c.Post("/account/mfa/disable", url.Values{"disable_code": {typed}})
@@ -357,7 +369,7 @@ func TestAccountMFA_RegenerateRecoveryCodes(t *testing.T) {
 		m, pw := h.Member(t, models.RoleCompliance)
 		c := h.Client(t)
 		c.Login(m.EmailAddress, pw)
-		secret, old := enrolThroughPages(t, c, clock)
+		secret, old := enrolThroughPages(t, c, clock, pw)
 
 		wrong := c.Post("/account/mfa/recovery-codes", url.Values{"regenerate_code": {"000000"}})
 		wantStatus(t, wrong, http.StatusUnprocessableEntity)
@@ -422,7 +434,7 @@ func TestSettings_MandatoryMFASendsAnAdminToEnrolmentFirst(t *testing.T) {
 			t.Fatalf("the setup page for an admin who must enrol:\n%s", page.Body)
 		}
 		before := c.Cookies[sessionCookieName]
-		secret, _ := enrolThroughPages(t, c, clock)
+		secret, _ := enrolThroughPages(t, c, clock, "")
 		if c.Cookies[sessionCookieName] == before {
 			t.Fatal("enrolling completed the sign-in under the same session id")
 		}
@@ -452,7 +464,7 @@ func TestLoginMFA_CancelSignsOut(t *testing.T) {
 		m, pw := h.Member(t, models.RoleAuditor)
 		c := h.Client(t)
 		c.Login(m.EmailAddress, pw)
-		enrolThroughPages(t, c, clock)
+		enrolThroughPages(t, c, clock, pw)
 		c.Post("/logout", nil)
 
 		signInWithPassword(t, c, m.EmailAddress, pw)

@@ -218,6 +218,8 @@ func routes(h *handlers.Handler) []Route {
 		{Method: "POST", Path: "/team/:id<len(24)>/invite/resend", Access: Admins, Handler: h.TeamInviteResend},
 		{Method: "POST", Path: "/team/:id<len(24)>/invite/revoke", Access: Admins, Handler: h.TeamInviteRevoke},
 		{Method: "POST", Path: "/team/:id<len(24)>/sessions/:session/end", Access: Admins, Handler: h.TeamSessionEnd},
+		{Method: "GET", Path: "/team/:id<len(24)>/mfa-reset", Access: Admins, Handler: h.TeamMFAResetConfirm},
+		{Method: "POST", Path: "/team/:id<len(24)>/mfa-reset", Access: Admins, Handler: h.TeamMFAReset},
 		{Method: "GET", Path: "/invite/:token", Access: Public, Handler: h.InviteShow},
 		{Method: "POST", Path: "/invite/:token", Access: Public, Handler: h.InviteAccept},
 	}

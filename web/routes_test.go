@@ -40,6 +40,7 @@ var routeExamples = map[string]string{
 	"/team/:id<len(24)>/invite/resend":                   "/team/{invited}/invite/resend",
 	"/team/:id<len(24)>/invite/revoke":                   "/team/{invited}/invite/revoke",
 	"/team/:id<len(24)>/sessions/:session/end":           "/team/{member}/sessions/{session}/end",
+	"/team/:id<len(24)>/mfa-reset":                       "/team/{enrolled}/mfa-reset",
 	"/invite/:token":                                     "/invite/{invitation}",
 	"/api-keys/:id<int>":                                 "/api-keys/{apikey}",
 	"/api-keys/:id<int>/revoke":                          "/api-keys/{apikey}/revoke",
@@ -49,8 +50,8 @@ var routeExamples = map[string]string{
 }
 
 // teamPlaceholders make the team members a walk's request needs: an
-// active member signed in once ({member}, whose session is {session}), a
-// deactivated one, and an open invitation ({invited} is the invitee,
+// active member signed in once ({member}, whose session is {session}), one
+// with two-step sign-in on ({enrolled}), a deactivated one, and an open invitation ({invited} is the invitee,
 // {invitation} the link's token).
 func teamPlaceholders(t *testing.T, h *webtest.Harness, p string) string {
 	t.Helper()
@@ -65,6 +66,17 @@ func teamPlaceholders(t *testing.T, h *webtest.Harness, p string) string {
 	// An own session that is not the walking client's: ending it is
 	// answered like any other (already ended, as it names nobody's).
 	p = strings.ReplaceAll(p, "{session}", models.RandomHex(10))
+	if strings.Contains(p, "{enrolled}") {
+		// A member with two-step sign-in on, as far as a reset can tell:
+		// the reset removes the rows without opening the secret.
+		m, _ := h.Member(t, models.RoleCompliance)
+		now := models.Now()
+		if err := h.DB.Gorm().Create(&models.MemberMFA{MemberID: m.ID, SecretCipher: "walk", KeyID: "walk",
+			ConfirmedAt: &now, CreatedAt: now, UpdatedAt: now}).Error; err != nil {
+			t.Fatal(err)
+		}
+		p = strings.ReplaceAll(p, "{enrolled}", m.ID)
+	}
 	if strings.Contains(p, "{deactivated}") {
 		m, _ := h.Member(t, models.RoleAuditor)
 		if _, err := h.DB.DeactivateMember(ctx, models.Origin{Actor: models.SystemActor}, m.ID); err != nil {

@@ -4,13 +4,18 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 
 	"ledgerdesk/web/webtest"
 )
 
-func TestBrowser_InviteAcceptAndDeactivateAReviewer(t *testing.T) {
+// The whole journey of a new team member, as the team issue states it: an
+// admin invites a compliance reviewer, who accepts in a browser of their
+// own, sets up TOTP, signs out, signs in with password and code, and is
+// deactivated by the admin while their page is open.
+func TestBrowser_InvitedReviewerEnrolsTOTPSignsInWithACodeAndIsDeactivated(t *testing.T) {
 	ctx, report := newBrowser(t)
 	dialogs := &dialogLog{}
 	dialogs.accept(ctx, t)
@@ -96,6 +101,78 @@ func TestBrowser_InviteAcceptAndDeactivateAReviewer(t *testing.T) {
 	if got := read("invitee", testid("member-role")); got != "Compliance reviewer" {
 		t.Fatalf("the invitee is signed in as %q", got)
 	}
+
+	// Enrolment asks for the password first: a wrong one comes back beside
+	// the field (422, swapped in by htmx) and no secret is shown.
+	stepIn("invitee", "open two-step sign-in from the account page",
+		chromedp.Click(testid("member")),
+		chromedp.WaitVisible(testid("account-mfa-link")),
+		chromedp.Click(testid("account-mfa-link")),
+		chromedp.WaitVisible(testid("mfa-start-form")),
+	)
+	stepIn("invitee", "start the setup with a wrong password",
+		chromedp.SendKeys(css(`#f-password`), "not my password at all"),
+		chromedp.Click(testid("mfa-start")),
+		chromedp.WaitVisible(testid("error-password")),
+	)
+	if got := read("invitee", testid("error-password")); !strings.Contains(got, "not your password") {
+		t.Fatalf("a wrong password at setup is answered %q", got)
+	}
+	if n := value(t, invitee, "look for a secret", chromedp.Evaluate[int](`document.querySelectorAll('[data-testid="mfa-secret"]').length`)); n != 0 {
+		t.Fatal("a wrong password showed a secret")
+	}
+	stepIn("invitee", "start the setup with the password",
+		chromedp.SendKeys(css(`#f-password`), reviewerPassword),
+		chromedp.Click(testid("mfa-start")),
+		chromedp.WaitVisible(testid("mfa-secret")),
+		chromedp.WaitVisible(testid("mfa-qr")),
+	)
+	// The QR code image loaded (a data: URI the CSP allows).
+	if w := value(t, invitee, "read the QR code's width", chromedp.Evaluate[int](
+		`document.querySelector('[data-testid="mfa-qr"]').naturalWidth`)); w != 200 {
+		t.Fatalf("the QR code image is %d pixels wide, want 200 (did it load?)", w)
+	}
+	secret := strings.ReplaceAll(read("invitee", testid("mfa-secret")), " ", "")
+	if len(secret) != 32 {
+		t.Fatalf("the page shows the secret %q", secret)
+	}
+	webtest.Sensitive(secret)
+	stepIn("invitee", "confirm with the app's code",
+		chromedp.SendKeys(css(`#f-code`), authenticatorCode(t, secret, time.Now())),
+		chromedp.Click(testid("mfa-confirm")),
+		chromedp.WaitVisible(testid("recovery-codes")),
+	)
+	if n := value(t, invitee, "count the recovery codes", chromedp.Evaluate[int](
+		`document.querySelectorAll('[data-testid="recovery-code"]').length`)); n != 10 {
+		t.Fatalf("%d recovery codes shown, want 10", n)
+	}
+	stepIn("invitee", "continue and sign out",
+		chromedp.Click(testid("recovery-codes-continue")),
+		chromedp.WaitVisible(testid("mfa-status")),
+		chromedp.Click(testid("logout")),
+		chromedp.WaitVisible(testid("login-notice")),
+	)
+
+	// Signing in again asks for the code after the password. The code of
+	// the next time step is one the app shows within thirty seconds, and
+	// newer than the one that confirmed the setup.
+	stepIn("invitee", "sign in with the password",
+		chromedp.SendKeys(css(`#f-email`), reviewer),
+		chromedp.SendKeys(css(`#f-password`), reviewerPassword),
+		chromedp.Click(testid("login-submit")),
+		chromedp.WaitVisible(testid("login-mfa-form")),
+	)
+	if loc := location("invitee"); !strings.HasPrefix(loc, srv.URL+"/login/mfa") {
+		t.Fatalf("after the password the reviewer is at %s, want the code step", loc)
+	}
+	stepIn("invitee", "give the code",
+		chromedp.SendKeys(css(`#f-code`), authenticatorCode(t, secret, time.Now().Add(30*time.Second))),
+		chromedp.Click(testid("login-mfa-submit")),
+		chromedp.WaitVisible(testid("nav-/users")),
+	)
+	if got := read("invitee", testid("member")); !strings.Contains(got, reviewer) {
+		t.Fatalf("the header shows %q, want %s", got, reviewer)
+	}
 	if n := value(t, invitee, "look for Team", chromedp.Evaluate[int](`document.querySelectorAll('[data-testid="nav-/team"]').length`)); n != 0 {
 		t.Fatal("a compliance reviewer sees the Team screen in the navigation")
 	}
@@ -104,10 +181,13 @@ func TestBrowser_InviteAcceptAndDeactivateAReviewer(t *testing.T) {
 		chromedp.WaitVisible(testid("user-search")),
 	)
 
-	stepIn("admin", "open the reviewer's page and deactivate them",
+	stepIn("admin", "open the reviewer's page",
 		chromedp.Click(testid("invite-continue")),
 		chromedp.WaitVisible(testid("member-sessions")),
 	)
+	if got := value(t, ctx, "read the MFA state", chromedp.AttributeValue(testid("member-mfa"), "data-mfa")); got.Value != "on" {
+		t.Fatalf("the reviewer's page shows two-step sign-in %q, want on", got.Value)
+	}
 	if n := value(t, ctx, "count sessions", chromedp.Evaluate[int](`document.querySelectorAll('[data-testid="member-sessions"] [data-testid="session-row"]').length`)); n != 1 {
 		t.Fatalf("the reviewer's page lists %d sessions, want 1", n)
 	}

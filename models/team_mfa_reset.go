@@ -1,0 +1,80 @@
+package models
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"gorm.io/gorm"
+)
+
+// MFAEnrolledAt is when the member's two-step sign-in was turned on, or nil
+// when it is off. A secret still being set up counts as off: it signs
+// nobody in.
+func (db *DB) MFAEnrolledAt(ctx context.Context, memberID string) (*time.Time, error) {
+	var row MemberMFA
+	err := db.gorm.WithContext(ctx).Select("confirmed_at").
+		Where("member_id = ? AND confirmed_at IS NOT NULL", memberID).Take(&row).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read mfa state: %w", err)
+	}
+	return row.ConfirmedAt, nil
+}
+
+// ResetMemberMFA is an admin's way out for a member who lost both their
+// phone and their recovery codes: it removes the member's TOTP secret and
+// recovery codes and ends all their sessions, in one transaction audited
+// as team.mfa_reset. Their next sign-in asks for the password only (or,
+// for an admin on a portal that requires it, sends them to enrolment).
+// Nobody resets their own this way: a member who still holds a factor
+// turns it off at /account/mfa with a code, and a stolen session must not
+// be able to drop the second factor of the account it is in.
+func (db *DB) ResetMemberMFA(ctx context.Context, o Origin, memberID string) (ended int64, err error) {
+	err = db.Apply(ctx, o, func(tx *gorm.DB) (Change, error) {
+		m, err := lockMember(tx, memberID)
+		if err != nil {
+			return Change{}, err
+		}
+		if o.Actor.Type == ActorMember && o.Actor.ID == m.ID {
+			return Change{}, &Error{Kind: KindForbidden, Message: "You cannot reset your own two-step sign-in here: " +
+				"turn it off or make new recovery codes on your account's two-step sign-in page. Nothing was changed."}
+		}
+		var row MemberMFA
+		err = tx.Where("member_id = ? AND confirmed_at IS NOT NULL", m.ID).Take(&row).Error
+		if errors.Is(err, gorm.ErrRecordNotFound) {
+			return Change{}, &Error{Kind: KindConflict, Message: fmt.Sprintf(
+				"%s does not use two-step sign-in: there is nothing to reset. Nothing was changed.", m.EmailAddress)}
+		}
+		if err != nil {
+			return Change{}, fmt.Errorf("read mfa: %w", err)
+		}
+		var left int64
+		if err := tx.Model(&RecoveryCode{}).Where("member_id = ? AND used_at IS NULL", m.ID).Count(&left).Error; err != nil {
+			return Change{}, fmt.Errorf("count recovery codes: %w", err)
+		}
+		if err := tx.Where("member_id = ?", m.ID).Delete(&RecoveryCode{}).Error; err != nil {
+			return Change{}, fmt.Errorf("drop recovery codes: %w", err)
+		}
+		if err := tx.Where("member_id = ?", m.ID).Delete(&MemberMFA{}).Error; err != nil {
+			return Change{}, fmt.Errorf("drop mfa: %w", err)
+		}
+		// Wrong codes counted against the old authenticator no longer
+		// mean anything.
+		if err := tx.Where("account_key = ?", mfaThrottleKey(m.ID)).Delete(&LoginFailure{}).Error; err != nil {
+			return Change{}, fmt.Errorf("forget wrong codes: %w", err)
+		}
+		r := tx.Where("member_id = ?", m.ID).Delete(&Session{})
+		if r.Error != nil {
+			return Change{}, fmt.Errorf("end sessions: %w", r.Error)
+		}
+		ended = r.RowsAffected
+		return Change{Action: "team.mfa_reset", Target: m.AuditTarget(),
+			Before: map[string]any{"mfa": "on", "recovery_codes_left": left},
+			After:  map[string]any{"mfa": "off", "sessions_ended": ended}}, nil
+	})
+	return ended, err
+}
