@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime/pprof"
 	"strings"
 	"sync"
 	"testing"
@@ -131,7 +132,10 @@ func (s *server) stop(t *testing.T) int {
 	case s.code = <-s.done:
 		s.exited = true
 	case <-time.After(40 * time.Second):
-		t.Fatalf("serve did not stop within 40s of its context being cancelled\nstderr: %s", s.stderr)
+		// What each goroutine waits on says which part held shutdown up.
+		var stacks strings.Builder
+		pprof.Lookup("goroutine").WriteTo(&stacks, 1)
+		t.Fatalf("serve did not stop within 40s of its context being cancelled\nstderr: %s\ngoroutines:\n%s", s.stderr, stacks.String())
 	}
 	return s.code
 }
