@@ -11,11 +11,13 @@
 -- common term is found by walking that index newest first without
 -- touching the table; a rare one goes through the trigram index. The
 -- planner picks between the two from search_key's statistics, which get a
--- larger sample for that reason.
+-- larger sample for that reason (200 buckets: enough to tell a term in 0.5%
+-- of users from one in 0.005%, while planning a search stays under half a
+-- millisecond; 1,000 made it 1 to 2 ms).
 {{if .Postgres}}
 ALTER TABLE end_users ADD COLUMN search_key TEXT
     GENERATED ALWAYS AS (translate(search_text, '.@_-+''', 'DAUHPQ')) STORED;
-ALTER TABLE end_users ALTER COLUMN search_key SET STATISTICS 1000;
+ALTER TABLE end_users ALTER COLUMN search_key SET STATISTICS 200;
 CREATE INDEX end_users_search_key_trgm_idx ON end_users USING GIN (search_key public.gin_trgm_ops);
 DROP INDEX end_users_search_trgm_idx;
 DROP INDEX end_users_active_created_idx;
