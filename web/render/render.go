@@ -4,8 +4,6 @@
 package render
 
 import (
-	"bytes"
-
 	"github.com/a-h/templ"
 	"github.com/gofiber/fiber/v2"
 
@@ -30,14 +28,19 @@ func Page(c *fiber.Ctx, status int, title string, body templ.Component) error {
 // Fragment answers with a component as it is.
 func Fragment(c *fiber.Ctx, status int, comp templ.Component) error {
 	c.Vary("HX-Request")
-	var buf bytes.Buffer
-	if err := comp.Render(c.UserContext(), &buf); err != nil {
+	// Straight into the response body, without a copy; a component that
+	// fails half way leaves nothing behind for the error page.
+	resp := c.Response()
+	resp.ResetBody()
+	if err := comp.Render(c.UserContext(), resp.BodyWriter()); err != nil {
+		resp.ResetBody()
 		return err
 	}
 	// Pages show personal data: no shared or browser cache may keep them.
 	c.Set(fiber.HeaderCacheControl, "no-store")
 	c.Set(fiber.HeaderContentType, fiber.MIMETextHTMLCharsetUTF8)
-	return c.Status(status).Send(buf.Bytes())
+	c.Status(status)
+	return nil
 }
 
 // Meta is the layout's view of the request.
