@@ -345,3 +345,49 @@ func TestApply_AChangeWithTwoEntriesInABatchKeepsThemInOrderOnPostgres(t *testin
 	}
 	checkGaplessEntries(t, db, 4+models.BatchCommitters)
 }
+
+func TestApply_ACommitThatFailsFailsItsWholeBatchOnPostgres(t *testing.T) {
+	// A deferred constraint is checked at COMMIT, after every change in the
+	// batch has succeeded: the batch is refused as a whole, and every
+	// caller in it hears so; none of them is retried or half-written.
+	db := testdb.Postgres(t)
+	if err := db.Gorm().Exec(`CREATE TABLE commit_probe (k int UNIQUE DEFERRABLE INITIALLY DEFERRED)`).Error; err != nil {
+		t.Fatal(err)
+	}
+	keys := []string{"batch-a", "batch-b", "batch-poison", "batch-c", "batch-d"}
+	var fns []func(tx *gorm.DB) (models.Change, error)
+	for _, key := range keys {
+		insert := insertFailure(key)
+		if key != "batch-poison" {
+			fns = append(fns, insert)
+			continue
+		}
+		fns = append(fns, func(tx *gorm.DB) (models.Change, error) {
+			if err := tx.Exec(`INSERT INTO commit_probe VALUES (1), (1)`).Error; err != nil {
+				return models.Change{}, err
+			}
+			return insert(tx)
+		})
+	}
+	res := applyQueued(t, db, fns...)
+	poison := res[2].txid
+	var ok, gone []string
+	for i, r := range res {
+		if r.txid == poison {
+			gone = append(gone, keys[i])
+			if r.err == nil || !strings.Contains(r.err.Error(), "23505") {
+				t.Errorf("%s shared the failed commit but got %v", keys[i], r.err)
+			}
+		} else {
+			ok = append(ok, keys[i])
+			if r.err != nil {
+				t.Errorf("%s in another batch: %v", keys[i], r.err)
+			}
+		}
+	}
+	if len(gone) < 2 {
+		t.Errorf("the failing change had its batch to itself (%v): nothing shown", gone)
+	}
+	checkPresent(t, db, ok, gone)
+	checkGaplessEntries(t, db, len(ok)+models.BatchCommitters)
+}
