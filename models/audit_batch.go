@@ -16,10 +16,10 @@ import (
 // chain head row and holds it through its commit, so writers one at a time
 // pay a WAL flush each. Instead, Apply hands its change to a committer that
 // takes every change waiting (up to maxBatch), runs each in a savepoint of
-// one transaction, then locks the head once, appends all their entries in
-// order and commits once. Each change still commits with its entry and
-// outbox rows or not at all; a change that fails rolls back to its
-// savepoint and only its caller hears of it.
+// one transaction, then writes all their outbox rows, locks the head once,
+// appends all their entries in order and commits once. Each change still
+// commits with its entry and outbox rows or not at all; a change that fails
+// rolls back to its savepoint and only its caller hears of it.
 
 // maxBatch bounds the changes in one transaction. PostgreSQL caches 64
 // subtransaction ids per backend (PGPROC_MAX_CACHED_SUBXIDS) and every
@@ -211,6 +211,7 @@ func (db *DB) runBatch(batch []*pendingChange, errs []error) (err error) {
 	alone := len(batch) == 1
 	return db.gorm.WithContext(context.Background()).Transaction(func(tx *gorm.DB) error {
 		var entries []*AuditEntry
+		var outbox []WebhookEvent
 		for i, p := range batch {
 			savepoint := "change_" + strconv.Itoa(i)
 			if !alone {
@@ -218,9 +219,10 @@ func (db *DB) runBatch(batch []*pendingChange, errs []error) (err error) {
 					return fmt.Errorf("audit: savepoint: %w", err)
 				}
 			}
-			staged, err := stageChange(tx, p)
+			staged, events, err := stageChange(tx, p)
 			if err == nil {
 				entries = append(entries, staged...)
+				outbox = append(outbox, events...)
 				// Savepoints are not released: it would cost a round
 				// trip per change, and rolling back to the newest one
 				// undoes only its own change.
@@ -237,17 +239,22 @@ func (db *DB) runBatch(batch []*pendingChange, errs []error) (err error) {
 		if len(entries) == 0 {
 			return errNothingToCommit
 		}
+		// The outbox rows of the whole batch go in together, with the
+		// endpoints as the batch leaves them, before the head is locked.
+		if err := storeOutbox(tx, outbox); err != nil {
+			return err
+		}
 		return appendEntries(tx, entries)
 	})
 }
 
-// stageChange runs one change in the batch transaction and writes its
-// outbox rows, returning its audit entries ready to be linked. A change
-// that panics fails alone.
-func stageChange(tx *gorm.DB, p *pendingChange) (entries []*AuditEntry, err error) {
+// stageChange runs one change in the batch transaction, returning its
+// audit entries and outbox rows ready to be stored. A change that panics
+// fails alone.
+func stageChange(tx *gorm.DB, p *pendingChange) (entries []*AuditEntry, outbox []WebhookEvent, err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			entries, err = nil, fmt.Errorf("audit: change panicked: %v\n%s", r, debug.Stack())
+			entries, outbox, err = nil, nil, fmt.Errorf("audit: change panicked: %v\n%s", r, debug.Stack())
 		}
 	}()
 	stage := &auditStage{}
@@ -256,16 +263,17 @@ func stageChange(tx *gorm.DB, p *pendingChange) (entries []*AuditEntry, err erro
 	ctx := context.WithoutCancel(p.ctx)
 	change, err := p.fn(tx.WithContext(ctx).Set(stageKey, stage).Session(&gorm.Session{}))
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	if err := writeOutbox(tx.WithContext(ctx), change.Events); err != nil {
-		return nil, err
+	outbox, err = encodeOutbox(change.Events)
+	if err != nil {
+		return nil, nil, err
 	}
 	e, err := draftEntry(p.origin, change)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return append(stage.entries, e), nil
+	return append(stage.entries, e), outbox, nil
 }
 
 // stagedAppend reports the stage of a batch transaction, if tx runs in one.

@@ -92,7 +92,7 @@ func insertFailure(key string) func(tx *gorm.DB) (models.Change, error) {
 			return models.Change{}, fmt.Errorf("change cannot read its own write: %d rows, %v", seen, err)
 		}
 		return models.Change{Action: "test.batch", Target: models.Target{Type: "test", ID: key},
-			Events: []models.OutboxEvent{{Type: "TEST_EVENT", Payload: map[string]string{"key": key}}}}, nil
+			Events: []models.OutboxEvent{{Type: models.EventUserCreated, Payload: map[string]string{"key": key}}}}, nil
 	}
 }
 
@@ -139,6 +139,7 @@ func countWhere(t *testing.T, db *models.DB, table, cond string, args ...any) in
 
 func TestApply_ChangesQueuedTogetherShareOneTransactionOnPostgres(t *testing.T) {
 	db := testdb.Postgres(t)
+	ep := newEndpoint(t, db)
 	var fns []func(tx *gorm.DB) (models.Change, error)
 	var keys []string
 	for i := 0; i < 40; i++ {
@@ -157,7 +158,11 @@ func TestApply_ChangesQueuedTogetherShareOneTransactionOnPostgres(t *testing.T) 
 		t.Errorf("%d changes in %d transactions: nothing was batched", len(res), len(txids))
 	}
 	checkPresent(t, db, keys, nil)
-	checkGaplessEntries(t, db, len(keys)+models.BatchCommitters)
+	// Every event of the batch is due at the endpoint, once.
+	if n := countWhere(t, db, "webhook_deliveries", "endpoint_id = ?", ep.Endpoint.ID); n != int64(len(keys)) {
+		t.Errorf("%d deliveries for %d events", n, len(keys))
+	}
+	checkGaplessEntries(t, db, len(keys)+models.BatchCommitters+1) // and the endpoint's entry
 }
 
 // checkGaplessEntries checks that the chain holds seq 1..n and verifies.
