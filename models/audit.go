@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
@@ -113,8 +114,19 @@ var personalFields = map[string]bool{
 // Apply is the one way data changes. It runs fn in a transaction, appends
 // the audit entry fn describes to the hash chain in that same transaction
 // and commits both, or neither: a failed change leaves no entry and an entry
-// that cannot be written undoes the change.
+// that cannot be written undoes the change. On PostgreSQL the transaction
+// may carry other callers' changes too, each in its own savepoint (see
+// audit_batch.go); fn must then do its work through tx alone.
 func (db *DB) Apply(ctx context.Context, o Origin, fn func(tx *gorm.DB) (Change, error)) error {
+	if db.Dialect == Postgres {
+		return db.applyBatched(ctx, o, fn)
+	}
+	return db.applyAlone(ctx, o, fn)
+}
+
+// applyAlone is Apply in a transaction of its own, for a change that must
+// see the chain head as it stands right before its own entry.
+func (db *DB) applyAlone(ctx context.Context, o Origin, fn func(tx *gorm.DB) (Change, error)) error {
 	if db.Dialect == SQLite {
 		db.writeMu.Lock()
 		defer db.writeMu.Unlock()
@@ -161,25 +173,35 @@ func (db *DB) applyOnConn(ctx context.Context, o Origin, fn func(tx *gorm.DB, co
 }
 
 // appendAudit locks the chain head, links a new entry to it and moves it.
+// Inside a batch it only stages the entry: the batch links all of its
+// entries at its end, in order.
 func appendAudit(tx *gorm.DB, o Origin, c Change) (*AuditEntry, error) {
+	e, err := draftEntry(o, c)
+	if err != nil {
+		return nil, err
+	}
+	if stage, ok := stagedAppend(tx); ok {
+		stage.entries = append(stage.entries, e)
+		return e, nil
+	}
+	if err := appendEntries(tx, []*AuditEntry{e}); err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+// draftEntry is the entry for a change, not yet linked into the chain. Its
+// text is checked here, so that a value the database would refuse fails
+// its own change and not a whole batch at the INSERT.
+func draftEntry(o Origin, c Change) (*AuditEntry, error) {
 	if c.Action == "" {
 		return nil, fmt.Errorf("audit: change without an action")
-	}
-	var head ChainHead
-	q := tx
-	if tx.Dialector.Name() == "postgres" {
-		q = tx.Clauses(clause.Locking{Strength: "UPDATE"})
-	}
-	if err := q.First(&head, 1).Error; err != nil {
-		return nil, fmt.Errorf("audit: read chain head: %w", err)
 	}
 	diff, err := encodeDiff(c.Before, c.After)
 	if err != nil {
 		return nil, err
 	}
 	e := &AuditEntry{
-		Seq:        head.Seq + 1,
-		OccurredAt: Now(),
 		ActorType:  o.Actor.Type,
 		ActorID:    o.Actor.ID,
 		Action:     c.Action,
@@ -190,21 +212,53 @@ func appendAudit(tx *gorm.DB, o Origin, c Change) (*AuditEntry, error) {
 		UserAgent:  truncate(o.UserAgent, 512),
 		Diff:       diff,
 		Reason:     c.Reason,
-		PrevHash:   head.Hash,
 	}
-	e.Hash = e.computeHash()
-	if err := tx.Create(e).Error; err != nil {
-		return nil, fmt.Errorf("audit: append seq %d: %w", e.Seq, err)
-	}
-	res := tx.Model(&ChainHead{}).Where("id = 1 AND seq = ?", head.Seq).
-		Updates(map[string]any{"seq": e.Seq, "hash": e.Hash, "updated_at": e.OccurredAt})
-	if res.Error != nil {
-		return nil, fmt.Errorf("audit: move chain head: %w", res.Error)
-	}
-	if res.RowsAffected != 1 {
-		return nil, fmt.Errorf("audit: chain head moved under a concurrent writer")
+	for _, s := range []string{string(e.ActorType), e.ActorID, e.Action, e.TargetType, e.TargetID, e.RequestID, e.IP, e.Reason} {
+		if !storableText(s) {
+			return nil, &Error{Kind: KindInvalid, Message: "The change carries text that cannot be stored (a NUL byte or invalid UTF-8)."}
+		}
 	}
 	return e, nil
+}
+
+// storableText reports whether both databases keep s as it is.
+func storableText(s string) bool {
+	return utf8.ValidString(s) && !strings.Contains(s, "\x00")
+}
+
+// appendEntries locks the chain head, links the entries to it in order,
+// stores them and moves the head past the last: one lock, one INSERT and
+// one UPDATE however many entries there are.
+func appendEntries(tx *gorm.DB, entries []*AuditEntry) error {
+	var head ChainHead
+	q := tx
+	if tx.Dialector.Name() == "postgres" {
+		q = tx.Clauses(clause.Locking{Strength: "UPDATE"})
+	}
+	if err := q.First(&head, 1).Error; err != nil {
+		return fmt.Errorf("audit: read chain head: %w", err)
+	}
+	prev := head
+	for _, e := range entries {
+		e.Seq = prev.Seq + 1
+		e.OccurredAt = Now()
+		e.PrevHash = prev.Hash
+		e.Hash = e.computeHash()
+		prev = ChainHead{Seq: e.Seq, Hash: e.Hash}
+	}
+	if err := tx.Create(entries).Error; err != nil {
+		return fmt.Errorf("audit: append seq %d-%d: %w", head.Seq+1, prev.Seq, err)
+	}
+	last := entries[len(entries)-1]
+	res := tx.Model(&ChainHead{}).Where("id = 1 AND seq = ?", head.Seq).
+		Updates(map[string]any{"seq": last.Seq, "hash": last.Hash, "updated_at": last.OccurredAt})
+	if res.Error != nil {
+		return fmt.Errorf("audit: move chain head: %w", res.Error)
+	}
+	if res.RowsAffected != 1 {
+		return fmt.Errorf("audit: chain head moved under a concurrent writer")
+	}
+	return nil
 }
 
 // canonicalEntry fixes the field order and spelling the hash is computed

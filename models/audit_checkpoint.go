@@ -109,7 +109,8 @@ func (db *DB) CreateCheckpoint(ctx context.Context, o Origin, key ed25519.Privat
 		return nil, errors.New("checkpoint: no Ed25519 signing key")
 	}
 	var cp AuditCheckpoint
-	err := db.Apply(ctx, o, func(tx *gorm.DB) (Change, error) {
+	// Alone, not batched: the entry must come right after the head it signs.
+	err := db.applyAlone(ctx, o, func(tx *gorm.DB) (Change, error) {
 		var head ChainHead
 		q := tx
 		if db.Dialect == Postgres {

@@ -35,6 +35,10 @@ type DB struct {
 	// serializes on a row lock of the chain head instead.
 	writeMu sync.Mutex
 
+	// commit batches audited writes on PostgreSQL; see audit_batch.go.
+	commit     *committer
+	commitOnce sync.Once
+
 	fields *FieldCipher // seals personal values at rest
 	env    string       // the environment user_tokens name
 
@@ -168,8 +172,10 @@ func (db *DB) Ping(ctx context.Context) error {
 	return sqlDB.PingContext(ctx)
 }
 
-// Close closes the connection pool.
+// Close lets audited writes in flight finish and closes the connection
+// pool.
 func (db *DB) Close() error {
+	db.closeCommitter()
 	sqlDB, err := db.gorm.DB()
 	if err != nil {
 		return err

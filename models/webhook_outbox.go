@@ -65,31 +65,48 @@ func NewEventID() string { return "evt_" + RandomHex(16) }
 // writeOutbox stores events and, for each, a pending delivery to every
 // enabled endpoint subscribed to its type, all in tx.
 func writeOutbox(tx *gorm.DB, events []OutboxEvent) error {
-	if len(events) == 0 {
+	rows, err := encodeOutbox(events)
+	if err != nil {
+		return err
+	}
+	return storeOutbox(tx, rows)
+}
+
+// encodeOutbox turns events into outbox rows, not yet stored.
+func encodeOutbox(events []OutboxEvent) ([]WebhookEvent, error) {
+	now := Now()
+	rows := make([]WebhookEvent, len(events))
+	for i, ev := range events {
+		body, err := json.Marshal(ev.Payload)
+		if err != nil {
+			return nil, fmt.Errorf("outbox: encode %s: %w", ev.Type, err)
+		}
+		rows[i] = WebhookEvent{EventID: NewEventID(), EventType: ev.Type, Payload: string(body), CreatedAt: now}
+	}
+	return rows, nil
+}
+
+// storeOutbox writes encoded events and their pending deliveries to every
+// enabled endpoint subscribed to their type.
+func storeOutbox(tx *gorm.DB, rows []WebhookEvent) error {
+	if len(rows) == 0 {
 		return nil
 	}
 	var endpoints []WebhookEndpoint
 	if err := tx.Select("id", "events").Where("enabled = ?", true).Find(&endpoints).Error; err != nil {
 		return fmt.Errorf("outbox: read endpoints: %w", err)
 	}
-	now := Now()
-	rows := make([]WebhookEvent, len(events))
-	for i, ev := range events {
-		body, err := json.Marshal(ev.Payload)
-		if err != nil {
-			return fmt.Errorf("outbox: encode %s: %w", ev.Type, err)
-		}
-		rows[i] = WebhookEvent{EventID: NewEventID(), EventType: ev.Type, Payload: string(body), CreatedAt: now}
-	}
 	if err := tx.CreateInBatches(rows, 500).Error; err != nil {
 		return fmt.Errorf("outbox: write events: %w", err)
 	}
 	var deliveries []WebhookDelivery
 	for _, ev := range rows {
+		// A delivery's window opens when its event was made.
+		at := ev.CreatedAt
 		for _, ep := range endpoints {
 			if ep.Subscribes(ev.EventType) {
 				deliveries = append(deliveries, WebhookDelivery{EventID: ev.ID, EndpointID: ep.ID, Status: DeliveryPending,
-					NextAttemptAt: now, DeadlineAt: now.Add(DeliveryWindow), CreatedAt: now, UpdatedAt: now})
+					NextAttemptAt: at, DeadlineAt: at.Add(DeliveryWindow), CreatedAt: at, UpdatedAt: at})
 			}
 		}
 	}
