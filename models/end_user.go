@@ -268,6 +268,9 @@ type Created struct {
 }
 
 // errClientUserIDTaken explains why a client_user_id is refused.
+// errClientUserIDInUse is a create refused by the client_user_id index.
+var errClientUserIDInUse = errors.New("client_user_id in use")
+
 func errClientUserIDTaken(removed bool) error {
 	msg := "This client_user_id is already used by another user."
 	if removed {
@@ -294,17 +297,13 @@ func (db *DB) CreateEndUser(ctx context.Context, o Origin, in EndUserInput) (*Cr
 	u := &EndUser{UserID: NewUserID(), ClientUserID: in.ClientUserID, UserTokenHash: HashToken(token),
 		CreatedAt: now, UpdatedAt: now, Version: 1, PhoneNumbers: StringList{}, Emails: StringList{}}
 	err := db.Apply(ctx, o, func(tx *gorm.DB) (Change, error) {
-		var existing EndUser
-		err := tx.Select("id", "removed_at").Where("client_user_id = ?", in.ClientUserID).Take(&existing).Error
-		if err == nil {
-			return Change{}, errClientUserIDTaken(existing.Removed())
-		}
-		if !errors.Is(err, gorm.ErrRecordNotFound) {
-			return Change{}, err
-		}
+		// The unique index is the check: a used client_user_id fails the
+		// insert, and only then is the holder looked up (below, outside
+		// the transaction the failed statement ended) to say whether it was
+		// removed. A create that succeeds costs no extra query.
 		if err := tx.Create(u).Error; err != nil {
 			if isUniqueViolation(err) {
-				return Change{}, errClientUserIDTaken(false)
+				return Change{}, errClientUserIDInUse
 			}
 			return Change{}, fmt.Errorf("insert end user: %w", err)
 		}
@@ -321,6 +320,15 @@ func (db *DB) CreateEndUser(ctx context.Context, o Origin, in EndUserInput) (*Cr
 		return Change{Action: "user.create", Target: u.AuditTarget(), After: after,
 			Events: []OutboxEvent{userEvent(EventUserCreated, u)}}, nil
 	})
+	if errors.Is(err, errClientUserIDInUse) {
+		var holder EndUser
+		if db.gorm.WithContext(ctx).Select("id", "removed_at").Where("client_user_id = ?", in.ClientUserID).
+			Take(&holder).Error == nil {
+			return nil, errClientUserIDTaken(holder.Removed())
+		}
+		// Another unique key (a random id) collided: nothing was written.
+		return nil, fmt.Errorf("create end user: %w", err)
+	}
 	if err != nil {
 		return nil, err
 	}
