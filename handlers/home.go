@@ -39,7 +39,7 @@ func (h *Handler) Home(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	activity, err := h.DB.AuditEntriesByActor(ctx, m.AsActor(), 10)
+	activity, err := h.DB.AuditHistory(ctx, models.FilterForActor(m.AsActor()), 10)
 	if err != nil {
 		return err
 	}

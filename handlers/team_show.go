@@ -65,31 +65,30 @@ func (h *Handler) renderMember(c *fiber.Ctx, status int, m *models.TeamMember, e
 	return render.Page(c, status, m.EmailAddress, pages.TeamMember(v))
 }
 
-// memberActivity names the members among the actors and targets.
+// memberActivity names the actors (as every audit list does) and the
+// members among the targets.
 func (h *Handler) memberActivity(ctx context.Context, memberID string) ([]pages.ActivityEntry, error) {
 	entries, err := h.DB.MemberActivity(ctx, memberID, historyLimit)
 	if err != nil {
 		return nil, err
 	}
-	var ids []string
-	for _, e := range entries {
-		if e.ActorType == models.ActorMember {
-			ids = append(ids, e.ActorID)
-		}
-		if e.TargetType == "team_member" {
-			ids = append(ids, e.TargetID)
-		}
-	}
-	emails, err := h.DB.MemberEmails(ctx, ids)
+	rows, err := h.auditRows(ctx, entries)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]pages.ActivityEntry, len(entries))
-	for i, e := range entries {
-		actor := string(e.ActorType) + " " + e.ActorID
-		if email, ok := emails[e.ActorID]; ok && e.ActorType == models.ActorMember {
-			actor = email
+	var targets []string
+	for _, e := range entries {
+		if e.TargetType == "team_member" {
+			targets = append(targets, e.TargetID)
 		}
+	}
+	emails, err := h.DB.MemberEmails(ctx, targets)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]pages.ActivityEntry, len(rows))
+	for i, r := range rows {
+		e := r.Entry
 		target := e.TargetType + " " + e.TargetID
 		if email, ok := emails[e.TargetID]; ok && e.TargetType == "team_member" {
 			target = email
@@ -97,7 +96,7 @@ func (h *Handler) memberActivity(ctx context.Context, memberID string) ([]pages.
 		if e.TargetType == "" {
 			target = ""
 		}
-		out[i] = pages.ActivityEntry{Entry: e, Actor: actor, Target: target}
+		out[i] = pages.ActivityEntry{Entry: e, Actor: r.Actor, Target: target}
 	}
 	return out, nil
 }

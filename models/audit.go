@@ -439,22 +439,6 @@ func (db *DB) AuditHead(ctx context.Context) (ChainHead, error) {
 	return h, err
 }
 
-// AuditEntriesForTarget returns the newest entries about one record.
-func (db *DB) AuditEntriesForTarget(ctx context.Context, t Target, limit int) ([]AuditEntry, error) {
-	var out []AuditEntry
-	err := db.gorm.WithContext(ctx).Where("target_type = ? AND target_id = ?", t.Type, t.ID).
-		Order("seq DESC").Limit(limit).Find(&out).Error
-	return out, err
-}
-
-// AuditEntriesByActor returns the newest entries an actor made.
-func (db *DB) AuditEntriesByActor(ctx context.Context, a Actor, limit int) ([]AuditEntry, error) {
-	var out []AuditEntry
-	err := db.gorm.WithContext(ctx).Where("actor_type = ? AND actor_id = ?", a.Type, a.ID).
-		Order("seq DESC").Limit(limit).Find(&out).Error
-	return out, err
-}
-
 // truncate cuts s to at most n bytes of valid UTF-8 without NUL bytes, as
 // request headers reach the database verbatim otherwise.
 func truncate(s string, n int) string {

@@ -328,14 +328,14 @@ func TestAuditEntries_ForTargetAndByActorNewestFirst(t *testing.T) {
 		record(t, db, "test.a", "1")
 		record(t, db, "test.b", "2")
 		record(t, db, "test.c", "1")
-		got, err := db.AuditEntriesForTarget(ctx, models.Target{Type: "test", ID: "1"}, 10)
+		got, err := db.AuditHistory(ctx, models.FilterForTarget(models.Target{Type: "test", ID: "1"}), 10)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if len(got) != 2 || got[0].Seq != 3 || got[1].Seq != 1 {
 			t.Errorf("entries for target: %+v", got)
 		}
-		got, err = db.AuditEntriesByActor(ctx, models.SystemActor, 2)
+		got, err = db.AuditHistory(ctx, models.FilterForActor(models.SystemActor), 2)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -203,7 +203,7 @@ func TestSeed_MakesRealisticConsistentData(t *testing.T) {
 		}
 
 		// One audit entry for the whole seed, with counts and no people.
-		entries, err := db.AuditEntriesByActor(context.Background(), models.SystemActor, 10)
+		entries, err := db.AuditHistory(context.Background(), models.FilterForActor(models.SystemActor), 10)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -467,7 +467,7 @@ func TestSeed_BulkOnPostgresRebuildsIndexesAndKeys(t *testing.T) {
 	if after := schemaShape(t, db); after != before {
 		t.Fatalf("a bulk seed changed the indexes or constraints:\nbefore:\n%s\nafter:\n%s", before, after)
 	}
-	entries, err := db.AuditEntriesByActor(context.Background(), models.SystemActor, 1)
+	entries, err := db.AuditHistory(context.Background(), models.FilterForActor(models.SystemActor), 1)
 	if err != nil || len(entries) != 1 || entries[0].DecodeDiff().After["bulk"] != true {
 		t.Fatalf("the seed's entry %+v (%v) does not say it loaded in bulk", entries, err)
 	}
