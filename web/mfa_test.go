@@ -62,6 +62,30 @@ func (c *mfaClock) code(t *testing.T, secret string) string {
 // An admin made to enrol at sign-in is not asked for the password again:
 // pass "" and the page must not ask. It returns the secret and the
 // recovery codes the page showed.
+// enrolled is a member signed in on c who has set up two-step sign-in
+// through the pages, with the harness and clock that checked the codes.
+type enrolled struct {
+	h      *webtest.Harness
+	clock  *mfaClock
+	m      *models.TeamMember
+	pw     string
+	c      *webtest.Client
+	secret string
+	codes  []string
+}
+
+// signInEnrolled makes a member of role, signs them in and enrols them.
+func signInEnrolled(t *testing.T, db *models.DB, role models.Role) enrolled {
+	t.Helper()
+	e := enrolled{h: webtest.New(t, db)}
+	e.clock = newMFAClock(e.h)
+	e.m, e.pw = e.h.Member(t, role)
+	e.c = e.h.Client(t)
+	e.c.Login(e.m.EmailAddress, e.pw)
+	e.secret, e.codes = enrolThroughPages(t, e.c, e.clock, e.pw)
+	return e
+}
+
 func enrolThroughPages(t *testing.T, c *webtest.Client, clock *mfaClock, password string) (string, []string) {
 	t.Helper()
 	start := c.Get("/account/mfa")
@@ -188,12 +212,8 @@ func TestAccountMFA_EnrolmentShowsAQRCodeAndTheSecretAndConfirmsWithACode(t *tes
 
 func TestLoginMFA_OnceEnabledEverySignInAsksForTheCode(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, db *models.DB) {
-		h := webtest.New(t, db)
-		clock := newMFAClock(h)
-		m, pw := h.Member(t, models.RoleAdmin)
-		c := h.Client(t)
-		c.Login(m.EmailAddress, pw)
-		secret, _ := enrolThroughPages(t, c, clock, pw)
+		e := signInEnrolled(t, db, models.RoleAdmin)
+		clock, m, pw, c, secret := e.clock, e.m, e.pw, e.c, e.secret
 		c.Post("/logout", nil)
 
 		c.Login(m.EmailAddress, pw)
@@ -243,12 +263,8 @@ func TestLoginMFA_OnceEnabledEverySignInAsksForTheCode(t *testing.T) {
 
 func TestLoginMFA_ACodeCannotBeReplayed(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, db *models.DB) {
-		h := webtest.New(t, db)
-		clock := newMFAClock(h)
-		m, pw := h.Member(t, models.RoleAuditor)
-		c := h.Client(t)
-		c.Login(m.EmailAddress, pw)
-		secret, _ := enrolThroughPages(t, c, clock, pw)
+		e := signInEnrolled(t, db, models.RoleAuditor)
+		h, clock, m, pw, c, secret := e.h, e.clock, e.m, e.pw, e.c, e.secret
 		c.Post("/logout", nil)
 
 		clock.Step()
@@ -275,12 +291,8 @@ func TestLoginMFA_ACodeCannotBeReplayed(t *testing.T) {
 
 func TestLoginMFA_RecoveryCodesWorkOnceEach(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, db *models.DB) {
-		h := webtest.New(t, db)
-		clock := newMFAClock(h)
-		m, pw := h.Member(t, models.RoleCompliance)
-		c := h.Client(t)
-		c.Login(m.EmailAddress, pw)
-		_, codes := enrolThroughPages(t, c, clock, pw)
+		e := signInEnrolled(t, db, models.RoleCompliance)
+		m, pw, c, codes := e.m, e.pw, e.c, e.codes
 		c.Post("/logout", nil)
 
 		signInWithPassword(t, c, m.EmailAddress, pw)
@@ -306,12 +318,8 @@ func TestLoginMFA_RecoveryCodesWorkOnceEach(t *testing.T) {
 
 func TestLoginMFA_ThrottledAfterFiveWrongCodes(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, db *models.DB) {
-		h := webtest.New(t, db)
-		clock := newMFAClock(h)
-		m, pw := h.Member(t, models.RoleAdmin)
-		c := h.Client(t)
-		c.Login(m.EmailAddress, pw)
-		secret, _ := enrolThroughPages(t, c, clock, pw)
+		e := signInEnrolled(t, db, models.RoleAdmin)
+		clock, m, pw, c, secret := e.clock, e.m, e.pw, e.c, e.secret
 		c.Post("/logout", nil)
 
 		signInWithPassword(t, c, m.EmailAddress, pw)
@@ -330,12 +338,8 @@ func TestLoginMFA_ThrottledAfterFiveWrongCodes(t *testing.T) {
 
 func TestAccountMFA_DisableTakesACurrentCode(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, db *models.DB) {
-		h := webtest.New(t, db)
-		clock := newMFAClock(h)
-		m, pw := h.Member(t, models.RoleAuditor)
-		c := h.Client(t)
-		c.Login(m.EmailAddress, pw)
-		secret, _ := enrolThroughPages(t, c, clock, pw)
+		e := signInEnrolled(t, db, models.RoleAuditor)
+		clock, m, pw, c, secret := e.clock, e.m, e.pw, e.c, e.secret
 
 		for _, typed := range []string{pw, "123456", ""} {
 			r := c.Post("/account/mfa/disable", url.Values{"disable_code": {typed}})
@@ -364,12 +368,8 @@ func TestAccountMFA_DisableTakesACurrentCode(t *testing.T) {
 
 func TestAccountMFA_RegenerateRecoveryCodes(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, db *models.DB) {
-		h := webtest.New(t, db)
-		clock := newMFAClock(h)
-		m, pw := h.Member(t, models.RoleCompliance)
-		c := h.Client(t)
-		c.Login(m.EmailAddress, pw)
-		secret, old := enrolThroughPages(t, c, clock, pw)
+		e := signInEnrolled(t, db, models.RoleCompliance)
+		clock, m, pw, c, secret, old := e.clock, e.m, e.pw, e.c, e.secret, e.codes
 
 		wrong := c.Post("/account/mfa/recovery-codes", url.Values{"regenerate_code": {"000000"}})
 		wantStatus(t, wrong, http.StatusUnprocessableEntity)
@@ -459,12 +459,8 @@ func TestSettings_MandatoryMFASendsAnAdminToEnrolmentFirst(t *testing.T) {
 
 func TestLoginMFA_CancelSignsOut(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, db *models.DB) {
-		h := webtest.New(t, db)
-		clock := newMFAClock(h)
-		m, pw := h.Member(t, models.RoleAuditor)
-		c := h.Client(t)
-		c.Login(m.EmailAddress, pw)
-		enrolThroughPages(t, c, clock, pw)
+		e := signInEnrolled(t, db, models.RoleAuditor)
+		m, pw, c := e.m, e.pw, e.c
 		c.Post("/logout", nil)
 
 		signInWithPassword(t, c, m.EmailAddress, pw)
