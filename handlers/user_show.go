@@ -17,11 +17,20 @@ import (
 // historyLimit is how many audit entries a record's page lists.
 const historyLimit = 50
 
-// endUserParam loads the user named by the :id route parameter.
-func (h *Handler) endUserParam(c *fiber.Ctx) (*models.EndUser, error) {
+// endUserID is the :id route parameter, a user's id.
+func endUserID(c *fiber.Ctx) (int64, error) {
 	id, err := strconv.ParseInt(c.Params("id"), 10, 64)
 	if err != nil || id <= 0 {
-		return nil, fiber.ErrNotFound
+		return 0, fiber.ErrNotFound
+	}
+	return id, nil
+}
+
+// endUserParam loads the user named by the :id route parameter.
+func (h *Handler) endUserParam(c *fiber.Ctx) (*models.EndUser, error) {
+	id, err := endUserID(c)
+	if err != nil {
+		return nil, err
 	}
 	return h.DB.EndUserByID(c.UserContext(), id)
 }
@@ -29,37 +38,43 @@ func (h *Handler) endUserParam(c *fiber.Ctx) (*models.EndUser, error) {
 // UserShow is a user's detail page (GET /users/:id): ids, the identity
 // with SSN and date of birth masked, items with health, and history.
 func (h *Handler) UserShow(c *fiber.Ctx) error {
-	u, err := h.endUserParam(c)
+	id, err := endUserID(c)
 	if err != nil {
 		return err
 	}
-	v, err := h.userShowView(c, u)
+	// The user, their items and their history are independent reads of
+	// one id: side by side, the page waits for the slowest only. For an
+	// unknown id the other two find nothing and are dropped.
+	var u *models.EndUser
+	var items []models.Item
+	var history []pages.HistoryEntry
+	g, ctx := errgroup.WithContext(c.UserContext())
+	g.Go(func() (err error) {
+		u, err = h.DB.EndUserByID(ctx, id)
+		return err
+	})
+	g.Go(func() (err error) {
+		items, err = h.DB.ItemsOfUser(ctx, id)
+		return err
+	})
+	g.Go(func() (err error) {
+		history, err = h.history(ctx, models.EndUserTarget(id))
+		return err
+	})
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	v, err := h.userView(c, u, items, history)
 	if err != nil {
 		return err
 	}
 	return render.Page(c, http.StatusOK, "User "+strconv.FormatInt(u.ID, 10), pages.UserShow(*v))
 }
 
-func (h *Handler) userShowView(c *fiber.Ctx, u *models.EndUser) (*pages.UserShowView, error) {
-	ctx := c.UserContext()
+// userView is the detail page's view of a user, their items and history.
+func (h *Handler) userView(c *fiber.Ctx, u *models.EndUser, items []models.Item, history []pages.HistoryEntry) (*pages.UserShowView, error) {
 	ident, err := h.DB.Identity(u)
 	if err != nil {
-		return nil, err
-	}
-	// Items and history are independent reads: side by side, the page
-	// waits for the slower one only.
-	var items []models.Item
-	var history []pages.HistoryEntry
-	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() (err error) {
-		items, err = h.DB.ItemsOfUser(gctx, u.ID)
-		return err
-	})
-	g.Go(func() (err error) {
-		history, err = h.history(gctx, u.AuditTarget())
-		return err
-	})
-	if err := g.Wait(); err != nil {
 		return nil, err
 	}
 	role := current.Member(c).Role

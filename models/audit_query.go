@@ -2,7 +2,6 @@ package models
 
 import (
 	"context"
-	"database/sql"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -342,7 +341,7 @@ func (db *DB) ListAudit(ctx context.Context, r AuditPageRequest) (*AuditPage, er
 	if s.none {
 		return page, nil
 	}
-	q := s.apply(db.gorm.WithContext(ctx).Model(&AuditEntry{}))
+	q := s.apply(db.planned(ctx).Model(&AuditEntry{}))
 	switch c.Dir {
 	case "n":
 		q = q.Where("seq < ?", c.Seq).Order("seq DESC")
@@ -351,8 +350,8 @@ func (db *DB) ListAudit(ctx context.Context, r AuditPageRequest) (*AuditPage, er
 	default:
 		q = q.Order("seq DESC")
 	}
-	var rows []AuditEntry
-	if err := q.Limit(r.Limit + 1).Find(&rows).Error; err != nil {
+	rows, err := readRows(q.Limit(r.Limit+1), auditColumns, auditFields, make([]AuditEntry, 0, r.Limit+1))
+	if err != nil {
 		return nil, fmt.Errorf("list audit entries: %w", err)
 	}
 	more := len(rows) > r.Limit
@@ -394,8 +393,8 @@ func (db *DB) AuditHistory(ctx context.Context, f AuditFilter, limit int) ([]Aud
 	if err != nil || s.none {
 		return nil, err
 	}
-	var out []AuditEntry
-	err = s.apply(db.gorm.WithContext(ctx).Model(&AuditEntry{})).Order("seq DESC").Limit(limit).Find(&out).Error
+	out, err := readRows(s.apply(db.planned(ctx).Model(&AuditEntry{})).Order("seq DESC").Limit(limit),
+		auditColumns, auditFields, make([]AuditEntry, 0, limit))
 	if err != nil {
 		return nil, fmt.Errorf("audit history: %w", err)
 	}
@@ -442,9 +441,9 @@ func (db *DB) AuditDailyCounts(ctx context.Context, f AuditFilter, now time.Time
 		Day int64
 		N   int64
 	}
-	perDay := s.apply(db.gorm.WithContext(ctx).Model(&AuditEntry{})).
+	perDay := s.apply(db.planned(ctx).Model(&AuditEntry{})).
 		Select(db.Dialect.utcDay("occurred_at")+" AS day, COUNT(*) AS n").Where("occurred_at >= ?", start).Group("day")
-	err = db.gorm.WithContext(ctx).Table("(?) AS per_day", perDay).
+	err = db.planned(ctx).Table("(?) AS per_day", perDay).
 		Select(db.Dialect.dayEpoch("day") + " AS day, n").Scan(&rows).Error
 	if err != nil {
 		return nil, fmt.Errorf("count audit entries per day: %w", err)
@@ -473,7 +472,7 @@ func (db *DB) EachAuditEntry(ctx context.Context, f AuditFilter, upTo int64, fn 
 	below := upTo + 1
 	batch := make([]AuditEntry, 0, exportBatch)
 	for {
-		q := s.apply(db.gorm.WithContext(ctx).Model(&AuditEntry{})).Select(auditColumns).
+		q := s.apply(db.planned(ctx).Model(&AuditEntry{})).Select(auditColumns.String()).
 			Where("seq < ?", below).Order("seq DESC").Limit(exportBatch)
 		rows, err := q.Rows()
 		if err != nil {
@@ -481,7 +480,7 @@ func (db *DB) EachAuditEntry(ctx context.Context, f AuditFilter, upTo int64, fn 
 		}
 		// The whole batch is read before fn runs, so the connection is
 		// free for fn's own queries (an in-memory SQLite has only one).
-		if batch, err = scanAuditEntries(rows, batch[:0]); err != nil {
+		if batch, err = scanRows(rows, auditFields, batch[:0]); err != nil {
 			return err
 		}
 		for i := range batch {
@@ -494,27 +493,6 @@ func (db *DB) EachAuditEntry(ctx context.Context, f AuditFilter, upTo int64, fn 
 		}
 		below = batch[len(batch)-1].Seq
 	}
-}
-
-// auditColumns are the columns scanAuditEntries reads, in its order.
-const auditColumns = "seq, occurred_at, actor_type, actor_id, action, target_type, target_id, request_id, ip, user_agent, diff, reason, prev_hash, hash"
-
-// scanAuditEntries appends the rows (of auditColumns) to batch and closes
-// them. At a million rows, scanning without reflection matters.
-func scanAuditEntries(rows *sql.Rows, batch []AuditEntry) ([]AuditEntry, error) {
-	defer rows.Close()
-	for rows.Next() {
-		var e AuditEntry
-		if err := rows.Scan(&e.Seq, &e.OccurredAt, &e.ActorType, &e.ActorID, &e.Action, &e.TargetType,
-			&e.TargetID, &e.RequestID, &e.IP, &e.UserAgent, &e.Diff, &e.Reason, &e.PrevHash, &e.Hash); err != nil {
-			return batch, fmt.Errorf("read audit entry: %w", err)
-		}
-		batch = append(batch, e)
-	}
-	if err := rows.Err(); err != nil {
-		return batch, fmt.Errorf("read audit entries: %w", err)
-	}
-	return batch, nil
 }
 
 // RecordAuditExport writes the audit.export entry for an export of the

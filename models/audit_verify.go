@@ -148,12 +148,12 @@ func (db *DB) readChain(ctx context.Context, upTo int64, out chan<- verifyBatchR
 
 // readChainBatch reads up to verifyBatch entries from seq from.
 func (db *DB) readChainBatch(ctx context.Context, from, upTo int64) ([]AuditEntry, error) {
-	rows, err := db.gorm.WithContext(ctx).Raw(`SELECT `+auditColumns+` FROM audit_entries
+	rows, err := db.gorm.WithContext(ctx).Raw(`SELECT `+auditColumns.String()+` FROM audit_entries
 		WHERE seq >= ? AND seq <= ? ORDER BY seq LIMIT ?`, from, upTo, verifyBatch).Rows()
 	if err != nil {
 		return nil, fmt.Errorf("verify: read entries from seq %d: %w", from, err)
 	}
-	return scanAuditEntries(rows, make([]AuditEntry, 0, verifyBatch))
+	return scanRows(rows, auditFields, make([]AuditEntry, 0, verifyBatch))
 }
 
 // checkHashes sets ok[i] to whether entry i's content matches its hash,

@@ -42,7 +42,8 @@ type DB struct {
 	fields *FieldCipher // seals personal values at rest
 	env    string       // the environment user_tokens name
 
-	institutions institutionCache
+	institutions  cached[[]Institution]
+	tableEstimate cached[int64] // end_users' live rows, from the statistics
 
 	clock func() time.Time // nil: Now; see SetClock
 }
@@ -99,15 +100,8 @@ func OpenPostgres(dsn string) (*DB, error) {
 
 // PostgresDSN is dsn with the session settings the portal relies on, for
 // connections it opens itself and for tools that measure against it.
-//
-// plan_cache_mode: the driver prepares each statement once per connection,
-// and after five runs PostgreSQL may keep a generic plan that knows no
-// parameter. A search's LIKE pattern decides between the trigram index
-// (a rare term) and a walk of the newest users (a common one); a generic
-// plan picks one for every term, and the wrong one costs 100 times more.
 func PostgresDSN(dsn string) string {
-	dsn = withDefaultParam(dsn, "connect_timeout", "3")
-	return withDefaultParam(dsn, "plan_cache_mode", "force_custom_plan")
+	return withDefaultParam(dsn, "connect_timeout", "3")
 }
 
 // OpenSQLite opens (or creates) an embedded SQLite file in WAL mode with a

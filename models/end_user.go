@@ -55,8 +55,11 @@ func (EndUser) TableName() string { return "end_users" }
 func (u *EndUser) Removed() bool { return u.RemovedAt != nil }
 
 // AuditTarget names the user in audit entries.
-func (u *EndUser) AuditTarget() Target {
-	return Target{Type: "end_user", ID: strconv.FormatInt(u.ID, 10)}
+func (u *EndUser) AuditTarget() Target { return EndUserTarget(u.ID) }
+
+// EndUserTarget names the user with this id in audit entries.
+func EndUserTarget(id int64) Target {
+	return Target{Type: "end_user", ID: strconv.FormatInt(id, 10)}
 }
 
 // StringList is a list of strings stored as a JSON array.
@@ -366,15 +369,14 @@ func (db *DB) EndUserByUserID(ctx context.Context, userID string) (*EndUser, err
 
 // findEndUser loads the one user matching the condition, or returns missing.
 func (db *DB) findEndUser(ctx context.Context, missing error, cond string, args ...any) (*EndUser, error) {
-	var u EndUser
-	err := db.gorm.WithContext(ctx).Where(cond, args...).Take(&u).Error
-	if errors.Is(err, gorm.ErrRecordNotFound) {
-		return nil, missing
-	}
+	u, found, err := readRow(db.gorm.WithContext(ctx).Model(&EndUser{}).Where(cond, args...), endUserColumns, endUserFields)
 	if err != nil {
 		return nil, fmt.Errorf("load end user: %w", err)
 	}
-	return &u, nil
+	if !found {
+		return nil, missing
+	}
+	return u, nil
 }
 
 // StaleUpdateError says the user changed since the form was opened.

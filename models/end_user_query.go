@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"gorm.io/gorm"
@@ -221,8 +220,8 @@ func (db *DB) ListEndUsers(ctx context.Context, r UserPageRequest) (*UserPage, e
 		n, err := db.countEndUsers(ctx, r.Filter, now)
 		countc <- counted{n, err}
 	}()
-	var rows []EndUser
-	if err := page(db.matching(ctx, r.Filter, now, page)).Select(ListColumns).Find(&rows).Error; err != nil {
+	rows, err := readRows(page(db.matching(ctx, r.Filter, now, page)), ListColumns, listFields, make([]EndUser, 0, r.Limit+1))
+	if err != nil {
 		return nil, fmt.Errorf("list end users: %w", err)
 	}
 	more := len(rows) > r.Limit
@@ -259,16 +258,10 @@ func (db *DB) ListEndUsers(ctx context.Context, r UserPageRequest) (*UserPage, e
 	return result, nil
 }
 
-// ListColumns are the columns a page of the list shows: not the sealed
-// identity, the token hash or the search text, which would only be read
-// and thrown away.
-var ListColumns = []string{"id", "user_id", "client_user_id", "created_at", "updated_at", "removed_at",
-	"has_identity", "first_name", "last_name", "emails", "item_count", "error_item_count", "next_consent_expiration"}
-
 // matching is the query for the users the filter selects. page bounds the
 // substring branch of a search (see searched); nil leaves it whole.
 func (db *DB) matching(ctx context.Context, f UserFilter, now time.Time, page func(*gorm.DB) *gorm.DB) *gorm.DB {
-	g := db.gorm.WithContext(ctx)
+	g := db.planned(ctx)
 	q := db.filtered(g.Model(&EndUser{}), f, now)
 	if f.Search == "" {
 		return q
@@ -297,7 +290,7 @@ func (db *DB) countEndUsers(ctx context.Context, f UserFilter, now time.Time) (U
 	sub := db.matching(ctx, f, now, func(q *gorm.DB) *gorm.DB { return q.Limit(exactCountLimit + 1) }).
 		Select("1").Limit(exactCountLimit + 1)
 	var n int64
-	if err := db.gorm.WithContext(ctx).Table("(?) AS capped", sub).Count(&n).Error; err != nil {
+	if err := db.planned(ctx).Table("(?) AS capped", sub).Count(&n).Error; err != nil {
 		return UserCount{}, fmt.Errorf("count end users: %w", err)
 	}
 	if n > exactCountLimit {
@@ -306,17 +299,24 @@ func (db *DB) countEndUsers(ctx context.Context, f UserFilter, now time.Time) (U
 	return UserCount{N: n, Exact: true}, nil
 }
 
+// tableEstimateFor is how long the table's estimated size is kept.
+const tableEstimateFor = 10 * time.Second
+
 // estimateEndUsers is PostgreSQL's estimate of the users the filter
 // selects: the table's live rows from its statistics when nothing narrows
 // the active list, else the row estimate of the filter's plan.
 func (db *DB) estimateEndUsers(ctx context.Context, f UserFilter, now time.Time) (int64, error) {
-	g := db.gorm.WithContext(ctx)
+	g := db.planned(ctx)
 	if f.Search == "" && f.Health == "" && f.Institution == "" && f.Status != StatusRemoved {
-		var est float64
-		if err := g.Raw(`SELECT reltuples FROM pg_class WHERE oid = 'end_users'::regclass`).Scan(&est).Error; err != nil {
-			return 0, fmt.Errorf("estimate end users: %w", err)
-		}
-		return int64(est), nil
+		// The statistics change only when the table is vacuumed or
+		// analyzed: every page need not ask for them again.
+		return db.tableEstimate.get(tableEstimateFor, func() (int64, error) {
+			var est float64
+			if err := g.Raw(`SELECT reltuples FROM pg_class WHERE oid = 'end_users'::regclass`).Scan(&est).Error; err != nil {
+				return 0, fmt.Errorf("estimate end users: %w", err)
+			}
+			return int64(est), nil
+		})
 	}
 	var plan string
 	if err := g.Raw("EXPLAIN (FORMAT JSON) ?", db.matching(ctx, f, now, nil).Select("1")).Row().Scan(&plan); err != nil {
@@ -351,30 +351,19 @@ type Institution struct {
 
 func (Institution) TableName() string { return "institutions" }
 
-// institutionCache keeps the institutions list, which changes rarely and
-// is on every users page, for a minute.
-type institutionCache struct {
-	mu   sync.Mutex
-	list []Institution
-	at   time.Time
-}
-
-const institutionCacheTTL = time.Minute
+// institutionsFor is how long the institutions list, which changes rarely
+// and is on every users page, is kept.
+const institutionsFor = time.Minute
 
 // Institutions lists the known institutions by name, for the list's filter.
 func (db *DB) Institutions(ctx context.Context) ([]Institution, error) {
-	c := &db.institutions
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if len(c.list) > 0 && time.Since(c.at) < institutionCacheTTL {
-		return c.list, nil
-	}
-	var out []Institution
-	if err := db.gorm.WithContext(ctx).Order("name").Find(&out).Error; err != nil {
-		return nil, fmt.Errorf("list institutions: %w", err)
-	}
-	c.list, c.at = out, time.Now()
-	return out, nil
+	return db.institutions.get(institutionsFor, func() ([]Institution, error) {
+		var out []Institution
+		if err := db.gorm.WithContext(ctx).Order("name").Find(&out).Error; err != nil {
+			return nil, fmt.Errorf("list institutions: %w", err)
+		}
+		return out, nil
+	})
 }
 
 // CursorAfter is the cursor of the page that starts right after the user

@@ -83,8 +83,8 @@ func (it *Item) HealthAt(t time.Time) Health {
 
 // ItemsOfUser lists a user's items, oldest first.
 func (db *DB) ItemsOfUser(ctx context.Context, endUserID int64) ([]Item, error) {
-	var out []Item
-	err := db.gorm.WithContext(ctx).Where("end_user_id = ?", endUserID).Order("id").Find(&out).Error
+	out, err := readRows(db.gorm.WithContext(ctx).Model(&Item{}).Where("end_user_id = ?", endUserID).Order("id"),
+		itemColumns, itemFields, nil)
 	if err != nil {
 		return nil, fmt.Errorf("items of end user %d: %w", endUserID, err)
 	}

@@ -20,6 +20,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"ledgerdesk/models"
@@ -44,6 +45,7 @@ func bench(ctx context.Context, args []string, getenv func(string) string, stdou
 	requests := fs.Int("requests", 2000, "measured requests per page and side")
 	explain := fs.Bool("explain", true, "print EXPLAIN ANALYZE for each page's list query")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the measured requests to this file")
+	only := fs.String("only", "", "measure only the pages whose name contains this text")
 	if err := fs.Parse(args); err != nil {
 		return exitCode(2)
 	}
@@ -112,6 +114,7 @@ func bench(ctx context.Context, args []string, getenv func(string) string, stdou
 		}
 		defer pprof.StopCPUProfile()
 	}
+	pages = slices.DeleteFunc(pages, func(p benchPage) bool { return !strings.Contains(p.name, *only) })
 	for _, p := range pages {
 		rows, err := checkSame(client, appBase+p.portal, refBase+p.reference)
 		if err != nil {
@@ -203,7 +206,7 @@ type benchPage struct {
 	explainArgs []any
 }
 
-var listColumns = strings.Join(models.ListColumns, ", ")
+var listColumns = models.ListColumns.String()
 
 var listSQL = `SELECT ` + listColumns + ` FROM end_users WHERE %s ORDER BY created_at DESC, id DESC LIMIT 26`
 
@@ -297,7 +300,8 @@ func (s *referenceServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		list, all := fmt.Sprintf(listSQL, where), "SELECT 1 FROM end_users WHERE "+where
 		bounded := all
 		if s := q.Get("q"); s != "" {
-			list, args = searchSQL, searchArgs(s)
+			// As the portal sends a search: unnamed, planned for its pattern.
+			list, args = searchSQL, append([]any{pgx.QueryExecModeCacheDescribe}, searchArgs(s)...)
 			all, bounded = fmt.Sprintf(searchCountSQL, ""), fmt.Sprintf(searchCountSQL, "LIMIT 1001")
 		}
 		err = s.rows(ctx, &b, list, args...)

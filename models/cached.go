@@ -1,0 +1,29 @@
+package models
+
+import (
+	"sync"
+	"time"
+)
+
+// cached keeps a value that changes rarely, loading it again once it is
+// older than the caller allows. Concurrent callers wait for one load.
+type cached[T any] struct {
+	mu     sync.Mutex
+	value  T
+	at     time.Time
+	loaded bool
+}
+
+func (c *cached[T]) get(maxAge time.Duration, load func() (T, error)) (T, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.loaded && time.Since(c.at) < maxAge {
+		return c.value, nil
+	}
+	v, err := load()
+	if err != nil {
+		return v, err
+	}
+	c.value, c.at, c.loaded = v, time.Now(), true
+	return v, nil
+}

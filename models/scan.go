@@ -1,0 +1,131 @@
+package models
+
+import (
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"gorm.io/gorm"
+)
+
+// Reads that every page makes scan their rows straight into the fields:
+// GORM's reflection costs more than the query itself. Each row type read
+// this way names its columns and, in the same order, its fields; a test
+// holds both to the GORM model.
+
+// columns is a row type's column list, as SELECT takes it.
+type columns []string
+
+func (c columns) String() string { return strings.Join(c, ", ") }
+
+// readRows runs q for the columns and scans each row through fields,
+// appending to out.
+func readRows[T any](q *gorm.DB, cols columns, fields func(*T) []any, out []T) ([]T, error) {
+	rows, err := q.Select(cols.String()).Rows()
+	if err != nil {
+		return out, err
+	}
+	return scanRows(rows, fields, out)
+}
+
+// scanRows appends the rows, scanned through fields, to out and closes
+// them.
+func scanRows[T any](rows *sql.Rows, fields func(*T) []any, out []T) ([]T, error) {
+	defer rows.Close()
+	for rows.Next() {
+		var v T
+		if err := rows.Scan(fields(&v)...); err != nil {
+			return out, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
+
+// readRow is readRows for a query that finds at most one row; found is
+// false when it finds none.
+func readRow[T any](q *gorm.DB, cols columns, fields func(*T) []any) (v *T, found bool, err error) {
+	rows, err := readRows(q.Limit(1), cols, fields, make([]T, 0, 1))
+	if err != nil || len(rows) == 0 {
+		return nil, false, err
+	}
+	return &rows[0], true, nil
+}
+
+// endUserColumns are every column of EndUser, for reading whole users.
+var endUserColumns = columns{"id", "user_id", "client_user_id", "user_token_hash", "created_at", "updated_at",
+	"removed_at", "version", "has_identity", "first_name", "last_name", "phone_numbers", "emails", "ssn_kind",
+	"ssn_cipher", "dob_cipher", "pii_key_id", "address_street", "address_city", "address_region",
+	"address_postal_code", "address_country", "search_text", "item_count", "error_item_count",
+	"next_consent_expiration"}
+
+func endUserFields(u *EndUser) []any {
+	return []any{&u.ID, &u.UserID, &u.ClientUserID, &u.UserTokenHash, &u.CreatedAt, &u.UpdatedAt,
+		&u.RemovedAt, &u.Version, &u.HasIdentity, &u.FirstName, &u.LastName, &u.PhoneNumbers, &u.Emails, &u.SSNKind,
+		&u.SSNCipher, &u.DOBCipher, &u.PIIKeyID, &u.AddressStreet, &u.AddressCity, &u.AddressRegion,
+		&u.AddressPostalCode, &u.AddressCountry, &u.SearchText, &u.ItemCount, &u.ErrorItemCount,
+		&u.NextConsentExpiration}
+}
+
+// ListColumns are the columns a page of the users list shows: not the
+// sealed identity, the token hash or the search text, which would only be
+// read and thrown away.
+var ListColumns = columns{"id", "user_id", "client_user_id", "created_at", "updated_at", "removed_at",
+	"has_identity", "first_name", "last_name", "emails", "item_count", "error_item_count", "next_consent_expiration"}
+
+func listFields(u *EndUser) []any {
+	return []any{&u.ID, &u.UserID, &u.ClientUserID, &u.CreatedAt, &u.UpdatedAt, &u.RemovedAt,
+		&u.HasIdentity, &u.FirstName, &u.LastName, &u.Emails, &u.ItemCount, &u.ErrorItemCount,
+		&u.NextConsentExpiration}
+}
+
+var itemColumns = columns{"id", "item_id", "end_user_id", "institution_id", "institution_name", "webhook",
+	"auth_method", "error", "error_code", "available_products", "billed_products", "products",
+	"consented_products", "consent_expiration_time", "update_type", "created_at", "updated_at"}
+
+func itemFields(i *Item) []any {
+	return []any{&i.ID, &i.ItemID, &i.EndUserID, &i.InstitutionID, &i.InstitutionName, &i.Webhook,
+		&i.AuthMethod, jsonColumn[ItemError]{&i.Error}, &i.ErrorCode, &i.AvailableProducts, &i.BilledProducts, &i.Products,
+		&i.ConsentedProducts, &i.ConsentExpirationTime, &i.UpdateType, &i.CreatedAt, &i.UpdatedAt}
+}
+
+// auditColumns are every column of AuditEntry.
+var auditColumns = columns{"seq", "occurred_at", "actor_type", "actor_id", "action", "target_type", "target_id",
+	"request_id", "ip", "user_agent", "diff", "reason", "prev_hash", "hash"}
+
+func auditFields(e *AuditEntry) []any {
+	return []any{&e.Seq, &e.OccurredAt, &e.ActorType, &e.ActorID, &e.Action, &e.TargetType, &e.TargetID,
+		&e.RequestID, &e.IP, &e.UserAgent, &e.Diff, &e.Reason, &e.PrevHash, &e.Hash}
+}
+
+// jsonColumn scans a nullable JSON column (GORM's serializer:json) into
+// a pointer: NULL leaves it nil.
+type jsonColumn[T any] struct{ dst **T }
+
+func (c jsonColumn[T]) Scan(src any) error {
+	var b []byte
+	switch v := src.(type) {
+	case nil:
+		*c.dst = nil
+		return nil
+	case string:
+		b = []byte(v)
+	case []byte:
+		b = v
+	default:
+		return fmt.Errorf("json column: cannot scan %T", src)
+	}
+	if len(b) == 0 || string(b) == "null" {
+		*c.dst = nil
+		return nil
+	}
+	v := new(T)
+	if err := json.Unmarshal(b, v); err != nil {
+		return err
+	}
+	*c.dst = v
+	return nil
+}
+
+func (c jsonColumn[T]) target() any { return c.dst }
