@@ -194,11 +194,13 @@ func TestApply_FailedChangesInABatchFailAloneOnPostgres(t *testing.T) {
 			return models.Change{}, refused
 		},
 		insertFailure("keep-b"),
-		func(tx *gorm.DB) (models.Change, error) { // writes, then breaks the transaction with a unique violation
+		func(tx *gorm.DB) (models.Change, error) { // writes, then breaks the transaction with a failed statement
 			if _, err := insertFailure("gone-broken")(tx); err != nil {
 				return models.Change{}, err
 			}
-			return insertFailure("keep-a")(tx)
+			// On PostgreSQL a failed statement aborts the transaction
+			// until its savepoint is rolled back.
+			return models.Change{}, tx.Exec("SELECT 1 / 0").Error
 		},
 		insertFailure("keep-c"),
 		func(tx *gorm.DB) (models.Change, error) { // writes, then asks for an entry that cannot be stored

@@ -172,6 +172,21 @@ func (s *auditScope) add(sql string, args ...any) {
 	s.conds = append(s.conds, auditCond{sql, args})
 }
 
+// where is the conditions as one clause, with ? placeholders, and their
+// arguments.
+func (s *auditScope) where() (string, []any) {
+	if len(s.conds) == 0 {
+		return "1 = 1", nil
+	}
+	sqls := make([]string, len(s.conds))
+	var args []any
+	for i, c := range s.conds {
+		sqls[i] = "(" + c.sql + ")"
+		args = append(args, c.args...)
+	}
+	return strings.Join(sqls, " AND "), args
+}
+
 func (s *auditScope) apply(q *gorm.DB) *gorm.DB {
 	for _, c := range s.conds {
 		q = q.Where(c.sql, c.args...)
@@ -393,8 +408,11 @@ func (db *DB) AuditHistory(ctx context.Context, f AuditFilter, limit int) ([]Aud
 	if err != nil || s.none {
 		return nil, err
 	}
-	out, err := readRows(s.apply(db.planned(ctx).Model(&AuditEntry{})).Order("seq DESC").Limit(limit),
-		auditColumns, auditFields, make([]AuditEntry, 0, limit))
+	// A history is a short read by key on every record's page: a fixed
+	// statement rather than one built through GORM.
+	cond, args := s.where()
+	q := newStatement("SELECT " + auditColumns.String() + " FROM audit_entries WHERE " + cond + " ORDER BY seq DESC LIMIT ?")
+	out, err := readStatement(ctx, db, q, auditFields, make([]AuditEntry, 0, limit), append(args, limit)...)
 	if err != nil {
 		return nil, fmt.Errorf("audit history: %w", err)
 	}

@@ -353,30 +353,35 @@ func isUniqueViolation(err error) bool {
 
 // EndUserByID returns a user, removed or not.
 func (db *DB) EndUserByID(ctx context.Context, id int64) (*EndUser, error) {
-	return db.findEndUser(ctx, notFound("No end user %d.", id), "id = ?", id)
+	return db.findEndUser(ctx, notFound("No end user %d.", id), endUserByID, id)
 }
 
 // EndUserByToken returns the (not removed) user a user_token belongs to.
 func (db *DB) EndUserByToken(ctx context.Context, token string) (*EndUser, error) {
-	return db.findEndUser(ctx, notFound("No user has this user_token."),
-		"user_token_hash = ? AND removed_at IS NULL", HashToken(token))
+	return db.findEndUser(ctx, notFound("No user has this user_token."), endUserByToken, HashToken(token))
 }
 
 // EndUserByUserID returns a user by its opaque user_id.
 func (db *DB) EndUserByUserID(ctx context.Context, userID string) (*EndUser, error) {
-	return db.findEndUser(ctx, notFound("No user has user_id %s.", userID), "user_id = ?", userID)
+	return db.findEndUser(ctx, notFound("No user has user_id %s.", userID), endUserByUserID, userID)
 }
 
-// findEndUser loads the one user matching the condition, or returns missing.
-func (db *DB) findEndUser(ctx context.Context, missing error, cond string, args ...any) (*EndUser, error) {
-	u, found, err := readRow(db.gorm.WithContext(ctx).Model(&EndUser{}).Where(cond, args...), endUserColumns, endUserFields)
+var (
+	endUserByID     = newStatement("SELECT " + endUserColumns.String() + " FROM end_users WHERE id = ?")
+	endUserByToken  = newStatement("SELECT " + endUserColumns.String() + " FROM end_users WHERE user_token_hash = ? AND removed_at IS NULL")
+	endUserByUserID = newStatement("SELECT " + endUserColumns.String() + " FROM end_users WHERE user_id = ?")
+)
+
+// findEndUser loads the one user a lookup by key finds, or returns missing.
+func (db *DB) findEndUser(ctx context.Context, missing error, lookup statement, key any) (*EndUser, error) {
+	users, err := readStatement(ctx, db, lookup, endUserFields, make([]EndUser, 0, 1), key)
 	if err != nil {
 		return nil, fmt.Errorf("load end user: %w", err)
 	}
-	if !found {
+	if len(users) == 0 {
 		return nil, missing
 	}
-	return u, nil
+	return &users[0], nil
 }
 
 // StaleUpdateError says the user changed since the form was opened.

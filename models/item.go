@@ -81,10 +81,11 @@ func (it *Item) HealthAt(t time.Time) Health {
 	return Health{Kind: HealthOK}
 }
 
+var itemsOfUser = newStatement("SELECT " + itemColumns.String() + " FROM items WHERE end_user_id = ? ORDER BY id")
+
 // ItemsOfUser lists a user's items, oldest first.
 func (db *DB) ItemsOfUser(ctx context.Context, endUserID int64) ([]Item, error) {
-	out, err := readRows(db.gorm.WithContext(ctx).Model(&Item{}).Where("end_user_id = ?", endUserID).Order("id"),
-		itemColumns, itemFields, nil)
+	out, err := readStatement(ctx, db, itemsOfUser, itemFields, nil, endUserID)
 	if err != nil {
 		return nil, fmt.Errorf("items of end user %d: %w", endUserID, err)
 	}

@@ -1,9 +1,11 @@
 package models
 
 import (
+	"context"
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"gorm.io/gorm"
@@ -41,16 +43,6 @@ func scanRows[T any](rows *sql.Rows, fields func(*T) []any, out []T) ([]T, error
 		out = append(out, v)
 	}
 	return out, rows.Err()
-}
-
-// readRow is readRows for a query that finds at most one row; found is
-// false when it finds none.
-func readRow[T any](q *gorm.DB, cols columns, fields func(*T) []any) (v *T, found bool, err error) {
-	rows, err := readRows(q.Limit(1), cols, fields, make([]T, 0, 1))
-	if err != nil || len(rows) == 0 {
-		return nil, false, err
-	}
-	return &rows[0], true, nil
 }
 
 // endUserColumns are every column of EndUser, for reading whole users.
@@ -129,3 +121,44 @@ func (c jsonColumn[T]) Scan(src any) error {
 }
 
 func (c jsonColumn[T]) target() any { return c.dst }
+
+// statement is a fixed query the portal runs often, written with ?
+// placeholders and kept in each database's form. It goes to the
+// connection pool directly: for a lookup by key, building the statement
+// through GORM costs more than running it.
+type statement struct{ sqlite, postgres string }
+
+func newStatement(q string) statement {
+	var pg strings.Builder
+	n := 0
+	for _, r := range q {
+		if r == '?' {
+			n++
+			pg.WriteString("$" + strconv.Itoa(n))
+			continue
+		}
+		pg.WriteRune(r)
+	}
+	return statement{sqlite: q, postgres: pg.String()}
+}
+
+func (s statement) in(d Dialect) string {
+	if d == Postgres {
+		return s.postgres
+	}
+	return s.sqlite
+}
+
+// readStatement runs a fixed statement and scans each row through fields,
+// appending to out.
+func readStatement[T any](ctx context.Context, db *DB, s statement, fields func(*T) []any, out []T, args ...any) ([]T, error) {
+	sqlDB, err := db.gorm.DB()
+	if err != nil {
+		return out, err
+	}
+	rows, err := sqlDB.QueryContext(ctx, s.in(db.Dialect), args...)
+	if err != nil {
+		return out, err
+	}
+	return scanRows(rows, fields, out)
+}
