@@ -181,18 +181,14 @@ func (db *DB) AuthenticateAPIKey(ctx context.Context, clientID, secret string) (
 	if clientID == "" || secret == "" || len(clientID) > 64 {
 		return nil, errBadAPIKey
 	}
-	var k APIKey
-	err := db.gorm.WithContext(ctx).Where("client_id = ?", clientID).Take(&k).Error
-	if errors.Is(err, gorm.ErrRecordNotFound) {
-		return nil, errBadAPIKey
-	}
+	k, err := db.findAPIKey(ctx, apiKeyByClientID, clientID)
 	if err != nil {
-		return nil, fmt.Errorf("load api key: %w", err)
+		return nil, err
 	}
 	if subtle.ConstantTimeCompare([]byte(hashAPISecret(secret)), []byte(k.SecretHash)) != 1 || k.Revoked() {
 		return nil, errBadAPIKey
 	}
-	return &k, db.touchAPIKey(ctx, &k)
+	return k, db.touchAPIKey(ctx, k)
 }
 
 // AuthenticateAPISecret returns the live key whose secret this is, for a
@@ -201,20 +197,34 @@ func (db *DB) AuthenticateAPISecret(ctx context.Context, secret string) (*APIKey
 	if !strings.HasPrefix(secret, secretPrefix) {
 		return nil, errBadAPIKey
 	}
-	var k APIKey
 	// The lookup is by hash: no timing of the comparison says anything
 	// about the secret.
-	err := db.gorm.WithContext(ctx).Where("secret_hash = ?", hashAPISecret(secret)).Take(&k).Error
-	if errors.Is(err, gorm.ErrRecordNotFound) {
-		return nil, errBadAPIKey
-	}
+	k, err := db.findAPIKey(ctx, apiKeyBySecretHash, hashAPISecret(secret))
 	if err != nil {
-		return nil, fmt.Errorf("load api key: %w", err)
+		return nil, err
 	}
 	if k.Revoked() {
 		return nil, errBadAPIKey
 	}
-	return &k, db.touchAPIKey(ctx, &k)
+	return k, db.touchAPIKey(ctx, k)
+}
+
+// Every API call looks its key up: fixed statements, not built through GORM.
+var (
+	apiKeyByClientID   = newStatement("SELECT " + apiKeyColumns.String() + " FROM api_keys WHERE client_id = ?")
+	apiKeyBySecretHash = newStatement("SELECT " + apiKeyColumns.String() + " FROM api_keys WHERE secret_hash = ?")
+)
+
+// findAPIKey loads the key a lookup finds; none is errBadAPIKey.
+func (db *DB) findAPIKey(ctx context.Context, lookup statement, key string) (*APIKey, error) {
+	keys, err := readStatement(ctx, db, lookup, apiKeyFields, make([]APIKey, 0, 1), key)
+	if err != nil {
+		return nil, fmt.Errorf("load api key: %w", err)
+	}
+	if len(keys) == 0 {
+		return nil, errBadAPIKey
+	}
+	return &keys[0], nil
 }
 
 // apiKeyTouchEvery is how stale last_used_at may get: writing it on every

@@ -3,6 +3,7 @@ package models
 import (
 	"context"
 	"crypto/rand"
+	"database/sql/driver"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -93,7 +94,7 @@ func (l *StringList) Scan(v any) error {
 }
 
 // Value writes the list as JSON (never null).
-func (l StringList) Value() (any, error) {
+func (l StringList) Value() (driver.Value, error) {
 	if l == nil {
 		return "[]", nil
 	}
@@ -304,7 +305,8 @@ func (db *DB) CreateEndUser(ctx context.Context, o Origin, in EndUserInput) (*Cr
 		// insert, and only then is the holder looked up (below, outside
 		// the transaction the failed statement ended) to say whether it was
 		// removed. A create that succeeds costs no extra query.
-		if err := tx.Create(u).Error; err != nil {
+		var err error
+		if u.ID, err = db.insertReturningID(tx, insertEndUser, endUserFields(u)[1:]); err != nil {
 			if isUniqueViolation(err) {
 				return Change{}, errClientUserIDInUse
 			}
@@ -334,6 +336,10 @@ func (db *DB) CreateEndUser(ctx context.Context, o Origin, in EndUserInput) (*Cr
 	}
 	if err != nil {
 		return nil, err
+	}
+	if in.Identity.Empty() {
+		// Stored as inserted: nothing to read back.
+		return &Created{User: u, UserToken: token}, nil
 	}
 	created, err := db.EndUserByID(ctx, u.ID)
 	if err != nil {

@@ -326,6 +326,12 @@ func TestCreateEndUser_WithoutIdentityHasNone(t *testing.T) {
 			if id := openIdentity(t, db, u); id != nil {
 				t.Errorf("identity-less user %d opens to %+v", i, id)
 			}
+			// Such a user is returned as inserted, not read back: it
+			// must be the stored row exactly (compared as printed, so a
+			// time's location pointer does not count).
+			if fmt.Sprintf("%+v", c.User) != fmt.Sprintf("%+v", u) {
+				t.Errorf("identity-less user %d returned as\n%+v\nstored as\n%+v", i, c.User, u)
+			}
 		}
 	})
 }

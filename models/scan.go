@@ -3,8 +3,10 @@ package models
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"encoding/json"
 	"fmt"
+	"reflect"
 	"strconv"
 	"strings"
 
@@ -60,6 +62,11 @@ func endUserFields(u *EndUser) []any {
 		&u.NextConsentExpiration}
 }
 
+// insertEndUser stores a new user (every column but the id, which it
+// returns): each create through the API runs it.
+var insertEndUser = newStatement("INSERT INTO end_users (" + endUserColumns[1:].String() + ") VALUES (" +
+	strings.TrimSuffix(strings.Repeat("?, ", len(endUserColumns)-1), ", ") + ") RETURNING id")
+
 // ListColumns are the columns a page of the users list shows: not the
 // sealed identity, the token hash or the search text, which would only be
 // read and thrown away.
@@ -80,6 +87,14 @@ func itemFields(i *Item) []any {
 	return []any{&i.ID, &i.ItemID, &i.EndUserID, &i.InstitutionID, &i.InstitutionName, &i.Webhook,
 		&i.AuthMethod, jsonColumn[ItemError]{&i.Error}, &i.ErrorCode, &i.AvailableProducts, &i.BilledProducts, &i.Products,
 		&i.ConsentedProducts, &i.ConsentExpirationTime, &i.UpdateType, &i.CreatedAt, &i.UpdatedAt}
+}
+
+var apiKeyColumns = columns{"id", "client_id", "name", "scope", "secret_hash", "secret_hint", "created_by",
+	"created_at", "last_used_at", "revoked_at", "revoked_by"}
+
+func apiKeyFields(k *APIKey) []any {
+	return []any{&k.ID, &k.ClientID, &k.Name, &k.Scope, &k.SecretHash, &k.SecretHint, &k.CreatedBy,
+		&k.CreatedAt, &k.LastUsedAt, &k.RevokedAt, &k.RevokedBy}
 }
 
 // auditColumns are every column of AuditEntry.
@@ -161,4 +176,23 @@ func readStatement[T any](ctx context.Context, db *DB, s statement, fields func(
 		return out, err
 	}
 	return scanRows(rows, fields, out)
+}
+
+// insertReturningID runs a fixed INSERT … RETURNING id in the transaction
+// tx, with the values fields point to.
+func (db *DB) insertReturningID(tx *gorm.DB, s statement, fields []any) (int64, error) {
+	args := make([]any, len(fields))
+	for i, f := range fields {
+		args[i] = reflect.ValueOf(f).Elem().Interface()
+		// The SQLite driver takes only plain values.
+		if v, ok := args[i].(driver.Valuer); ok {
+			var err error
+			if args[i], err = v.Value(); err != nil {
+				return 0, err
+			}
+		}
+	}
+	var id int64
+	err := tx.Statement.ConnPool.QueryRowContext(tx.Statement.Context, s.in(db.Dialect), args...).Scan(&id)
+	return id, err
 }

@@ -22,6 +22,7 @@ func TestScannedColumnsMatchTheirModels(t *testing.T) {
 		{"end user", endUserColumns, func() (any, []any) { u := &EndUser{}; return u, endUserFields(u) }, true},
 		{"users list", ListColumns, func() (any, []any) { u := &EndUser{}; return u, listFields(u) }, false},
 		{"item", itemColumns, func() (any, []any) { i := &Item{}; return i, itemFields(i) }, true},
+		{"api key", apiKeyColumns, func() (any, []any) { k := &APIKey{}; return k, apiKeyFields(k) }, true},
 		{"audit entry", auditColumns, func() (any, []any) { e := &AuditEntry{}; return e, auditFields(e) }, true},
 	}
 	for _, tc := range cases {

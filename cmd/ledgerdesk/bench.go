@@ -104,15 +104,11 @@ func bench(ctx context.Context, args []string, getenv func(string) string, stdou
 	fmt.Fprintln(tw, "page\tportal p50\tportal p99\treference p50\treference p99\tratio p50\trows\t")
 	results := map[string]float64{}
 	if *cpuProfile != "" {
-		f, err := os.Create(*cpuProfile)
+		stop, err := startCPUProfile(*cpuProfile)
 		if err != nil {
 			return err
 		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return err
-		}
-		defer pprof.StopCPUProfile()
+		defer stop()
 	}
 	pages = slices.DeleteFunc(pages, func(p benchPage) bool { return !strings.Contains(p.name, *only) })
 	for _, p := range pages {
@@ -147,6 +143,19 @@ func bench(ctx context.Context, args []string, getenv func(string) string, stdou
 		}
 	}
 	return nil
+}
+
+// startCPUProfile profiles this process into path until stop is called.
+func startCPUProfile(path string) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
 
 // ensureUsers seeds end users until the database has n.

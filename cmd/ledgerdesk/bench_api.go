@@ -29,6 +29,7 @@ func benchAPI(ctx context.Context, args []string, getenv func(string) string, st
 	requests := fs.Int("requests", 2000, "measured requests per read endpoint")
 	creates := fs.Int("creates", 10_000, "users created through /user/create")
 	clients := fs.Int("clients", 16, "concurrent clients for /user/create")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the creates to this file")
 	if err := fs.Parse(args); err != nil {
 		return exitCode(2)
 	}
@@ -106,6 +107,13 @@ func benchAPI(ctx context.Context, args []string, getenv func(string) string, st
 	var firstErr error
 	var once sync.Once
 	run := models.RandomHex(4)
+	if *cpuProfile != "" {
+		stop, err := startCPUProfile(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
 	start := time.Now()
 	var wg sync.WaitGroup
 	for c := 0; c < *clients; c++ {
