@@ -50,7 +50,7 @@ func rewriteFrom(t *testing.T, db *models.DB, seq int64) {
 			e.Reason = "rewritten"
 		}
 		e.PrevHash = prev
-		e.Hash = entryHash(e)
+		e.Hash = testdb.AuditHash(e)
 		overwrite(t, db, e.Seq, e)
 		prev = e.Hash
 	}

@@ -189,7 +189,7 @@ func TestListAudit_TimeRangeIsExactAcrossTheSeqBounds(t *testing.T) {
 		for i, at := range times {
 			e := models.AuditEntry{Seq: int64(i + 1), OccurredAt: at, ActorType: models.ActorSystem, Action: "test.time",
 				Diff: "{}", PrevHash: prev}
-			e.Hash = entryHash(e)
+			e.Hash = testdb.AuditHash(e)
 			prev = e.Hash
 			insertEntry(t, db, e)
 		}

@@ -293,7 +293,7 @@ func TestApply_SeqIsGaplessAndEachEntryLinksToThePrevious(t *testing.T) {
 			if e.PrevHash != prev {
 				t.Errorf("seq %d: prev_hash %s, want %s", e.Seq, e.PrevHash, prev)
 			}
-			if got := entryHash(e); got != e.Hash {
+			if got := testdb.AuditHash(e); got != e.Hash {
 				t.Errorf("seq %d: stored hash %s, recomputed %s", e.Seq, e.Hash, got)
 			}
 			prev = e.Hash
@@ -317,7 +317,7 @@ func TestApply_LongOrBinaryUserAgentIsStoredCleanly(t *testing.T) {
 		if len(e.UserAgent) > 512 || strings.Contains(e.UserAgent, "\x00") || !strings.HasPrefix(e.UserAgent, "agenté") {
 			t.Errorf("user agent stored as %d bytes: %q…", len(e.UserAgent), e.UserAgent[:10])
 		}
-		if entryHash(e) != e.Hash {
+		if testdb.AuditHash(e) != e.Hash {
 			t.Error("hash does not match the stored user agent")
 		}
 	})

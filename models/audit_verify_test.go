@@ -54,7 +54,7 @@ func overwrite(t *testing.T, db *models.DB, seq int64, e models.AuditEntry) {
 func forge(seq int64, prevHash string) models.AuditEntry {
 	e := models.AuditEntry{Seq: seq, OccurredAt: models.Now(), ActorType: models.ActorSystem, ActorID: "ledgerdesk",
 		Action: "user.remove", TargetType: "end_user", TargetID: "42", Diff: `{}`, PrevHash: prevHash}
-	e.Hash = entryHash(e)
+	e.Hash = testdb.AuditHash(e)
 	return e
 }
 
@@ -99,13 +99,13 @@ func TestVerifyAuditChain_NamesTheFirstBrokenSeq(t *testing.T) {
 		{"content edited and rehashed", func(t *testing.T, db *models.DB, es []models.AuditEntry) {
 			e := es[2]
 			e.Reason = "nothing to see"
-			e.Hash = entryHash(e)
+			e.Hash = testdb.AuditHash(e)
 			overwrite(t, db, 3, e)
 		}, 4},
 		{"last entry edited and rehashed", func(t *testing.T, db *models.DB, es []models.AuditEntry) {
 			e := es[4]
 			e.Action = "test.innocent"
-			e.Hash = entryHash(e)
+			e.Hash = testdb.AuditHash(e)
 			overwrite(t, db, 5, e)
 		}, 5},
 		{"entry deleted", func(t *testing.T, db *models.DB, es []models.AuditEntry) {

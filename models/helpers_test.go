@@ -2,9 +2,6 @@ package models_test
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
 	"os"
 	"strings"
 	"sync"
@@ -136,33 +133,6 @@ func record(t testing.TB, db *models.DB, action, targetID string) {
 	if err != nil {
 		t.Fatalf("apply %s: %v", action, err)
 	}
-}
-
-// entryHash recomputes an entry's hash from the documented canonical form,
-// independently of the package's own code: SHA-256 over prev_hash followed
-// by the JSON of the entry's fields in a fixed order.
-func entryHash(e models.AuditEntry) string {
-	b, err := json.Marshal(struct {
-		Seq        int64           `json:"seq"`
-		OccurredAt string          `json:"occurred_at"`
-		ActorType  string          `json:"actor_type"`
-		ActorID    string          `json:"actor_id"`
-		Action     string          `json:"action"`
-		TargetType string          `json:"target_type"`
-		TargetID   string          `json:"target_id"`
-		RequestID  string          `json:"request_id"`
-		IP         string          `json:"ip"`
-		UserAgent  string          `json:"user_agent"`
-		Diff       json.RawMessage `json:"diff"`
-		Reason     string          `json:"reason"`
-		PrevHash   string          `json:"prev_hash"`
-	}{e.Seq, e.OccurredAt.UTC().Format(time.RFC3339Nano), string(e.ActorType), e.ActorID, e.Action,
-		e.TargetType, e.TargetID, e.RequestID, e.IP, e.UserAgent, json.RawMessage(e.Diff), e.Reason, e.PrevHash})
-	if err != nil {
-		panic(err)
-	}
-	sum := sha256.Sum256(append([]byte(e.PrevHash), b...))
-	return hex.EncodeToString(sum[:])
 }
 
 // allowAuditTampering removes the append-only guard, as someone with

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"crypto/ed25519"
-	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"os"
@@ -14,6 +13,7 @@ import (
 	"time"
 
 	"ledgerdesk/models"
+	"ledgerdesk/models/testdb"
 	"ledgerdesk/web/webtest"
 )
 
@@ -45,7 +45,7 @@ func forgeChain(t *testing.T, dbPath string) {
 			e.ActorID = "someone-else"
 		}
 		e.PrevHash = prev
-		e.Hash = canonicalHash(e)
+		e.Hash = testdb.AuditHash(e)
 		prev = e.Hash
 		if err := g.Model(&models.AuditEntry{}).Where("seq = ?", e.Seq).
 			Updates(map[string]any{"actor_id": e.ActorID, "prev_hash": e.PrevHash, "hash": e.Hash}).Error; err != nil {
@@ -55,29 +55,6 @@ func forgeChain(t *testing.T, dbPath string) {
 	if err := g.Exec(`UPDATE audit_chain_head SET hash = ?`, prev).Error; err != nil {
 		t.Fatal(err)
 	}
-}
-
-// canonicalHash is the documented entry hash: SHA-256 over prev_hash and
-// the entry's canonical JSON.
-func canonicalHash(e models.AuditEntry) string {
-	b, _ := json.Marshal(struct {
-		Seq        int64           `json:"seq"`
-		OccurredAt string          `json:"occurred_at"`
-		ActorType  string          `json:"actor_type"`
-		ActorID    string          `json:"actor_id"`
-		Action     string          `json:"action"`
-		TargetType string          `json:"target_type"`
-		TargetID   string          `json:"target_id"`
-		RequestID  string          `json:"request_id"`
-		IP         string          `json:"ip"`
-		UserAgent  string          `json:"user_agent"`
-		Diff       json.RawMessage `json:"diff"`
-		Reason     string          `json:"reason"`
-		PrevHash   string          `json:"prev_hash"`
-	}{e.Seq, e.OccurredAt.UTC().Format(time.RFC3339Nano), string(e.ActorType), e.ActorID, e.Action,
-		e.TargetType, e.TargetID, e.RequestID, e.IP, e.UserAgent, json.RawMessage(e.Diff), e.Reason, e.PrevHash})
-	sum := sha256.Sum256(append([]byte(e.PrevHash), b...))
-	return hex.EncodeToString(sum[:])
 }
 
 func TestAuditCheckpoint_VerifyProvesTheChainAgainstASignedCheckpoint(t *testing.T) {
