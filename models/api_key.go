@@ -217,14 +217,14 @@ var (
 
 // findAPIKey loads the key a lookup finds; none is errBadAPIKey.
 func (db *DB) findAPIKey(ctx context.Context, lookup statement, key string) (*APIKey, error) {
-	keys, err := readStatement(ctx, db, lookup, apiKeyFields, make([]APIKey, 0, 1), key)
+	k, err := readOne(ctx, db, lookup, apiKeyFields, key)
 	if err != nil {
 		return nil, fmt.Errorf("load api key: %w", err)
 	}
-	if len(keys) == 0 {
+	if k == nil {
 		return nil, errBadAPIKey
 	}
-	return &keys[0], nil
+	return k, nil
 }
 
 // apiKeyTouchEvery is how stale last_used_at may get: writing it on every

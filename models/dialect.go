@@ -3,7 +3,6 @@ package models
 import (
 	"bytes"
 	"fmt"
-	"strconv"
 	"text/template"
 )
 
@@ -44,15 +43,6 @@ func (d Dialect) render(name, src string) (string, error) {
 		return "", fmt.Errorf("render migration %s: %w", name, err)
 	}
 	return buf.String(), nil
-}
-
-// placeholder is the n-th bind parameter in SQL written for database/sql
-// directly (GORM rewrites "?" itself).
-func (d Dialect) placeholder(n int) string {
-	if d == Postgres {
-		return "$" + strconv.Itoa(n)
-	}
-	return "?"
 }
 
 // likeEscape is the clause that makes backslash LIKE's escape character:

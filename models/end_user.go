@@ -380,14 +380,14 @@ var (
 
 // findEndUser loads the one user a lookup by key finds, or returns missing.
 func (db *DB) findEndUser(ctx context.Context, missing error, lookup statement, key any) (*EndUser, error) {
-	users, err := readStatement(ctx, db, lookup, endUserFields, make([]EndUser, 0, 1), key)
+	u, err := readOne(ctx, db, lookup, endUserFields, key)
 	if err != nil {
 		return nil, fmt.Errorf("load end user: %w", err)
 	}
-	if len(users) == 0 {
+	if u == nil {
 		return nil, missing
 	}
-	return &users[0], nil
+	return u, nil
 }
 
 // StaleUpdateError says the user changed since the form was opened.

@@ -164,6 +164,15 @@ func (s statement) in(d Dialect) string {
 	return s.sqlite
 }
 
+// readOne runs a fixed lookup by key: the row it finds, or nil.
+func readOne[T any](ctx context.Context, db *DB, s statement, fields func(*T) []any, args ...any) (*T, error) {
+	rows, err := readStatement(ctx, db, s, fields, make([]T, 0, 1), args...)
+	if err != nil || len(rows) == 0 {
+		return nil, err
+	}
+	return &rows[0], nil
+}
+
 // readStatement runs a fixed statement and scans each row through fields,
 // appending to out.
 func readStatement[T any](ctx context.Context, db *DB, s statement, fields func(*T) []any, out []T, args ...any) ([]T, error) {

@@ -2,8 +2,6 @@ package models
 
 import (
 	"context"
-	"database/sql"
-	"errors"
 	"fmt"
 	"time"
 )
@@ -42,39 +40,37 @@ type SessionWithMember struct {
 	Member  TeamMember
 }
 
+var sessionByIDHash = newStatement(`SELECT s.id_hash, s.member_id, s.ip, s.user_agent, s.data, s.created_at,
+	s.last_seen_at, s.expires_at, s.mfa_stage, m.id, m.email_address, m.status, m.role, m.created_at, m.updated_at
+	FROM sessions s JOIN team_members m ON m.id = s.member_id WHERE s.id_hash = ?`)
+
+func sessionWithMemberFields(out *SessionWithMember) []any {
+	s, m := &out.Session, &out.Member
+	return []any{&s.IDHash, &s.MemberID, &s.IP, &s.UserAgent, &s.Data, &s.CreatedAt, &s.LastSeenAt,
+		&s.ExpiresAt, &s.MFAStage, &m.ID, &m.EmailAddress, &m.Status, &m.Role, &m.CreatedAt, &m.UpdatedAt}
+}
+
 // LoadSession returns the session with the given id hash and its member, or
 // a not-found error when there is none, it expired, or the member is no
 // longer active.
 func (db *DB) LoadSession(ctx context.Context, idHash string, l SessionLimits) (*SessionWithMember, error) {
 	// One round trip per request: the session and its member together. The
-	// member's password hash is not read; nothing downstream needs it. Every
-	// request makes this lookup, so it scans into the structs directly
-	// rather than through GORM's reflection.
-	sqlDB, err := db.gorm.DB()
+	// member's password hash is not read; nothing downstream needs it.
+	out, err := readOne(ctx, db, sessionByIDHash, sessionWithMemberFields, idHash)
 	if err != nil {
 		return nil, fmt.Errorf("load session: %w", err)
 	}
-	query := `SELECT s.id_hash, s.member_id, s.ip, s.user_agent, s.data, s.created_at, s.last_seen_at,
-		s.expires_at, s.mfa_stage, m.id, m.email_address, m.status, m.role, m.created_at, m.updated_at
-		FROM sessions s JOIN team_members m ON m.id = s.member_id WHERE s.id_hash = ` + db.Dialect.placeholder(1)
-	var out SessionWithMember
-	s, m := &out.Session, &out.Member
-	err = sqlDB.QueryRowContext(ctx, query, idHash).Scan(&s.IDHash, &s.MemberID, &s.IP, &s.UserAgent, &s.Data,
-		&s.CreatedAt, &s.LastSeenAt, &s.ExpiresAt, &s.MFAStage,
-		&m.ID, &m.EmailAddress, &m.Status, &m.Role, &m.CreatedAt, &m.UpdatedAt)
-	if errors.Is(err, sql.ErrNoRows) {
+	if out == nil {
 		return nil, notFound("session not found")
 	}
-	if err != nil {
-		return nil, fmt.Errorf("load session: %w", err)
-	}
+	s, m := &out.Session, &out.Member
 	if !s.ActiveAt(Now(), l) {
 		return nil, notFound("session expired")
 	}
 	if m.Status != MemberActive {
 		return nil, notFound("member not active")
 	}
-	return &out, nil
+	return out, nil
 }
 
 // touchEvery is how stale last_seen_at may get before a request writes it;
