@@ -365,7 +365,7 @@ func (db *DB) ListAudit(ctx context.Context, r AuditPageRequest) (*AuditPage, er
 	default:
 		q = q.Order("seq DESC")
 	}
-	rows, err := readRows(q.Limit(r.Limit+1), auditColumns, auditFields, make([]AuditEntry, 0, r.Limit+1))
+	rows, err := readRows(db, q.Limit(r.Limit+1), auditColumns, auditFields, make([]AuditEntry, 0, r.Limit+1))
 	if err != nil {
 		return nil, fmt.Errorf("list audit entries: %w", err)
 	}

@@ -27,3 +27,14 @@ func (c *cached[T]) get(maxAge time.Duration, load func() (T, error)) (T, error)
 	c.value, c.at, c.loaded = v, time.Now(), true
 	return v, nil
 }
+
+// peek returns the value if one younger than maxAge is loaded, without
+// loading or waiting for a load.
+func (c *cached[T]) peek(maxAge time.Duration) (T, bool) {
+	if !c.mu.TryLock() {
+		var zero T
+		return zero, false
+	}
+	defer c.mu.Unlock()
+	return c.value, c.loaded && time.Since(c.at) < maxAge
+}

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/glebarez/sqlite"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/pgx/v5/stdlib"
 	"gorm.io/driver/postgres"
 	"gorm.io/gorm"
 	"gorm.io/gorm/logger"
@@ -30,6 +32,12 @@ const (
 type DB struct {
 	gorm    *gorm.DB
 	Dialect Dialect
+
+	// pool, on PostgreSQL, holds the connections GORM also uses. The
+	// reads every page makes go to it directly (see scan.go): through
+	// database/sql each query costs a goroutine and a value conversion
+	// per column.
+	pool *pgxpool.Pool
 
 	// writeMu keeps SQLite to one audited writer at a time; PostgreSQL
 	// serializes on a row lock of the chain head instead.
@@ -83,19 +91,24 @@ func (db *DB) environment() string {
 // OpenPostgres connects to PostgreSQL. Connection attempts give up after a
 // few seconds so an unreachable database shows up as an error, not a hang.
 func OpenPostgres(dsn string) (*DB, error) {
-	dsn = PostgresDSN(dsn)
-	g, err := gorm.Open(postgres.Open(dsn), gormConfig())
+	cfg, err := pgxpool.ParseConfig(PostgresDSN(dsn))
 	if err != nil {
 		return nil, fmt.Errorf("open postgres: %w", err)
 	}
-	sqlDB, err := g.DB()
-	if err != nil {
-		return nil, err
+	if !strings.Contains(dsn, "pool_max_conns") {
+		cfg.MaxConns = 20
 	}
-	sqlDB.SetMaxOpenConns(20)
-	sqlDB.SetMaxIdleConns(20)
-	sqlDB.SetConnMaxIdleTime(5 * time.Minute)
-	return &DB{gorm: g, Dialect: Postgres}, nil
+	cfg.MaxConnIdleTime = 5 * time.Minute
+	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
+	if err != nil {
+		return nil, fmt.Errorf("open postgres: %w", err)
+	}
+	g, err := gorm.Open(postgres.New(postgres.Config{Conn: stdlib.OpenDBFromPool(pool)}), gormConfig())
+	if err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("open postgres: %w", err)
+	}
+	return &DB{gorm: g, Dialect: Postgres, pool: pool}, nil
 }
 
 // PostgresDSN is dsn with the session settings the portal relies on, for
@@ -174,7 +187,11 @@ func (db *DB) Close() error {
 	if err != nil {
 		return err
 	}
-	return sqlDB.Close()
+	err = sqlDB.Close()
+	if db.pool != nil {
+		db.pool.Close()
+	}
+	return err
 }
 
 func withDefaultParam(dsn, key, value string) string {

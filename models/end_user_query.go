@@ -209,18 +209,8 @@ func (db *DB) ListEndUsers(ctx context.Context, r UserPageRequest) (*UserPage, e
 		}
 		return q.Order("created_at DESC, id DESC").Limit(r.Limit + 1)
 	}
-	// The count runs beside the page on its own connection: the page's
-	// wait is then the longer of the two queries, not their sum.
-	type counted struct {
-		n   UserCount
-		err error
-	}
-	countc := make(chan counted, 1)
-	go func() {
-		n, err := db.countEndUsers(ctx, r.Filter, now)
-		countc <- counted{n, err}
-	}()
-	rows, err := readRows(page(db.matching(ctx, r.Filter, now, page)), ListColumns, listFields, make([]EndUser, 0, r.Limit+1))
+	count := db.countBeside(ctx, r.Filter, now)
+	rows, err := readRows(db, page(db.matching(ctx, r.Filter, now, page)), ListColumns, listFields, make([]EndUser, 0, r.Limit+1))
 	if err != nil {
 		return nil, fmt.Errorf("list end users: %w", err)
 	}
@@ -250,12 +240,43 @@ func (db *DB) ListEndUsers(ctx context.Context, r UserPageRequest) (*UserPage, e
 		result.Count = UserCount{N: int64(len(rows)), Exact: true}
 		return result, nil
 	}
-	count := <-countc
-	if count.err != nil {
-		return nil, count.err
+	n, err := count()
+	if err != nil {
+		return nil, err
 	}
-	result.Count = count.n
+	result.Count = n
 	return result, nil
+}
+
+// countBeside starts counting what the filter selects and returns the
+// wait for it. The count runs beside the page on its own connection, so
+// the page waits for the longer of the two queries, not their sum; a
+// count at hand in the cache needs no goroutine at all.
+func (db *DB) countBeside(ctx context.Context, f UserFilter, now time.Time) func() (UserCount, error) {
+	if db.Dialect == Postgres && f.wholeTable() {
+		if est, ok := db.tableEstimate.peek(tableEstimateFor); ok && est > exactCountLimit {
+			return func() (UserCount, error) { return UserCount{N: roughly(est), Estimated: true}, nil }
+		}
+	}
+	type counted struct {
+		n   UserCount
+		err error
+	}
+	done := make(chan counted, 1)
+	go func() {
+		n, err := db.countEndUsers(ctx, f, now)
+		done <- counted{n, err}
+	}()
+	return func() (UserCount, error) {
+		c := <-done
+		return c.n, c.err
+	}
+}
+
+// wholeTable says the filter narrows nothing the table's statistics do
+// not already count.
+func (f UserFilter) wholeTable() bool {
+	return f.Search == "" && f.Health == "" && f.Institution == "" && f.Status != StatusRemoved
 }
 
 // matching is the query for the users the filter selects. page bounds the
@@ -307,7 +328,7 @@ const tableEstimateFor = 10 * time.Second
 // the active list, else the row estimate of the filter's plan.
 func (db *DB) estimateEndUsers(ctx context.Context, f UserFilter, now time.Time) (int64, error) {
 	g := db.planned(ctx)
-	if f.Search == "" && f.Health == "" && f.Institution == "" && f.Status != StatusRemoved {
+	if f.wholeTable() {
 		// The statistics change only when the table is vacuumed or
 		// analyzed: every page need not ask for them again.
 		return db.tableEstimate.get(tableEstimateFor, func() (int64, error) {

@@ -570,12 +570,14 @@ func TestListEndUsers_FilteredCountIsThePlanEstimateOnPostgres(t *testing.T) {
 // prepared statements; lookups by key are prepared once and stay there.
 func TestPostgresPlansEachSearchForItsPattern(t *testing.T) {
 	t.Parallel()
-	db := testdb.Postgres(t)
-	sqlDB, err := db.Gorm().DB()
+	_, dsn := testdb.PostgresWithDSN(t)
+	// One connection: every query below runs on the connection inspected.
+	db, err := models.OpenPostgres(dsn + "&pool_max_conns=1")
 	if err != nil {
 		t.Fatal(err)
 	}
-	sqlDB.SetMaxOpenConns(1) // every query below on the connection inspected
+	defer db.Close()
+	testdb.Configure(t, db)
 	ctx := context.Background()
 	u := createUser(t, db, "planned-1", nil).User
 	for i := 0; i < 7; i++ { // past the five runs after which a generic plan may stick

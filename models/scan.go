@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/jackc/pgx/v5"
 	"gorm.io/gorm"
 )
 
@@ -23,20 +24,47 @@ type columns []string
 
 func (c columns) String() string { return strings.Join(c, ", ") }
 
-// readRows runs q for the columns and scans each row through fields,
-// appending to out.
-func readRows[T any](q *gorm.DB, cols columns, fields func(*T) []any, out []T) ([]T, error) {
-	rows, err := q.Select(cols.String()).Rows()
+// readRows runs q, a list or filter query from db.planned, for the
+// columns and scans each row through fields, appending to out. On
+// PostgreSQL GORM only writes the statement and pgx runs it, unnamed, so
+// it is planned for its values as db.planned promises.
+func readRows[T any](db *DB, q *gorm.DB, cols columns, fields func(*T) []any, out []T) ([]T, error) {
+	q = q.Select(cols.String())
+	if db.pool == nil {
+		rows, err := q.Rows()
+		if err != nil {
+			return out, err
+		}
+		return scanRows(rows, fields, out)
+	}
+	stmt := q.Session(&gorm.Session{DryRun: true}).Find(&[]T{})
+	if stmt.Error != nil {
+		return out, stmt.Error
+	}
+	args := append([]any{pgx.QueryExecModeCacheDescribe}, stmt.Statement.Vars...)
+	rows, err := db.pool.Query(stmt.Statement.Context, stmt.Statement.SQL.String(), args...)
 	if err != nil {
 		return out, err
 	}
-	return scanRows(rows, fields, out)
+	defer rows.Close()
+	return scanEach(rows, fields, out)
 }
 
 // scanRows appends the rows, scanned through fields, to out and closes
 // them.
 func scanRows[T any](rows *sql.Rows, fields func(*T) []any, out []T) ([]T, error) {
 	defer rows.Close()
+	return scanEach(rows, fields, out)
+}
+
+// resultRows is what database/sql's and pgx's result sets both offer.
+type resultRows interface {
+	Next() bool
+	Scan(dest ...any) error
+	Err() error
+}
+
+func scanEach[T any](rows resultRows, fields func(*T) []any, out []T) ([]T, error) {
 	for rows.Next() {
 		var v T
 		if err := rows.Scan(fields(&v)...); err != nil {
@@ -176,11 +204,19 @@ func readOne[T any](ctx context.Context, db *DB, s statement, fields func(*T) []
 // readStatement runs a fixed statement and scans each row through fields,
 // appending to out.
 func readStatement[T any](ctx context.Context, db *DB, s statement, fields func(*T) []any, out []T, args ...any) ([]T, error) {
+	if db.pool != nil {
+		rows, err := db.pool.Query(ctx, s.postgres, args...)
+		if err != nil {
+			return out, err
+		}
+		defer rows.Close()
+		return scanEach(rows, fields, out)
+	}
 	sqlDB, err := db.gorm.DB()
 	if err != nil {
 		return out, err
 	}
-	rows, err := sqlDB.QueryContext(ctx, s.in(db.Dialect), args...)
+	rows, err := sqlDB.QueryContext(ctx, s.sqlite, args...)
 	if err != nil {
 		return out, err
 	}
