@@ -24,6 +24,25 @@ func (db *DB) planned(ctx context.Context) *gorm.DB {
 	return g
 }
 
+// plannedFor is the handle for a users-list query: planned per run when
+// the filter's values decide the plan (a search term; an institution,
+// which may hold most items or a handful), else a plain handle. A page of
+// the whole list, a cursor or a health filter has one best plan, which
+// PostgreSQL keeps once it has planned it a few times: planning page 1
+// costs twice what running it does.
+func (db *DB) plannedFor(ctx context.Context, f UserFilter) *gorm.DB {
+	if f.Search != "" || f.Institution != "" {
+		return db.planned(ctx)
+	}
+	return db.gorm.WithContext(ctx)
+}
+
+// plansPerRun says q came from db.planned.
+func plansPerRun(q *gorm.DB) bool {
+	_, ok := q.Statement.ConnPool.(customPlans)
+	return ok
+}
+
 // customPlans passes pgx's describe-cached mode with every statement: the
 // statement's description is cached, the statement itself is not.
 type customPlans struct{ gorm.ConnPool }

@@ -282,7 +282,7 @@ func (f UserFilter) wholeTable() bool {
 // matching is the query for the users the filter selects. page bounds the
 // substring branch of a search (see searched); nil leaves it whole.
 func (db *DB) matching(ctx context.Context, f UserFilter, now time.Time, page func(*gorm.DB) *gorm.DB) *gorm.DB {
-	g := db.planned(ctx)
+	g := db.plannedFor(ctx, f)
 	q := db.filtered(g.Model(&EndUser{}), f, now)
 	if f.Search == "" {
 		return q

@@ -567,7 +567,8 @@ func TestListEndUsers_FilteredCountIsThePlanEstimateOnPostgres(t *testing.T) {
 // A search must be planned for its own pattern every time: a generic plan
 // would use one index for rare and common terms alike. Statements sent
 // unnamed are planned per run and never appear among the connection's
-// prepared statements; lookups by key are prepared once and stay there.
+// prepared statements; lookups by key and the plain list are prepared once
+// and stay there.
 func TestPostgresPlansEachSearchForItsPattern(t *testing.T) {
 	t.Parallel()
 	_, dsn := testdb.PostgresWithDSN(t)
@@ -582,6 +583,7 @@ func TestPostgresPlansEachSearchForItsPattern(t *testing.T) {
 	u := createUser(t, db, "planned-1", nil).User
 	for i := 0; i < 7; i++ { // past the five runs after which a generic plan may stick
 		listPage(t, db, models.UserPageRequest{Filter: models.UserFilter{Search: "planned"}})
+		listPage(t, db, models.UserPageRequest{})
 		if _, err := db.EndUserByID(ctx, u.ID); err != nil {
 			t.Fatal(err)
 		}
@@ -590,14 +592,20 @@ func TestPostgresPlansEachSearchForItsPattern(t *testing.T) {
 	if err := db.Gorm().Raw("SELECT statement FROM pg_prepared_statements").Scan(&prepared).Error; err != nil {
 		t.Fatal(err)
 	}
-	lookup := false
+	lookup, list := false, false
 	for _, s := range prepared {
 		if strings.Contains(s, "search_key") {
 			t.Errorf("search prepared for generic plans: %s", s)
 		}
 		lookup = lookup || strings.Contains(s, "end_users") && strings.Contains(s, "id = $1")
+		list = list || strings.Contains(s, "FROM \"end_users\"") && strings.Contains(s, "ORDER BY created_at DESC")
 	}
 	if !lookup {
 		t.Errorf("lookup by id not among prepared statements %q: the check sees nothing", prepared)
+	}
+	// The whole list has one best plan: planning it every time would cost
+	// more than running it.
+	if !list {
+		t.Errorf("page of the whole list not among prepared statements %q", prepared)
 	}
 }

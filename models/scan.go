@@ -24,10 +24,10 @@ type columns []string
 
 func (c columns) String() string { return strings.Join(c, ", ") }
 
-// readRows runs q, a list or filter query from db.planned, for the
-// columns and scans each row through fields, appending to out. On
-// PostgreSQL GORM only writes the statement and pgx runs it, unnamed, so
-// it is planned for its values as db.planned promises.
+// readRows runs q for the columns and scans each row through fields,
+// appending to out. On PostgreSQL GORM only writes the statement and pgx
+// runs it: unnamed, so it is planned for its values, when q came from
+// db.planned.
 func readRows[T any](db *DB, q *gorm.DB, cols columns, fields func(*T) []any, out []T) ([]T, error) {
 	q = q.Select(cols.String())
 	if db.pool == nil {
@@ -41,7 +41,10 @@ func readRows[T any](db *DB, q *gorm.DB, cols columns, fields func(*T) []any, ou
 	if stmt.Error != nil {
 		return out, stmt.Error
 	}
-	args := append([]any{pgx.QueryExecModeCacheDescribe}, stmt.Statement.Vars...)
+	args := stmt.Statement.Vars
+	if plansPerRun(q) {
+		args = append([]any{pgx.QueryExecModeCacheDescribe}, args...)
+	}
 	rows, err := db.pool.Query(stmt.Statement.Context, stmt.Statement.SQL.String(), args...)
 	if err != nil {
 		return out, err
