@@ -38,3 +38,26 @@ func (c *cached[T]) peek(maxAge time.Duration) (T, bool) {
 	defer c.mu.Unlock()
 	return c.value, c.loaded && time.Since(c.at) < maxAge
 }
+
+// keyedCache is a cached value per key. Keys may come from a URL, so past
+// keyedCacheLimit of them it starts afresh rather than grow.
+type keyedCache[T any] struct {
+	mu      sync.Mutex
+	entries map[string]*cached[T]
+}
+
+const keyedCacheLimit = 1000
+
+func (k *keyedCache[T]) entry(key string) *cached[T] {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	e := k.entries[key]
+	if e == nil {
+		if k.entries == nil || len(k.entries) >= keyedCacheLimit {
+			k.entries = map[string]*cached[T]{}
+		}
+		e = &cached[T]{}
+		k.entries[key] = e
+	}
+	return e
+}

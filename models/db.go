@@ -51,7 +51,7 @@ type DB struct {
 	env    string       // the environment user_tokens name
 
 	institutions  cached[[]Institution]
-	tableEstimate cached[int64] // end_users' live rows, from the statistics
+	estimates     keyedCache[int64] // the planner's estimates of users-list filters without a search
 
 	clock func() time.Time // nil: Now; see SetClock
 }

@@ -253,8 +253,8 @@ func (db *DB) ListEndUsers(ctx context.Context, r UserPageRequest) (*UserPage, e
 // the page waits for the longer of the two queries, not their sum; a
 // count at hand in the cache needs no goroutine at all.
 func (db *DB) countBeside(ctx context.Context, f UserFilter, now time.Time) func() (UserCount, error) {
-	if db.Dialect == Postgres && f.wholeTable() {
-		if est, ok := db.tableEstimate.peek(tableEstimateFor); ok && est > exactCountLimit {
+	if db.Dialect == Postgres && f.Search == "" {
+		if est, ok := db.estimates.entry(f.key()).peek(estimateFor); ok && est > exactCountLimit {
 			return func() (UserCount, error) { return UserCount{N: roughly(est), Estimated: true}, nil }
 		}
 	}
@@ -320,25 +320,39 @@ func (db *DB) countEndUsers(ctx context.Context, f UserFilter, now time.Time) (U
 	return UserCount{N: n, Exact: true}, nil
 }
 
-// tableEstimateFor is how long the table's estimated size is kept.
-const tableEstimateFor = 10 * time.Second
+// estimateFor is how long an estimate of a filter without a search term
+// is kept. It comes from the statistics, which change only when the table
+// is vacuumed or analyzed: every page need not ask for it again. A search
+// term's estimate is not kept: there are too many terms.
+const estimateFor = 10 * time.Second
 
 // estimateEndUsers is PostgreSQL's estimate of the users the filter
 // selects: the table's live rows from its statistics when nothing narrows
 // the active list, else the row estimate of the filter's plan.
 func (db *DB) estimateEndUsers(ctx context.Context, f UserFilter, now time.Time) (int64, error) {
-	g := db.planned(ctx)
-	if f.wholeTable() {
-		// The statistics change only when the table is vacuumed or
-		// analyzed: every page need not ask for them again.
-		return db.tableEstimate.get(tableEstimateFor, func() (int64, error) {
-			var est float64
-			if err := g.Raw(`SELECT reltuples FROM pg_class WHERE oid = 'end_users'::regclass`).Scan(&est).Error; err != nil {
-				return 0, fmt.Errorf("estimate end users: %w", err)
-			}
-			return int64(est), nil
-		})
+	if f.Search != "" {
+		return db.planEstimate(ctx, f, now)
 	}
+	return db.estimates.entry(f.key()).get(estimateFor, func() (int64, error) {
+		if !f.wholeTable() {
+			return db.planEstimate(ctx, f, now)
+		}
+		var est float64
+		if err := db.gorm.WithContext(ctx).Raw(`SELECT reltuples FROM pg_class WHERE oid = 'end_users'::regclass`).Scan(&est).Error; err != nil {
+			return 0, fmt.Errorf("estimate end users: %w", err)
+		}
+		return int64(est), nil
+	})
+}
+
+// key names the filter in the estimates cache.
+func (f UserFilter) key() string {
+	return f.Status + "\x00" + f.Health + "\x00" + f.Institution
+}
+
+// planEstimate is the row estimate of the filter's plan.
+func (db *DB) planEstimate(ctx context.Context, f UserFilter, now time.Time) (int64, error) {
+	g := db.planned(ctx)
 	var plan string
 	if err := g.Raw("EXPLAIN (FORMAT JSON) ?", db.matching(ctx, f, now, nil).Select("1")).Row().Scan(&plan); err != nil {
 		return 0, fmt.Errorf("estimate end users: %w", err)
