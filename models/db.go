@@ -50,8 +50,8 @@ type DB struct {
 	fields *FieldCipher // seals personal values at rest
 	env    string       // the environment user_tokens name
 
-	institutions  cached[[]Institution]
-	estimates     keyedCache[int64] // the planner's estimates of users-list filters without a search
+	institutions cached[[]Institution]
+	estimates    keyedCache[int64] // the planner's estimates of users-list filters without a search
 
 	clock func() time.Time // nil: Now; see SetClock
 }
