@@ -29,9 +29,9 @@ func (c *cached[T]) get(maxAge time.Duration, load func() (T, error)) (T, error)
 }
 
 // peek returns the value if one younger than maxAge is loaded, without
-// loading or waiting for a load.
+// loading or waiting for a load. A nil cache holds nothing.
 func (c *cached[T]) peek(maxAge time.Duration) (T, bool) {
-	if !c.mu.TryLock() {
+	if c == nil || !c.mu.TryLock() {
 		var zero T
 		return zero, false
 	}

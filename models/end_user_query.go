@@ -253,8 +253,8 @@ func (db *DB) ListEndUsers(ctx context.Context, r UserPageRequest) (*UserPage, e
 // the page waits for the longer of the two queries, not their sum; a
 // count at hand in the cache needs no goroutine at all.
 func (db *DB) countBeside(ctx context.Context, f UserFilter, now time.Time) func() (UserCount, error) {
-	if db.Dialect == Postgres && f.Search == "" {
-		if est, ok := db.estimates.entry(f.key()).peek(estimateFor); ok && est > exactCountLimit {
+	if db.Dialect == Postgres {
+		if est, ok := db.keptEstimate(f).peek(estimateFor); ok && est > exactCountLimit {
 			return func() (UserCount, error) { return UserCount{N: roughly(est), Estimated: true}, nil }
 		}
 	}
@@ -330,10 +330,11 @@ const estimateFor = 10 * time.Second
 // selects: the table's live rows from its statistics when nothing narrows
 // the active list, else the row estimate of the filter's plan.
 func (db *DB) estimateEndUsers(ctx context.Context, f UserFilter, now time.Time) (int64, error) {
-	if f.Search != "" {
+	kept := db.keptEstimate(f)
+	if kept == nil {
 		return db.planEstimate(ctx, f, now)
 	}
-	return db.estimates.entry(f.key()).get(estimateFor, func() (int64, error) {
+	return kept.get(estimateFor, func() (int64, error) {
 		if !f.wholeTable() {
 			return db.planEstimate(ctx, f, now)
 		}
@@ -345,9 +346,13 @@ func (db *DB) estimateEndUsers(ctx context.Context, f UserFilter, now time.Time)
 	})
 }
 
-// key names the filter in the estimates cache.
-func (f UserFilter) key() string {
-	return f.Status + "\x00" + f.Health + "\x00" + f.Institution
+// keptEstimate is where the filter's estimate is kept, or nil for a
+// search, whose estimate is not kept.
+func (db *DB) keptEstimate(f UserFilter) *cached[int64] {
+	if f.Search != "" {
+		return nil
+	}
+	return db.estimates.entry(f.Status + "\x00" + f.Health + "\x00" + f.Institution)
 }
 
 // planEstimate is the row estimate of the filter's plan.
