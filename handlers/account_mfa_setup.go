@@ -23,14 +23,16 @@ func (h *Handler) AccountMFASetup(c *fiber.Ctx) error {
 		proof = models.MFASetupProof{PendingSignIn: row.IDHash}
 	}
 	err := h.DB.StartMFASetup(c.UserContext(), current.Origin(c), current.Member(c), proof)
-	switch models.ErrorKind(err) {
-	case 0, models.KindConflict:
-	case models.KindInvalid, models.KindThrottled:
-		return h.mfaFormError(c, err, "password")
-	default:
-		return err
+	if err != nil {
+		switch models.ErrorKind(err) {
+		case models.KindConflict:
+			// Already on (another tab): the page says so.
+		case models.KindInvalid, models.KindThrottled:
+			return h.mfaFormError(c, err, "password")
+		default:
+			return err
+		}
 	}
-	// Already on (another tab): the page says so.
 	if !current.IsHTMX(c) {
 		return c.Redirect("/account/mfa", fiber.StatusSeeOther)
 	}
@@ -52,11 +54,10 @@ func (h *Handler) AccountMFAConfirm(c *fiber.Ctx) error {
 		promotion = &models.Promotion{From: row.IDHash, To: next}
 	}
 	codes, err := h.DB.ConfirmMFA(c.UserContext(), origin, m, c.FormValue("code"), promotion)
-	switch models.ErrorKind(err) {
-	case 0:
-	case models.KindConflict:
-		return c.Redirect("/account/mfa", fiber.StatusSeeOther)
-	default:
+	if err != nil {
+		if models.ErrorKind(err) == models.KindConflict {
+			return c.Redirect("/account/mfa", fiber.StatusSeeOther)
+		}
 		return h.mfaFormError(c, err, "code")
 	}
 	continueTo := "/account/mfa"

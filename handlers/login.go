@@ -47,19 +47,18 @@ func (h *Handler) LoginSubmit(c *fiber.Ctx) error {
 	origin := current.Origin(c)
 
 	id, row := h.Sessions.Prepare(c, origin.IP)
-	_, err := h.DB.SignIn(c.UserContext(), origin, email, password, row)
-	switch models.ErrorKind(err) {
-	case 0:
-	case models.KindUnauthorized, models.KindThrottled:
+	if _, err := h.DB.SignIn(c.UserContext(), origin, email, password, row); err != nil {
+		var merr *models.Error
+		if !asModelError(err, &merr) || (merr.Kind != models.KindUnauthorized && merr.Kind != models.KindThrottled) {
+			return err
+		}
 		status := http.StatusUnauthorized
-		if models.ErrorKind(err) == models.KindThrottled {
+		if merr.Kind == models.KindThrottled {
 			status = http.StatusTooManyRequests
 		}
 		return render.Page(c, status, "Sign in", pages.Login(pages.LoginForm{
-			CSRFToken: current.CSRFToken(c), Email: email, Next: next, Error: err.(*models.Error).Message,
+			CSRFToken: current.CSRFToken(c), Email: email, Next: next, Error: merr.Message,
 		}))
-	default:
-		return err
 	}
 	if err := h.Sessions.Begin(c, id); err != nil {
 		return err

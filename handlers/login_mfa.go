@@ -28,14 +28,15 @@ func (h *Handler) LoginMFASubmit(c *fiber.Ctx) error {
 	id, row := h.Sessions.Prepare(c, origin.IP)
 	err := h.DB.CompleteSignIn(c.UserContext(), origin, m, c.FormValue("code"),
 		models.Promotion{From: current.SessionRow(c).IDHash, To: row})
-	var status int
-	switch models.ErrorKind(err) {
-	case 0:
+	if err == nil {
 		if err := h.beginPromoted(c, id); err != nil {
 			return err
 		}
 		withdrawCSRFToken(c)
 		return c.Redirect(next, fiber.StatusSeeOther)
+	}
+	var status int
+	switch models.ErrorKind(err) {
 	case models.KindUnauthorized, models.KindInvalid:
 		status = http.StatusUnauthorized
 	case models.KindThrottled:

@@ -22,6 +22,11 @@ const (
 	KindForbidden                    // the actor may not do this
 	KindUnauthorized                 // the credentials are wrong
 	KindThrottled                    // too many attempts; try later
+	KindBusy                         // the server is at capacity; try again shortly
+	// KindInternal is every error that is not a domain error: a failed
+	// query, a lost connection. It is never 0, so a switch on ErrorKind
+	// cannot mistake a failure for success.
+	KindInternal
 )
 
 // Error is a domain error whose Message is safe to show to the member.
@@ -60,13 +65,17 @@ func (f FieldErrors) Err() error {
 	return &Error{Kind: KindInvalid, Message: "Please correct the highlighted fields.", Fields: f}
 }
 
-// ErrorKind returns the Kind of a domain error, or 0.
+// ErrorKind returns the Kind of a domain error, 0 for nil and
+// KindInternal for any other error.
 func ErrorKind(err error) Kind {
+	if err == nil {
+		return 0
+	}
 	var e *Error
 	if errors.As(err, &e) {
 		return e.Kind
 	}
-	return 0
+	return KindInternal
 }
 
 func notFound(format string, args ...any) error {
