@@ -27,6 +27,10 @@ func setup(cfg Config, db *models.DB, routes func(*handlers.Handler) []Route) (*
 	if len(cfg.SessionKey) < 32 {
 		return nil, errors.New("web: the session key must be at least 32 bytes")
 	}
+	addresses, err := newClientAddress(cfg.TrustedProxies)
+	if err != nil {
+		return nil, err
+	}
 	limits := models.SessionLimits{Idle: cfg.IdleTimeout, Absolute: cfg.AbsoluteTimeout}
 	sessions := &session.Manager{Store: session.NewStore(db, cfg.SessionKey, cfg.SecureCookies, limits)}
 	h := &handlers.Handler{DB: db, Sessions: sessions, Logger: cfg.Logger, Webhooks: cfg.WebhookGuard, Mailer: cfg.Mailer, PublicURL: cfg.PublicURL}
@@ -41,14 +45,15 @@ func setup(cfg Config, db *models.DB, routes func(*handlers.Handler) []Route) (*
 		// Bound how long a connection may sit without sending a request
 		// (slow clients, a browser's speculative sockets): such sockets
 		// would otherwise hold a graceful shutdown open forever.
-		ReadTimeout:             15 * time.Second,
-		WriteTimeout:            60 * time.Second,
-		IdleTimeout:             60 * time.Second,
-		ReadBufferSize:          16 << 10,
+		ReadTimeout:    15 * time.Second,
+		WriteTimeout:   60 * time.Second,
+		IdleTimeout:    60 * time.Second,
+		ReadBufferSize: 16 << 10,
+		// Fiber believes X-Forwarded-Proto and X-Forwarded-Host only from
+		// these; the client's address is clientAddress's to decide, so
+		// c.IP() stays the connection's peer.
 		EnableTrustedProxyCheck: true,
 		TrustedProxies:          cfg.TrustedProxies,
-		ProxyHeader:             proxyHeader(cfg.TrustedProxies),
-		EnableIPValidation:      true,
 	})
 
 	navs := navByRole(table)
@@ -59,6 +64,7 @@ func setup(cfg Config, db *models.DB, routes func(*handlers.Handler) []Route) (*
 	}
 
 	app.Use(
+		addresses.handler,
 		requestID,
 		accessLog(cfg.Logger),
 		recoverPanics(cfg.Logger),
@@ -87,13 +93,6 @@ func setup(cfg Config, db *models.DB, routes func(*handlers.Handler) []Route) (*
 		}
 	}
 	return app, nil
-}
-
-func proxyHeader(trusted []string) string {
-	if len(trusted) == 0 {
-		return ""
-	}
-	return fiber.HeaderXForwardedFor
 }
 
 // navByRole builds each role's navigation once, from the route table.

@@ -135,13 +135,21 @@ func TestHeaders_PagesHaveNoInlineScriptOrStyle(t *testing.T) {
 func TestHeaders_XForwardedForIgnoredUnlessTheProxyIsTrusted(t *testing.T) {
 	const forwarded = "203.0.113.9"
 	cases := []struct {
-		name    string
-		trusted []string
-		wantIP  string
+		name      string
+		trusted   []string
+		forwarded string
+		wantIP    string
 	}{
-		{"untrusted by default", nil, webtest.ClientIP},
-		{"the client is not the trusted proxy", []string{"198.51.100.7"}, webtest.ClientIP},
-		{"trusted proxy", []string{webtest.ClientIP}, forwarded},
+		{"untrusted by default", nil, forwarded, webtest.ClientIP},
+		{"the client is not the trusted proxy", []string{"198.51.100.7"}, forwarded, webtest.ClientIP},
+		{"trusted proxy", []string{webtest.ClientIP}, forwarded, forwarded},
+		// The client writes everything left of what the proxy appended.
+		{"a forged entry left of the proxy's", []string{webtest.ClientIP}, "6.6.6.6, " + forwarded, forwarded},
+		{"the rightmost address that is not a trusted proxy", []string{"0.0.0.0/8", "203.0.113.0/24"},
+			"6.6.6.6, 198.51.100.4, 203.0.113.9, 203.0.113.10", "198.51.100.4"},
+		{"IPv6 ranges", []string{webtest.ClientIP, "2001:db8:1::/48"}, "6.6.6.6, 2001:db8:2::5, 2001:db8:1::1", "2001:db8:2::5"},
+		{"only trusted proxies forwarded", []string{webtest.ClientIP, "203.0.113.0/24"}, forwarded, webtest.ClientIP},
+		{"a trusted proxy forwarded garbage", []string{webtest.ClientIP}, "6.6.6.6, not-an-address", webtest.ClientIP},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -149,7 +157,7 @@ func TestHeaders_XForwardedForIgnoredUnlessTheProxyIsTrusted(t *testing.T) {
 				h := webtest.New(t, db, func(c *web.Config) { c.TrustedProxies = tc.trusted })
 				m, pw := h.Member(t, models.RoleAdmin)
 				c := h.Client(t)
-				r := c.Post("/login", url.Values{"email": {m.EmailAddress}, "password": {pw}}, "X-Forwarded-For", forwarded)
+				r := c.Post("/login", url.Values{"email": {m.EmailAddress}, "password": {pw}}, "X-Forwarded-For", tc.forwarded)
 				wantRedirect(t, r, "/")
 
 				rows := sessionRowsOf(t, db, m.ID)
@@ -162,5 +170,14 @@ func TestHeaders_XForwardedForIgnoredUnlessTheProxyIsTrusted(t *testing.T) {
 				}
 			})
 		})
+	}
+}
+
+func TestHeaders_TrustedProxiesMustBeAddressesOrRanges(t *testing.T) {
+	for _, bad := range []string{"10.0.0.0/33", "proxy.internal", "10.0.0.1:8080", "fe80::1%eth0"} {
+		_, err := web.Setup(web.Config{SessionKey: webtest.TestSessionKey, TrustedProxies: []string{bad}}, testdb.SQLite(t))
+		if err == nil || !strings.Contains(err.Error(), bad) {
+			t.Errorf("trusted proxy %q: Setup returned %v, want an error naming it", bad, err)
+		}
 	}
 }

@@ -21,6 +21,7 @@ const (
 	navKey
 	dirtyKey
 	apiCallerKey
+	clientIPKey
 )
 
 // CSRFContextKey is where the CSRF middleware leaves the request's token.
@@ -65,6 +66,18 @@ func RequestID(c *fiber.Ctx) string {
 	return s
 }
 
+// ClientIP is the address the request came from, as the trusted proxies
+// vouch for it: what sessions, the audit log and per-address limits use.
+func ClientIP(c *fiber.Ctx) string {
+	if s, ok := c.Locals(clientIPKey).(string); ok {
+		return s
+	}
+	return c.Context().RemoteIP().String()
+}
+
+// SetClientIP records the request's address.
+func SetClientIP(c *fiber.Ctx, ip string) { c.Locals(clientIPKey, ip) }
+
 // SetRequestID records the request id.
 func SetRequestID(c *fiber.Ctx, id string) { c.Locals(requestIDKey, id) }
 
@@ -94,7 +107,7 @@ func Origin(c *fiber.Ctx) models.Origin {
 	o := models.Origin{
 		Actor:     models.Actor{Type: models.ActorAnonymous},
 		RequestID: RequestID(c),
-		IP:        c.IP(),
+		IP:        ClientIP(c),
 		UserAgent: string(c.Request().Header.UserAgent()),
 	}
 	if m := Member(c); m != nil {
