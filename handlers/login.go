@@ -6,7 +6,6 @@ import (
 	"unicode"
 
 	"github.com/gofiber/fiber/v2"
-	"github.com/gofiber/fiber/v2/middleware/csrf"
 	"github.com/gofiber/fiber/v2/utils"
 
 	"ledgerdesk/models"
@@ -14,9 +13,6 @@ import (
 	"ledgerdesk/web/current"
 	"ledgerdesk/web/render"
 )
-
-// csrfHandlerKey matches the key web gives Fiber's CSRF middleware.
-const csrfHandlerKey = "ledgerdesk.csrf.handler"
 
 // LoginShow renders the sign-in form (GET /login).
 func (h *Handler) LoginShow(c *fiber.Ctx) error {
@@ -63,17 +59,7 @@ func (h *Handler) LoginSubmit(c *fiber.Ctx) error {
 	if err := h.Sessions.Begin(c, id); err != nil {
 		return err
 	}
-	withdrawCSRFToken(c)
 	return c.Redirect(next, fiber.StatusSeeOther)
-}
-
-// withdrawCSRFToken retires the anonymous visitor's CSRF token once the
-// visitor becomes a member (or stops being one); the next page issues a
-// fresh one.
-func withdrawCSRFToken(c *fiber.Ctx) {
-	if ch, ok := c.Locals(csrfHandlerKey).(*csrf.CSRFHandler); ok {
-		_ = ch.DeleteToken(c)
-	}
 }
 
 // safeNext accepts only a path on this site as the page to return to, so

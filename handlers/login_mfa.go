@@ -32,8 +32,7 @@ func (h *Handler) LoginMFASubmit(c *fiber.Ctx) error {
 		if err := h.beginPromoted(c, id); err != nil {
 			return err
 		}
-		withdrawCSRFToken(c)
-		return c.Redirect(next, fiber.StatusSeeOther)
+			return c.Redirect(next, fiber.StatusSeeOther)
 	}
 	var status int
 	switch models.ErrorKind(err) {
@@ -63,6 +62,11 @@ func (h *Handler) beginPromoted(c *fiber.Ctx, id string) error {
 	}
 	if s := current.Session(c); s != nil {
 		s.ID = id
+	}
+	if row := current.SessionRow(c); row != nil {
+		// Pages drawn from here on speak for the new session (its CSRF
+		// token, for one).
+		row.IDHash = models.HashToken(id)
 	}
 	return nil
 }

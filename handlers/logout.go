@@ -17,7 +17,6 @@ func (h *Handler) Logout(c *fiber.Ctx) error {
 	if err := h.Sessions.Expire(c); err != nil {
 		return err
 	}
-	withdrawCSRFToken(c)
 	if c.Get("HX-Request") == "true" {
 		c.Set("HX-Redirect", "/login?signed_out=1")
 		return c.SendStatus(fiber.StatusNoContent)

@@ -25,7 +25,7 @@ func RandomHex(n int) string {
 	return hex.EncodeToString(b)
 }
 
-// HashToken is how secrets (session ids, CSRF tokens) are stored: a hex
+// HashToken is how secrets (session ids, API secrets) are stored: a hex
 // SHA-256, so a copy of the database does not hold live credentials.
 func HashToken(token string) string {
 	sum := sha256.Sum256([]byte(token))

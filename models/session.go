@@ -94,7 +94,7 @@ func (db *DB) SaveSessionData(ctx context.Context, idHash, data string) error {
 		Update("data", data).Error
 }
 
-// PurgeExpired deletes sessions, CSRF tokens and sign-in failures that can
+// PurgeExpired deletes sessions and sign-in failures that can
 // no longer matter. It is housekeeping, not a change anyone made, so it is
 // not audited.
 func (db *DB) PurgeExpired(ctx context.Context, l SessionLimits) (int64, error) {
@@ -103,9 +103,6 @@ func (db *DB) PurgeExpired(ctx context.Context, l SessionLimits) (int64, error) 
 	r := g.Where("expires_at < ? OR last_seen_at < ?", now, now.Add(-l.Idle)).Delete(&Session{})
 	if r.Error != nil {
 		return 0, fmt.Errorf("purge sessions: %w", r.Error)
-	}
-	if err := g.Where("expires_at < ?", now).Delete(&CSRFToken{}).Error; err != nil {
-		return r.RowsAffected, fmt.Errorf("purge csrf tokens: %w", err)
 	}
 	if err := g.Where("failed_at < ?", now.Add(-ThrottleWindow)).Delete(&LoginFailure{}).Error; err != nil {
 		return r.RowsAffected, fmt.Errorf("purge login failures: %w", err)

@@ -122,12 +122,6 @@ func TestPurgeExpired_DeletesOnlyWhatCanNoLongerMatter(t *testing.T) {
 		expired := insertSession(t, db, m.ID, now, now.Add(-time.Minute))
 		idle := insertSession(t, db, m.ID, now.Add(-limits.Idle-time.Minute), now.Add(time.Hour))
 
-		if err := db.PutCSRFToken(ctx, "live-token", now.Add(time.Hour)); err != nil {
-			t.Fatal(err)
-		}
-		if err := db.PutCSRFToken(ctx, "old-token", now.Add(-time.Minute)); err != nil {
-			t.Fatal(err)
-		}
 		for _, f := range []models.LoginFailure{
 			{AccountKey: models.HashToken("recent"), IP: "192.0.2.1", FailedAt: now.Add(-time.Minute)},
 			{AccountKey: models.HashToken("old"), IP: "192.0.2.1", FailedAt: now.Add(-models.ThrottleWindow - time.Minute)},
@@ -146,12 +140,6 @@ func TestPurgeExpired_DeletesOnlyWhatCanNoLongerMatter(t *testing.T) {
 		}
 		if !sessionExists(t, db, live.IDHash) || sessionExists(t, db, expired.IDHash) || sessionExists(t, db, idle.IDHash) {
 			t.Error("wrong sessions purged")
-		}
-		if ok, _ := db.CSRFTokenValid(ctx, "live-token"); !ok {
-			t.Error("live CSRF token purged")
-		}
-		if c := countRows(t, db, "csrf_tokens"); c != 1 {
-			t.Errorf("%d CSRF tokens left, want 1", c)
 		}
 		var keys []string
 		if err := db.Gorm().Raw(`SELECT account_key FROM login_failures`).Scan(&keys).Error; err != nil {

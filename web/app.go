@@ -34,6 +34,10 @@ func setup(cfg Config, db *models.DB, routes func(*handlers.Handler) []Route) (*
 	limits := models.SessionLimits{Idle: cfg.IdleTimeout, Absolute: cfg.AbsoluteTimeout}
 	sessions := &session.Manager{Store: session.NewStore(db, cfg.SessionKey, cfg.SecureCookies, limits)}
 	h := &handlers.Handler{DB: db, Sessions: sessions, Logger: cfg.Logger, Webhooks: cfg.WebhookGuard, Mailer: cfg.Mailer, PublicURL: cfg.PublicURL}
+	csrf, err := newCSRFGuard(cfg, sessions)
+	if err != nil {
+		return nil, err
+	}
 	table := routes(h)
 	api := newAPIRoutes(table)
 
@@ -85,7 +89,7 @@ func setup(cfg Config, db *models.DB, routes func(*handlers.Handler) []Route) (*
 
 	app.Use(
 		loadSession(sessions, navs),
-		csrfProtection(db, cfg),
+		csrf.handler,
 	)
 	for _, r := range table {
 		if !r.Access.IsAPI() {

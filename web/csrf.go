@@ -1,156 +1,214 @@
 package web
 
 import (
-	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
 	"errors"
-	"fmt"
-	"sync"
+	"net/http"
+	"net/url"
+	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
-	"github.com/gofiber/fiber/v2/middleware/csrf"
 
 	"ledgerdesk/models"
 	"ledgerdesk/web/current"
+	"ledgerdesk/web/session"
 )
 
 const (
-	csrfCookieName = "ledgerdesk_csrf"
-	csrfHeader     = "X-CSRF-Token"
-	csrfFormField  = "_csrf"
-	// csrfHandlerKey is where Fiber's CSRF middleware leaves its handler,
-	// used to withdraw the token when a member signs in or out.
-	csrfHandlerKey = "ledgerdesk.csrf.handler"
+	csrfHeader    = "X-CSRF-Token"
+	csrfFormField = "_csrf"
+	// visitorCookie holds the random value an anonymous visitor's token is
+	// bound to (the sign-in and invitation forms).
+	visitorCookie = "ledgerdesk_csrf"
 )
 
-// csrfProtection is Fiber's CSRF middleware (a token in a cookie, checked
-// against the one the request sends and against the server's record),
-// with the record kept in the database so tokens survive restarts and are
-// shared by every portal process.
-func csrfProtection(db *models.DB, cfg Config) fiber.Handler {
-	return csrf.New(csrf.Config{
-		Next:              isAsset,
-		CookieName:        csrfCookieName,
-		CookieSameSite:    "Lax",
-		CookieSecure:      cfg.SecureCookies,
-		CookieHTTPOnly:    true,
-		CookieSessionOnly: true,
-		// A token lives as long as an idle session would; every request
-		// extends it. Tokens of visitors who never come back expire soon.
-		Expiration:        cfg.IdleTimeout,
-		Extractor:         csrfFromHeaderOrForm,
-		Storage:           newCSRFStorage(db, cfg.IdleTimeout),
-		ContextKey:        current.CSRFContextKey,
-		HandlerContextKey: csrfHandlerKey,
-		ErrorHandler: func(c *fiber.Ctx, err error) error {
-			// A token the database could not look up is an outage, not
-			// a forgery: say so rather than blame the form.
-			if errors.Is(err, csrf.ErrTokenNotFound) {
-				if perr := db.Ping(c.UserContext()); perr != nil {
-					return fmt.Errorf("csrf: check token: %w", perr)
-				}
-			}
-			return &csrfError{err: err}
-		},
+var (
+	errCSRFMissing = errors.New("no CSRF token in the form body or the X-CSRF-Token header")
+	errCSRFInvalid = errors.New("the CSRF token is not this session's")
+)
+
+// csrfGuard refuses a state change unless two things hold:
+//
+//   - The browser does not say it comes from another site. Sec-Fetch-Site,
+//     else Origin, is checked by net/http's CrossOriginProtection; the
+//     configured public URL counts as this site too.
+//   - It carries the token of whoever is asking: for a session, an HMAC of
+//     the session's id, so a token is new at every sign-in and worthless
+//     with any other session; for an anonymous visitor, an HMAC of a random
+//     value kept in a cookie that only this site can set.
+//
+// Tokens are read from the form body or the X-CSRF-Token header that htmx
+// sends, never the query string (it ends up in logs and Referer headers).
+// Nothing is stored: every portal process, and a restarted one, checks the
+// same tokens with the shared session key.
+type csrfGuard struct {
+	key        []byte
+	cookieName string
+	secure     bool
+	origins    *http.CrossOriginProtection
+	sessions   *session.Manager
+}
+
+func newCSRFGuard(cfg Config, sessions *session.Manager) (*csrfGuard, error) {
+	mac := hmac.New(sha256.New, cfg.SessionKey)
+	mac.Write([]byte("ledgerdesk csrf v1"))
+	g := &csrfGuard{
+		key:        mac.Sum(nil),
+		cookieName: cookieName(visitorCookie, cfg.SecureCookies),
+		secure:     cfg.SecureCookies,
+		origins:    http.NewCrossOriginProtection(),
+		sessions:   sessions,
+	}
+	if cfg.PublicURL != "" {
+		u, err := url.Parse(cfg.PublicURL)
+		if err != nil {
+			return nil, err
+		}
+		if err := g.origins.AddTrustedOrigin(u.Scheme + "://" + u.Host); err != nil {
+			return nil, err
+		}
+	}
+	return g, nil
+}
+
+// cookieName is name, with the __Host- prefix when cookies are Secure: a
+// browser then refuses the cookie from anything but this host over TLS, so
+// a sibling subdomain cannot plant one.
+func cookieName(name string, secure bool) string {
+	if secure {
+		return "__Host-" + name
+	}
+	return name
+}
+
+func (g *csrfGuard) handler(c *fiber.Ctx) error {
+	if isAsset(c) {
+		return c.Next()
+	}
+	visitor := c.Cookies(g.cookieName)
+	if !validVisitorValue(visitor) {
+		visitor = ""
+	}
+	if visitor == "" && current.SessionRow(c) == nil && isSafeMethod(c.Method()) {
+		visitor = models.RandomToken(32)
+		g.setVisitorCookie(c, visitor)
+	}
+	current.SetCSRFTokenFunc(c, func() string { return g.tokenFor(c, visitor) })
+
+	if !isSafeMethod(c.Method()) {
+		if err := g.checkOrigin(c); err != nil {
+			return err
+		}
+		sent := tokenFromHeaderOrBody(c)
+		if sent == "" {
+			return &csrfError{err: errCSRFMissing}
+		}
+		want := g.tokenFor(c, visitor)
+		if want == "" || !hmac.Equal([]byte(sent), []byte(want)) {
+			return &csrfError{err: errCSRFInvalid}
+		}
+	}
+
+	err := c.Next()
+	// A sign-in or sign-out changed whom the request speaks for: the
+	// visitor's value is done with, and the next page binds a new token.
+	if g.sessions.Changed(c) {
+		g.expireVisitorCookie(c)
+	}
+	return err
+}
+
+// tokenFor is the token the request's session, else its visitor value,
+// must send. It is read when a page renders, so a page drawn right after
+// the session changed carries the new session's token.
+func (g *csrfGuard) tokenFor(c *fiber.Ctx, visitor string) string {
+	binding := ""
+	switch row := current.SessionRow(c); {
+	case row != nil:
+		binding = "session:" + row.IDHash
+	case visitor != "":
+		binding = "visitor:" + visitor
+	default:
+		return ""
+	}
+	mac := hmac.New(sha256.New, g.key)
+	mac.Write([]byte(binding))
+	return base64.RawURLEncoding.EncodeToString(mac.Sum(nil))
+}
+
+// checkOrigin refuses what the browser says came from another site.
+func (g *csrfGuard) checkOrigin(c *fiber.Ctx) error {
+	r := &http.Request{Method: c.Method(), Host: c.Hostname(), Header: http.Header{}}
+	for _, h := range []string{"Sec-Fetch-Site", fiber.HeaderOrigin} {
+		if v := c.Get(h); v != "" {
+			r.Header.Set(h, v)
+		}
+	}
+	if err := g.origins.Check(r); err != nil {
+		return &crossOriginError{err: err}
+	}
+	return nil
+}
+
+func (g *csrfGuard) setVisitorCookie(c *fiber.Ctx, value string) {
+	c.Cookie(&fiber.Cookie{
+		Name: g.cookieName, Value: value, Path: "/", Secure: g.secure, HTTPOnly: true,
+		SameSite: fiber.CookieSameSiteLaxMode, SessionOnly: true,
 	})
 }
 
-// csrfFromHeaderOrForm reads the token htmx sends as a header (from the
-// page's <meta> tag), else the hidden field a plain form posts.
-func csrfFromHeaderOrForm(c *fiber.Ctx) (string, error) {
-	if t := c.Get(csrfHeader); t != "" {
-		return t, nil
-	}
-	if t := c.FormValue(csrfFormField); t != "" {
-		return t, nil
-	}
-	return "", csrf.ErrTokenNotFound
+func (g *csrfGuard) expireVisitorCookie(c *fiber.Ctx) {
+	c.Cookie(&fiber.Cookie{
+		Name: g.cookieName, Value: "", Path: "/", Secure: g.secure, HTTPOnly: true,
+		SameSite: fiber.CookieSameSiteLaxMode, Expires: time.Unix(1, 0), MaxAge: -1,
+	})
 }
 
-// csrfError marks a refused state change; the error page explains it.
+// validVisitorValue accepts what setVisitorCookie issues: 43 characters of
+// unpadded base64url. Anything else is ignored as if absent.
+func validVisitorValue(v string) bool {
+	if len(v) != 43 {
+		return false
+	}
+	_, err := base64.RawURLEncoding.DecodeString(v)
+	return err == nil
+}
+
+// tokenFromHeaderOrBody reads the token htmx sends as a header (from the
+// page's <meta> tag), else the hidden field a plain form posts in its
+// body. fasthttp's FormValue would also read the query string: not used.
+func tokenFromHeaderOrBody(c *fiber.Ctx) string {
+	if t := c.Get(csrfHeader); t != "" {
+		return t
+	}
+	ct := strings.ToLower(c.Get(fiber.HeaderContentType))
+	switch {
+	case strings.HasPrefix(ct, fiber.MIMEApplicationForm):
+		return string(c.Request().PostArgs().Peek(csrfFormField))
+	case strings.HasPrefix(ct, fiber.MIMEMultipartForm):
+		if form, err := c.MultipartForm(); err == nil && len(form.Value[csrfFormField]) > 0 {
+			return form.Value[csrfFormField][0]
+		}
+	}
+	return ""
+}
+
+func isSafeMethod(m string) bool {
+	return m == fiber.MethodGet || m == fiber.MethodHead || m == fiber.MethodOptions
+}
+
+// csrfError marks a state change without this session's token; the error
+// page explains it.
 type csrfError struct{ err error }
 
 func (e *csrfError) Error() string { return "csrf: " + e.err.Error() }
 func (e *csrfError) Unwrap() error { return e.err }
 
-// csrfStorage is the fiber.Storage the CSRF middleware keeps tokens in.
-// The middleware extends a token on every request; a process-local note of
-// when each token was last written spares the database most of those
-// writes.
-type csrfStorage struct {
-	db      *models.DB
-	mu      sync.Mutex
-	written map[string]time.Time
-	// rewriteAfter is how long a written token is trusted without a
-	// database read and spared a rewrite: a quarter of its lifetime, at
-	// most five minutes.
-	rewriteAfter time.Duration
-}
+// crossOriginError marks a state change the browser says another site sent.
+type crossOriginError struct{ err error }
 
-const (
-	csrfRewriteAfter = 5 * time.Minute
-	csrfDBTimeout    = 3 * time.Second
-	csrfNoteLimit    = 50000
-)
-
-func newCSRFStorage(db *models.DB, lifetime time.Duration) *csrfStorage {
-	return &csrfStorage{db: db, written: map[string]time.Time{}, rewriteAfter: min(csrfRewriteAfter, lifetime/4)}
-}
-
-func (s *csrfStorage) Get(key string) ([]byte, error) {
-	if key == "" {
-		return nil, nil
-	}
-	// A token this process wrote (issued or extended) within the rewrite
-	// interval is still valid in the database: its expiry lies at least
-	// Expiration minus that interval ahead. Withdrawals go through Delete,
-	// which forgets it here first.
-	s.mu.Lock()
-	last, seen := s.written[key]
-	s.mu.Unlock()
-	if seen && time.Since(last) < s.rewriteAfter {
-		return []byte{'+'}, nil
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), csrfDBTimeout)
-	defer cancel()
-	ok, err := s.db.CSRFTokenValid(ctx, key)
-	if err != nil || !ok {
-		return nil, err
-	}
-	return []byte{'+'}, nil
-}
-
-func (s *csrfStorage) Set(key string, _ []byte, exp time.Duration) error {
-	now := time.Now()
-	s.mu.Lock()
-	last, seen := s.written[key]
-	fresh := seen && now.Sub(last) < s.rewriteAfter
-	s.mu.Unlock()
-	if fresh {
-		return nil
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), csrfDBTimeout)
-	defer cancel()
-	if err := s.db.PutCSRFToken(ctx, key, models.Now().Add(exp)); err != nil {
-		return err
-	}
-	s.mu.Lock()
-	if len(s.written) >= csrfNoteLimit {
-		s.written = map[string]time.Time{}
-	}
-	s.written[key] = now
-	s.mu.Unlock()
-	return nil
-}
-
-func (s *csrfStorage) Delete(key string) error {
-	s.mu.Lock()
-	delete(s.written, key)
-	s.mu.Unlock()
-	ctx, cancel := context.WithTimeout(context.Background(), csrfDBTimeout)
-	defer cancel()
-	return s.db.DeleteCSRFToken(ctx, key)
-}
-
-func (s *csrfStorage) Reset() error { return errors.New("csrf storage: reset is not supported") }
-func (s *csrfStorage) Close() error { return nil }
+func (e *crossOriginError) Error() string { return "csrf: " + e.err.Error() }
+func (e *crossOriginError) Unwrap() error { return e.err }

@@ -8,6 +8,7 @@ import (
 
 	"ledgerdesk/models"
 	"ledgerdesk/models/testdb"
+	"ledgerdesk/web"
 	"ledgerdesk/web/webtest"
 )
 
@@ -169,4 +170,120 @@ func TestCSRF_SignInWithdrawsTheVisitorsToken(t *testing.T) {
 			t.Fatalf("%d session rows, want 1", n)
 		}
 	})
+}
+
+func TestCSRF_AVisitorsTokenIsRefusedWithAMembersSession(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, db *models.DB) {
+		h := webtest.New(t, db)
+		visitor := h.Client(t)
+		visitor.Get("/login")
+		if visitor.CSRF == "" {
+			t.Fatal("the login page carries no token")
+		}
+		member, m := h.SignIn(t, models.RoleAdmin)
+		// Even with the visitor's cookie beside the member's session.
+		member.Cookies[webtest.CSRFCookie] = visitor.Cookies[webtest.CSRFCookie]
+		wantFormExpired(t, member.PostRaw("/logout", url.Values{"_csrf": {visitor.CSRF}}))
+		wantFormExpired(t, member.PostRaw("/logout", nil, "X-CSRF-Token", visitor.CSRF))
+		if n := len(sessionRowsOf(t, db, m.ID)); n != 1 {
+			t.Fatalf("%d session rows, want 1", n)
+		}
+	})
+}
+
+func TestCSRF_AnotherSessionsTokenIsRefused(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, db *models.DB) {
+		h := webtest.New(t, db)
+		first, _ := h.SignIn(t, models.RoleAdmin)
+		first.Get("/")
+		second, m := h.SignIn(t, models.RoleAdmin)
+		second.Get("/")
+		if first.CSRF == second.CSRF {
+			t.Fatal("two sessions were given the same token")
+		}
+		wantFormExpired(t, second.PostRaw("/logout", url.Values{"_csrf": {first.CSRF}}))
+		if n := len(sessionRowsOf(t, db, m.ID)); n != 1 {
+			t.Fatalf("%d session rows, want 1", n)
+		}
+	})
+}
+
+func TestCSRF_ANewSignInGetsANewToken(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, db *models.DB) {
+		h := webtest.New(t, db)
+		m, pw := h.Member(t, models.RoleCompliance)
+		c := h.Client(t)
+		c.Login(m.EmailAddress, pw)
+		c.Get("/")
+		firstSession := c.CSRF
+		wantRedirect(t, c.Post("/logout", nil), "/login")
+		c.Login(m.EmailAddress, pw)
+		c.Get("/")
+		if c.CSRF == "" || c.CSRF == firstSession {
+			t.Fatalf("the second sign-in kept the first session's token")
+		}
+		wantFormExpired(t, c.PostRaw("/logout", url.Values{"_csrf": {firstSession}}))
+		wantRedirect(t, c.Post("/logout", nil), "/login")
+	})
+}
+
+func TestCSRF_TheQueryStringIsNoPlaceForTheToken(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, db *models.DB) {
+		h := webtest.New(t, db)
+		c, m := h.SignIn(t, models.RoleAuditor)
+		c.Get("/")
+		wantFormExpired(t, c.PostRaw("/logout?_csrf="+url.QueryEscape(c.CSRF), nil))
+		if n := len(sessionRowsOf(t, db, m.ID)); n != 1 {
+			t.Fatalf("%d session rows, want 1", n)
+		}
+	})
+}
+
+func TestCSRF_AVisitorWithoutTheCookieIsRefused(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, db *models.DB) {
+		h := webtest.New(t, db)
+		m, pw := h.Member(t, models.RoleAdmin)
+		c := h.Client(t)
+		c.Get("/login")
+		delete(c.Cookies, webtest.CSRFCookie)
+		wantFormExpired(t, c.PostRaw("/login", url.Values{"_csrf": {c.CSRF}, "email": {m.EmailAddress}, "password": {pw}}))
+	})
+}
+
+func TestCSRF_ARequestFromAnotherSiteIsRefusedWhateverItCarries(t *testing.T) {
+	cases := []struct {
+		name    string
+		headers []string
+		refused bool
+	}{
+		{"another site, modern browser", []string{"Origin", "https://evil.example", "Sec-Fetch-Site", "cross-site"}, true},
+		{"another site, Origin only", []string{"Origin", "https://evil.example"}, true},
+		{"a sibling subdomain", []string{"Origin", "https://evil.example.com", "Sec-Fetch-Site", "same-site"}, true},
+		{"another site naming itself null", []string{"Origin", "null"}, true},
+		{"this site", []string{"Origin", "http://example.com", "Sec-Fetch-Site", "same-origin"}, false},
+		{"this site, Origin only", []string{"Origin", "http://example.com"}, false},
+		{"the configured public URL", []string{"Origin", "https://ledgerdesk.example.org", "Sec-Fetch-Site", "cross-site"}, false},
+		{"no browser headers (not a browser)", nil, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			testdb.Each(t, func(t *testing.T, db *models.DB) {
+				h := webtest.New(t, db, func(c *web.Config) { c.PublicURL = "https://ledgerdesk.example.org" })
+				c, m := h.SignIn(t, models.RoleAdmin)
+				c.Get("/")
+				r := c.PostRaw("/logout", url.Values{"_csrf": {c.CSRF}}, tc.headers...)
+				if !tc.refused {
+					wantRedirect(t, r, "/login")
+					return
+				}
+				wantStatus(t, r, http.StatusForbidden)
+				if got := byTestID(r.Doc, "error-title").Text(); got != "Cross-site request refused" {
+					t.Fatalf("error page title %q:\n%s", got, r.Body)
+				}
+				if n := len(sessionRowsOf(t, db, m.ID)); n != 1 {
+					t.Fatalf("%d session rows after a refused cross-site logout, want 1", n)
+				}
+			})
+		})
+	}
 }

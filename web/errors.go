@@ -52,7 +52,11 @@ func classify(err error) pages.ErrorInfo {
 	var ferr *fiber.Error
 	var merr *models.Error
 	var cerr *csrfError
+	var oerr *crossOriginError
 	switch {
+	case errors.As(err, &oerr):
+		return pages.ErrorInfo{Status: http.StatusForbidden, Title: "Cross-site request refused",
+			Message: "Your browser says this form was sent from another site, so Ledgerdesk refused it; nothing was changed. Open Ledgerdesk directly and try again."}
 	case errors.As(err, &cerr):
 		return pages.ErrorInfo{Status: http.StatusForbidden, Title: "Form expired",
 			Message: "This form could not be verified as sent from Ledgerdesk (it may have expired). Reload the page and try again; nothing was changed."}

@@ -64,13 +64,18 @@ func TestSessionCookie_SecureAndHSTSWithSecureCookies(t *testing.T) {
 		if got := page.Header.Get("Strict-Transport-Security"); !strings.Contains(got, "max-age=") {
 			t.Fatalf("login page Strict-Transport-Security %q", got)
 		}
-		if ck := responseCookie(page, webtest.CSRFCookie); ck == nil || !ck.Secure {
-			t.Fatalf("CSRF cookie not Secure: %v", ck)
+		// __Host- names: a browser takes such a cookie only from this
+		// host, over TLS, for the whole site, so no sibling subdomain can
+		// plant one.
+		hostOnly := func(ck *http.Cookie) bool {
+			return ck != nil && ck.Secure && ck.HttpOnly && ck.Path == "/" && ck.Domain == "" && ck.SameSite == http.SameSiteLaxMode
+		}
+		if ck := responseCookie(page, "__Host-"+webtest.CSRFCookie); !hostOnly(ck) {
+			t.Fatalf("visitor CSRF cookie with SecureCookies: %v; Set-Cookie %q", ck, page.Header.Values("Set-Cookie"))
 		}
 		r := loginResponse(t, c, m.EmailAddress, pw)
-		ck := responseCookie(r, sessionCookieName)
-		if ck == nil || !ck.Secure || !ck.HttpOnly || ck.SameSite != http.SameSiteLaxMode {
-			t.Fatalf("session cookie with SecureCookies: %v", ck)
+		if ck := responseCookie(r, "__Host-"+sessionCookieName); !hostOnly(ck) {
+			t.Fatalf("session cookie with SecureCookies: %v; Set-Cookie %q", ck, r.Header.Values("Set-Cookie"))
 		}
 		if r.Header.Get("Strict-Transport-Security") == "" {
 			t.Fatal("no HSTS on the sign-in response")

@@ -191,7 +191,7 @@ func seedDemoData(ctx context.Context, db *models.DB) (*models.SeedResult, error
 	return &res, nil
 }
 
-// purgeExpired clears dead sessions, CSRF tokens and sign-in failures.
+// purgeExpired clears dead sessions and sign-in failures.
 func purgeExpired(ctx context.Context, db *models.DB, limits models.SessionLimits, log *slog.Logger) {
 	t := time.NewTicker(10 * time.Minute)
 	defer t.Stop()

@@ -22,10 +22,9 @@ const (
 	dirtyKey
 	apiCallerKey
 	clientIPKey
+	csrfKey
 )
 
-// CSRFContextKey is where the CSRF middleware leaves the request's token.
-const CSRFContextKey = "ledgerdesk.csrf"
 
 // NavItem is one entry of the navigation, as the route table declares it.
 type NavItem struct {
@@ -81,11 +80,18 @@ func SetClientIP(c *fiber.Ctx, ip string) { c.Locals(clientIPKey, ip) }
 // SetRequestID records the request id.
 func SetRequestID(c *fiber.Ctx, id string) { c.Locals(requestIDKey, id) }
 
-// CSRFToken is the token forms and htmx requests must send back.
+// CSRFToken is the token forms and htmx requests must send back. It is
+// worked out when asked for, so that a page drawn after the request's
+// session changed carries the new session's token.
 func CSRFToken(c *fiber.Ctx) string {
-	s, _ := c.Locals(CSRFContextKey).(string)
-	return s
+	if f, ok := c.Locals(csrfKey).(func() string); ok {
+		return f()
+	}
+	return ""
 }
+
+// SetCSRFTokenFunc records how to work out the request's CSRF token.
+func SetCSRFTokenFunc(c *fiber.Ctx, f func() string) { c.Locals(csrfKey, f) }
 
 // Nav is the navigation for the signed-in member's role.
 func Nav(c *fiber.Ctx) []NavItem {

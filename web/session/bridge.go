@@ -10,7 +10,8 @@ import (
 	"ledgerdesk/models"
 )
 
-// CookieName is the session cookie's name.
+// CookieName is the session cookie's name; with Secure cookies it carries
+// the __Host- prefix (Store.CookieName).
 const CookieName = "ledgerdesk_session"
 
 // Manager bridges gorilla/sessions, which speaks net/http, to Fiber: it
@@ -33,7 +34,7 @@ func (m *Manager) Load(c *fiber.Ctx) (*Loaded, error) {
 	if err != nil {
 		return nil, err
 	}
-	sess, row, err := m.Store.lookup(r, CookieName)
+	sess, row, err := m.Store.lookup(r, m.Store.CookieName())
 	if err != nil {
 		return nil, err
 	}
@@ -75,20 +76,32 @@ func (m *Manager) Prepare(c *fiber.Ctx, ip string) (id string, row models.Sessio
 
 // Begin sets the cookie for a session id whose row SignIn created.
 func (m *Manager) Begin(c *fiber.Ctx, id string) error {
-	sess := sessions.NewSession(m.Store, CookieName)
+	sess := sessions.NewSession(m.Store, m.Store.CookieName())
 	opts := *m.Store.Options
 	sess.Options = &opts
 	sess.ID = id
+	c.Locals(changedKey{}, true)
 	return m.Save(c, sess)
 }
 
 // Expire clears the session cookie (the row is deleted by SignOut).
 func (m *Manager) Expire(c *fiber.Ctx) error {
-	sess := sessions.NewSession(m.Store, CookieName)
+	sess := sessions.NewSession(m.Store, m.Store.CookieName())
 	opts := *m.Store.Options
 	opts.MaxAge = -1
 	sess.Options = &opts
+	c.Locals(changedKey{}, true)
 	return m.Save(c, sess)
+}
+
+// changedKey marks a request that began or ended a session.
+type changedKey struct{}
+
+// Changed reports whether the request began a session or ended one: it
+// signed someone in or out, or replaced their session with a new one.
+func (m *Manager) Changed(c *fiber.Ctx) bool {
+	changed, _ := c.Locals(changedKey{}).(bool)
+	return changed
 }
 
 func httpRequest(c *fiber.Ctx) (*http.Request, error) {

@@ -19,6 +19,7 @@ import (
 // id; everything else lives in the session's row.
 type Store struct {
 	db      *models.DB
+	name    string
 	codecs  []securecookie.Codec
 	Options *sessions.Options
 	Limits  models.SessionLimits
@@ -30,8 +31,15 @@ func NewStore(db *models.DB, hashKey []byte, secure bool, limits models.SessionL
 	// The cookie carries a 32-byte id; refuse anything bigger before decoding.
 	codec.MaxLength(512)
 	codec.MaxAge(int(limits.Absolute.Seconds()))
+	name := CookieName
+	if secure {
+		// Only this host, over TLS, can then set it: a sibling subdomain
+		// cannot plant a session cookie.
+		name = "__Host-" + name
+	}
 	return &Store{
 		db:     db,
+		name:   name,
 		codecs: []securecookie.Codec{codec},
 		Options: &sessions.Options{
 			Path:     "/",
@@ -44,6 +52,9 @@ func NewStore(db *models.DB, hashKey []byte, secure bool, limits models.SessionL
 		Limits: limits,
 	}
 }
+
+// CookieName is the name of the session cookie.
+func (s *Store) CookieName() string { return s.name }
 
 // Get returns the request's session through gorilla's per-request registry.
 func (s *Store) Get(r *http.Request, name string) (*sessions.Session, error) {

@@ -71,7 +71,8 @@ type Client struct {
 	CSRF    string
 }
 
-// CSRFCookie is the name of the cookie holding the CSRF token.
+// CSRFCookie is the name of the cookie an anonymous visitor's CSRF token
+// is bound to (with a __Host- prefix when cookies are Secure).
 const CSRFCookie = "ledgerdesk_csrf"
 
 // Client returns an anonymous client.
@@ -134,7 +135,7 @@ func (c *Client) Do(req *http.Request) *Response {
 		Sensitive(ck.Value)
 		if ck.Value == "" || ck.MaxAge < 0 {
 			delete(c.Cookies, ck.Name)
-			if ck.Name == CSRFCookie {
+			if strings.HasSuffix(ck.Name, CSRFCookie) {
 				// The token was withdrawn (sign-in, sign-out): a browser
 				// would get the next one from the next page.
 				c.CSRF = ""
