@@ -32,7 +32,7 @@ func (h *Handler) LoginMFASubmit(c *fiber.Ctx) error {
 		if err := h.beginPromoted(c, id); err != nil {
 			return err
 		}
-			return c.Redirect(next, fiber.StatusSeeOther)
+		return c.Redirect(next, fiber.StatusSeeOther)
 	}
 	var status int
 	switch models.ErrorKind(err) {

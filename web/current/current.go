@@ -25,7 +25,6 @@ const (
 	csrfKey
 )
 
-
 // NavItem is one entry of the navigation, as the route table declares it.
 type NavItem struct {
 	Label string
