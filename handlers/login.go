@@ -45,12 +45,19 @@ func (h *Handler) LoginSubmit(c *fiber.Ctx) error {
 	id, row := h.Sessions.Prepare(c, origin.IP)
 	if _, err := h.DB.SignIn(c.UserContext(), origin, email, password, row); err != nil {
 		var merr *models.Error
-		if !asModelError(err, &merr) || (merr.Kind != models.KindUnauthorized && merr.Kind != models.KindThrottled) {
+		if !asModelError(err, &merr) {
 			return err
 		}
 		status := http.StatusUnauthorized
-		if merr.Kind == models.KindThrottled {
+		switch merr.Kind {
+		case models.KindUnauthorized:
+		case models.KindThrottled:
 			status = http.StatusTooManyRequests
+		case models.KindBusy:
+			status = http.StatusTooManyRequests
+			c.Set(fiber.HeaderRetryAfter, retryAfterBusy)
+		default:
+			return err
 		}
 		return render.Page(c, status, "Sign in", pages.Login(pages.LoginForm{
 			CSRFToken: current.CSRFToken(c), Email: email, Next: next, Error: merr.Message,

@@ -61,7 +61,9 @@ func (db *DB) SignIn(ctx context.Context, o Origin, email, password string, newS
 		if err := db.gorm.WithContext(ctx).Delete(&attempt).Error; err != nil {
 			return nil, fmt.Errorf("sign in: withdraw refused attempt: %w", err)
 		}
-		burnPasswordCheck(password)
+		if err := takeTimeOfPasswordCheck(ctx); err != nil && err != ErrPasswordCheckBusy {
+			return nil, err
+		}
 		minutes := int(math.Ceil(wait.Minutes()))
 		if err := db.recordFailedLogin(ctx, o, nil, "throttled"); err != nil {
 			return nil, err
@@ -78,11 +80,19 @@ func (db *DB) SignIn(ctx context.Context, o Origin, email, password string, newS
 	}
 	ok := false
 	if found && m.PasswordHash != "" {
-		ok = VerifyPassword(m.PasswordHash, password)
+		ok, err = VerifyPassword(ctx, m.PasswordHash, password)
 	} else {
 		// No such member, or one who has no password yet: take the time a
 		// check takes, so the answer's timing does not tell them apart.
-		burnPasswordCheck(password)
+		err = takeTimeOfPasswordCheck(ctx)
+	}
+	if err != nil {
+		// Not checked (the server is at capacity, or the request ended):
+		// the attempt does not count against the account.
+		if derr := db.gorm.WithContext(context.WithoutCancel(ctx)).Delete(&attempt).Error; derr != nil {
+			return nil, fmt.Errorf("sign in: withdraw unchecked attempt: %w", derr)
+		}
+		return nil, err
 	}
 	if !ok || m.Status != MemberActive {
 		reason := "unknown_account"
@@ -203,7 +213,9 @@ func (db *DB) ChangePassword(ctx context.Context, o Origin, memberID, keepSessio
 	fields := FieldErrors{}
 	if in.Current == "" {
 		fields.Add("current", "Enter your current password.")
-	} else if !VerifyPassword(m.PasswordHash, in.Current) {
+	} else if ok, err := VerifyPassword(ctx, m.PasswordHash, in.Current); err != nil {
+		return 0, err
+	} else if !ok {
 		fields.Add("current", "That is not your current password.")
 	}
 	if msg := CheckPasswordRules(in.New); msg != "" {
@@ -217,7 +229,7 @@ func (db *DB) ChangePassword(ctx context.Context, o Origin, memberID, keepSessio
 	if err := fields.Err(); err != nil {
 		return 0, err
 	}
-	hash, err := HashPassword(in.New)
+	hash, err := HashPassword(ctx, in.New)
 	if err != nil {
 		return 0, err
 	}

@@ -3,7 +3,8 @@ package models_test
 import (
 	"errors"
 	"regexp"
-	"sort"
+	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -171,43 +172,74 @@ func TestSignIn_InactiveMembersCannotSignIn(t *testing.T) {
 	})
 }
 
-func median(ds []time.Duration) time.Duration {
-	s := append([]time.Duration(nil), ds...)
-	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
-	return s[len(s)/2]
-}
-
-func TestSignIn_UnknownEmailTakesAboutAsLongAsWrongPassword(t *testing.T) {
-	// argon2id dominates a wrong-password answer; an unknown email (or a
-	// member with no password yet) must spend the same, or the answer time
-	// tells which emails have accounts. The paths are compared by the CPU
-	// time they use, interleaved, so that other load on the machine does
-	// not decide the outcome.
+func TestSignIn_UnknownEmailWaitsAsLongAsARealCheckWithoutHashing(t *testing.T) {
+	// argon2id dominates a wrong-password answer. An unknown email, a
+	// member with no password yet and a throttled attempt must answer in
+	// the same time, or the timing tells which emails have accounts, but
+	// must not hash: a hash costs 64 MiB and tens of milliseconds of both
+	// cores, and a flood of such attempts took the process down. They wait
+	// for a duration drawn from the recent real checks instead.
 	testdb.Each(t, func(t *testing.T, db *models.DB) {
 		activeMember(t, db, "admin@example.com")
 		insertMember(t, db, "invitee@example.com", models.MemberInvited, "")
-		paths := []struct{ name, email string }{
-			{"wrong password", "admin@example.com"},
+		hashes := models.PasswordHashesComputed()
+		_, _, err := signIn(db, "198.51.100.7", "admin@example.com", "not the password")
+		wantBadCredentials(t, err, "wrong password")
+		if n := models.PasswordHashesComputed() - hashes; n != 1 {
+			t.Fatalf("a wrong password computed %d hashes, want 1", n)
+		}
+
+		pauses, restore := models.RecordPauses()
+		defer restore()
+		for _, p := range []struct{ name, email string }{
 			{"unknown email", "nobody@example.com"},
 			{"no password yet", "invitee@example.com"},
-		}
-		cpu := make([][]time.Duration, len(paths))
-		wall := make([][]time.Duration, len(paths))
-		for round := 0; round < 3; round++ {
-			for i, p := range paths {
-				c0, w0 := cpuTime(), time.Now()
-				_, _, err := signIn(db, "198.51.100.7", p.email, "not the password")
-				cpu[i] = append(cpu[i], cpuTime()-c0)
-				wall[i] = append(wall[i], time.Since(w0))
-				wantBadCredentials(t, err, p.name)
+		} {
+			hashes := models.PasswordHashesComputed()
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			_, _, err := signIn(db, "198.51.100.8", p.email, "not the password")
+			runtime.ReadMemStats(&after)
+			wantBadCredentials(t, err, p.name)
+			if n := models.PasswordHashesComputed() - hashes; n != 0 {
+				t.Errorf("%s computed %d hashes", p.name, n)
+			}
+			if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 16<<20 {
+				t.Errorf("%s allocated %d MiB", p.name, alloc>>20)
 			}
 		}
-		wrong := median(cpu[0])
-		for i, p := range paths {
-			t.Logf("%s: median CPU %v, wall %v", p.name, median(cpu[i]), median(wall[i]))
-			if i > 0 && median(cpu[i]) < wrong/2 {
-				t.Errorf("%s costs %v, a wrong password %v: that path skips the password hash", p.name, median(cpu[i]), wrong)
+		got := pauses()
+		if len(got) != 2 {
+			t.Fatalf("%d waits for 2 answers that do not hash", len(got))
+		}
+		recent := models.RecentCheckTimes()
+		for _, d := range got {
+			if d <= 0 || !slices.Contains(recent, d) {
+				t.Errorf("waited %v, not one of the recent check times %v", d, recent)
 			}
+		}
+	})
+}
+
+func TestSignIn_AThrottledAttemptNeverHashes(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, db *models.DB) {
+		activeMember(t, db, "admin@example.com")
+		for i := 0; i < accountLimit; i++ {
+			_, _, err := signIn(db, "198.51.100.7", "admin@example.com", "wrong guess")
+			wantBadCredentials(t, err, "failure "+strconv.Itoa(i+1))
+		}
+		pauses, restore := models.RecordPauses()
+		defer restore()
+		hashes := models.PasswordHashesComputed()
+		for i := 0; i < 3; i++ {
+			_, _, err := signIn(db, "198.51.100.7", "admin@example.com", testPassword)
+			wantThrottled(t, err, "throttled attempt")
+		}
+		if n := models.PasswordHashesComputed() - hashes; n != 0 {
+			t.Errorf("throttled attempts computed %d hashes", n)
+		}
+		if n := len(pauses()); n != 3 {
+			t.Errorf("%d waits for 3 throttled answers", n)
 		}
 	})
 }
@@ -430,7 +462,7 @@ func TestChangePassword_ReplacesPasswordAndEndsOtherSessions(t *testing.T) {
 			t.Error("another member's session was ended")
 		}
 		h := storedHash(t, db, m.ID)
-		if !models.VerifyPassword(h, newPassword) || models.VerifyPassword(h, testPassword) {
+		if !testdb.PasswordMatches(t, h, newPassword) || testdb.PasswordMatches(t, h, testPassword) {
 			t.Error("stored hash does not match the new password only")
 		}
 		es := entriesWithAction(t, db, "auth.password_change")

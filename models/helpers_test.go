@@ -28,7 +28,7 @@ var (
 func testPasswordHash(t testing.TB) string {
 	t.Helper()
 	testHashOnce.Do(func() {
-		h, err := models.HashPassword(testPassword)
+		h, err := models.HashPassword(context.Background(), testPassword)
 		if err != nil {
 			panic(err)
 		}

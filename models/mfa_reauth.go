@@ -65,7 +65,9 @@ func (db *DB) checkSetupProof(ctx context.Context, o Origin, m *TeamMember, p MF
 		if err := db.gorm.WithContext(ctx).Delete(&attempt).Error; err != nil {
 			return "", fmt.Errorf("check password: withdraw refused attempt: %w", err)
 		}
-		burnPasswordCheck(p.Password)
+		if err := takeTimeOfPasswordCheck(ctx); err != nil && err != ErrPasswordCheckBusy {
+			return "", err
+		}
 		if err := db.recordReauthFailure(ctx, o, m, "throttled", during); err != nil {
 			return "", err
 		}
@@ -80,7 +82,14 @@ func (db *DB) checkSetupProof(ctx context.Context, o Origin, m *TeamMember, p MF
 		Select("password_hash").Scan(&hash).Error; err != nil {
 		return "", fmt.Errorf("check password: %w", err)
 	}
-	if hash == "" || !VerifyPassword(hash, p.Password) {
+	ok, err := VerifyPassword(ctx, hash, p.Password)
+	if err != nil {
+		if derr := db.gorm.WithContext(context.WithoutCancel(ctx)).Delete(&attempt).Error; derr != nil {
+			return "", fmt.Errorf("check password: withdraw unchecked attempt: %w", derr)
+		}
+		return "", err
+	}
+	if !ok {
 		if err := db.recordReauthFailure(ctx, o, m, "wrong_password", during); err != nil {
 			return "", err
 		}

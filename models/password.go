@@ -1,13 +1,18 @@
 package models
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/subtle"
 	"encoding/base64"
 	"errors"
 	"fmt"
+	mathrand "math/rand/v2"
+	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"golang.org/x/crypto/argon2"
 )
@@ -32,58 +37,252 @@ const (
 
 var errMalformedHash = errors.New("malformed password hash")
 
-// HashPassword returns an argon2id hash in the PHC string format.
-func HashPassword(password string) (string, error) {
+// ErrPasswordCheckBusy answers a password check that found every hashing
+// slot taken for longer than passwordQueueWait: the server is at capacity,
+// and the caller is told to come back rather than queue without end.
+var ErrPasswordCheckBusy = &Error{Kind: KindBusy,
+	Message: "Ledgerdesk is checking many passwords right now. Wait a few seconds and try again."}
+
+// passwordQueueWait is the longest a password check waits for a hashing
+// slot before it is answered ErrPasswordCheckBusy.
+var passwordQueueWait atomic.Int64
+
+func init() { passwordQueueWait.Store(int64(2 * time.Second)) }
+
+func queueWait() time.Duration { return time.Duration(passwordQueueWait.Load()) }
+
+// hashSlots bounds how many argon2id computations run at once. Each takes
+// 64 MiB and argonThreads cores for tens of milliseconds; unbounded, a
+// burst of sign-in attempts took the process to gigabytes and starved
+// every other request. One slot per argonThreads cores keeps the CPU busy
+// and memory at a few hashes' worth.
+var hashSlots = make(chan struct{}, max(1, runtime.GOMAXPROCS(0)/argonThreads))
+
+// acquireHashSlot waits up to passwordQueueWait, or the context's end, for
+// a hashing slot.
+func acquireHashSlot(ctx context.Context) (release func(), err error) {
+	select {
+	case hashSlots <- struct{}{}:
+		return func() { <-hashSlots }, nil
+	default:
+	}
+	t := time.NewTimer(queueWait())
+	defer t.Stop()
+	select {
+	case hashSlots <- struct{}{}:
+		return func() { <-hashSlots }, nil
+	case <-t.C:
+		return nil, ErrPasswordCheckBusy
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// PasswordCheckBusy reports whether a password check would now wait past
+// passwordQueueWait: every slot is taken and the queue behind them holds
+// more than fits in the wait. Answers that never hash (an unknown account,
+// a throttled one) use it to say "busy" exactly when a real check would.
+func PasswordCheckBusy() bool {
+	if len(hashSlots) < cap(hashSlots) {
+		return false
+	}
+	checkTimes.mu.Lock()
+	waiting, typical := checkTimes.waiting, checkTimes.typicalLocked()
+	checkTimes.mu.Unlock()
+	return time.Duration(waiting/cap(hashSlots)+1)*typical > queueWait()
+}
+
+// hashesComputed counts argon2id computations in this process.
+var hashesComputed atomic.Int64
+
+// PasswordHashesComputed is how many argon2id hashes this process has
+// computed, to hash or to check a password.
+func PasswordHashesComputed() int64 { return hashesComputed.Load() }
+
+// HoldPasswordHashSlots takes every password-hashing slot, as if the
+// server were busy hashing, and makes a check wait at most wait for one,
+// until release is called: for tests of what a busy server answers.
+func HoldPasswordHashSlots(wait time.Duration) (release func()) {
+	old := passwordQueueWait.Swap(int64(wait))
+	n := cap(hashSlots)
+	for i := 0; i < n; i++ {
+		hashSlots <- struct{}{}
+	}
+	return func() {
+		for i := 0; i < n; i++ {
+			<-hashSlots
+		}
+		passwordQueueWait.Store(old)
+	}
+}
+
+// pause waits for d, or until ctx ends.
+var pause = func(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// HashPassword returns an argon2id hash in the PHC string format. It takes
+// a hashing slot; ErrPasswordCheckBusy when none frees up in time.
+func HashPassword(ctx context.Context, password string) (string, error) {
 	salt := make([]byte, argonSaltLen)
 	if _, err := rand.Read(salt); err != nil {
 		return "", err
 	}
+	release, err := acquireHashSlot(ctx)
+	if err != nil {
+		return "", err
+	}
 	key := argon2.IDKey([]byte(password), salt, argonTime, argonMemoryKiB, argonThreads, argonKeyLen)
+	release()
+	hashesComputed.Add(1)
 	b64 := base64.RawStdEncoding
 	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s",
 		argon2.Version, argonMemoryKiB, argonTime, argonThreads, b64.EncodeToString(salt), b64.EncodeToString(key)), nil
 }
 
-// VerifyPassword reports whether password matches the PHC-encoded hash.
-// A malformed or empty hash never matches.
-func VerifyPassword(encoded, password string) bool {
-	parts := strings.Split(encoded, "$")
-	if len(parts) != 6 || parts[1] != "argon2id" {
-		return false
+// VerifyPassword reports whether password matches the PHC-encoded hash. A
+// malformed or empty hash never matches (and costs no hashing). It takes a
+// hashing slot; ErrPasswordCheckBusy when none frees up in time.
+func VerifyPassword(ctx context.Context, encoded, password string) (bool, error) {
+	p, err := parseHash(encoded)
+	if err != nil {
+		return false, nil
 	}
-	var version int
-	var mem, iter uint32
-	var threads uint8
-	if _, err := fmt.Sscanf(parts[2], "v=%d", &version); err != nil || version != argon2.Version {
-		return false
+	start := time.Now()
+	checkTimes.queued(1)
+	release, err := acquireHashSlot(ctx)
+	checkTimes.queued(-1)
+	if err != nil {
+		return false, err
 	}
-	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &mem, &iter, &threads); err != nil {
-		return false
-	}
-	// argon2 panics on zero passes or lanes.
-	if iter < 1 || iter > maxArgonTime || threads < 1 || mem > maxArgonMemoryKiB {
-		return false
-	}
-	b64 := base64.RawStdEncoding
-	salt, err1 := b64.DecodeString(parts[4])
-	want, err2 := b64.DecodeString(parts[5])
-	if err1 != nil || err2 != nil || len(want) == 0 {
-		return false
-	}
-	got := argon2.IDKey([]byte(password), salt, iter, mem, threads, uint32(len(want)))
-	return subtle.ConstantTimeCompare(got, want) == 1
+	got := argon2.IDKey([]byte(password), p.salt, p.time, p.memory, p.threads, uint32(len(p.key)))
+	release()
+	hashesComputed.Add(1)
+	checkTimes.record(time.Since(start))
+	return subtle.ConstantTimeCompare(got, p.key) == 1, nil
 }
 
-var (
-	decoyOnce sync.Once
-	decoyHash string
-)
+type phcHash struct {
+	memory, time uint32
+	threads      uint8
+	salt, key    []byte
+}
 
-// burnPasswordCheck spends the time of a real verification, so that an
-// unknown email answers as slowly as a wrong password.
-func burnPasswordCheck(password string) {
-	decoyOnce.Do(func() {
-		decoyHash, _ = HashPassword(RandomToken(16))
-	})
-	VerifyPassword(decoyHash, password)
+func parseHash(encoded string) (phcHash, error) {
+	parts := strings.Split(encoded, "$")
+	if len(parts) != 6 || parts[1] != "argon2id" {
+		return phcHash{}, errMalformedHash
+	}
+	var version int
+	var p phcHash
+	if _, err := fmt.Sscanf(parts[2], "v=%d", &version); err != nil || version != argon2.Version {
+		return phcHash{}, errMalformedHash
+	}
+	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &p.memory, &p.time, &p.threads); err != nil {
+		return phcHash{}, errMalformedHash
+	}
+	// argon2 panics on zero passes or lanes.
+	if p.time < 1 || p.time > maxArgonTime || p.threads < 1 || p.memory > maxArgonMemoryKiB {
+		return phcHash{}, errMalformedHash
+	}
+	b64 := base64.RawStdEncoding
+	var err1, err2 error
+	p.salt, err1 = b64.DecodeString(parts[4])
+	p.key, err2 = b64.DecodeString(parts[5])
+	if err1 != nil || err2 != nil || len(p.key) == 0 {
+		return phcHash{}, errMalformedHash
+	}
+	return p, nil
+}
+
+// checkTimes keeps how long recent real password checks took, from the
+// request for a slot to the end of the hash, so that answers which never
+// hash can take as long.
+var checkTimes = &checkTimeSamples{}
+
+type checkTimeSamples struct {
+	mu      sync.Mutex
+	samples [64]time.Duration
+	n, next int
+	waiting int
+}
+
+func (s *checkTimeSamples) queued(delta int) {
+	s.mu.Lock()
+	s.waiting += delta
+	s.mu.Unlock()
+}
+
+func (s *checkTimeSamples) record(d time.Duration) {
+	s.mu.Lock()
+	s.samples[s.next] = d
+	s.next = (s.next + 1) % len(s.samples)
+	s.n = min(s.n+1, len(s.samples))
+	s.mu.Unlock()
+}
+
+// draw is one of the recent check times, picked at random, so the delay
+// has the spread real checks have; ok is false before any check ran.
+func (s *checkTimeSamples) draw() (time.Duration, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.n == 0 {
+		return 0, false
+	}
+	return s.samples[mathrand.IntN(s.n)], true
+}
+
+// typicalLocked is the median of the recent check times, or a
+// conservative guess before any.
+func (s *checkTimeSamples) typicalLocked() time.Duration {
+	if s.n == 0 {
+		return 100 * time.Millisecond
+	}
+	sorted := append([]time.Duration(nil), s.samples[:s.n]...)
+	for i := 1; i < len(sorted); i++ {
+		for j := i; j > 0 && sorted[j] < sorted[j-1]; j-- {
+			sorted[j], sorted[j-1] = sorted[j-1], sorted[j]
+		}
+	}
+	return sorted[len(sorted)/2]
+}
+
+var calibrate sync.Once
+
+// takeTimeOfPasswordCheck answers as slowly as a real password check would,
+// without doing one: an unknown email, or an attempt refused by a limit,
+// must not tell itself apart from a wrong password by its timing, and must
+// not cost the 64 MiB and the CPU time of a hash. It waits for a duration
+// drawn from recent real checks; ErrPasswordCheckBusy when a real check
+// would have been refused as busy.
+func takeTimeOfPasswordCheck(ctx context.Context) error {
+	if PasswordCheckBusy() {
+		return ErrPasswordCheckBusy
+	}
+	d, ok := checkTimes.draw()
+	if !ok {
+		// No real check has run in this process yet: run one, once, so
+		// there is a time to match.
+		var err error
+		calibrate.Do(func() {
+			var h string
+			if h, err = HashPassword(ctx, RandomToken(16)); err == nil {
+				_, err = VerifyPassword(ctx, h, RandomToken(16))
+			}
+		})
+		if err != nil {
+			return err
+		}
+		if d, ok = checkTimes.draw(); !ok {
+			d = 100 * time.Millisecond
+		}
+	}
+	return pause(ctx, d)
 }

@@ -1,19 +1,22 @@
 package models_test
 
 import (
+	"context"
 	"encoding/base64"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"ledgerdesk/models"
+	"ledgerdesk/models/testdb"
 )
 
 var phcArgon2id = regexp.MustCompile(`^\$argon2id\$v=19\$m=65536,t=2,p=2\$([A-Za-z0-9+/]{22})\$([A-Za-z0-9+/]{43})$`)
 
 func TestHashPassword_IsArgon2idPHCWithRandomSalt(t *testing.T) {
 	h1 := testPasswordHash(t)
-	h2, err := models.HashPassword(testPassword)
+	h2, err := models.HashPassword(context.Background(), testPassword)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -31,18 +34,18 @@ func TestHashPassword_IsArgon2idPHCWithRandomSalt(t *testing.T) {
 			t.Errorf("salt %d bytes, key %d bytes; want 16 and 32", len(salt), len(key))
 		}
 	}
-	if !models.VerifyPassword(h2, testPassword) {
+	if !testdb.PasswordMatches(t, h2, testPassword) {
 		t.Error("second hash does not verify")
 	}
 }
 
 func TestVerifyPassword_AcceptsOnlyTheRightPassword(t *testing.T) {
 	h := testPasswordHash(t)
-	if !models.VerifyPassword(h, testPassword) {
+	if !testdb.PasswordMatches(t, h, testPassword) {
 		t.Fatal("right password refused")
 	}
 	for _, wrong := range []string{"", "correct horse battery stapl", testPassword + " ", strings.ToUpper(testPassword)} {
-		if models.VerifyPassword(h, wrong) {
+		if testdb.PasswordMatches(t, h, wrong) {
 			t.Errorf("wrong password %q accepted", wrong)
 		}
 	}
@@ -81,7 +84,7 @@ func TestVerifyPassword_RejectsMalformedHashesWithoutPanicking(t *testing.T) {
 					t.Errorf("VerifyPassword panicked: %v", r)
 				}
 			}()
-			if models.VerifyPassword(enc, testPassword) {
+			if testdb.PasswordMatches(t, enc, testPassword) {
 				t.Errorf("malformed hash %q accepted the password", enc)
 			}
 		})
@@ -103,4 +106,44 @@ func TestCheckPasswordRules(t *testing.T) {
 			t.Errorf("%d characters: accepted=%v, want %v", len([]rune(pw)), got, ok)
 		}
 	}
+}
+
+func TestVerifyPassword_BusyWhenEverySlotIsTaken(t *testing.T) {
+	h := testPasswordHash(t)
+	release := models.HoldPasswordHashSlots(50 * time.Millisecond)
+	hashes := models.PasswordHashesComputed()
+	ok, err := models.VerifyPassword(context.Background(), h, testPassword)
+	if ok || err != models.ErrPasswordCheckBusy || models.ErrorKind(err) != models.KindBusy {
+		t.Fatalf("with every slot taken: %v, %v; want ErrPasswordCheckBusy", ok, err)
+	}
+	if _, err := models.HashPassword(context.Background(), testPassword); err != models.ErrPasswordCheckBusy {
+		t.Fatalf("HashPassword with every slot taken: %v", err)
+	}
+	if n := models.PasswordHashesComputed() - hashes; n != 0 {
+		t.Fatalf("%d hashes computed while every slot was taken", n)
+	}
+	release()
+	if ok, err := models.VerifyPassword(context.Background(), h, testPassword); !ok || err != nil {
+		t.Fatalf("after the slots freed: %v, %v", ok, err)
+	}
+}
+
+func TestSignIn_BusyDoesNotCountAgainstTheAccount(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, db *models.DB) {
+		activeMember(t, db, "admin@example.com")
+		release := models.HoldPasswordHashSlots(20 * time.Millisecond)
+		for i := 0; i < accountLimit+2; i++ {
+			if _, _, err := signIn(db, "198.51.100.7", "admin@example.com", testPassword); err != models.ErrPasswordCheckBusy {
+				release()
+				t.Fatalf("attempt %d while busy: %v, want ErrPasswordCheckBusy", i+1, err)
+			}
+		}
+		release()
+		if n := countRows(t, db, "login_failures"); n != 0 {
+			t.Fatalf("%d failures counted for attempts never checked", n)
+		}
+		if _, _, err := signIn(db, "198.51.100.7", "admin@example.com", testPassword); err != nil {
+			t.Fatalf("the right password once the server is free: %v", err)
+		}
+	})
 }

@@ -260,7 +260,7 @@ func (db *DB) AcceptInvitation(ctx context.Context, o Origin, token, password, c
 	if err := fields.Err(); err != nil {
 		return nil, err
 	}
-	hash, err := HashPassword(password)
+	hash, err := HashPassword(ctx, password)
 	if err != nil {
 		return nil, err
 	}

@@ -158,7 +158,7 @@ func (db *DB) CreateMember(ctx context.Context, o Origin, in NewMember) (*TeamMe
 	if err := fields.Err(); err != nil {
 		return nil, err
 	}
-	hash, err := HashPassword(in.Password)
+	hash, err := HashPassword(ctx, in.Password)
 	if err != nil {
 		return nil, err
 	}

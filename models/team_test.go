@@ -129,7 +129,7 @@ func TestAcceptInvitation_WorksOnceThenNotAgain(t *testing.T) {
 			t.Fatalf("accept: %v", err)
 		}
 		got := reloadMember(t, db, m.ID)
-		if got.Status != models.MemberActive || !models.VerifyPassword(storedHash(t, db, m.ID), goodPassword) {
+		if got.Status != models.MemberActive || !testdb.PasswordMatches(t, storedHash(t, db, m.ID), goodPassword) {
 			t.Fatalf("after accepting: %+v", got)
 		}
 		es := entriesWithAction(t, db, "team.accept")
@@ -143,7 +143,7 @@ func TestAcceptInvitation_WorksOnceThenNotAgain(t *testing.T) {
 		if e := domainError(t, err, models.KindNotFound); !strings.Contains(e.Message, "already used") {
 			t.Fatalf("second use: %v", e)
 		}
-		if !models.VerifyPassword(storedHash(t, db, m.ID), goodPassword) {
+		if !testdb.PasswordMatches(t, storedHash(t, db, m.ID), goodPassword) {
 			t.Fatal("the second use changed the password")
 		}
 	})
@@ -503,7 +503,7 @@ func TestAcceptInvitation_TwoAtOnceOnlyOneWins(t *testing.T) {
 		if won < 0 || errs[1-won] == nil {
 			t.Fatalf("errors %v, want exactly one acceptance", errs)
 		}
-		if !models.VerifyPassword(storedHash(t, db, inv.Member.ID), passwords[won]) {
+		if !testdb.PasswordMatches(t, storedHash(t, db, inv.Member.ID), passwords[won]) {
 			t.Fatal("the stored password is not the winner's")
 		}
 		if n := len(entriesWithAction(t, db, "team.accept")); n != 1 {

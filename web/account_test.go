@@ -128,7 +128,7 @@ func TestAccountPasswordChange_EndsTheMembersOtherSessionsAndKeepsThisOne(t *tes
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !models.VerifyPassword(stored.PasswordHash, next) || models.VerifyPassword(stored.PasswordHash, old) {
+		if !testdb.PasswordMatches(t, stored.PasswordHash, next) || testdb.PasswordMatches(t, stored.PasswordHash, old) {
 			t.Fatal("the stored password is not the new one")
 		}
 	})

@@ -80,9 +80,17 @@ func setup(cfg Config, db *models.DB, routes func(*handlers.Handler) []Route) (*
 	// the API's own 404/405) answer without a session being loaded or a
 	// CSRF token asked for. They authenticate with API keys alone, which
 	// a browser never sends by itself, so there is nothing to forge.
+	var perCaller fiber.Handler
+	if cfg.APIRequestsPerMinute > 0 {
+		perCaller = apiLimit(cfg.APIRequestsPerMinute, api)
+	}
 	for _, r := range table {
 		if r.Access.IsAPI() {
-			app.Add(r.Method, r.Path, authorize(db, r.Access), r.Handler)
+			chain := []fiber.Handler{authorize(db, r.Access)}
+			if perCaller != nil {
+				chain = append(chain, perCaller)
+			}
+			app.Add(r.Method, r.Path, append(chain, r.Handler)...)
 		}
 	}
 	app.Use(api.fallback)
@@ -91,10 +99,16 @@ func setup(cfg Config, db *models.DB, routes func(*handlers.Handler) []Route) (*
 		loadSession(sessions, navs),
 		csrf.handler,
 	)
+	credentials := credentialLimit(cfg.CredentialAttemptsPerMinute)
 	for _, r := range table {
-		if !r.Access.IsAPI() {
-			app.Add(r.Method, r.Path, authorize(db, r.Access), r.Handler)
+		if r.Access.IsAPI() {
+			continue
 		}
+		chain := []fiber.Handler{authorize(db, r.Access), r.Handler}
+		if r.ChecksCredentials {
+			chain = append([]fiber.Handler{credentials}, chain...)
+		}
+		app.Add(r.Method, r.Path, chain...)
 	}
 	return app, nil
 }

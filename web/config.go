@@ -37,6 +37,13 @@ type Config struct {
 	// PublicURL is the portal's address for links in emails; empty: the
 	// address each request came to.
 	PublicURL string
+	// CredentialAttemptsPerMinute bounds the sign-in, two-step code and
+	// password forms one client address may send a minute (0: 20).
+	CredentialAttemptsPerMinute int
+	// APIRequestsPerMinute bounds the JSON API calls of one API key, or
+	// one end user's own user_token, a minute (0: 1,200; negative: no
+	// limit).
+	APIRequestsPerMinute int
 }
 
 // withDefaults fills what the caller left zero.
@@ -49,6 +56,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.RequestTimeout == 0 {
 		c.RequestTimeout = 5 * time.Second
+	}
+	if c.CredentialAttemptsPerMinute == 0 {
+		c.CredentialAttemptsPerMinute = defaultCredentialAttemptsPerMinute
+	}
+	if c.APIRequestsPerMinute == 0 {
+		c.APIRequestsPerMinute = defaultAPIRequestsPerMinute
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()

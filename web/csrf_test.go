@@ -47,7 +47,7 @@ func TestCSRF_PasswordChangeWithoutTokenIs403AndChangesNothing(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !models.VerifyPassword(stored.PasswordHash, old) || models.VerifyPassword(stored.PasswordHash, next) {
+		if !testdb.PasswordMatches(t, stored.PasswordHash, old) || testdb.PasswordMatches(t, stored.PasswordHash, next) {
 			t.Fatal("the password changed although the form was refused")
 		}
 		// The member is still signed in.

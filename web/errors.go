@@ -37,6 +37,9 @@ func errorHandler(log *slog.Logger, api apiRoutes) fiber.ErrorHandler {
 		if info.Status == fiber.StatusServiceUnavailable {
 			c.Set(fiber.HeaderRetryAfter, "5")
 		}
+		if models.ErrorKind(err) == models.KindBusy {
+			c.Set(fiber.HeaderRetryAfter, "2")
+		}
 		if current.IsHTMX(c) {
 			// Show the problem where messages appear instead of swapping an
 			// error page into whatever the request targeted.
@@ -53,7 +56,12 @@ func classify(err error) pages.ErrorInfo {
 	var merr *models.Error
 	var cerr *csrfError
 	var oerr *crossOriginError
+	var lerr *rateLimitedError
 	switch {
+	case errors.As(err, &lerr):
+		return pages.ErrorInfo{Status: http.StatusTooManyRequests, Title: "Too many attempts",
+			Message: "Too many sign-in, code or password attempts came from your address. Wait " + lerr.retryAfter +
+				" seconds, then try again; nothing was checked or changed."}
 	case errors.As(err, &oerr):
 		return pages.ErrorInfo{Status: http.StatusForbidden, Title: "Cross-site request refused",
 			Message: "Your browser says this form was sent from another site, so Ledgerdesk refused it; nothing was changed. Open Ledgerdesk directly and try again."}
@@ -84,7 +92,7 @@ func statusOf(k models.Kind) int {
 		return http.StatusForbidden
 	case models.KindUnauthorized:
 		return http.StatusUnauthorized
-	case models.KindThrottled:
+	case models.KindThrottled, models.KindBusy:
 		return http.StatusTooManyRequests
 	}
 	return http.StatusInternalServerError

@@ -31,7 +31,7 @@ func probeRoutes() []web.Route {
 // newProbeHarness is webtest.New over the portal's routes plus probeRoutes.
 func newProbeHarness(t *testing.T, db *models.DB) *webtest.Harness {
 	t.Helper()
-	cfg := web.Config{SessionKey: webtest.TestSessionKey, Logger: webtest.Logger()}
+	cfg := webtest.Config()
 	app, err := web.SetupWithRoutes(cfg, db, func(h *handlers.Handler) []web.Route {
 		return append(web.RouteTable(h), probeRoutes()...)
 	})

@@ -122,6 +122,10 @@ type Route struct {
 	// Nav, when set, puts the route in the navigation under this label for
 	// the roles it allows.
 	Nav string
+	// ChecksCredentials marks a form that checks a password or a two-step
+	// code: one client address may send only so many a minute, refused
+	// before anything is checked (Config.CredentialAttemptsPerMinute).
+	ChecksCredentials bool
 }
 
 // routes is the whole route table: every page, partial and form post, with
@@ -133,9 +137,9 @@ func routes(h *handlers.Handler) []Route {
 		{Method: "GET", Path: "/static/*", Access: Public, Handler: serveStatic},
 
 		{Method: "GET", Path: "/login", Access: Public, Handler: h.LoginShow},
-		{Method: "POST", Path: "/login", Access: Public, Handler: h.LoginSubmit},
+		{Method: "POST", Path: "/login", Access: Public, Handler: h.LoginSubmit, ChecksCredentials: true},
 		{Method: "GET", Path: "/login/mfa", Access: SecondFactor, Handler: h.LoginMFAShow},
-		{Method: "POST", Path: "/login/mfa", Access: SecondFactor, Handler: h.LoginMFASubmit},
+		{Method: "POST", Path: "/login/mfa", Access: SecondFactor, Handler: h.LoginMFASubmit, ChecksCredentials: true},
 		{Method: "POST", Path: "/logout", Access: AnySession, Handler: h.Logout},
 
 		{Method: "GET", Path: "/", Access: Members, Handler: h.Home, Nav: "Overview"},
@@ -154,10 +158,10 @@ func routes(h *handlers.Handler) []Route {
 		{Method: "POST", Path: "/users/:id<int>/rotate-token", Access: Admins, Handler: h.UserRotateToken},
 
 		{Method: "GET", Path: "/account/mfa", Access: MembersEnrolling, Handler: h.AccountMFAShow},
-		{Method: "POST", Path: "/account/mfa/setup", Access: MembersEnrolling, Handler: h.AccountMFASetup},
-		{Method: "POST", Path: "/account/mfa/confirm", Access: MembersEnrolling, Handler: h.AccountMFAConfirm},
-		{Method: "POST", Path: "/account/mfa/recovery-codes", Access: Members, Handler: h.AccountMFARecoveryCodes},
-		{Method: "POST", Path: "/account/mfa/disable", Access: Members, Handler: h.AccountMFADisable},
+		{Method: "POST", Path: "/account/mfa/setup", Access: MembersEnrolling, Handler: h.AccountMFASetup, ChecksCredentials: true},
+		{Method: "POST", Path: "/account/mfa/confirm", Access: MembersEnrolling, Handler: h.AccountMFAConfirm, ChecksCredentials: true},
+		{Method: "POST", Path: "/account/mfa/recovery-codes", Access: Members, Handler: h.AccountMFARecoveryCodes, ChecksCredentials: true},
+		{Method: "POST", Path: "/account/mfa/disable", Access: Members, Handler: h.AccountMFADisable, ChecksCredentials: true},
 
 		{Method: "GET", Path: "/settings", Access: Admins, Handler: h.SettingsShow, Nav: "Settings"},
 		{Method: "POST", Path: "/settings", Access: Admins, Handler: h.SettingsUpdate},
@@ -203,7 +207,7 @@ func routes(h *handlers.Handler) []Route {
 		{Method: "GET", Path: "/audit/checkpoints/:id<int>", Access: Members, Handler: h.AuditCheckpointDownload},
 
 		{Method: "GET", Path: "/account", Access: Members, Handler: h.AccountShow},
-		{Method: "POST", Path: "/account/password", Access: Members, Handler: h.AccountPasswordChange},
+		{Method: "POST", Path: "/account/password", Access: Members, Handler: h.AccountPasswordChange, ChecksCredentials: true},
 		{Method: "GET", Path: "/account/sessions", Access: Members, Handler: h.AccountSessions},
 		{Method: "POST", Path: "/account/sessions/end-others", Access: Members, Handler: h.AccountSessionsEndOthers},
 		{Method: "POST", Path: "/account/sessions/:session/end", Access: Members, Handler: h.AccountSessionEnd},
@@ -221,7 +225,7 @@ func routes(h *handlers.Handler) []Route {
 		{Method: "GET", Path: "/team/:id<len(24)>/mfa-reset", Access: Admins, Handler: h.TeamMFAResetConfirm},
 		{Method: "POST", Path: "/team/:id<len(24)>/mfa-reset", Access: Admins, Handler: h.TeamMFAReset},
 		{Method: "GET", Path: "/invite/:token", Access: Public, Handler: h.InviteShow},
-		{Method: "POST", Path: "/invite/:token", Access: Public, Handler: h.InviteAccept},
+		{Method: "POST", Path: "/invite/:token", Access: Public, Handler: h.InviteAccept, ChecksCredentials: true},
 	}
 }
 

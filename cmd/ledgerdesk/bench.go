@@ -38,6 +38,9 @@ func bench(ctx context.Context, args []string, getenv func(string) string, stdou
 	if len(args) > 0 && args[0] == "audit" {
 		return benchAudit(ctx, args[1:], getenv, stdout, stderr)
 	}
+	if len(args) > 0 && args[0] == "signin" {
+		return benchSignIn(ctx, args[1:], getenv, stdout, stderr)
+	}
 	fs := newFlagSet("bench", stderr)
 	var dbo dbOptions
 	dbo.register(fs, getenv)

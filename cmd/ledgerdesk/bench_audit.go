@@ -130,7 +130,7 @@ func benchAudit(ctx context.Context, args []string, getenv func(string) string, 
 				day.Format(time.RFC3339), day.Add(24*time.Hour).Format(time.RFC3339), lo, hi)},
 		{"chart, 30 days (htmx)", "/audit/chart", ""},
 	}
-	fmt.Fprintf(stdout, "process RSS high-water mark after setup: %d MB\n", procStatusKB("VmHWM:")/1024)
+	fmt.Fprintf(stdout, "process RSS high-water mark after setup: %d MB\n", procStatusKB("/proc/self/status", "VmHWM:")/1024)
 	load, _ := os.ReadFile("/proc/loadavg")
 	fmt.Fprintf(stdout, "\n%d audit entries, head seq %d; load average %s\n", head.Seq, head.Seq, strings.TrimSpace(string(load)))
 	tw := tabwriter.NewWriter(stdout, 2, 4, 2, ' ', tabwriter.AlignRight)
@@ -167,7 +167,7 @@ func benchAudit(ctx context.Context, args []string, getenv func(string) string, 
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t\n", p.name, ms(percentile(ds, 50)), ms(percentile(ds, 99)), rows)
 	}
 	tw.Flush()
-	fmt.Fprintf(stdout, "process RSS high-water mark after the pages: %d MB\n", procStatusKB("VmHWM:")/1024)
+	fmt.Fprintf(stdout, "process RSS high-water mark after the pages: %d MB\n", procStatusKB("/proc/self/status", "VmHWM:")/1024)
 
 	debug.FreeOSMemory()
 	stopRSS := sampleRSS()
@@ -275,11 +275,11 @@ func sampleRSS() (stop func() int64) {
 }
 
 // rssKB is this process's resident set size (Linux), 0 elsewhere.
-func rssKB() int64 { return procStatusKB("VmRSS:") }
+func rssKB() int64 { return procStatusKB("/proc/self/status", "VmRSS:") }
 
-// procStatusKB reads a kB figure of /proc/self/status.
-func procStatusKB(key string) int64 {
-	b, err := os.ReadFile("/proc/self/status")
+// procStatusKB reads a kB figure of a /proc/PID/status file.
+func procStatusKB(path, key string) int64 {
+	b, err := os.ReadFile(path)
 	if err != nil {
 		return 0
 	}

@@ -394,8 +394,8 @@ func TestAdminCreate_PrintsPasswordOnceAndRefusesDuplicateEmail(t *testing.T) {
 	if err != nil {
 		t.Fatalf("the member is not in the database: %v", err)
 	}
-	if member.Role != models.RoleCompliance || !models.VerifyPassword(member.PasswordHash, password) {
-		t.Fatalf("stored member has role %q, password matches %v", member.Role, models.VerifyPassword(member.PasswordHash, password))
+	if member.Role != models.RoleCompliance || !testdb.PasswordMatches(t, member.PasswordHash, password) {
+		t.Fatalf("stored member has role %q, password matches %v", member.Role, testdb.PasswordMatches(t, member.PasswordHash, password))
 	}
 
 	dup := ledgerdesk(t, env(), "admin", "create", "--data", data, "--email", "x@example.com", "--role", "auditor")

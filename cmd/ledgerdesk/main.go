@@ -38,6 +38,8 @@ commands:
   seed --users N [--seed S]          add N demo end users with their items
   bench                              measure the users pages at scale (PostgreSQL)
   bench api                          measure the JSON API at scale (PostgreSQL)
+  bench audit                        measure the audit pages at scale (PostgreSQL)
+  bench signin                       storm a serve process with sign-ins; watch its memory and pages
 
 Run "ledgerdesk COMMAND -h" for a command's flags.
 `

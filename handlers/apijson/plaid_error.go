@@ -19,6 +19,7 @@ const (
 	TypeInvalidInput   = "INVALID_INPUT"
 	TypeUserError      = "USER_ERROR"
 	TypeAPIError       = "API_ERROR"
+	TypeRateLimit      = "RATE_LIMIT_EXCEEDED"
 
 	CodeInvalidBody       = "INVALID_BODY"
 	CodeMissingFields     = "MISSING_FIELDS"
@@ -30,6 +31,7 @@ const (
 	CodeUserNotFound      = "USER_NOT_FOUND"
 	CodeInternal          = "INTERNAL_SERVER_ERROR"
 	CodePlannedOutage     = "PLANNED_MAINTENANCE"
+	CodeRateLimit         = "RATE_LIMIT"
 )
 
 // PlaidError is Plaid's error object, with every field the seed lists.
@@ -119,6 +121,12 @@ func Internal() *PlaidError {
 func Unavailable() *PlaidError {
 	return plaidError(http.StatusServiceUnavailable, TypeAPIError, CodePlannedOutage,
 		"Ledgerdesk cannot reach its database right now; retry shortly, nothing was changed")
+}
+
+// RateLimited is a key that sent more requests than its limit allows.
+func RateLimited(perMinute int, retryAfter string) *PlaidError {
+	return plaidError(http.StatusTooManyRequests, TypeRateLimit, CodeRateLimit,
+		fmt.Sprintf("this API key sent more than %d requests in a minute; retry after %s seconds (the Retry-After header)", perMinute, retryAfter))
 }
 
 // identityPaths gives the request path of each field the models name.

@@ -2,6 +2,7 @@ package apijson
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 
 	"ledgerdesk/models"
@@ -34,7 +35,11 @@ var (
 	PowensNotFound  = func() *PowensError {
 		return powensError(http.StatusNotFound, "userNotFound", "no such user, or the user was removed")
 	}
-	PowensInvalid = func(msg string) *PowensError { return powensError(http.StatusBadRequest, "invalidValue", msg) }
+	PowensInvalid     = func(msg string) *PowensError { return powensError(http.StatusBadRequest, "invalidValue", msg) }
+	PowensRateLimited = func(perMinute int, retryAfter string) *PowensError {
+		return powensError(http.StatusTooManyRequests, "tooManyRequests",
+			fmt.Sprintf("more than %d requests in a minute; retry after %s seconds (the Retry-After header)", perMinute, retryAfter))
+	}
 )
 
 // PowensFromError is the Powens error an error from a handler stands for.

@@ -1,6 +1,7 @@
 package testdb
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -67,4 +68,15 @@ func FailOn(t testing.TB, db *models.DB, op Op, table string) (stop func()) {
 	stop = func() { on.Store(false) }
 	t.Cleanup(stop)
 	return stop
+}
+
+// PasswordMatches checks a stored hash against a password, failing the
+// test if the check cannot run.
+func PasswordMatches(t testing.TB, encoded, password string) bool {
+	t.Helper()
+	ok, err := models.VerifyPassword(context.Background(), encoded, password)
+	if err != nil {
+		t.Fatalf("verify password: %v", err)
+	}
+	return ok
 }

@@ -39,7 +39,7 @@ var TestSessionKey = bytes.Repeat([]byte("k"), 32)
 // sink that Main scans.
 func New(t testing.TB, db *models.DB, opts ...func(*web.Config)) *Harness {
 	t.Helper()
-	cfg := web.Config{SessionKey: TestSessionKey, Logger: Logger()}
+	cfg := Config()
 	for _, o := range opts {
 		o(&cfg)
 	}
@@ -48,6 +48,13 @@ func New(t testing.TB, db *models.DB, opts ...func(*web.Config)) *Harness {
 		t.Fatal(err)
 	}
 	return &Harness{App: app, DB: db, Config: cfg}
+}
+
+// Config is the configuration test apps start from. Tests sign in far
+// more often than a person would, from one address, so the per-address
+// limit on credential forms is lifted; tests of that limit set their own.
+func Config() web.Config {
+	return web.Config{SessionKey: TestSessionKey, Logger: Logger(), CredentialAttemptsPerMinute: 1 << 20}
 }
 
 // Member creates an active member with role and a random password.

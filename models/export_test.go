@@ -1,0 +1,25 @@
+package models
+
+import (
+	"context"
+	"time"
+)
+
+// RecordPauses makes the waits that stand in for a password check return
+// at once, recording their lengths, until restore is called.
+func RecordPauses() (pauses func() []time.Duration, restore func()) {
+	var got []time.Duration
+	old := pause
+	pause = func(_ context.Context, d time.Duration) error {
+		got = append(got, d)
+		return nil
+	}
+	return func() []time.Duration { return got }, func() { pause = old }
+}
+
+// RecentCheckTimes are the durations pauses are drawn from.
+func RecentCheckTimes() []time.Duration {
+	checkTimes.mu.Lock()
+	defer checkTimes.mu.Unlock()
+	return append([]time.Duration(nil), checkTimes.samples[:checkTimes.n]...)
+}
