@@ -79,9 +79,9 @@ func Parse(rawURL, from string) (*SMTP, error) {
 		(u.Path != "" && u.Path != "/") || u.Fragment != "" {
 		return nil, errors.New("the SMTP URL must look like " + urlForms)
 	}
-	sender, err := mail.ParseAddress(from)
-	if err != nil || strings.ContainsAny(from, "\r\n") {
-		return nil, errors.New("the mail From address is not a valid address")
+	sender, err := parseFrom(from)
+	if err != nil {
+		return nil, err
 	}
 	s := &SMTP{host: u.Hostname(), from: from, envelopeFrom: sender.Address, Timeout: 15 * time.Second}
 	if u.Scheme == "smtps" {
@@ -120,6 +120,21 @@ func Parse(rawURL, from string) (*SMTP, error) {
 		return nil, errors.New("the SMTP URL has credentials and tls=none: they would cross the network in clear (use STARTTLS or smtps://)")
 	}
 	return s, nil
+}
+
+// CheckFrom says whether from can be the From of the portal's mail: an
+// address, perhaps with a name (Ledgerdesk <noreply@example.com>).
+func CheckFrom(from string) error {
+	_, err := parseFrom(from)
+	return err
+}
+
+func parseFrom(from string) (*mail.Address, error) {
+	sender, err := mail.ParseAddress(from)
+	if err != nil || strings.ContainsAny(from, "\r\n") {
+		return nil, errors.New("the mail From address is not a valid address, e.g. Ledgerdesk <noreply@example.com>")
+	}
+	return sender, nil
 }
 
 // loopback reports whether host is this machine, the only place net/smtp
