@@ -5,8 +5,11 @@ package models
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
+	"io/fs"
 	"net/url"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -118,7 +121,8 @@ func PostgresDSN(dsn string) string {
 }
 
 // OpenSQLite opens (or creates) an embedded SQLite file in WAL mode with a
-// busy timeout and foreign keys on. The path ":memory:" gives a private
+// busy timeout and foreign keys on. The file and its companions are
+// readable by their owner only. The path ":memory:" gives a private
 // in-memory database on a single connection, as tests use.
 func OpenSQLite(path string) (*DB, error) {
 	pragmas := "_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_txlock=immediate"
@@ -127,6 +131,9 @@ func OpenSQLite(path string) (*DB, error) {
 	if memory {
 		dsn = "file::memory:?" + pragmas
 	} else {
+		if err := privateSQLiteFiles(path); err != nil {
+			return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+		}
 		dsn = "file:" + path + "?" + pragmas + "&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)"
 	}
 	g, err := gorm.Open(sqlite.Open(dsn), gormConfig())
@@ -146,6 +153,35 @@ func OpenSQLite(path string) (*DB, error) {
 		sqlDB.SetMaxOpenConns(8)
 	}
 	return &DB{gorm: g, Dialect: SQLite}, nil
+}
+
+// privateSQLiteFiles creates the database file with mode 0600 before
+// SQLite opens it: SQLite would make it 0644 (less the umask), and it gives
+// the -wal, -shm and -journal files it creates the database file's mode.
+// Files left readable by others (an older release, a copy) are tightened.
+func privateSQLiteFiles(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	for _, name := range []string{path, path + "-wal", path + "-shm", path + "-journal"} {
+		info, err := os.Stat(name)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if mode := info.Mode().Perm(); mode&0o077 != 0 {
+			if err := os.Chmod(name, mode&^0o077); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 func gormConfig() *gorm.Config {

@@ -77,6 +77,10 @@ func (db *DB) LoadSession(ctx context.Context, idHash string, l SessionLimits) (
 // it bounds the idle timeout's precision and spares a write per request.
 const touchEvery = time.Minute
 
+// MinIdleTimeout is the shortest idle timeout that never ends a session in
+// use: last_seen_at may lag a request by up to touchEvery.
+const MinIdleTimeout = 2 * touchEvery
+
 // TouchSession records activity, at most once per touchEvery.
 func (db *DB) TouchSession(ctx context.Context, s *Session) error {
 	now := Now()

@@ -24,6 +24,9 @@ func Setup(cfg Config, db *models.DB) (*fiber.App, error) {
 // assembly treats a table that is not the portal's own.
 func setup(cfg Config, db *models.DB, routes func(*handlers.Handler) []Route) (*fiber.App, error) {
 	cfg = cfg.withDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
 	if len(cfg.SessionKey) < 32 {
 		return nil, errors.New("web: the session key must be at least 32 bytes")
 	}

@@ -40,6 +40,13 @@ func newClientAddress(proxies []string) (*clientAddress, error) {
 	return &clientAddress{trusted: nets, strategy: strategy}, nil
 }
 
+// CheckTrustedProxies reports what is wrong with a list of trusted
+// proxies, as Setup would refuse it.
+func CheckTrustedProxies(proxies []string) error {
+	_, err := newClientAddress(proxies)
+	return err
+}
+
 func (a *clientAddress) handler(c *fiber.Ctx) error {
 	current.SetClientIP(c, a.of(c))
 	return c.Next()

@@ -4,9 +4,11 @@
 package web
 
 import (
+	"fmt"
 	"log/slog"
 	"time"
 
+	"ledgerdesk/models"
 	"ledgerdesk/web/mail"
 	"ledgerdesk/webhooks"
 )
@@ -19,11 +21,14 @@ type Config struct {
 	// TrustedProxies are the addresses whose X-Forwarded-For is believed.
 	// Empty: forwarded headers are ignored.
 	TrustedProxies []string
-	// IdleTimeout and AbsoluteTimeout bound a session's life.
+	// IdleTimeout and AbsoluteTimeout bound a session's life (zero: 30
+	// minutes and 12 hours). The idle timeout is at least
+	// models.MinIdleTimeout and at most the absolute one.
 	IdleTimeout     time.Duration
 	AbsoluteTimeout time.Duration
 	// RequestTimeout bounds the database work of one request, so an
-	// unreachable database answers 503 instead of hanging.
+	// unreachable database answers 503 instead of hanging (zero: 5
+	// seconds).
 	RequestTimeout time.Duration
 	// SessionKey signs session cookies (32 or 64 random bytes).
 	SessionKey []byte
@@ -70,4 +75,19 @@ func (c Config) withDefaults() Config {
 		c.WebhookGuard = &webhooks.Guard{}
 	}
 	return c
+}
+
+// validate refuses a configuration the portal cannot run safely with; it
+// sees the values after withDefaults.
+func (c Config) validate() error {
+	switch {
+	case c.IdleTimeout < 0, c.AbsoluteTimeout < 0, c.RequestTimeout < 0:
+		return fmt.Errorf("web: negative timeout (idle %v, absolute %v, request %v)", c.IdleTimeout, c.AbsoluteTimeout, c.RequestTimeout)
+	case c.IdleTimeout < models.MinIdleTimeout:
+		return fmt.Errorf("web: the idle timeout (%v) must be at least %v: activity is recorded once a minute, so a shorter one ends sessions in use",
+			c.IdleTimeout, models.MinIdleTimeout)
+	case c.IdleTimeout > c.AbsoluteTimeout:
+		return fmt.Errorf("web: the idle timeout (%v) must not exceed the absolute timeout (%v)", c.IdleTimeout, c.AbsoluteTimeout)
+	}
+	return nil
 }

@@ -53,25 +53,8 @@ type secretsOnDisk struct {
 // LoadSecrets reads the keys from the environment (hex) and fills any that
 // are missing from dataDir/secrets.json, creating it if needed.
 func LoadSecrets(dataDir string, getenv func(string) string) (Secrets, error) {
-	var s Secrets
-	var err error
-	if s.SessionKey, err = hexKey(EnvSessionKey, getenv(EnvSessionKey), 32); err != nil {
-		return s, err
-	}
-	if s.FieldKey, err = hexKey(EnvFieldKey, getenv(EnvFieldKey), 32); err != nil {
-		return s, err
-	}
-	for _, old := range strings.Split(getenv(EnvOldFieldKeys), ",") {
-		if old = strings.TrimSpace(old); old == "" {
-			continue
-		}
-		k, err := hexKey(EnvOldFieldKeys, old, 32)
-		if err != nil {
-			return s, err
-		}
-		s.OldFieldKeys = append(s.OldFieldKeys, k)
-	}
-	if s.AuditSigningKey, err = signingKey(getenv(EnvAuditSigningKey)); err != nil {
+	s, err := secretsFromEnv(getenv)
+	if err != nil {
 		return s, err
 	}
 	if s.SessionKey != nil && s.FieldKey != nil && s.AuditSigningKey != nil {
@@ -97,6 +80,52 @@ func LoadSecrets(dataDir string, getenv func(string) string) (Secrets, error) {
 		if s.AuditSigningKey, err = signingKey(disk.AuditSigningKey); err != nil || s.AuditSigningKey == nil {
 			return s, fmt.Errorf("%s holds no valid audit signing key", filepath.Join(dataDir, secretsFile))
 		}
+	}
+	return s, nil
+}
+
+// CheckSecretsEnv says what is wrong with a key in the environment, the
+// error LoadSecrets would return for it, without touching the disk.
+func CheckSecretsEnv(getenv func(string) string) error {
+	s, err := secretsFromEnv(getenv)
+	if err != nil || (s.FieldKey == nil && s.OldFieldKeys == nil) {
+		return err
+	}
+	// The field keys must also suit the cipher (32 bytes each); without a
+	// current key in the environment, the old ones are tried beside a
+	// stand-in for the generated one.
+	current := s.FieldKey
+	if current == nil {
+		current = make([]byte, 32)
+	}
+	if _, err := models.NewFieldCipher(current, s.OldFieldKeys...); err != nil {
+		return fmt.Errorf("%s, %s: %w", EnvFieldKey, EnvOldFieldKeys, err)
+	}
+	return nil
+}
+
+// secretsFromEnv reads the keys the environment sets; the others stay nil.
+func secretsFromEnv(getenv func(string) string) (Secrets, error) {
+	var s Secrets
+	var err error
+	if s.SessionKey, err = hexKey(EnvSessionKey, getenv(EnvSessionKey), 32); err != nil {
+		return s, err
+	}
+	if s.FieldKey, err = hexKey(EnvFieldKey, getenv(EnvFieldKey), 32); err != nil {
+		return s, err
+	}
+	for _, old := range strings.Split(getenv(EnvOldFieldKeys), ",") {
+		if old = strings.TrimSpace(old); old == "" {
+			continue
+		}
+		k, err := hexKey(EnvOldFieldKeys, old, 32)
+		if err != nil {
+			return s, err
+		}
+		s.OldFieldKeys = append(s.OldFieldKeys, k)
+	}
+	if s.AuditSigningKey, err = signingKey(getenv(EnvAuditSigningKey)); err != nil {
+		return s, err
 	}
 	return s, nil
 }

@@ -14,16 +14,25 @@ func admin(ctx context.Context, args []string, getenv func(string) string, stdou
 		fmt.Fprintln(stderr, "usage: ledgerdesk admin create --email E --role admin|compliance|auditor")
 		return exitCode(2)
 	}
-	fs := newFlagSet("admin create", stderr)
+	s := newSettings("admin create", getenv, stderr)
 	var dbo dbOptions
-	dbo.register(fs, getenv)
-	email := fs.String("email", "", "the member's email address")
-	role := fs.String("role", "admin", "admin, compliance or auditor")
-	if err := fs.Parse(args[1:]); err != nil {
-		return exitCode(2)
-	}
-	r, err := models.ParseRole(*role)
-	if err != nil {
+	dbo.register(s)
+	email := s.String("email", "", "", "the member's email address (required)", nil)
+	var r models.Role
+	s.String("role", "", "admin", "admin, compliance or auditor", func(v string) (err error) {
+		r, err = models.ParseRole(v)
+		return err
+	})
+	s.check(func() string {
+		if *email == "" {
+			return "--email is required: ledgerdesk admin create --email E --role admin|compliance|auditor"
+		}
+		if err := checkEmail(*email); err != nil {
+			return fmt.Sprintf("--email: %q: %v", *email, err)
+		}
+		return ""
+	})
+	if err := s.parse(args[1:]); err != nil {
 		return err
 	}
 	db, err := dbo.open(ctx, false)

@@ -38,31 +38,34 @@ func audit(ctx context.Context, args []string, getenv func(string) string, stdou
 // public key to trust, that the chain up to the checkpoint is the one
 // that was signed.
 func auditVerify(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("audit verify", stderr)
+	s := newSettings("audit verify", getenv, stderr)
 	var dbo dbOptions
-	dbo.register(fs, getenv)
-	cpFile := fs.String("checkpoint", "", "a downloaded checkpoint file (JSON) to check the chain against")
-	pubKey := fs.String("public-key", "", "the Ed25519 public key (base64 or hex) the checkpoint must be signed with, or a file holding it")
-	if err := fs.Parse(args); err != nil {
-		return exitCode(2)
-	}
-	if (*cpFile == "") != (*pubKey == "") {
-		fmt.Fprintln(stderr, "ledgerdesk audit verify: --checkpoint and --public-key go together")
-		return exitCode(2)
-	}
+	dbo.register(s)
+	cpFile := s.String("checkpoint", "", "", "a downloaded checkpoint `file` (JSON) to check the chain against", nil)
+	pubKey := s.String("public-key", "", "", "the Ed25519 public key (base64 or hex) the checkpoint must be signed with, or a file holding it", nil)
 	var cp models.AuditCheckpoint
 	var pub ed25519.PublicKey
-	if *cpFile != "" {
-		b, err := os.ReadFile(*cpFile)
-		if err != nil {
-			return err
+	s.check(func() string {
+		if (*cpFile == "") != (*pubKey == "") {
+			return "--checkpoint and --public-key go together"
 		}
-		if cp, err = models.ParseCheckpointFile(b); err != nil {
-			return err
+		if *cpFile == "" {
+			return ""
+		}
+		b, err := os.ReadFile(*cpFile)
+		if err == nil {
+			cp, err = models.ParseCheckpointFile(b)
+		}
+		if err != nil {
+			return fmt.Sprintf("--checkpoint: %v", err)
 		}
 		if pub, err = readPublicKey(*pubKey); err != nil {
-			return err
+			return err.Error()
 		}
+		return ""
+	})
+	if err := s.parse(args); err != nil {
+		return err
 	}
 	db, err := dbo.open(ctx, false)
 	if err != nil {
@@ -117,11 +120,12 @@ func readPublicKey(s string) (ed25519.PublicKey, error) {
 
 // auditCheckpoint signs the chain head now and prints the checkpoint.
 func auditCheckpoint(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("audit checkpoint", stderr)
+	s := newSettings("audit checkpoint", getenv, stderr)
 	var dbo dbOptions
-	dbo.register(fs, getenv)
-	if err := fs.Parse(args); err != nil {
-		return exitCode(2)
+	dbo.register(s)
+	s.checkSecrets()
+	if err := s.parse(args); err != nil {
+		return err
 	}
 	secrets, err := web.LoadSecrets(dbo.dataDir, getenv)
 	if err != nil {

@@ -41,16 +41,15 @@ func bench(ctx context.Context, args []string, getenv func(string) string, stdou
 	if len(args) > 0 && args[0] == "signin" {
 		return benchSignIn(ctx, args[1:], getenv, stdout, stderr)
 	}
-	fs := newFlagSet("bench", stderr)
-	var dbo dbOptions
-	dbo.register(fs, getenv)
-	users := fs.Int("users", 1_000_000, "end users to have in the database (seeded if fewer)")
-	requests := fs.Int("requests", 2000, "measured requests per page and side")
-	explain := fs.Bool("explain", true, "print EXPLAIN ANALYZE for each page's list query")
-	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the measured requests to this file")
-	only := fs.String("only", "", "measure only the pages whose name contains this text")
-	if err := fs.Parse(args); err != nil {
-		return exitCode(2)
+	s := newSettings("bench", getenv, stderr)
+	dbo := benchDBOptions(s)
+	users := s.Int("users", 1_000_000, 1, maxSeedUsers, "end users to have in the database (seeded if fewer)")
+	requests := s.Int("requests", 2000, 1, maxBenchRequests, "measured requests per page and side")
+	explain := s.Bool("explain", "", true, "print EXPLAIN ANALYZE for each page's list query")
+	cpuProfile := s.String("cpuprofile", "", "", "write a CPU profile of the measured requests to this `file`", nil)
+	only := s.String("only", "", "", "measure only the pages whose name contains this text", nil)
+	if err := s.parse(args); err != nil {
+		return err
 	}
 	db, secrets, err := openBenchDB(ctx, "bench", dbo, getenv)
 	if err != nil {
@@ -190,12 +189,31 @@ func ensureUsers(ctx context.Context, db *models.DB, n int, stdout io.Writer) er
 	return nil
 }
 
+// The benchmarks' bounds: a seed of more than a hundred million users, or
+// more requests than that, is a typing mistake.
+const (
+	maxSeedUsers     = 100_000_000
+	maxBenchRequests = 100_000_000
+)
+
+// benchDBOptions are the database settings of a benchmark, which runs on
+// PostgreSQL, with the keys checked.
+func benchDBOptions(s *settings) *dbOptions {
+	var dbo dbOptions
+	dbo.register(s)
+	s.check(func() string {
+		if dbo.embedded() {
+			return "the benchmarks run on PostgreSQL only: set " + s.label("database-url")
+		}
+		return ""
+	})
+	s.checkSecrets()
+	return &dbo
+}
+
 // openBenchDB opens the PostgreSQL database a benchmark runs on, with the
 // configured keys: the benchmarks measure production's database only.
-func openBenchDB(ctx context.Context, name string, dbo dbOptions, getenv func(string) string) (*models.DB, web.Secrets, error) {
-	if dbo.embedded() {
-		return nil, web.Secrets{}, fmt.Errorf("%s runs on PostgreSQL: set DATABASE_URL", name)
-	}
+func openBenchDB(ctx context.Context, name string, dbo *dbOptions, getenv func(string) string) (*models.DB, web.Secrets, error) {
 	secrets, err := web.LoadSecrets(dbo.dataDir, getenv)
 	if err != nil {
 		return nil, web.Secrets{}, err

@@ -29,14 +29,13 @@ import (
 // the chart), a full verification, and a CSV export of every entry while
 // sampling the process's RSS.
 func benchAudit(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("bench audit", stderr)
-	var dbo dbOptions
-	dbo.register(fs, getenv)
-	entries := fs.Int("entries", 1_000_000, "audit entries to have in the database (filled if fewer)")
-	requests := fs.Int("requests", 300, "measured requests per page")
-	explain := fs.Bool("explain", true, "print EXPLAIN ANALYZE for each page's query")
-	if err := fs.Parse(args); err != nil {
-		return exitCode(2)
+	s := newSettings("bench audit", getenv, stderr)
+	dbo := benchDBOptions(s)
+	entries := s.Int("entries", 1_000_000, 1, maxSeedUsers, "audit entries to have in the database (filled if fewer)")
+	requests := s.Int("requests", 300, 1, maxBenchRequests, "measured requests per page")
+	explain := s.Bool("explain", "", true, "print EXPLAIN ANALYZE for each page's query")
+	if err := s.parse(args); err != nil {
+		return err
 	}
 	db, secrets, err := openBenchDB(ctx, "bench audit", dbo, getenv)
 	if err != nil {

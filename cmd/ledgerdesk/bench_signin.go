@@ -30,16 +30,15 @@ import (
 // memory is its own; the storm comes through 127.0.0.1 as a trusted proxy,
 // each attempt with an X-Forwarded-For address drawn from a pool.
 func benchSignIn(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("bench signin", stderr)
-	var dbo dbOptions
-	dbo.register(fs, getenv)
-	users := fs.Int("users", 1_000_000, "end users to have in the database (seeded if fewer)")
-	workers := fs.Int("concurrency", 200, "sign-in attempts in flight at once")
-	duration := fs.Duration("duration", 30*time.Second, "how long the storm lasts")
-	addresses := fs.Int("addresses", 4096, "distinct source addresses the storm comes from")
-	accounts := fs.Int("accounts", 64, "existing accounts the storm guesses passwords of (the rest of its attempts name unknown emails)")
-	if err := fs.Parse(args); err != nil {
-		return exitCode(2)
+	s := newSettings("bench signin", getenv, stderr)
+	dbo := benchDBOptions(s)
+	users := s.Int("users", 1_000_000, 1, maxSeedUsers, "end users to have in the database (seeded if fewer)")
+	workers := s.Int("concurrency", 200, 1, 10_000, "sign-in attempts in flight at once")
+	duration := s.Duration("duration", "", 30*time.Second, time.Second, "how long the storm lasts")
+	addresses := s.Int("addresses", 4096, 1, 1<<24, "distinct source addresses the storm comes from")
+	accounts := s.Int("accounts", 64, 0, 10_000, "existing accounts the storm guesses passwords of (the rest of its attempts name unknown emails)")
+	if err := s.parse(args); err != nil {
+		return err
 	}
 	db, _, err := openBenchDB(ctx, "bench signin", dbo, getenv)
 	if err != nil {
@@ -76,7 +75,7 @@ func benchSignIn(ctx context.Context, args []string, getenv func(string) string,
 	}
 	db.Close()
 
-	srv, err := startServeChild(ctx, dbo)
+	srv, err := startServeChild(ctx, *dbo)
 	if err != nil {
 		return err
 	}

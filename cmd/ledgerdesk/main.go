@@ -12,6 +12,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -44,7 +45,9 @@ commands:
 Run "ledgerdesk COMMAND -h" for a command's flags.
 `
 
-// run executes one command and returns the process exit code.
+// run executes one command and returns the process exit code: 0 done, 1
+// failed while running, 2 the command line or environment is wrong (see
+// settings).
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
 	cmd := "serve"
 	if len(args) > 0 && args[0] != "" && args[0][0] != '-' {
@@ -71,14 +74,22 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		fmt.Fprintf(stderr, "ledgerdesk: unknown command %q\n\n%s", cmd, usage)
 		return 2
 	}
-	if err != nil {
-		if code, ok := err.(exitCode); ok {
-			return int(code)
+	var code exitCode
+	var bad usageError
+	switch {
+	case err == nil:
+		return 0
+	case errors.As(err, &code):
+		return int(code)
+	case errors.As(err, &bad):
+		for _, problem := range bad.problems {
+			fmt.Fprintf(stderr, "%s: %s\n", bad.command, problem)
 		}
-		fmt.Fprintf(stderr, "ledgerdesk %s: %v\n", cmd, err)
-		return 1
+		fmt.Fprintf(stderr, "Run \"%s -h\" for its settings; README.md's Configuration says what each accepts.\n", bad.command)
+		return 2
 	}
-	return 0
+	fmt.Fprintf(stderr, "ledgerdesk %s: %v\n", cmd, err)
+	return 1
 }
 
 // exitCode ends a command with a code after it printed its own message.

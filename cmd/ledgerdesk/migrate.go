@@ -7,11 +7,11 @@ import (
 )
 
 func migrate(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("migrate", stderr)
+	s := newSettings("migrate", getenv, stderr)
 	var dbo dbOptions
-	dbo.register(fs, getenv)
-	if err := fs.Parse(args); err != nil {
-		return exitCode(2)
+	dbo.register(s)
+	if err := s.parse(args); err != nil {
+		return err
 	}
 	db, err := dbo.connect()
 	if err != nil {

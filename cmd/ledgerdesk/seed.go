@@ -12,18 +12,16 @@ import (
 )
 
 func seed(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("seed", stderr)
+	s := newSettings("seed", getenv, stderr)
 	var dbo dbOptions
-	dbo.register(fs, getenv)
-	users := fs.Int("users", 0, "how many end users to make (each with 0-5 items)")
-	seedValue := fs.Uint64("seed", 1, "the same seed makes the same people and items")
-	environment := envFlag(fs, getenv)
-	if err := fs.Parse(args); err != nil {
-		return exitCode(2)
-	}
-	if *users <= 0 {
-		fmt.Fprintln(stderr, "usage: ledgerdesk seed --users N [--seed S]")
-		return exitCode(2)
+	dbo.register(s)
+	users := s.RequiredInt("users", 1, maxSeedUsers, "how many end users to make (each with 0-5 items)",
+		"--users is required: usage: ledgerdesk seed --users N [--seed S]")
+	seedValue := s.Uint64("seed", 1, "the same seed makes the same people and items")
+	environment := environmentSetting(s)
+	s.checkSecrets()
+	if err := s.parse(args); err != nil {
+		return err
 	}
 	secrets, err := web.LoadSecrets(dbo.dataDir, getenv)
 	if err != nil {

@@ -3,11 +3,13 @@ package main
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
+	"os"
 	"time"
 
 	"ledgerdesk/models"
@@ -17,40 +19,78 @@ import (
 )
 
 func serve(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("serve", stderr)
+	s := newSettings("serve", getenv, stderr)
 	var dbo dbOptions
-	dbo.register(fs, getenv)
-	listen := fs.String("listen", envOr(getenv, "LISTEN", "127.0.0.1:8080"), "address to listen on (env LISTEN)")
-	doMigrate := fs.Bool("migrate", false, "apply pending migrations before serving (PostgreSQL)")
-	secure := fs.Bool("secure-cookies", envBool(getenv, "LEDGERDESK_SECURE_COOKIES"),
-		"mark cookies Secure and send HSTS: the portal is reached over TLS (env LEDGERDESK_SECURE_COOKIES)")
-	tlsCert := fs.String("tls-cert", getenv("LEDGERDESK_TLS_CERT"), "serve TLS with this certificate file")
-	tlsKey := fs.String("tls-key", getenv("LEDGERDESK_TLS_KEY"), "and this key file")
-	proxies := fs.String("trusted-proxies", getenv("LEDGERDESK_TRUSTED_PROXIES"),
-		"comma-separated proxy addresses whose X-Forwarded-For is trusted (env LEDGERDESK_TRUSTED_PROXIES)")
-	idle := fs.Duration("idle-timeout", envDuration(getenv, "LEDGERDESK_IDLE_TIMEOUT", 30*time.Minute), "session idle timeout")
-	absolute := fs.Duration("absolute-timeout", envDuration(getenv, "LEDGERDESK_ABSOLUTE_TIMEOUT", 12*time.Hour), "session absolute timeout")
-	environment := envFlag(fs, getenv)
-	adminEmail := fs.String("admin-email", envOr(getenv, "LEDGERDESK_ADMIN_EMAIL", "admin@ledgerdesk.local"),
-		"email of the first admin, created on an empty database")
-	allowPrivate := fs.Bool("webhook-allow-private", envBool(getenv, "LEDGERDESK_WEBHOOK_ALLOW_PRIVATE"),
-		"let webhooks reach private, loopback and link-local addresses (env LEDGERDESK_WEBHOOK_ALLOW_PRIVATE)")
-	noDemo := fs.Bool("no-demo-data", envBool(getenv, "LEDGERDESK_NO_DEMO_DATA"),
-		"start a new embedded database empty instead of with 1,000 demo end users (env LEDGERDESK_NO_DEMO_DATA)")
-	smtpURL := fs.String("smtp-url", getenv("LEDGERDESK_SMTP_URL"),
-		"SMTP server for invitation emails, smtp://user:pass@host:587 or smtps://…:465 (env LEDGERDESK_SMTP_URL); empty: links are only shown")
-	mailFrom := fs.String("mail-from", getenv("LEDGERDESK_MAIL_FROM"), "From address of invitation emails (env LEDGERDESK_MAIL_FROM)")
-	publicURL := fs.String("public-url", getenv("LEDGERDESK_PUBLIC_URL"),
-		"the portal's address in links sent by email, e.g. https://ledgerdesk.example.com (env LEDGERDESK_PUBLIC_URL)")
-	checkpoints := fs.Duration("audit-checkpoint-every", envDuration(getenv, "LEDGERDESK_AUDIT_CHECKPOINT_EVERY", time.Hour),
-		"sign the audit chain head this often; 0 turns it off (env LEDGERDESK_AUDIT_CHECKPOINT_EVERY)")
-	if err := fs.Parse(args); err != nil {
-		return exitCode(2)
+	dbo.register(s)
+	listen := s.String("listen", "LISTEN", "127.0.0.1:8080", "the `host:port` to listen on (port 0: any free port)", checkListen)
+	doMigrate := s.Bool("migrate", "", false, "apply pending migrations before serving (PostgreSQL)")
+	secure := s.Bool("secure-cookies", "LEDGERDESK_SECURE_COOKIES", false,
+		"mark cookies Secure and send HSTS: the portal is reached over TLS")
+	tlsCert := s.String("tls-cert", "LEDGERDESK_TLS_CERT", "", "serve TLS with this certificate `file` (PEM)", nil)
+	tlsKey := s.String("tls-key", "LEDGERDESK_TLS_KEY", "", "and this key `file` (PEM)", nil)
+	// Each entry is parsed where it is used, in web.
+	proxies := s.String("trusted-proxies", "LEDGERDESK_TRUSTED_PROXIES", "",
+		"comma-separated `addresses` and CIDR ranges of the proxies whose X-Forwarded-For is trusted",
+		func(v string) error { return web.CheckTrustedProxies(splitList(v)) })
+	idle := s.Duration("idle-timeout", "LEDGERDESK_IDLE_TIMEOUT", 30*time.Minute, models.MinIdleTimeout,
+		"a session ends after this long without a request (at least 2m, at most --absolute-timeout)")
+	absolute := s.Duration("absolute-timeout", "LEDGERDESK_ABSOLUTE_TIMEOUT", 12*time.Hour, models.MinIdleTimeout,
+		"a session ends this long after sign-in")
+	environment := environmentSetting(s)
+	adminEmail := s.String("admin-email", "LEDGERDESK_ADMIN_EMAIL", "admin@ledgerdesk.local",
+		"email `address` of the first admin, created on an empty database", checkEmail)
+	allowPrivate := s.Bool("webhook-allow-private", "LEDGERDESK_WEBHOOK_ALLOW_PRIVATE", false,
+		"let webhooks reach private, loopback and link-local addresses")
+	noDemo := s.Bool("no-demo-data", "LEDGERDESK_NO_DEMO_DATA", false,
+		"start a new embedded database empty instead of with 1,000 demo end users")
+	var smtpURL string
+	s.SecretVar(&smtpURL, "smtp-url", "LEDGERDESK_SMTP_URL",
+		"SMTP server for invitation emails: smtp://user:pass@host:587 (STARTTLS), smtps://…:465, or smtp://host:25?tls=none (no TLS); empty: links are only shown", nil)
+	mailFrom := s.String("mail-from", "LEDGERDESK_MAIL_FROM", "", "From `address` of invitation emails (required with --smtp-url)", nil)
+	smtpCA := s.String("smtp-ca-file", "LEDGERDESK_SMTP_CA_FILE", "",
+		"PEM `file` of the authorities that sign the SMTP server's certificate, instead of the system's", nil)
+	publicURL := s.String("public-url", "LEDGERDESK_PUBLIC_URL", "",
+		"the portal's `URL` in links sent by email, e.g. https://ledgerdesk.example.com; empty: the address each request came to", checkPublicURL)
+	credentialRate := s.IntEnv("credential-attempts-per-minute", "LEDGERDESK_CREDENTIAL_ATTEMPTS_PER_MINUTE", 20, 1, 1_000_000,
+		"sign-in, two-step code and password forms one client address may send a minute, refused before any is checked")
+	apiRate := s.IntEnv("api-requests-per-minute", "LEDGERDESK_API_REQUESTS_PER_MINUTE", 1200, 0, 1_000_000_000,
+		"JSON API calls one API key (or user_token) may make a minute; 0: no limit")
+	checkpoints := s.Duration("audit-checkpoint-every", "LEDGERDESK_AUDIT_CHECKPOINT_EVERY", time.Hour, 0,
+		"sign the audit chain head this often; 0 turns it off")
+	s.check(func() string {
+		if *idle > *absolute {
+			return fmt.Sprintf("%s (%v) must not exceed %s (%v)", s.label("idle-timeout"), *idle, s.label("absolute-timeout"), *absolute)
+		}
+		return ""
+	})
+	var mailer *mail.SMTP
+	s.check(func() (problem string) {
+		mailer, problem = mailerFrom(s, smtpURL, *mailFrom, *smtpCA)
+		return problem
+	})
+	var cert *tls.Certificate
+	s.check(func() string {
+		if (*tlsCert == "") != (*tlsKey == "") {
+			return fmt.Sprintf("%s and %s go together: set both to serve TLS, or neither", s.label("tls-cert"), s.label("tls-key"))
+		}
+		if *tlsCert == "" {
+			return ""
+		}
+		c, err := tls.LoadX509KeyPair(*tlsCert, *tlsKey)
+		if err != nil {
+			return fmt.Sprintf("%s, %s: %v", s.label("tls-cert"), s.label("tls-key"), err)
+		}
+		cert = &c
+		return ""
+	})
+	s.checkSecrets()
+	if err := s.parse(args); err != nil {
+		return err
 	}
 	logger := slog.New(slog.NewJSONHandler(stderr, nil))
-	mailer, err := mailerFrom(*smtpURL, *mailFrom)
-	if err != nil {
-		return err
+	if mailer != nil && mailer.Insecure() {
+		logger.Warn("invitation emails go to the mail server without TLS (tls=none in the SMTP URL): anyone on the way can read their links",
+			"smtp_server", mailer.Addr())
 	}
 
 	secrets, err := web.LoadSecrets(dbo.dataDir, getenv)
@@ -70,15 +110,10 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err != nil {
 		return err
 	}
-	useTLS := *tlsCert != "" && *tlsKey != ""
+	useTLS := cert != nil
 	scheme := "http"
 	if useTLS {
-		cert, err := tls.LoadX509KeyPair(*tlsCert, *tlsKey)
-		if err != nil {
-			ln.Close()
-			return fmt.Errorf("load TLS certificate: %w", err)
-		}
-		ln = tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
+		ln = tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{*cert}, MinVersion: tls.VersionTLS12})
 		scheme = "https"
 	}
 	url := fmt.Sprintf("%s://%s", scheme, ln.Addr().String())
@@ -97,15 +132,17 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	guard := &webhooks.Guard{AllowPrivate: *allowPrivate}
 	app, err := web.Setup(web.Config{
-		SecureCookies:   *secure || useTLS,
-		TrustedProxies:  splitList(*proxies),
-		IdleTimeout:     *idle,
-		AbsoluteTimeout: *absolute,
-		SessionKey:      secrets.SessionKey,
-		Logger:          logger,
-		WebhookGuard:    guard,
-		Mailer:          mailer,
-		PublicURL:       *publicURL,
+		SecureCookies:               *secure || useTLS,
+		TrustedProxies:              splitList(*proxies),
+		CredentialAttemptsPerMinute: *credentialRate,
+		APIRequestsPerMinute:        apiRequestsPerMinute(*apiRate),
+		IdleTimeout:                 *idle,
+		AbsoluteTimeout:             *absolute,
+		SessionKey:                  secrets.SessionKey,
+		Logger:                      logger,
+		WebhookGuard:                guard,
+		Mailer:                      sender(mailer),
+		PublicURL:                   *publicURL,
 	}, db)
 	if err != nil {
 		ln.Close()
@@ -208,17 +245,54 @@ func purgeExpired(ctx context.Context, db *models.DB, limits models.SessionLimit
 }
 
 // mailerFrom is the invitation mailer the settings describe, or nil when
-// no SMTP server is set.
-func mailerFrom(smtpURL, from string) (mail.Sender, error) {
+// no SMTP server is set; otherwise what is wrong with them.
+func mailerFrom(s *settings, smtpURL, from, caFile string) (*mail.SMTP, string) {
+	if from != "" {
+		if err := mail.CheckFrom(from); err != nil {
+			return nil, fmt.Sprintf("%s: %v", s.label("mail-from"), err)
+		}
+	}
 	if smtpURL == "" {
-		return nil, nil
+		if caFile != "" {
+			return nil, fmt.Sprintf("%s is set without %s", s.label("smtp-ca-file"), s.label("smtp-url"))
+		}
+		return nil, ""
 	}
 	if from == "" {
-		return nil, fmt.Errorf("LEDGERDESK_SMTP_URL is set: set LEDGERDESK_MAIL_FROM (--mail-from) too")
+		return nil, fmt.Sprintf("%s is set: set %s too, e.g. Ledgerdesk <noreply@example.com>", s.label("smtp-url"), s.label("mail-from"))
 	}
 	m, err := mail.Parse(smtpURL, from)
 	if err != nil {
-		return nil, fmt.Errorf("LEDGERDESK_SMTP_URL: %w", err)
+		// mail.Parse never quotes the URL, which may hold a password.
+		return nil, fmt.Sprintf("%s: %v", s.label("smtp-url"), err)
 	}
-	return m, nil
+	if caFile != "" {
+		pem, err := os.ReadFile(caFile)
+		if err != nil {
+			return nil, fmt.Sprintf("%s: %v", s.label("smtp-ca-file"), err)
+		}
+		m.RootCAs = x509.NewCertPool()
+		if !m.RootCAs.AppendCertsFromPEM(pem) {
+			return nil, fmt.Sprintf("%s: no PEM certificate in %s", s.label("smtp-ca-file"), caFile)
+		}
+	}
+	return m, ""
+}
+
+// sender is m as the app takes it: no mailer is a nil interface, not a
+// nil *SMTP.
+func sender(m *mail.SMTP) mail.Sender {
+	if m == nil {
+		return nil
+	}
+	return m
+}
+
+// apiRequestsPerMinute is the flag's value as web.Config takes it: the
+// flag's 0 (no limit) is a negative number there.
+func apiRequestsPerMinute(flag int) int {
+	if flag == 0 {
+		return -1
+	}
+	return flag
 }

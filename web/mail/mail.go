@@ -5,7 +5,9 @@ package mail
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"mime"
@@ -13,6 +15,7 @@ import (
 	"net/mail"
 	"net/smtp"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -29,39 +32,82 @@ type Sender interface {
 	Send(ctx context.Context, m Message) error
 }
 
-// SMTP sends through one SMTP server: smtp://user:pass@host:587 (STARTTLS
-// whenever the server offers it) or smtps://user:pass@host:465 (TLS from
-// the first byte). Credentials are only sent over TLS, except to a server
-// on this machine (net/smtp's PLAIN rule).
+// SMTP sends through one SMTP server. The URL says how the connection is
+// protected:
+//
+//	smtp://user:pass@host:587           STARTTLS, required: a server that does not
+//	                                    offer it gets nothing, not even the sender
+//	smtps://user:pass@host:465          TLS from the first byte
+//	smtp://host:25?tls=none             no TLS: every byte in clear, for a relay on
+//	                                    this machine or a network the operator trusts
+//
+// The server's certificate is verified against the system's roots (or
+// RootCAs) and the URL's host name. Credentials never go in clear to
+// another machine.
 type SMTP struct {
 	addr     string
 	host     string
-	implicit bool
+	security security
 	user     string
 	password string
 	from     string // the From header, perhaps with a name
 	// envelopeFrom is the bare address the server is given.
 	envelopeFrom string
+	// RootCAs, when set, are the only authorities trusted to sign the
+	// server's certificate; nil: the system's.
+	RootCAs *x509.CertPool
 	// Timeout bounds the whole exchange, so a dead server cannot hold an
 	// admin's request.
 	Timeout time.Duration
 }
 
-// Parse reads an SMTP URL and the From address.
+type security int
+
+const (
+	startTLS security = iota
+	implicitTLS
+	noTLS
+)
+
+const urlForms = "smtp://user:password@host:587 (STARTTLS), smtps://user:password@host:465 (TLS) or smtp://host:25?tls=none (no TLS)"
+
+// Parse reads an SMTP URL and the From address. Its errors never quote the
+// URL, which may hold a password.
 func Parse(rawURL, from string) (*SMTP, error) {
 	u, err := url.Parse(rawURL)
-	if err != nil || u.Host == "" || (u.Scheme != "smtp" && u.Scheme != "smtps") {
-		return nil, errors.New("the SMTP URL must look like smtp://user:password@host:587 or smtps://user:password@host:465")
+	if err != nil || u.Host == "" || u.Hostname() == "" || (u.Scheme != "smtp" && u.Scheme != "smtps") ||
+		(u.Path != "" && u.Path != "/") || u.Fragment != "" {
+		return nil, errors.New("the SMTP URL must look like " + urlForms)
 	}
-	sender, err := mail.ParseAddress(from)
-	if err != nil || strings.ContainsAny(from, "\r\n") {
-		return nil, errors.New("the mail From address is not a valid address")
+	sender, err := parseFrom(from)
+	if err != nil {
+		return nil, err
 	}
-	s := &SMTP{host: u.Hostname(), implicit: u.Scheme == "smtps", from: from, envelopeFrom: sender.Address, Timeout: 15 * time.Second}
+	s := &SMTP{host: u.Hostname(), from: from, envelopeFrom: sender.Address, Timeout: 15 * time.Second}
+	if u.Scheme == "smtps" {
+		s.security = implicitTLS
+	}
+	q, err := url.ParseQuery(u.RawQuery)
+	if err != nil {
+		return nil, errors.New("the SMTP URL's query does not parse")
+	}
+	for key, values := range q {
+		option := key + "=" + strings.Join(values, ",")
+		switch {
+		case u.Scheme == "smtp" && option == "tls=none":
+			s.security = noTLS
+		case u.Scheme == "smtp" && option == "tls=starttls":
+		default:
+			return nil, errors.New("the SMTP URL's one option is tls=none (smtp:// without TLS) or tls=starttls (the default of smtp://)")
+		}
+	}
 	port := u.Port()
+	if n, err := strconv.Atoi(port); port != "" && (err != nil || n < 1 || n > 65535) {
+		return nil, errors.New("the SMTP URL's port must be a number from 1 to 65535")
+	}
 	if port == "" {
 		port = "587"
-		if s.implicit {
+		if s.security == implicitTLS {
 			port = "465"
 		}
 	}
@@ -70,8 +116,38 @@ func Parse(rawURL, from string) (*SMTP, error) {
 		s.user = u.User.Username()
 		s.password, _ = u.User.Password()
 	}
+	if s.security == noTLS && s.user != "" && !loopback(s.host) {
+		return nil, errors.New("the SMTP URL has credentials and tls=none: they would cross the network in clear (use STARTTLS or smtps://)")
+	}
 	return s, nil
 }
+
+// CheckFrom says whether from can be the From of the portal's mail: an
+// address, perhaps with a name (Ledgerdesk <noreply@example.com>).
+func CheckFrom(from string) error {
+	_, err := parseFrom(from)
+	return err
+}
+
+func parseFrom(from string) (*mail.Address, error) {
+	sender, err := mail.ParseAddress(from)
+	if err != nil || strings.ContainsAny(from, "\r\n") {
+		return nil, errors.New("the mail From address is not a valid address, e.g. Ledgerdesk <noreply@example.com>")
+	}
+	return sender, nil
+}
+
+// loopback reports whether host is this machine, the only place net/smtp
+// sends credentials to without TLS.
+func loopback(host string) bool {
+	return host == "localhost" || host == "127.0.0.1" || host == "::1"
+}
+
+// Insecure reports whether messages go in clear (tls=none).
+func (s *SMTP) Insecure() bool { return s.security == noTLS }
+
+// Addr is the server's host and port.
+func (s *SMTP) Addr() string { return s.addr }
 
 // From is the sender address.
 func (s *SMTP) From() string { return s.from }
@@ -89,8 +165,8 @@ func (s *SMTP) Send(ctx context.Context, m Message) error {
 	d := &net.Dialer{}
 	var conn net.Conn
 	var err error
-	if s.implicit {
-		conn, err = (&tls.Dialer{NetDialer: d, Config: &tls.Config{ServerName: s.host, MinVersion: tls.VersionTLS12}}).DialContext(ctx, "tcp", s.addr)
+	if s.security == implicitTLS {
+		conn, err = (&tls.Dialer{NetDialer: d, Config: s.tlsConfig()}).DialContext(ctx, "tcp", s.addr)
 	} else {
 		conn, err = d.DialContext(ctx, "tcp", s.addr)
 	}
@@ -106,11 +182,15 @@ func (s *SMTP) Send(ctx context.Context, m Message) error {
 		return fmt.Errorf("mail server greeting: %w", err)
 	}
 	defer c.Close()
-	if !s.implicit {
-		if ok, _ := c.Extension("STARTTLS"); ok {
-			if err := c.StartTLS(&tls.Config{ServerName: s.host, MinVersion: tls.VersionTLS12}); err != nil {
-				return fmt.Errorf("mail server STARTTLS: %w", err)
-			}
+	if s.security == startTLS {
+		// Nothing but EHLO goes before TLS: whoever strips STARTTLS from
+		// the server's answer learns neither the sender nor the link.
+		if ok, _ := c.Extension("STARTTLS"); !ok {
+			return errors.New("the mail server does not offer STARTTLS, so nothing was sent: " +
+				"mail goes over TLS unless the SMTP URL says tls=none")
+		}
+		if err := c.StartTLS(s.tlsConfig()); err != nil {
+			return fmt.Errorf("mail server STARTTLS: %w", err)
 		}
 	}
 	if s.user != "" {
@@ -128,7 +208,7 @@ func (s *SMTP) Send(ctx context.Context, m Message) error {
 	if err != nil {
 		return fmt.Errorf("mail server DATA: %w", err)
 	}
-	if _, err := w.Write(compose(s.from, m)); err != nil {
+	if _, err := w.Write(compose(s.from, s.messageID(), time.Now(), m)); err != nil {
 		return fmt.Errorf("send the message: %w", err)
 	}
 	if err := w.Close(); err != nil {
@@ -137,14 +217,24 @@ func (s *SMTP) Send(ctx context.Context, m Message) error {
 	return c.Quit()
 }
 
+func (s *SMTP) tlsConfig() *tls.Config {
+	return &tls.Config{ServerName: s.host, RootCAs: s.RootCAs, MinVersion: tls.VersionTLS12}
+}
+
+// messageID is a new, unguessable Message-ID in the sender's domain.
+func (s *SMTP) messageID() string {
+	return "<" + rand.Text() + "@" + s.envelopeFrom[strings.LastIndex(s.envelopeFrom, "@")+1:] + ">"
+}
+
 // compose writes the message with CRLF line ends, as SMTP wants them.
-func compose(from string, m Message) []byte {
+func compose(from, messageID string, now time.Time, m Message) []byte {
 	var b bytes.Buffer
 	header := func(k, v string) { b.WriteString(k + ": " + v + "\r\n") }
 	header("From", from)
 	header("To", m.To)
 	header("Subject", mime.QEncoding.Encode("utf-8", m.Subject))
-	header("Date", time.Now().UTC().Format(time.RFC1123Z))
+	header("Date", now.UTC().Format(time.RFC1123Z))
+	header("Message-ID", messageID)
 	header("MIME-Version", "1.0")
 	header("Content-Type", "text/plain; charset=utf-8")
 	header("Content-Transfer-Encoding", "8bit")
