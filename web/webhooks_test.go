@@ -159,10 +159,12 @@ func TestWebhookCreate_PrivateDestinationsAreRefused(t *testing.T) {
 		})
 		c, _ := h.SignIn(t, models.RoleAdmin)
 		for _, u := range []string{"http://127.0.0.1:8080/x", "http://[::1]/x", "http://10.0.0.8/x", "http://192.168.1.20/x",
-			"http://169.254.169.254/latest/meta-data", "https://intranet.example.com/x", "http://0.0.0.0/"} {
+			"http://169.254.169.254/latest/meta-data", "https://intranet.example.com/x", "http://0.0.0.0/",
+			// IPv4-compatible, 6to4 of a private address, Teredo, site-local.
+			"http://[::127.0.0.1]/", "http://[2002:a00:1::1]/", "http://[2001:0:4136:e378:8000:63bf:3fff:fdd2]/", "http://[fec0::1]/"} {
 			r := c.Post("/webhooks", webhookForm(u, models.EventUserCreated))
 			wantStatus(t, r, http.StatusUnprocessableEntity)
-			if got := byTestID(r.Doc, "error-url").Text(); !strings.Contains(got, "private") {
+			if got := byTestID(r.Doc, "error-url").Text(); !strings.Contains(got, "not a public address") {
 				t.Errorf("%s: message %q", u, got)
 			}
 		}
@@ -187,6 +189,10 @@ func TestWebhookCreate_PrivateDestinationsAreRefused(t *testing.T) {
 		open := webtest.New(t, db, func(cfg *web.Config) { cfg.WebhookGuard = &webhooks.Guard{AllowPrivate: true} })
 		oc, _ := open.SignIn(t, models.RoleAdmin)
 		wantStatus(t, oc.Post("/webhooks", webhookForm("http://127.0.0.1:8080/x", models.EventUserCreated)), http.StatusCreated)
+		// Link-local (cloud metadata), unspecified and tunnelled addresses stay refused.
+		for _, u := range []string{"http://169.254.169.254/latest/meta-data", "http://0.0.0.0/", "http://[2002:a00:1::1]/"} {
+			wantStatus(t, oc.Post("/webhooks", webhookForm(u, models.EventUserCreated)), http.StatusUnprocessableEntity)
+		}
 	})
 }
 

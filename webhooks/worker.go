@@ -94,7 +94,7 @@ func (w *Worker) init() {
 // checked by guard after resolution, no proxy, no redirects followed, and
 // timeout bounds each request.
 func NewClient(guard *Guard, timeout time.Duration, conns int) *http.Client {
-	dialer := &net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second, Control: guard.control}
+	dialer := guard.Dialer()
 	return &http.Client{
 		Timeout: timeout,
 		Transport: &http.Transport{
@@ -257,7 +257,7 @@ func describe(err error) string {
 	}
 	switch {
 	case errors.Is(err, ErrBlockedAddress):
-		return "refused: the host resolves to a private, loopback or link-local address"
+		return "refused: the host resolves to an address webhooks may not reach (private or special-purpose)"
 	case errors.Is(err, context.DeadlineExceeded) || isTimeout(err):
 		return "timed out"
 	}

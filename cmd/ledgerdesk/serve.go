@@ -34,7 +34,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	adminEmail := fs.String("admin-email", envOr(getenv, "LEDGERDESK_ADMIN_EMAIL", "admin@ledgerdesk.local"),
 		"email of the first admin, created on an empty database")
 	allowPrivate := fs.Bool("webhook-allow-private", envBool(getenv, "LEDGERDESK_WEBHOOK_ALLOW_PRIVATE"),
-		"let webhooks reach private, loopback and link-local addresses (env LEDGERDESK_WEBHOOK_ALLOW_PRIVATE)")
+		"let webhooks reach private networks and loopback (env LEDGERDESK_WEBHOOK_ALLOW_PRIVATE)")
 	noDemo := fs.Bool("no-demo-data", envBool(getenv, "LEDGERDESK_NO_DEMO_DATA"),
 		"start a new embedded database empty instead of with 1,000 demo end users (env LEDGERDESK_NO_DEMO_DATA)")
 	smtpURL := fs.String("smtp-url", getenv("LEDGERDESK_SMTP_URL"),
