@@ -49,6 +49,10 @@ type Worker struct {
 	once sync.Once
 }
 
+// forgetEvery is how often a running worker erases the replaced signing
+// secrets whose overlap is over (they stop signing at once regardless).
+const forgetEvery = 10 * time.Minute
+
 // maxResponseBody is how much of a response is read (then discarded):
 // enough to reuse the connection, too little for a receiver to hold the
 // worker up.
@@ -120,7 +124,14 @@ func NewClient(guard *Guard, timeout time.Duration, conns int) *http.Client {
 func (w *Worker) Run(ctx context.Context) {
 	w.init()
 	w.Logger.Info("webhook worker started", "concurrency", w.Concurrency)
+	var swept time.Time
 	for {
+		if now := w.Now(); now.Sub(swept) >= forgetEvery {
+			swept = now
+			if _, err := w.DB.ForgetRetiredWebhookSecrets(ctx, now); err != nil && ctx.Err() == nil {
+				w.Logger.Warn("erasing replaced webhook secrets failed", "error", err.Error())
+			}
+		}
 		n, err := w.RunOnce(ctx)
 		if ctx.Err() != nil {
 			w.Logger.Info("webhook worker stopped")
@@ -202,13 +213,18 @@ func (w *Worker) deliver(ctx context.Context, d models.ClaimedDelivery) *models.
 		res.Error = "invalid URL"
 		return w.settle(res, now)
 	}
+	keys, err := signingKeys(d, now)
+	if err != nil {
+		res.Error = "the endpoint's signing secret cannot be used: rotate it"
+		return w.settle(res, now)
+	}
 	ts := now.Unix()
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "Ledgerdesk-Webhooks/1")
-	req.Header.Set(HeaderEventID, d.EventID)
-	req.Header.Set(HeaderEventType, d.EventType)
+	req.Header.Set(HeaderID, d.EventID)
 	req.Header.Set(HeaderTimestamp, strconv.FormatInt(ts, 10))
-	req.Header.Set(HeaderSignature, Sign(d.Secret, ts, d.Payload))
+	req.Header.Set(HeaderSignature, SignatureHeader(keys, d.EventID, ts, d.Payload))
+	req.Header.Set(HeaderEventType, d.EventType)
 	req.Header.Set(HeaderAttempt, strconv.Itoa(d.Attempt))
 
 	start := time.Now()
@@ -234,6 +250,24 @@ func (w *Worker) deliver(ctx context.Context, d models.ClaimedDelivery) *models.
 		res.Error = fmt.Sprintf("HTTP %d", resp.StatusCode)
 	}
 	return w.settle(res, now)
+}
+
+// signingKeys are the keys that sign d at now: the endpoint's secret's,
+// and while a rotation's overlap lasts the replaced secret's too.
+func signingKeys(d models.ClaimedDelivery, now time.Time) ([][]byte, error) {
+	key, err := SecretKey(d.Secret)
+	if err != nil {
+		return nil, err
+	}
+	keys := [][]byte{key}
+	if d.PreviousSecret != "" && now.Before(d.PreviousSecretUntil) {
+		previous, err := SecretKey(d.PreviousSecret)
+		if err != nil {
+			return nil, err
+		}
+		keys = append(keys, previous)
+	}
+	return keys, nil
 }
 
 // settle decides what follows an undelivered attempt: another one after a
