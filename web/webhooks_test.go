@@ -327,3 +327,100 @@ func TestWebhooks_OnlyAdminsSeeTheNavigationEntry(t *testing.T) {
 		}
 	})
 }
+
+func TestWebhookRotateSecret_ShowsTheNewSecretOnceAndAuditsIt(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, db *models.DB) {
+		h := webtest.New(t, db)
+		c, admin := h.SignIn(t, models.RoleAdmin)
+		old := createdSecret(t, c.Post("/webhooks", webhookForm(publicURL, models.EventUserCreated)))
+		ep := onlyEndpoint(t, db)
+		path := "/webhooks/" + strconv.FormatInt(ep.ID, 10)
+
+		page := c.Get(path)
+		wantStatus(t, page, http.StatusOK)
+		if byTestID(page.Doc, "webhook-rotate-form").Length() != 1 || byTestID(page.Doc, "secret-overlap").Length() != 0 {
+			t.Fatalf("endpoint page before a rotation:\n%s", page.Body)
+		}
+
+		// A plain form: the endpoint's page, with the new secret in it.
+		r := c.Post(path+"/rotate-secret", nil)
+		wantStatus(t, r, http.StatusOK)
+		if isFragment(r.Body) {
+			t.Fatal("a plain form got a fragment")
+		}
+		first := createdSecret(t, r)
+		if first == old {
+			t.Fatal("the secret did not change")
+		}
+		if !strings.Contains(byTestID(r.Doc, "secret-overlap").Text(), "UTC") {
+			t.Fatalf("no overlap shown after a rotation:\n%s", r.Body)
+		}
+		if stored, _ := db.WebhookEndpointByID(context.Background(), ep.ID); stored == nil {
+			t.Fatal("endpoint gone")
+		} else if opened, err := db.WebhookSecret(stored); err != nil || opened != first {
+			t.Fatalf("stored secret %q, %v", opened, err)
+		}
+
+		// Never shown again; the overlap is.
+		page = c.Get(path)
+		if strings.Contains(page.Body, first) || strings.Contains(page.Body, old) {
+			t.Fatal("the endpoint page shows a secret")
+		}
+		if byTestID(page.Doc, "secret-overlap").Length() != 1 {
+			t.Fatalf("the endpoint page does not show the overlap:\n%s", page.Body)
+		}
+
+		// htmx: the updated section alone.
+		hx := c.Post(path+"/rotate-secret", nil, webtest.HTMX...)
+		wantStatus(t, hx, http.StatusOK)
+		second := createdSecret(t, hx)
+		if !isFragment(hx.Body) || byTestID(hx.Doc, "webhook-secret-section").Length() != 1 ||
+			byTestID(hx.Doc, "webhook-rotate-form").Length() != 1 || byTestID(hx.Doc, "secret-overlap").Length() != 1 || second == first {
+			t.Fatalf("htmx rotation is not the updated section:\n%s", hx.Body)
+		}
+
+		es := auditEntries(t, db, "webhook.rotate_secret")
+		if len(es) != 2 || es[0].ActorID != admin.ID || es[0].TargetID != strconv.FormatInt(ep.ID, 10) {
+			t.Fatalf("webhook.rotate_secret entries %+v", es)
+		}
+		for _, e := range es {
+			for _, s := range []string{old, first, second} {
+				if strings.Contains(e.Diff, strings.TrimPrefix(s, "whsec_")) {
+					t.Fatalf("an audit entry holds a secret: %s", e.Diff)
+				}
+			}
+		}
+	})
+}
+
+func TestWebhookRotateSecret_NonAdminsGet403(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, db *models.DB) {
+		h := webtest.New(t, db)
+		admin, _ := h.SignIn(t, models.RoleAdmin)
+		secret := createdSecret(t, admin.Post("/webhooks", webhookForm(publicURL, models.EventUserCreated)))
+		ep := onlyEndpoint(t, db)
+		path := "/webhooks/" + strconv.FormatInt(ep.ID, 10) + "/rotate-secret"
+		for _, role := range []models.Role{models.RoleCompliance, models.RoleAuditor} {
+			c, _ := h.SignIn(t, role)
+			for _, hx := range [][]string{nil, webtest.HTMX} {
+				r := c.Post(path, nil, hx...)
+				wantStatus(t, r, http.StatusForbidden)
+				if strings.Contains(r.Body, "whsec_") {
+					t.Fatalf("%s got a secret", role)
+				}
+			}
+		}
+		// Without the CSRF token, an admin is refused too.
+		wantStatus(t, admin.PostRaw(path, url.Values{}), http.StatusForbidden)
+		stored, err := db.WebhookEndpointByID(context.Background(), ep.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if opened, err := db.WebhookSecret(stored); err != nil || opened != secret || stored.PreviousSecretCipher != "" {
+			t.Fatalf("the secret changed: %q, %v", opened, err)
+		}
+		if es := auditEntries(t, db, "webhook.rotate_secret"); len(es) != 0 {
+			t.Fatalf("refused rotations were audited: %+v", es)
+		}
+	})
+}
