@@ -33,7 +33,8 @@ func (h *Handler) WebhookUpdate(c *fiber.Ctx) error {
 		if current.IsHTMX(c) {
 			return render.Fragment(c, http.StatusUnprocessableEntity, pages.WebhookForm(f))
 		}
-		v := pages.WebhookShowView{Endpoint: e, Form: f, CSRFToken: current.CSRFToken(c)}
+		v := webhookShowView(c, e)
+		v.Form = f
 		return render.Page(c, http.StatusUnprocessableEntity, "Webhook "+strconv.FormatInt(e.ID, 10), pages.WebhookShow(v))
 	}
 	current.AddFlash(c, "Webhook endpoint saved.")

@@ -53,8 +53,10 @@ type WebhookAttempt struct {
 func (WebhookAttempt) TableName() string { return "webhook_attempts" }
 
 // ClaimedDelivery is a delivery a worker holds until its lease ends, with
-// what it needs to send it. Secret is the endpoint's signing secret: it
-// stays in memory and is never logged.
+// what it needs to send it. Secret is the endpoint's signing secret and
+// PreviousSecret the one a rotation replaced, which signs too before
+// PreviousSecretUntil ("" once it no longer does): they stay in memory and
+// are never logged.
 type ClaimedDelivery struct {
 	DeliveryID int64
 	EndpointID int64
@@ -66,6 +68,9 @@ type ClaimedDelivery struct {
 	Payload    []byte
 	URL        string
 	Secret     string
+
+	PreviousSecret      string
+	PreviousSecretUntil time.Time
 }
 
 // ClaimDeliveries takes up to limit pending deliveries that are due at now
@@ -108,9 +113,14 @@ func (db *DB) ClaimDeliveries(ctx context.Context, now time.Time, lease time.Dur
 		URL          string
 		SecretCipher string
 		SecretKeyID  string
+
+		PreviousSecretCipher string
+		PreviousSecretKeyID  string
+		PreviousSecretUntil  *time.Time
 	}
 	err = db.gorm.WithContext(ctx).Raw(`SELECT d.id AS delivery_id, d.endpoint_id, d.attempts, d.deadline_at,
-			e.event_id, e.event_type, e.payload, p.url, p.secret_cipher, p.secret_key_id
+			e.event_id, e.event_type, e.payload, p.url, p.secret_cipher, p.secret_key_id,
+			p.previous_secret_cipher, p.previous_secret_key_id, p.previous_secret_until
 		FROM webhook_deliveries d
 		JOIN webhook_events e ON e.id = d.event_id
 		JOIN webhook_endpoints p ON p.id = d.endpoint_id
@@ -119,20 +129,32 @@ func (db *DB) ClaimDeliveries(ctx context.Context, now time.Time, lease time.Dur
 	if err != nil {
 		return nil, fmt.Errorf("load claimed webhook deliveries: %w", err)
 	}
-	secrets := map[int64]string{}
+	type signing struct {
+		secret, previous string
+		until            time.Time
+	}
+	secrets := map[int64]signing{}
 	out := make([]ClaimedDelivery, 0, len(rows))
 	for _, r := range rows {
-		secret, ok := secrets[r.EndpointID]
+		s, ok := secrets[r.EndpointID]
 		if !ok {
-			ep := WebhookEndpoint{ID: r.EndpointID, SecretCipher: r.SecretCipher, SecretKeyID: r.SecretKeyID}
-			if secret, err = db.WebhookSecret(&ep); err != nil {
+			ep := WebhookEndpoint{ID: r.EndpointID, SecretCipher: r.SecretCipher, SecretKeyID: r.SecretKeyID,
+				PreviousSecretCipher: r.PreviousSecretCipher, PreviousSecretKeyID: r.PreviousSecretKeyID,
+				PreviousSecretUntil: r.PreviousSecretUntil}
+			if s.secret, err = db.WebhookSecret(&ep); err != nil {
 				return nil, err
 			}
-			secrets[r.EndpointID] = secret
+			if s.previous, err = db.WebhookPreviousSecret(&ep, now); err != nil {
+				return nil, err
+			}
+			if s.previous != "" {
+				s.until = *r.PreviousSecretUntil
+			}
+			secrets[r.EndpointID] = s
 		}
 		out = append(out, ClaimedDelivery{DeliveryID: r.DeliveryID, EndpointID: r.EndpointID, ClaimToken: token,
 			Attempt: r.Attempts + 1, DeadlineAt: r.DeadlineAt, EventID: r.EventID, EventType: r.EventType,
-			Payload: []byte(r.Payload), URL: r.URL, Secret: secret})
+			Payload: []byte(r.Payload), URL: r.URL, Secret: s.secret, PreviousSecret: s.previous, PreviousSecretUntil: s.until})
 	}
 	return out, nil
 }

@@ -2,6 +2,8 @@ package models
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"net"
@@ -21,9 +23,14 @@ type WebhookEndpoint struct {
 	Events       StringList
 	SecretCipher string
 	SecretKeyID  string
-	Enabled      bool
-	CreatedAt    time.Time
-	UpdatedAt    time.Time
+	// The secret a rotation replaced, sealed like the current one; it
+	// signs beside it until PreviousSecretUntil.
+	PreviousSecretCipher string
+	PreviousSecretKeyID  string
+	PreviousSecretUntil  *time.Time
+	Enabled              bool
+	CreatedAt            time.Time
+	UpdatedAt            time.Time
 }
 
 func (WebhookEndpoint) TableName() string { return "webhook_endpoints" }
@@ -123,12 +130,29 @@ func webhookURLProblem(raw string) string {
 	return ""
 }
 
-// NewWebhookSecret returns a signing secret.
-func NewWebhookSecret() string { return "whsec_" + RandomToken(32) }
+// NewWebhookSecret returns a signing secret in the Standard Webhooks form:
+// "whsec_" and a 32-byte key in standard base64.
+func NewWebhookSecret() string {
+	key := make([]byte, 32)
+	if _, err := rand.Read(key); err != nil {
+		panic("crypto/rand failed: " + err.Error())
+	}
+	return "whsec_" + base64.StdEncoding.EncodeToString(key)
+}
 
-// webhookSecretContext binds a sealed secret to its endpoint.
+// SecretOverlap is how long the secret a rotation replaced keeps signing
+// beside the new one.
+const SecretOverlap = 24 * time.Hour
+
+// webhookSecretContext binds a sealed secret to its endpoint, and
+// previousSecretContext a replaced one, so neither opens in the other's
+// place or another endpoint's.
 func webhookSecretContext(id int64) string {
 	return "webhook_endpoint:" + strconv.FormatInt(id, 10) + ":secret"
+}
+
+func previousSecretContext(id int64) string {
+	return "webhook_endpoint:" + strconv.FormatInt(id, 10) + ":previous_secret"
 }
 
 // WebhookSecret opens the endpoint's signing secret.
@@ -138,6 +162,97 @@ func (db *DB) WebhookSecret(e *WebhookEndpoint) (string, error) {
 		return "", fmt.Errorf("open secret of webhook endpoint %d: %w", e.ID, err)
 	}
 	return s, nil
+}
+
+// PreviousSecretSignsUntil is when the secret the last rotation replaced
+// stops signing, if it still signs at now.
+func (e *WebhookEndpoint) PreviousSecretSignsUntil(now time.Time) (time.Time, bool) {
+	if e.PreviousSecretCipher == "" || e.PreviousSecretUntil == nil || !now.Before(*e.PreviousSecretUntil) {
+		return time.Time{}, false
+	}
+	return *e.PreviousSecretUntil, true
+}
+
+// WebhookPreviousSecret opens the secret the last rotation replaced, ""
+// if it no longer signs at now.
+func (db *DB) WebhookPreviousSecret(e *WebhookEndpoint, now time.Time) (string, error) {
+	if _, ok := e.PreviousSecretSignsUntil(now); !ok {
+		return "", nil
+	}
+	s, err := db.cipher().Open(e.PreviousSecretCipher, e.PreviousSecretKeyID, previousSecretContext(e.ID))
+	if err != nil {
+		return "", fmt.Errorf("open previous secret of webhook endpoint %d: %w", e.ID, err)
+	}
+	return s, nil
+}
+
+// RotatedWebhook is an endpoint after a rotation and its new signing
+// secret, shown once.
+type RotatedWebhook struct {
+	Endpoint *WebhookEndpoint
+	Secret   string
+}
+
+// RotateWebhookSecret gives an endpoint a new signing secret, audited as
+// webhook.rotate_secret (without either secret). The secret it replaces
+// keeps signing beside the new one for SecretOverlap; one that an earlier
+// rotation replaced stops at once.
+func (db *DB) RotateWebhookSecret(ctx context.Context, o Origin, id int64) (*RotatedWebhook, error) {
+	secret := NewWebhookSecret()
+	var out WebhookEndpoint
+	err := db.Apply(ctx, o, func(tx *gorm.DB) (Change, error) {
+		var e WebhookEndpoint
+		if err := db.lockForUpdate(tx).Where("id = ?", id).Take(&e).Error; err != nil {
+			if errors.Is(err, gorm.ErrRecordNotFound) {
+				return Change{}, notFound("No webhook endpoint %d.", id)
+			}
+			return Change{}, fmt.Errorf("load webhook endpoint %d: %w", id, err)
+		}
+		replaced, err := db.WebhookSecret(&e)
+		if err != nil {
+			return Change{}, err
+		}
+		now := db.now()
+		before := map[string]any{"previous_secret_until": nil}
+		if until, ok := e.PreviousSecretSignsUntil(now); ok {
+			before["previous_secret_until"] = until.UTC().Format(time.RFC3339)
+		}
+		until := now.Add(SecretOverlap)
+		e.PreviousSecretCipher = db.cipher().Seal(replaced, previousSecretContext(e.ID))
+		e.PreviousSecretKeyID = db.cipher().CurrentKeyID()
+		e.PreviousSecretUntil = &until
+		e.SecretCipher = db.cipher().Seal(secret, webhookSecretContext(e.ID))
+		e.SecretKeyID = db.cipher().CurrentKeyID()
+		e.UpdatedAt = now
+		if err := tx.Model(&WebhookEndpoint{}).Where("id = ?", id).Updates(map[string]any{
+			"secret_cipher": e.SecretCipher, "secret_key_id": e.SecretKeyID,
+			"previous_secret_cipher": e.PreviousSecretCipher, "previous_secret_key_id": e.PreviousSecretKeyID,
+			"previous_secret_until": until, "updated_at": now}).Error; err != nil {
+			return Change{}, fmt.Errorf("rotate secret of webhook endpoint %d: %w", id, err)
+		}
+		out = e
+		return Change{Action: "webhook.rotate_secret", Target: e.AuditTarget(), Before: before,
+			After: map[string]any{"secret": "new", "previous_secret_until": until.UTC().Format(time.RFC3339)}}, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &RotatedWebhook{Endpoint: &out, Secret: secret}, nil
+}
+
+// ForgetRetiredWebhookSecrets erases the replaced secrets whose overlap
+// was over at now; they no longer sign, so they need not be kept.
+func (db *DB) ForgetRetiredWebhookSecrets(ctx context.Context, now time.Time) (int64, error) {
+	if db.Dialect == SQLite {
+		db.writeMu.Lock()
+		defer db.writeMu.Unlock()
+	}
+	r := db.gorm.WithContext(ctx).Model(&WebhookEndpoint{}).Where("previous_secret_until <= ?", now).
+		Updates(map[string]any{"previous_secret_cipher": "", "previous_secret_key_id": "", "previous_secret_until": nil})
+	if r.Error != nil {
+		return 0, fmt.Errorf("forget retired webhook secrets: %w", r.Error)
+	}
+	return r.RowsAffected, nil
 }
 
 // CreatedWebhook is a new endpoint and its signing secret, which is shown

@@ -159,10 +159,12 @@ func TestWebhookCreate_PrivateDestinationsAreRefused(t *testing.T) {
 		})
 		c, _ := h.SignIn(t, models.RoleAdmin)
 		for _, u := range []string{"http://127.0.0.1:8080/x", "http://[::1]/x", "http://10.0.0.8/x", "http://192.168.1.20/x",
-			"http://169.254.169.254/latest/meta-data", "https://intranet.example.com/x", "http://0.0.0.0/"} {
+			"http://169.254.169.254/latest/meta-data", "https://intranet.example.com/x", "http://0.0.0.0/",
+			// IPv4-compatible, 6to4 of a private address, Teredo, site-local.
+			"http://[::127.0.0.1]/", "http://[2002:a00:1::1]/", "http://[2001:0:4136:e378:8000:63bf:3fff:fdd2]/", "http://[fec0::1]/"} {
 			r := c.Post("/webhooks", webhookForm(u, models.EventUserCreated))
 			wantStatus(t, r, http.StatusUnprocessableEntity)
-			if got := byTestID(r.Doc, "error-url").Text(); !strings.Contains(got, "private") {
+			if got := byTestID(r.Doc, "error-url").Text(); !strings.Contains(got, "not a public address") {
 				t.Errorf("%s: message %q", u, got)
 			}
 		}
@@ -187,6 +189,10 @@ func TestWebhookCreate_PrivateDestinationsAreRefused(t *testing.T) {
 		open := webtest.New(t, db, func(cfg *web.Config) { cfg.WebhookGuard = &webhooks.Guard{AllowPrivate: true} })
 		oc, _ := open.SignIn(t, models.RoleAdmin)
 		wantStatus(t, oc.Post("/webhooks", webhookForm("http://127.0.0.1:8080/x", models.EventUserCreated)), http.StatusCreated)
+		// Link-local (cloud metadata), unspecified and tunnelled addresses stay refused.
+		for _, u := range []string{"http://169.254.169.254/latest/meta-data", "http://0.0.0.0/", "http://[2002:a00:1::1]/"} {
+			wantStatus(t, oc.Post("/webhooks", webhookForm(u, models.EventUserCreated)), http.StatusUnprocessableEntity)
+		}
 	})
 }
 
@@ -318,6 +324,103 @@ func TestWebhooks_OnlyAdminsSeeTheNavigationEntry(t *testing.T) {
 			if got := byTestID(home.Doc, "nav-/webhooks").Length(); got != want {
 				t.Errorf("%s sees %d Webhooks entries, want %d", role, got, want)
 			}
+		}
+	})
+}
+
+func TestWebhookRotateSecret_ShowsTheNewSecretOnceAndAuditsIt(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, db *models.DB) {
+		h := webtest.New(t, db)
+		c, admin := h.SignIn(t, models.RoleAdmin)
+		old := createdSecret(t, c.Post("/webhooks", webhookForm(publicURL, models.EventUserCreated)))
+		ep := onlyEndpoint(t, db)
+		path := "/webhooks/" + strconv.FormatInt(ep.ID, 10)
+
+		page := c.Get(path)
+		wantStatus(t, page, http.StatusOK)
+		if byTestID(page.Doc, "webhook-rotate-form").Length() != 1 || byTestID(page.Doc, "secret-overlap").Length() != 0 {
+			t.Fatalf("endpoint page before a rotation:\n%s", page.Body)
+		}
+
+		// A plain form: the endpoint's page, with the new secret in it.
+		r := c.Post(path+"/rotate-secret", nil)
+		wantStatus(t, r, http.StatusOK)
+		if isFragment(r.Body) {
+			t.Fatal("a plain form got a fragment")
+		}
+		first := createdSecret(t, r)
+		if first == old {
+			t.Fatal("the secret did not change")
+		}
+		if !strings.Contains(byTestID(r.Doc, "secret-overlap").Text(), "UTC") {
+			t.Fatalf("no overlap shown after a rotation:\n%s", r.Body)
+		}
+		if stored, _ := db.WebhookEndpointByID(context.Background(), ep.ID); stored == nil {
+			t.Fatal("endpoint gone")
+		} else if opened, err := db.WebhookSecret(stored); err != nil || opened != first {
+			t.Fatalf("stored secret %q, %v", opened, err)
+		}
+
+		// Never shown again; the overlap is.
+		page = c.Get(path)
+		if strings.Contains(page.Body, first) || strings.Contains(page.Body, old) {
+			t.Fatal("the endpoint page shows a secret")
+		}
+		if byTestID(page.Doc, "secret-overlap").Length() != 1 {
+			t.Fatalf("the endpoint page does not show the overlap:\n%s", page.Body)
+		}
+
+		// htmx: the updated section alone.
+		hx := c.Post(path+"/rotate-secret", nil, webtest.HTMX...)
+		wantStatus(t, hx, http.StatusOK)
+		second := createdSecret(t, hx)
+		if !isFragment(hx.Body) || byTestID(hx.Doc, "webhook-secret-section").Length() != 1 ||
+			byTestID(hx.Doc, "webhook-rotate-form").Length() != 1 || byTestID(hx.Doc, "secret-overlap").Length() != 1 || second == first {
+			t.Fatalf("htmx rotation is not the updated section:\n%s", hx.Body)
+		}
+
+		es := auditEntries(t, db, "webhook.rotate_secret")
+		if len(es) != 2 || es[0].ActorID != admin.ID || es[0].TargetID != strconv.FormatInt(ep.ID, 10) {
+			t.Fatalf("webhook.rotate_secret entries %+v", es)
+		}
+		for _, e := range es {
+			for _, s := range []string{old, first, second} {
+				if strings.Contains(e.Diff, strings.TrimPrefix(s, "whsec_")) {
+					t.Fatalf("an audit entry holds a secret: %s", e.Diff)
+				}
+			}
+		}
+	})
+}
+
+func TestWebhookRotateSecret_NonAdminsGet403(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, db *models.DB) {
+		h := webtest.New(t, db)
+		admin, _ := h.SignIn(t, models.RoleAdmin)
+		secret := createdSecret(t, admin.Post("/webhooks", webhookForm(publicURL, models.EventUserCreated)))
+		ep := onlyEndpoint(t, db)
+		path := "/webhooks/" + strconv.FormatInt(ep.ID, 10) + "/rotate-secret"
+		for _, role := range []models.Role{models.RoleCompliance, models.RoleAuditor} {
+			c, _ := h.SignIn(t, role)
+			for _, hx := range [][]string{nil, webtest.HTMX} {
+				r := c.Post(path, nil, hx...)
+				wantStatus(t, r, http.StatusForbidden)
+				if strings.Contains(r.Body, "whsec_") {
+					t.Fatalf("%s got a secret", role)
+				}
+			}
+		}
+		// Without the CSRF token, an admin is refused too.
+		wantStatus(t, admin.PostRaw(path, url.Values{}), http.StatusForbidden)
+		stored, err := db.WebhookEndpointByID(context.Background(), ep.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if opened, err := db.WebhookSecret(stored); err != nil || opened != secret || stored.PreviousSecretCipher != "" {
+			t.Fatalf("the secret changed: %q, %v", opened, err)
+		}
+		if es := auditEntries(t, db, "webhook.rotate_secret"); len(es) != 0 {
+			t.Fatalf("refused rotations were audited: %+v", es)
 		}
 	})
 }

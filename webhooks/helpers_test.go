@@ -2,9 +2,6 @@ package webhooks_test
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -13,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 	"gorm.io/gorm"
 
 	"ledgerdesk/models"
@@ -30,6 +28,8 @@ type receiver struct {
 	t      testing.TB
 	srv    *httptest.Server
 	secret string
+	// now is the receiver's clock; nil is the real one.
+	now func() time.Time
 
 	mu       sync.Mutex
 	byID     map[string]int
@@ -52,7 +52,7 @@ func newReceiver(t testing.TB) *receiver {
 
 func (r *receiver) serve(w http.ResponseWriter, req *http.Request) {
 	body, _ := io.ReadAll(req.Body)
-	id := req.Header.Get(webhooks.HeaderEventID)
+	id := req.Header.Get(webhooks.HeaderID)
 	r.mu.Lock()
 	n := len(r.attempts)
 	r.attempts = append(r.attempts, req.Header.Get(webhooks.HeaderAttempt))
@@ -82,25 +82,44 @@ func (r *receiver) serve(w http.ResponseWriter, req *http.Request) {
 	_, _ = w.Write([]byte("ok"))
 }
 
-// check verifies the signature independently of webhooks.Sign: HMAC-SHA256
-// over "<timestamp>.<body>" with the endpoint's secret.
+// check verifies a request with the Standard Webhooks specification's own
+// Go library, as a receiver would: the signature over id, timestamp and
+// raw body with the endpoint's secret; and the timestamp's age against the
+// receiver's clock (the library reads the real one, and tests move the
+// worker's).
 func (r *receiver) check(req *http.Request, body []byte) string {
-	ts := req.Header.Get(webhooks.HeaderTimestamp)
-	if _, err := strconv.ParseInt(ts, 10, 64); err != nil {
-		return "timestamp header " + ts
+	wh, err := standardWebhook(r.secret)
+	if err == nil {
+		err = wh.VerifyIgnoringTimestamp(body, req.Header)
 	}
-	mac := hmac.New(sha256.New, []byte(r.secret))
-	mac.Write([]byte(ts + "." + string(body)))
-	if want := "v1=" + hex.EncodeToString(mac.Sum(nil)); req.Header.Get(webhooks.HeaderSignature) != want {
-		return "signature " + req.Header.Get(webhooks.HeaderSignature)
+	if err != nil {
+		return "standard webhooks verification: " + err.Error()
 	}
-	if req.Header.Get(webhooks.HeaderEventID) == "" || req.Header.Get(webhooks.HeaderEventType) == "" {
+	now := time.Now()
+	if r.now != nil {
+		now = r.now()
+	}
+	ts, err := strconv.ParseInt(req.Header.Get(webhooks.HeaderTimestamp), 10, 64)
+	if d := now.Sub(time.Unix(ts, 0)); err != nil || d > 5*time.Minute || d < -5*time.Minute {
+		return "timestamp " + req.Header.Get(webhooks.HeaderTimestamp)
+	}
+	if req.Header.Get(webhooks.HeaderEventType) == "" || req.Header.Get(webhooks.HeaderAttempt) == "" {
 		return "event headers missing"
 	}
 	if req.Header.Get("Content-Type") != "application/json" || req.Method != http.MethodPost {
 		return "method or content type"
 	}
 	return ""
+}
+
+// standardWebhook is the Standard Webhooks library's verifier for a
+// secret as it was shown: a legacy secret is given as raw key bytes, as
+// the README tells receivers.
+func standardWebhook(secret string) (*standardwebhooks.Webhook, error) {
+	if webhooks.IsLegacySecret(secret) {
+		return standardwebhooks.NewWebhookRaw([]byte(secret))
+	}
+	return standardwebhooks.NewWebhook(secret)
 }
 
 func (r *receiver) counts() map[string]int {

@@ -49,6 +49,10 @@ type Worker struct {
 	once sync.Once
 }
 
+// forgetEvery is how often a running worker erases the replaced signing
+// secrets whose overlap is over (they stop signing at once regardless).
+const forgetEvery = 10 * time.Minute
+
 // maxResponseBody is how much of a response is read (then discarded):
 // enough to reuse the connection, too little for a receiver to hold the
 // worker up.
@@ -94,7 +98,7 @@ func (w *Worker) init() {
 // checked by guard after resolution, no proxy, no redirects followed, and
 // timeout bounds each request.
 func NewClient(guard *Guard, timeout time.Duration, conns int) *http.Client {
-	dialer := &net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second, Control: guard.control}
+	dialer := guard.Dialer()
 	return &http.Client{
 		Timeout: timeout,
 		Transport: &http.Transport{
@@ -120,7 +124,14 @@ func NewClient(guard *Guard, timeout time.Duration, conns int) *http.Client {
 func (w *Worker) Run(ctx context.Context) {
 	w.init()
 	w.Logger.Info("webhook worker started", "concurrency", w.Concurrency)
+	var swept time.Time
 	for {
+		if now := w.Now(); now.Sub(swept) >= forgetEvery {
+			swept = now
+			if _, err := w.DB.ForgetRetiredWebhookSecrets(ctx, now); err != nil && ctx.Err() == nil {
+				w.Logger.Warn("erasing replaced webhook secrets failed", "error", err.Error())
+			}
+		}
 		n, err := w.RunOnce(ctx)
 		if ctx.Err() != nil {
 			w.Logger.Info("webhook worker stopped")
@@ -202,13 +213,18 @@ func (w *Worker) deliver(ctx context.Context, d models.ClaimedDelivery) *models.
 		res.Error = "invalid URL"
 		return w.settle(res, now)
 	}
+	keys, err := signingKeys(d, now)
+	if err != nil {
+		res.Error = "the endpoint's signing secret cannot be used: rotate it"
+		return w.settle(res, now)
+	}
 	ts := now.Unix()
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "Ledgerdesk-Webhooks/1")
-	req.Header.Set(HeaderEventID, d.EventID)
-	req.Header.Set(HeaderEventType, d.EventType)
+	req.Header.Set(HeaderID, d.EventID)
 	req.Header.Set(HeaderTimestamp, strconv.FormatInt(ts, 10))
-	req.Header.Set(HeaderSignature, Sign(d.Secret, ts, d.Payload))
+	req.Header.Set(HeaderSignature, SignatureHeader(keys, d.EventID, ts, d.Payload))
+	req.Header.Set(HeaderEventType, d.EventType)
 	req.Header.Set(HeaderAttempt, strconv.Itoa(d.Attempt))
 
 	start := time.Now()
@@ -236,6 +252,24 @@ func (w *Worker) deliver(ctx context.Context, d models.ClaimedDelivery) *models.
 	return w.settle(res, now)
 }
 
+// signingKeys are the keys that sign d at now: the endpoint's secret's,
+// and while a rotation's overlap lasts the replaced secret's too.
+func signingKeys(d models.ClaimedDelivery, now time.Time) ([][]byte, error) {
+	key, err := SecretKey(d.Secret)
+	if err != nil {
+		return nil, err
+	}
+	keys := [][]byte{key}
+	if d.PreviousSecret != "" && now.Before(d.PreviousSecretUntil) {
+		previous, err := SecretKey(d.PreviousSecret)
+		if err != nil {
+			return nil, err
+		}
+		keys = append(keys, previous)
+	}
+	return keys, nil
+}
+
 // settle decides what follows an undelivered attempt: another one after a
 // backoff, or failure once the delivery's 24 hours are over.
 func (w *Worker) settle(res *models.AttemptResult, now time.Time) *models.AttemptResult {
@@ -257,7 +291,7 @@ func describe(err error) string {
 	}
 	switch {
 	case errors.Is(err, ErrBlockedAddress):
-		return "refused: the host resolves to a private, loopback or link-local address"
+		return "refused: the host resolves to an address webhooks may not reach (private or special-purpose)"
 	case errors.Is(err, context.DeadlineExceeded) || isTimeout(err):
 		return "timed out"
 	}

@@ -2,20 +2,24 @@ package webhooks_test
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
+
 	"ledgerdesk/models"
 	"ledgerdesk/models/testdb"
 	"ledgerdesk/webhooks"
 )
 
-func TestWorker_SendsSignedRequestsWithEventHeaders(t *testing.T) {
+func TestWorker_SendsStandardWebhooksHeadersSignedOverIDTimestampAndBody(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, db *models.DB) {
 		r := newReceiver(t)
 		ep := endpointFor(t, db, r)
@@ -28,13 +32,18 @@ func TestWorker_SendsSignedRequestsWithEventHeaders(t *testing.T) {
 		r.srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 			headers = req.Header.Clone()
 			body, _ = io.ReadAll(req.Body)
-			if problem := r.check(req, body); problem != "" {
-				t.Errorf("receiver check: %s", problem)
-			}
 		})
 		w := newWorker(db, nil)
 		if n, err := w.RunOnce(ctx); err != nil || n != 1 {
 			t.Fatalf("RunOnce: %d, %v", n, err)
+		}
+		var event models.WebhookEvent
+		db.Gorm().Take(&event)
+		if got := headers.Get("webhook-id"); got != event.EventID {
+			t.Fatalf("webhook-id %q, want the event id %q", got, event.EventID)
+		}
+		if got := headers.Get("webhook-signature"); !strings.HasPrefix(got, "v1,") || strings.Contains(got, " ") {
+			t.Fatalf("webhook-signature %q, want one v1 signature", got)
 		}
 		if got := headers.Get(webhooks.HeaderEventType); got != models.EventUserCreated {
 			t.Fatalf("event type header %q", got)
@@ -43,20 +52,29 @@ func TestWorker_SendsSignedRequestsWithEventHeaders(t *testing.T) {
 			t.Fatalf("attempt header %q", got)
 		}
 		// Verify as a receiver would, over the raw body.
-		if err := webhooks.Verify(r.secret, headers.Get(webhooks.HeaderTimestamp), headers.Get(webhooks.HeaderSignature),
-			body, 5*time.Minute, time.Now()); err != nil {
+		if err := webhooks.Verify(r.secret, headers, body, 5*time.Minute, time.Now()); err != nil {
 			t.Fatalf("signature: %v", err)
 		}
-		if err := webhooks.Verify("whsec_other", headers.Get(webhooks.HeaderTimestamp), headers.Get(webhooks.HeaderSignature),
-			body, 5*time.Minute, time.Now()); err == nil {
-			t.Fatal("a signature verified with the wrong secret")
+		if err := webhooks.Verify(models.NewWebhookSecret(), headers, body, 5*time.Minute, time.Now()); err != webhooks.ErrBadSignature {
+			t.Fatalf("the wrong secret: %v", err)
 		}
-		if err := webhooks.Verify(r.secret, headers.Get(webhooks.HeaderTimestamp), headers.Get(webhooks.HeaderSignature),
-			append(body, ' '), 5*time.Minute, time.Now()); err == nil {
-			t.Fatal("a changed body verified")
+		if err := webhooks.Verify(r.secret, headers, append(body, ' '), 5*time.Minute, time.Now()); err != webhooks.ErrBadSignature {
+			t.Fatalf("a changed body: %v", err)
 		}
-		if err := webhooks.Verify(r.secret, headers.Get(webhooks.HeaderTimestamp), headers.Get(webhooks.HeaderSignature),
-			body, 5*time.Minute, time.Now().Add(time.Hour)); err != webhooks.ErrStale {
+		// The id is signed: the same body and signature replayed under
+		// another id, to slip past de-duplication, fails.
+		replayed := headers.Clone()
+		replayed.Set("webhook-id", models.NewEventID())
+		if err := webhooks.Verify(r.secret, replayed, body, 5*time.Minute, time.Now()); err != webhooks.ErrBadSignature {
+			t.Fatalf("a replay under another id: %v", err)
+		}
+		moved := headers.Clone()
+		ts, _ := strconv.ParseInt(headers.Get("webhook-timestamp"), 10, 64)
+		moved.Set("webhook-timestamp", strconv.FormatInt(ts+1, 10))
+		if err := webhooks.Verify(r.secret, moved, body, 5*time.Minute, time.Now()); err != webhooks.ErrBadSignature {
+			t.Fatalf("another timestamp: %v", err)
+		}
+		if err := webhooks.Verify(r.secret, headers, body, 5*time.Minute, time.Now().Add(time.Hour)); err != webhooks.ErrStale {
 			t.Fatalf("an hour-old request: %v, want ErrStale", err)
 		}
 		wantBody := `{"id":` + itoa(created.User.ID) + `,"signin":"` + created.User.CreatedAt.UTC().Format(models.PowensDateTime) + `"}`
@@ -73,6 +91,35 @@ func TestWorker_SendsSignedRequestsWithEventHeaders(t *testing.T) {
 	})
 }
 
+func TestWorker_DeliveryVerifiesWithTheStandardWebhooksLibrary(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, db *models.DB) {
+		r := newReceiver(t)
+		endpointFor(t, db, r)
+		wh, err := standardwebhooks.NewWebhook(r.secret) // the secret exactly as shown
+		if err != nil {
+			t.Fatalf("the library refuses the secret: %v", err)
+		}
+		var verified, replayed error
+		r.srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+			body, _ := io.ReadAll(req.Body)
+			verified = wh.Verify(body, req.Header)
+			again := req.Header.Clone()
+			again.Set(standardwebhooks.HeaderWebhookID, models.NewEventID())
+			replayed = wh.Verify(body, again)
+		})
+		emit(t, db, 1)
+		if n, err := newWorker(db, nil).RunOnce(ctx); err != nil || n != 1 {
+			t.Fatalf("RunOnce: %d, %v", n, err)
+		}
+		if verified != nil {
+			t.Fatalf("the Standard Webhooks library refuses a delivery: %v", verified)
+		}
+		if !errors.Is(replayed, standardwebhooks.ErrNoMatchingSignature) {
+			t.Fatalf("the library accepts the delivery under another id: %v", replayed)
+		}
+	})
+}
+
 func TestWorker_ReceiverReturning500SeesRetriesWithBackoffThenFailure(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, db *models.DB) {
 		r := newReceiver(t)
@@ -80,6 +127,7 @@ func TestWorker_ReceiverReturning500SeesRetriesWithBackoffThenFailure(t *testing
 		ep := endpointFor(t, db, r)
 		ids := emit(t, db, 1)
 		c := newClock()
+		r.now = c.Now
 		w := newWorker(db, c)
 		// Jitter pinned at half the bound: waits of 5s, 10s, 20s …
 		w.Backoff = webhooks.Backoff{Base: 10 * time.Second, Max: time.Hour, Rand: func() float64 { return 0.5 }}

@@ -40,7 +40,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	adminEmail := s.String("admin-email", "LEDGERDESK_ADMIN_EMAIL", "admin@ledgerdesk.local",
 		"email `address` of the first admin, created on an empty database", checkEmail)
 	allowPrivate := s.Bool("webhook-allow-private", "LEDGERDESK_WEBHOOK_ALLOW_PRIVATE", false,
-		"let webhooks reach private, loopback and link-local addresses")
+		"let webhooks reach private networks and loopback (link-local, metadata and other special addresses stay refused)")
 	noDemo := s.Bool("no-demo-data", "LEDGERDESK_NO_DEMO_DATA", false,
 		"start a new embedded database empty instead of with 1,000 demo end users")
 	var smtpURL string

@@ -42,7 +42,7 @@ func TestServe_DeliversSignedWebhooksAndStopsCleanly(t *testing.T) {
 		mu.Lock()
 		s := secret
 		mu.Unlock()
-		err := webhooks.Verify(s, r.Header.Get(webhooks.HeaderTimestamp), r.Header.Get(webhooks.HeaderSignature), body, time.Minute, time.Now())
+		err := webhooks.Verify(s, r.Header, body, time.Minute, time.Now())
 		if err == nil && r.Header.Get(webhooks.HeaderEventType) != "USER_CREATED" {
 			err = io.ErrUnexpectedEOF
 		}

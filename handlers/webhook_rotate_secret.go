@@ -1,0 +1,48 @@
+package handlers
+
+import (
+	"net/http"
+	"strconv"
+
+	"github.com/gofiber/fiber/v2"
+
+	"ledgerdesk/models"
+	"ledgerdesk/views/pages"
+	"ledgerdesk/web/current"
+	"ledgerdesk/web/render"
+)
+
+// WebhookRotateSecret issues a new signing secret, shown once (POST
+// /webhooks/:id/rotate-secret); the replaced one keeps signing beside it
+// for models.SecretOverlap. htmx gets the updated secret section, a plain
+// form the endpoint's page with the secret in it.
+func (h *Handler) WebhookRotateSecret(c *fiber.Ctx) error {
+	e, err := h.webhookParam(c)
+	if err != nil {
+		return err
+	}
+	rotated, err := h.DB.RotateWebhookSecret(c.UserContext(), current.Origin(c), e.ID)
+	if err != nil {
+		return err
+	}
+	e.WebhookEndpoint = *rotated.Endpoint
+	v := webhookShowView(c, e)
+	v.Secret.NewSecret = rotated.Secret
+	if current.IsHTMX(c) {
+		return render.Fragment(c, http.StatusOK, pages.WebhookSecretSection(v.Secret))
+	}
+	return render.Page(c, http.StatusOK, "Webhook "+strconv.FormatInt(e.ID, 10), pages.WebhookShow(v))
+}
+
+// webhookShowView is an endpoint's page as stored.
+func webhookShowView(c *fiber.Ctx, e *models.WebhookEndpointSummary) pages.WebhookShowView {
+	token := current.CSRFToken(c)
+	v := pages.WebhookShowView{Endpoint: e, CSRFToken: token,
+		Form: pages.WebhookFormView{Endpoint: &e.WebhookEndpoint, CSRFToken: token,
+			Values: pages.WebhookFormValues{URL: e.URL, Events: e.Events, Enabled: e.Enabled}},
+		Secret: pages.WebhookSecretView{EndpointID: e.ID, CSRFToken: token}}
+	if until, ok := e.PreviousSecretSignsUntil(models.Now()); ok {
+		v.Secret.PreviousUntil = until
+	}
+	return v
+}
