@@ -36,7 +36,7 @@ const (
 	MinPasswordScore = 3
 	// estimatorWindow is how many leading bytes the estimator scores. Its
 	// matching grows faster than the square of the length (128 bytes of
-	// l33t-like symbols take most of a second), so it sees a prefix; a
+	// l33t-like symbols take about a second), so it sees a prefix; a
 	// longer password is at least as hard to guess as its first 32 bytes,
 	// and the blocklist checks the whole.
 	estimatorWindow = 32
@@ -219,8 +219,8 @@ var (
 // "!QAZ2wsx" is the walk "1qaz2wsx" with the shift key held in turns.
 var unshift = strings.NewReplacer("!", "1", "@", "2", "#", "3", "$", "4", "%", "5", "^", "6", "&", "7", "*", "8", "(", "9", ")", "0")
 
-// checkBlocklist refuses what the estimator scores too kindly. Every check
-// is linear in the password (at most MaxPasswordBytes) or a map lookup.
+// checkBlocklist refuses what the estimator scores too kindly. Each check is
+// a scan of the password (at most MaxPasswordBytes) or a few map lookups.
 func checkBlocklist(pw string, w contextWords) *PasswordRefusal {
 	lower := strings.ToLower(pw)
 	if w.email != "" && strings.Contains(lower, w.email) {
