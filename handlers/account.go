@@ -34,7 +34,7 @@ func (h *Handler) AccountPasswordChange(c *fiber.Ctx) error {
 		if models.ErrorKind(err) != models.KindInvalid || !asModelError(err, &merr) {
 			return err
 		}
-		form.Errors = merr.Fields
+		form.Errors, form.Advice = merr.Fields, merr.Advice
 		return h.passwordFormResponse(c, http.StatusUnprocessableEntity, m, form)
 	}
 	form.Done = fmt.Sprintf("Password changed. %d other session%s signed out.", ended, plural(ended))

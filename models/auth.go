@@ -210,7 +210,7 @@ func (db *DB) ChangePassword(ctx context.Context, o Origin, memberID, keepSessio
 	if err != nil {
 		return 0, err
 	}
-	fields := FieldErrors{}
+	fields, advice := FieldErrors{}, FieldAdvice{}
 	if in.Current == "" {
 		fields.Add("current", "Enter your current password.")
 	} else if ok, err := VerifyPassword(ctx, m.PasswordHash, in.Current); err != nil {
@@ -218,15 +218,15 @@ func (db *DB) ChangePassword(ctx context.Context, o Origin, memberID, keepSessio
 	} else if !ok {
 		fields.Add("current", "That is not your current password.")
 	}
-	if msg := CheckPasswordRules(in.New); msg != "" {
-		fields.Add("new", msg)
+	if r := CheckPassword(in.New, PasswordContext{Email: m.EmailAddress}); r != nil {
+		r.addTo(fields, advice, "new")
 	} else if in.New == in.Current {
 		fields.Add("new", "Choose a password different from the current one.")
 	}
 	if in.Confirm != in.New {
 		fields.Add("confirm", "The two new passwords do not match.")
 	}
-	if err := fields.Err(); err != nil {
+	if err := invalidWithAdvice(fields, advice); err != nil {
 		return 0, err
 	}
 	hash, err := HashPassword(ctx, in.New)

@@ -35,6 +35,7 @@ type Error struct {
 	Kind    Kind
 	Message string
 	Fields  FieldErrors
+	Advice  FieldAdvice
 	Err     error
 }
 
@@ -56,6 +57,10 @@ func (f FieldErrors) Add(field, msg string) {
 		f[field] = msg
 	}
 }
+
+// FieldAdvice maps a form field's name to suggestions shown under its
+// message: how to fix it, where the message alone does not say.
+type FieldAdvice map[string][]string
 
 // Err returns an invalid-input error when any field failed, else nil.
 func (f FieldErrors) Err() error {

@@ -91,23 +91,6 @@ func TestVerifyPassword_RejectsMalformedHashesWithoutPanicking(t *testing.T) {
 	}
 }
 
-func TestCheckPasswordRules(t *testing.T) {
-	cases := map[string]bool{
-		"":                       false,
-		strings.Repeat("a", 11):  false,
-		strings.Repeat("a", 12):  true,
-		strings.Repeat("é", 12):  true, // counted in characters, not bytes
-		strings.Repeat("é", 11):  false,
-		strings.Repeat("a", 256): true,
-		strings.Repeat("a", 257): false,
-	}
-	for pw, ok := range cases {
-		if got := models.CheckPasswordRules(pw) == ""; got != ok {
-			t.Errorf("%d characters: accepted=%v, want %v", len([]rune(pw)), got, ok)
-		}
-	}
-}
-
 func TestVerifyPassword_BusyWhenEverySlotIsTaken(t *testing.T) {
 	h := testPasswordHash(t)
 	release := models.HoldPasswordHashSlots(50 * time.Millisecond)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"gorm.io/gorm"
@@ -248,16 +247,14 @@ func (db *DB) AcceptInvitation(ctx context.Context, o Origin, token, password, c
 	if err != nil {
 		return nil, err
 	}
-	fields := FieldErrors{}
-	if msg := CheckPasswordRules(password); msg != "" {
-		fields.Add("password", msg)
-	} else if strings.EqualFold(password, inv.Member.EmailAddress) {
-		fields.Add("password", "Your password cannot be your email address.")
+	fields, advice := FieldErrors{}, FieldAdvice{}
+	if r := CheckPassword(password, PasswordContext{Email: inv.Member.EmailAddress}); r != nil {
+		r.addTo(fields, advice, "password")
 	}
 	if confirm != password {
 		fields.Add("confirm", "The two passwords do not match.")
 	}
-	if err := fields.Err(); err != nil {
+	if err := invalidWithAdvice(fields, advice); err != nil {
 		return nil, err
 	}
 	hash, err := HashPassword(ctx, password)

@@ -90,30 +90,6 @@ func NormalizeEmail(s string) (string, error) {
 	return s, nil
 }
 
-// Password rules, as NIST SP 800-63B has them: long enough, not absurdly
-// long (argon2id hashes any length, but a megabyte password is an attack),
-// and not on the list of common passwords. No composition rules: they make
-// passwords harder to remember, not to guess.
-const (
-	MinPasswordLength = 12
-	MaxPasswordLength = 256
-)
-
-// CheckPasswordRules returns the message for a password that breaks a
-// rule, or "". Every place a password is set goes through it.
-func CheckPasswordRules(pw string) string {
-	n := len([]rune(pw))
-	switch {
-	case n < MinPasswordLength:
-		return fmt.Sprintf("Use at least %d characters.", MinPasswordLength)
-	case n > MaxPasswordLength:
-		return fmt.Sprintf("Use at most %d characters.", MaxPasswordLength)
-	case IsCommonPassword(pw):
-		return "This password is on a list of commonly used passwords. Choose another; a phrase of a few unrelated words works well."
-	}
-	return ""
-}
-
 // MemberByID returns one team member.
 func (db *DB) MemberByID(ctx context.Context, id string) (*TeamMember, error) {
 	var m TeamMember
@@ -144,7 +120,7 @@ type NewMember struct {
 // CreateMember adds an active team member with a password, audited as
 // team.create. Used by the first start and `ledgerdesk admin create`.
 func (db *DB) CreateMember(ctx context.Context, o Origin, in NewMember) (*TeamMember, error) {
-	fields := FieldErrors{}
+	fields, advice := FieldErrors{}, FieldAdvice{}
 	email, err := NormalizeEmail(in.Email)
 	if err != nil {
 		fields.Add("email", err.Error())
@@ -152,10 +128,10 @@ func (db *DB) CreateMember(ctx context.Context, o Origin, in NewMember) (*TeamMe
 	if _, err := ParseRole(string(in.Role)); err != nil {
 		fields.Add("role", "Choose admin, compliance or auditor.")
 	}
-	if msg := CheckPasswordRules(in.Password); msg != "" {
-		fields.Add("password", msg)
+	if r := CheckPassword(in.Password, PasswordContext{Email: in.Email}); r != nil {
+		r.addTo(fields, advice, "password")
 	}
-	if err := fields.Err(); err != nil {
+	if err := invalidWithAdvice(fields, advice); err != nil {
 		return nil, err
 	}
 	hash, err := HashPassword(ctx, in.Password)
