@@ -5,7 +5,8 @@ import (
 	"regexp"
 	"strings"
 	"time"
-	"unicode/utf8"
+
+	"ledgerdesk/models/text"
 )
 
 // Identity is a user's consumer-report identity (Plaid's
@@ -61,16 +62,25 @@ var (
 	maxIdentities = 10 // phone numbers or emails per user
 )
 
+// Text rules of the identity's fields and the client_user_id (the seed's
+// 1 to 128 characters).
+var (
+	clientUserIDRule = text.Line(128)
+	nameRule         = text.Line(200) // names and address lines
+	emailRule        = text.Line(MaxEmailLength)
+	// A phone number and a country have a form of their own, checked
+	// next with a message that shows it; these bounds only keep a
+	// megabyte out of that message.
+	phoneRule   = text.Line(32)
+	countryRule = text.Line(16)
+)
+
 // ValidateClientUserID checks the seed's rule: 1 to 128 characters.
 func ValidateClientUserID(s string, fields FieldErrors) {
-	n := utf8.RuneCountInString(s)
-	switch {
-	case strings.TrimSpace(s) == "":
+	if strings.TrimSpace(s) == "" {
 		fields.Add(FieldClientUserID, "Enter a client_user_id: your own identifier for this user.")
-	case n > 128:
-		fields.Add(FieldClientUserID, fmt.Sprintf("A client_user_id has at most 128 characters; this one has %d.", n))
-	case !utf8.ValidString(s) || strings.ContainsRune(s, 0):
-		fields.Add(FieldClientUserID, "The client_user_id contains characters that cannot be stored.")
+	} else if problem := clientUserIDRule.Problem(s); problem != "" {
+		fields.Add(FieldClientUserID, problem)
 	}
 }
 
@@ -109,8 +119,8 @@ func (id *Identity) Validate(fields FieldErrors, now time.Time) {
 	required := func(field, value, label string) {
 		if value == "" {
 			fields.Add(field, "Enter the "+label+".")
-		} else if utf8.RuneCountInString(value) > 200 {
-			fields.Add(field, "Use at most 200 characters.")
+		} else if problem := nameRule.Problem(value); problem != "" {
+			fields.Add(field, problem)
 		}
 	}
 	required(FieldFirstName, id.FirstName, "first name")
@@ -122,7 +132,9 @@ func (id *Identity) Validate(fields FieldErrors, now time.Time) {
 		fields.Add(FieldPhoneNumbers, fmt.Sprintf("Enter at most %d phone numbers.", maxIdentities))
 	}
 	for _, p := range id.PhoneNumbers {
-		if !e164Pattern.MatchString(p) {
+		if problem := phoneRule.Problem(p); problem != "" {
+			fields.Add(FieldPhoneNumbers, problem)
+		} else if !e164Pattern.MatchString(p) {
 			fields.Add(FieldPhoneNumbers, fmt.Sprintf("%q is not an E.164 number: a + then the country code and number, digits only, like +13125551212.", p))
 		}
 	}
@@ -132,7 +144,9 @@ func (id *Identity) Validate(fields FieldErrors, now time.Time) {
 		fields.Add(FieldEmails, fmt.Sprintf("Enter at most %d email addresses.", maxIdentities))
 	}
 	for _, e := range id.Emails {
-		if _, err := NormalizeEmail(e); err != nil {
+		if problem := emailRule.Problem(e); problem != "" {
+			fields.Add(FieldEmails, problem)
+		} else if _, err := NormalizeEmail(e); err != nil {
 			fields.Add(FieldEmails, fmt.Sprintf("%q is not an email address like name@example.com.", e))
 		}
 	}
@@ -168,6 +182,8 @@ func (id *Identity) Validate(fields FieldErrors, now time.Time) {
 	switch {
 	case a.Country == "":
 		fields.Add(FieldCountry, "Enter the country as a two-letter ISO code, like US.")
+	case !countryRule.Valid(a.Country):
+		fields.Add(FieldCountry, countryRule.Problem(a.Country))
 	case !IsCountryCode(a.Country):
 		fields.Add(FieldCountry, fmt.Sprintf("%q is not an ISO 3166-1 alpha-2 country code (like US).", a.Country))
 	case a.Country != "US":
