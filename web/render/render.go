@@ -4,6 +4,9 @@
 package render
 
 import (
+	"bytes"
+	"unicode/utf8"
+
 	"github.com/a-h/templ"
 	"github.com/gofiber/fiber/v2"
 
@@ -35,6 +38,12 @@ func Fragment(c *fiber.Ctx, status int, comp templ.Component) error {
 	if err := comp.Render(c.UserContext(), resp.BodyWriter()); err != nil {
 		resp.ResetBody()
 		return err
+	}
+	// A refused value is shown back as it was typed, and may hold bytes
+	// that are not UTF-8: they become U+FFFD, so that the page is the text
+	// its charset says (one scan of a page that is almost always valid).
+	if body := resp.Body(); !utf8.Valid(body) {
+		resp.SetBodyRaw(bytes.ToValidUTF8(body, []byte("\uFFFD")))
 	}
 	// Pages show personal data: no shared or browser cache may keep them.
 	c.Set(fiber.HeaderCacheControl, "no-store")
