@@ -96,17 +96,17 @@ func isZeroWidth(c rune) bool { return c == '\u200B' || c == '\u2060' || c == '\
 // Clean makes a value that is recorded as received and never refused (a
 // browser's User-Agent) storable and safe to show: invalid UTF-8 and
 // every character Problem refuses (controls, direction controls,
-// zero-width characters) become U+FFFD, and it is cut to at most max
-// characters.
+// zero-width characters) are dropped, and it is cut to at most max
+// characters. It never makes s longer.
 func Clean(s string, max int) string {
 	var b strings.Builder
 	n := 0
-	for _, c := range strings.ToValidUTF8(s, "\uFFFD") {
+	for _, c := range strings.ToValidUTF8(s, "") {
 		if n == max {
 			break
 		}
 		if unicode.IsControl(c) || isBidiControl(c) || isZeroWidth(c) {
-			c = utf8.RuneError
+			continue
 		}
 		b.WriteRune(c)
 		n++
