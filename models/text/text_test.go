@@ -101,3 +101,39 @@ func TestDisplayable_ReplacesOnlyInvalidSequences(t *testing.T) {
 		t.Errorf("Displayable = %q", got)
 	}
 }
+
+// FuzzRule checks Problem against the rule as its documentation states
+// it, one character at a time, and that Clean always yields text the rule
+// takes.
+func FuzzRule(f *testing.F) {
+	f.Fuzz(func(t *testing.T, s string, max uint8, lines bool) {
+		r := text.Rule{Max: int(max), Lines: lines}
+		want := utf8.ValidString(s)
+		for _, c := range s {
+			switch {
+			case c == '\t' || c == '\n' || c == '\r' || c == '\u2028' || c == '\u2029':
+				want = want && lines
+			case c < 0x20 || (c >= 0x7f && c < 0xa0):
+				want = false
+			case (c >= '\u202A' && c <= '\u202E') || (c >= '\u2066' && c <= '\u2069'):
+				want = false
+			case c == '\u200B' || c == '\u2060' || c == '\uFEFF':
+				want = false
+			}
+		}
+		if max > 0 && utf8.RuneCountInString(s) > int(max) {
+			want = false
+		}
+		p := r.Problem(s)
+		if (p == "") != want {
+			t.Fatalf("Rule%+v.Problem(%q) = %q, want valid=%v", r, s, p, want)
+		}
+		if p != "" && !utf8.ValidString(p) {
+			t.Fatalf("problem %q is not valid UTF-8", p)
+		}
+		c := text.Clean(s, int(max))
+		if !(text.Rule{Max: int(max)}).Valid(c) || len(c) > len(s) {
+			t.Fatalf("Clean(%q, %d) = %q", s, max, c)
+		}
+	})
+}
