@@ -26,6 +26,7 @@ func (h *Handler) TeamList(c *fiber.Ctx) error {
 		Cursor: utils.CopyString(c.Query("cursor")),
 	}
 	req.Limit, _ = strconv.Atoi(c.Query("limit"))
+	typed := req.Filter.Search
 	req.Normalize()
 	v := pages.TeamListView{Filter: req.Filter, Limit: req.Limit}
 	status := http.StatusOK
@@ -36,6 +37,7 @@ func (h *Handler) TeamList(c *fiber.Ctx) error {
 		// A search the text rule refuses: 422, the message beside the box,
 		// what was typed kept.
 		v.Errors, status = merr.Fields, http.StatusUnprocessableEntity
+		v.Filter.Search = typed
 	case err != nil:
 		return err
 	default:

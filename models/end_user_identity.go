@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"ledgerdesk/models/text"
 )
@@ -96,7 +97,17 @@ func (id *Identity) Normalize() {
 	a := &id.Address
 	a.Street, a.City, a.Region = strings.TrimSpace(a.Street), strings.TrimSpace(a.City), strings.TrimSpace(a.Region)
 	a.PostalCode = strings.TrimSpace(a.PostalCode)
-	a.Country = strings.ToUpper(strings.TrimSpace(a.Country))
+	a.Country = foldCase(strings.TrimSpace(a.Country), strings.ToUpper)
+}
+
+// foldCase changes the case of valid UTF-8 only: strings.ToLower would
+// turn invalid bytes into U+FFFD, and hide them from the text rule that
+// validation applies next.
+func foldCase(s string, fold func(string) string) string {
+	if !utf8.ValidString(s) {
+		return s
+	}
+	return fold(s)
 }
 
 func cleanList(in []string, lower bool) []string {
@@ -104,7 +115,7 @@ func cleanList(in []string, lower bool) []string {
 	for _, v := range in {
 		v = strings.TrimSpace(v)
 		if lower {
-			v = strings.ToLower(v)
+			v = foldCase(v, strings.ToLower)
 		}
 		if v != "" {
 			out = append(out, v)

@@ -84,13 +84,14 @@ const MaxEmailLength = 254
 
 // NormalizeEmail trims and lower-cases an address, and checks its form.
 func NormalizeEmail(s string) (string, error) {
-	s = strings.ToLower(strings.TrimSpace(s))
+	s = strings.TrimSpace(s)
 	if s == "" {
 		return "", errors.New("Enter an email address.")
 	}
 	if problem := text.Line(MaxEmailLength).Problem(s); problem != "" {
 		return "", errors.New(problem)
 	}
+	s = strings.ToLower(s)
 	a, err := mail.ParseAddress(s)
 	if err != nil || a.Address != s || !strings.Contains(s[strings.LastIndex(s, "@")+1:], ".") {
 		return "", errors.New("Enter an email address like name@example.com.")

@@ -45,7 +45,7 @@ func (f MemberFilter) Validate() error {
 
 // Normalize fills defaults and drops values the list does not know.
 func (r *MemberPageRequest) Normalize() {
-	r.Filter.Search = strings.ToLower(strings.TrimSpace(r.Filter.Search))
+	r.Filter.Search = foldCase(strings.TrimSpace(r.Filter.Search), strings.ToLower)
 	switch MemberStatus(r.Filter.Status) {
 	case MemberInvited, MemberActive, MemberDeactivated:
 	default:
