@@ -105,7 +105,7 @@ func Clean(s string, max int) string {
 		if n == max {
 			break
 		}
-		if unicode.IsControl(c) || isBidiControl(c) || isZeroWidth(c) {
+		if unicode.IsControl(c) || isBidiControl(c) || isZeroWidth(c) || c == '\u2028' || c == '\u2029' {
 			continue
 		}
 		b.WriteRune(c)
