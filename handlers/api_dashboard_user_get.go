@@ -13,7 +13,7 @@ import (
 // APIDashboardUserGet is Plaid's POST /dashboard_user/get: one team member.
 func (h *Handler) APIDashboardUserGet(c *fiber.Ctx) error {
 	body := apijson.BodyOf(c)
-	id := body.String("dashboard_user_id", true)
+	id := body.Key("dashboard_user_id", true)
 	if err := body.Err(); err != nil {
 		return err
 	}

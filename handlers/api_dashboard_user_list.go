@@ -14,7 +14,7 @@ import (
 // members and the cursor of the next one ("" when done).
 func (h *Handler) APIDashboardUserList(c *fiber.Ctx) error {
 	body := apijson.BodyOf(c)
-	cursor := body.String("cursor", false)
+	cursor := body.Key("cursor", false)
 	if err := body.Err(); err != nil {
 		return err
 	}

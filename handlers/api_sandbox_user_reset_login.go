@@ -13,7 +13,7 @@ import (
 // user's items (all, or those item_ids names) go into ITEM_LOGIN_REQUIRED.
 func (h *Handler) APISandboxUserResetLogin(c *fiber.Ctx) error {
 	body := apijson.BodyOf(c)
-	itemIDs := body.Strings("item_ids", false)
+	itemIDs := body.Keys("item_ids", false)
 	u, err := h.plaidUser(c, body)
 	if err != nil {
 		return err

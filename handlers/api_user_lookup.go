@@ -12,7 +12,7 @@ import (
 // Unknown and removed users are USER_NOT_FOUND alike. Every other field
 // the endpoint reads must have been read before: their problems come first.
 func (h *Handler) plaidUser(c *fiber.Ctx, body *apijson.Body) (*models.EndUser, error) {
-	token, userID := body.String("user_token", false), body.String("user_id", false)
+	token, userID := body.Key("user_token", false), body.Key("user_id", false)
 	if !body.Has("user_token") && !body.Has("user_id") {
 		body.Missing("user_token")
 	}

@@ -26,22 +26,33 @@ func (h *Handler) TeamList(c *fiber.Ctx) error {
 		Cursor: utils.CopyString(c.Query("cursor")),
 	}
 	req.Limit, _ = strconv.Atoi(c.Query("limit"))
+	typed := req.Filter.Search
 	req.Normalize()
+	v := pages.TeamListView{Filter: req.Filter, Limit: req.Limit}
+	status := http.StatusOK
 	page, err := h.DB.ListMembers(c.UserContext(), req)
-	if err != nil {
+	var merr *models.Error
+	switch {
+	case asModelError(err, &merr) && len(merr.Fields) > 0:
+		// A search the text rule refuses: 422, the message beside the box,
+		// what was typed kept.
+		v.Errors, status = merr.Fields, http.StatusUnprocessableEntity
+		v.Filter.Search = typed
+	case err != nil:
 		return err
-	}
-	v := pages.TeamListView{Filter: req.Filter, Limit: req.Limit, Page: page}
-	if page.NextCursor != "" {
-		v.NextURL = teamListURL(req, page.NextCursor)
-	}
-	if req.Cursor != "" {
-		v.FirstURL = teamListURL(req, "")
+	default:
+		v.Page = page
+		if page.NextCursor != "" {
+			v.NextURL = teamListURL(req, page.NextCursor)
+		}
+		if req.Cursor != "" {
+			v.FirstURL = teamListURL(req, "")
+		}
 	}
 	if current.IsHTMX(c) && c.Get("HX-Target") == "team-results" {
-		return render.Fragment(c, http.StatusOK, pages.TeamResults(v))
+		return render.Fragment(c, status, pages.TeamResults(v, true))
 	}
-	return render.Page(c, http.StatusOK, "Team", pages.TeamList(v))
+	return render.Page(c, status, "Team", pages.TeamList(v))
 }
 
 // teamListURL is the list's address at a cursor ("" for the first page),

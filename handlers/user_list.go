@@ -30,23 +30,31 @@ func (h *Handler) UserList(c *fiber.Ctx) error {
 	req.Limit, _ = strconv.Atoi(c.Query("limit"))
 	req.Normalize()
 	ctx := c.UserContext()
-	page, err := h.DB.ListEndUsers(ctx, req)
-	if err != nil {
-		return err
-	}
 	v := pages.UserListView{
-		Filter: req.Filter, Limit: req.Limit, Page: page,
+		Filter: req.Filter, Limit: req.Limit,
 		CanCreate: current.Member(c).Role.CanManageUsers(),
 		Clock:     models.HealthClock{Now: models.Now()},
-		NextURL:   listURL(req, page.Next), PrevURL: listURL(req, page.Prev),
+	}
+	status := http.StatusOK
+	page, err := h.DB.ListEndUsers(ctx, req)
+	var merr *models.Error
+	switch {
+	case asModelError(err, &merr) && len(merr.Fields) > 0:
+		// A search or filter the text rule refuses: 422, the message
+		// beside its box, what was typed kept.
+		v.Errors, status = merr.Fields, http.StatusUnprocessableEntity
+	case err != nil:
+		return err
+	default:
+		v.Page, v.NextURL, v.PrevURL = page, listURL(req, page.Next), listURL(req, page.Prev)
 	}
 	if current.IsHTMX(c) && c.Get("HX-Target") == "user-results" {
-		return render.Fragment(c, http.StatusOK, pages.UserResults(v))
+		return render.Fragment(c, status, pages.UserResults(v, true))
 	}
 	if v.Institutions, err = h.DB.Institutions(ctx); err != nil {
 		return err
 	}
-	return render.Page(c, http.StatusOK, "End users", pages.UserList(v))
+	return render.Page(c, status, "End users", pages.UserList(v))
 }
 
 // listURL is the list's address for a page cursor, keeping the filter.

@@ -8,9 +8,10 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"gorm.io/gorm"
+
+	"ledgerdesk/models/text"
 )
 
 // APIScope is what an API key may do.
@@ -101,13 +102,10 @@ type CreatedAPIKey struct {
 func (db *DB) CreateAPIKey(ctx context.Context, o Origin, in NewAPIKey) (*CreatedAPIKey, error) {
 	in.Name = strings.TrimSpace(in.Name)
 	fields := FieldErrors{}
-	switch n := utf8.RuneCountInString(in.Name); {
-	case n == 0:
+	if in.Name == "" {
 		fields.Add("name", "Name the key after what uses it, like “billing service”.")
-	case n > MaxAPIKeyName:
-		fields.Add("name", fmt.Sprintf("Use at most %d characters.", MaxAPIKeyName))
-	case strings.ContainsRune(in.Name, 0) || !utf8.ValidString(in.Name):
-		fields.Add("name", "The name contains characters that cannot be stored.")
+	} else if problem := text.Line(MaxAPIKeyName).Problem(in.Name); problem != "" {
+		fields.Add("name", problem)
 	}
 	if in.Scope != ScopeRead && in.Scope != ScopeWrite {
 		fields.Add("scope", "Choose read-only or read-write.")
@@ -178,7 +176,7 @@ var errBadAPIKey = &Error{Kind: KindUnauthorized, Message: "invalid client_id or
 
 // AuthenticateAPIKey returns the live key with this client_id and secret.
 func (db *DB) AuthenticateAPIKey(ctx context.Context, clientID, secret string) (*APIKey, error) {
-	if clientID == "" || secret == "" || len(clientID) > 64 {
+	if clientID == "" || secret == "" || len(clientID) > 64 || !text.Key.Valid(clientID) || !text.Key.Valid(secret) {
 		return nil, errBadAPIKey
 	}
 	k, err := db.findAPIKey(ctx, apiKeyByClientID, clientID)
@@ -194,7 +192,7 @@ func (db *DB) AuthenticateAPIKey(ctx context.Context, clientID, secret string) (
 // AuthenticateAPISecret returns the live key whose secret this is, for a
 // Bearer token that carries the secret alone.
 func (db *DB) AuthenticateAPISecret(ctx context.Context, secret string) (*APIKey, error) {
-	if !strings.HasPrefix(secret, secretPrefix) {
+	if !strings.HasPrefix(secret, secretPrefix) || !text.Key.Valid(secret) {
 		return nil, errBadAPIKey
 	}
 	// The lookup is by hash: no timing of the comparison says anything

@@ -16,6 +16,8 @@ import (
 
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
+
+	"ledgerdesk/models/text"
 )
 
 // ActorType says who acted: a signed-in member, an API key or the portal.
@@ -439,11 +441,11 @@ func (db *DB) AuditHead(ctx context.Context) (ChainHead, error) {
 	return h, err
 }
 
-// truncate cuts s to at most n bytes of valid UTF-8 without NUL bytes, as
-// request headers reach the database verbatim otherwise.
+// truncate cuts s to at most n bytes of text the text rule accepts (see
+// text.Clean), as request headers reach the database verbatim otherwise.
 func truncate(s string, n int) string {
 	if len(s) > n {
 		s = s[:n]
 	}
-	return strings.ToValidUTF8(strings.ReplaceAll(s, "\x00", ""), "")
+	return text.Clean(s, n)
 }

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"gorm.io/gorm"
+
+	"ledgerdesk/models/text"
 )
 
 // ActionGroups are the families of audit actions the log filters by: the
@@ -60,24 +62,27 @@ var auditTimeLayouts = []string{time.RFC3339Nano, "2006-01-02T15:04:05", "2006-0
 // ParseAuditFilter checks typed filter values; a bad value is an invalid
 // field error with a message for the field.
 func ParseAuditFilter(in AuditFilterInput) (AuditFilter, error) {
-	clean := func(s string, max int) string {
-		s = strings.TrimSpace(strings.ToValidUTF8(strings.ReplaceAll(s, "\x00", ""), ""))
-		if r := []rune(s); len(r) > max {
-			s = string(r[:max])
+	errs := FieldErrors{}
+	// Every field reaches the database as typed (trimmed): one that breaks
+	// the text rule is refused beside its box.
+	clean := func(field, s string, max int) string {
+		s = strings.TrimSpace(s)
+		if problem := text.Line(max).Problem(s); problem != "" {
+			errs.Add(field, problem)
+			return ""
 		}
 		return s
 	}
 	f := AuditFilter{
-		Actor: clean(in.Actor, 200), Action: clean(in.Action, 100),
-		TargetType: clean(in.TargetType, 100), TargetID: clean(in.TargetID, 200),
-		RequestID: clean(in.RequestID, 100), IP: clean(in.IP, 100),
+		Actor: clean("actor", in.Actor, 200), Action: clean("action", in.Action, 100),
+		TargetType: clean("target_type", in.TargetType, 100), TargetID: clean("target_id", in.TargetID, 200),
+		RequestID: clean("request_id", in.RequestID, 100), IP: clean("ip", in.IP, 100),
 	}
-	errs := FieldErrors{}
 	var err error
-	if f.From, err = parseAuditTime(clean(in.From, 40), false); err != nil {
+	if f.From, err = parseAuditTime(clean("from", in.From, 40), false); err != nil {
 		errs.Add("from", "Enter a date (YYYY-MM-DD) or a date and time.")
 	}
-	if f.To, err = parseAuditTime(clean(in.To, 40), true); err != nil {
+	if f.To, err = parseAuditTime(clean("to", in.To, 40), true); err != nil {
 		errs.Add("to", "Enter a date (YYYY-MM-DD) or a date and time.")
 	}
 	if !f.From.IsZero() && !f.To.IsZero() && !f.To.After(f.From) {

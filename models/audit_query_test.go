@@ -1,6 +1,7 @@
 package models_test
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -115,7 +116,15 @@ func TestParseAuditFilter_RejectsBadValuesByField(t *testing.T) {
 	if fields["from"] == "" || fields["target_type"] == "" {
 		t.Fatalf("errors %v", fields)
 	}
-	f, err := models.ParseAuditFilter(models.AuditFilterInput{From: "2026-01-01", To: "2026-01-01", Actor: " a\x00b "})
+	_, err = models.ParseAuditFilter(models.AuditFilterInput{Actor: " a\x00b ", IP: "\xff", TargetType: "user\u202e"})
+	fields = nil
+	if e, ok := err.(*models.Error); ok {
+		fields = e.Fields
+	}
+	if !strings.Contains(fields["actor"], "U+0000") || !strings.Contains(fields["ip"], "UTF-8") || !strings.Contains(fields["target_type"], "U+202E") {
+		t.Fatalf("bad bytes: errors %v, want each field named", fields)
+	}
+	f, err := models.ParseAuditFilter(models.AuditFilterInput{From: "2026-01-01", To: "2026-01-01", Actor: " ab "})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"gorm.io/gorm"
+
+	"ledgerdesk/models/text"
 )
 
 // Sign-in throttling: past either limit within the window, attempts are
@@ -46,6 +48,11 @@ func accountKey(email string) string {
 // set it up first one that reaches only the setup (auth.mfa_enrol_required).
 // Failures are audited as auth.login_failed and counted for throttling.
 func (db *DB) SignIn(ctx context.Context, o Origin, email, password string, newSession Session) (*TeamMember, error) {
+	if !text.Line(MaxEmailLength).Valid(strings.TrimSpace(email)) {
+		// No account has such an address, and the caller knows it: refused
+		// before anything is counted, looked up or hashed.
+		return nil, ErrBadCredentials
+	}
 	key := accountKey(email)
 	// The attempt counts as a failure before its password is checked, so
 	// that guesses sent in parallel cannot all pass the throttle before the

@@ -17,6 +17,8 @@ import (
 	"github.com/google/uuid"
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
+
+	"ledgerdesk/models/text"
 )
 
 // EndUser is one of the platform's users (Plaid "User", Powens "User").
@@ -406,11 +408,17 @@ func (db *DB) EndUserByID(ctx context.Context, id int64) (*EndUser, error) {
 
 // EndUserByToken returns the (not removed) user a user_token belongs to.
 func (db *DB) EndUserByToken(ctx context.Context, token string) (*EndUser, error) {
+	if !text.Key.Valid(token) {
+		return nil, notFound("No user has this user_token.")
+	}
 	return db.findEndUser(ctx, notFound("No user has this user_token."), endUserByToken, HashToken(token))
 }
 
 // EndUserByUserID returns a user by its opaque user_id.
 func (db *DB) EndUserByUserID(ctx context.Context, userID string) (*EndUser, error) {
+	if !text.Key.Valid(userID) {
+		return nil, notFound("No user has this user_id.")
+	}
 	return db.findEndUser(ctx, notFound("No user has user_id %s.", userID), endUserByUserID, userID)
 }
 
@@ -597,8 +605,12 @@ const (
 	RevealDateOfBirth = "date_of_birth"
 )
 
-// MinRevealReason is the shortest reason accepted for a reveal.
-const MinRevealReason = 10
+// MinRevealReason and MaxRevealReason bound a reveal's reason, in
+// characters.
+const (
+	MinRevealReason = 10
+	MaxRevealReason = 500
+)
 
 // RevealPII returns one personal value in clear, writing a user.pii_reveal
 // entry with the member's reason in the same transaction. The value is
@@ -607,6 +619,9 @@ func (db *DB) RevealPII(ctx context.Context, o Origin, id int64, field, reason s
 	reason = strings.TrimSpace(reason)
 	if field != RevealSSN && field != RevealDateOfBirth {
 		return "", FieldErrors{"field": "Choose the SSN or the date of birth."}.Err()
+	}
+	if problem := text.Line(MaxRevealReason).Problem(reason); problem != "" {
+		return "", FieldErrors{"reason": problem}.Err()
 	}
 	if utf8RuneCount(reason) < MinRevealReason {
 		return "", FieldErrors{"reason": fmt.Sprintf("Say why you need to see this (at least %d characters); the reason is kept in the audit log.", MinRevealReason)}.Err()

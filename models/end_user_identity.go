@@ -6,6 +6,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"ledgerdesk/models/text"
 )
 
 // Identity is a user's consumer-report identity (Plaid's
@@ -61,16 +63,25 @@ var (
 	maxIdentities = 10 // phone numbers or emails per user
 )
 
+// Text rules of the identity's fields and the client_user_id (the seed's
+// 1 to 128 characters).
+var (
+	clientUserIDRule = text.Line(128)
+	nameRule         = text.Line(200) // names and address lines
+	emailRule        = text.Line(MaxEmailLength)
+	// A phone number and a country have a form of their own, checked
+	// next with a message that shows it; these bounds only keep a
+	// megabyte out of that message.
+	phoneRule   = text.Line(32)
+	countryRule = text.Line(16)
+)
+
 // ValidateClientUserID checks the seed's rule: 1 to 128 characters.
 func ValidateClientUserID(s string, fields FieldErrors) {
-	n := utf8.RuneCountInString(s)
-	switch {
-	case strings.TrimSpace(s) == "":
+	if strings.TrimSpace(s) == "" {
 		fields.Add(FieldClientUserID, "Enter a client_user_id: your own identifier for this user.")
-	case n > 128:
-		fields.Add(FieldClientUserID, fmt.Sprintf("A client_user_id has at most 128 characters; this one has %d.", n))
-	case !utf8.ValidString(s) || strings.ContainsRune(s, 0):
-		fields.Add(FieldClientUserID, "The client_user_id contains characters that cannot be stored.")
+	} else if problem := clientUserIDRule.Problem(s); problem != "" {
+		fields.Add(FieldClientUserID, problem)
 	}
 }
 
@@ -86,7 +97,17 @@ func (id *Identity) Normalize() {
 	a := &id.Address
 	a.Street, a.City, a.Region = strings.TrimSpace(a.Street), strings.TrimSpace(a.City), strings.TrimSpace(a.Region)
 	a.PostalCode = strings.TrimSpace(a.PostalCode)
-	a.Country = strings.ToUpper(strings.TrimSpace(a.Country))
+	a.Country = foldCase(strings.TrimSpace(a.Country), strings.ToUpper)
+}
+
+// foldCase changes the case of valid UTF-8 only: strings.ToLower would
+// turn invalid bytes into U+FFFD, and hide them from the text rule that
+// validation applies next.
+func foldCase(s string, fold func(string) string) string {
+	if !utf8.ValidString(s) {
+		return s
+	}
+	return fold(s)
 }
 
 func cleanList(in []string, lower bool) []string {
@@ -94,7 +115,7 @@ func cleanList(in []string, lower bool) []string {
 	for _, v := range in {
 		v = strings.TrimSpace(v)
 		if lower {
-			v = strings.ToLower(v)
+			v = foldCase(v, strings.ToLower)
 		}
 		if v != "" {
 			out = append(out, v)
@@ -109,8 +130,8 @@ func (id *Identity) Validate(fields FieldErrors, now time.Time) {
 	required := func(field, value, label string) {
 		if value == "" {
 			fields.Add(field, "Enter the "+label+".")
-		} else if utf8.RuneCountInString(value) > 200 {
-			fields.Add(field, "Use at most 200 characters.")
+		} else if problem := nameRule.Problem(value); problem != "" {
+			fields.Add(field, problem)
 		}
 	}
 	required(FieldFirstName, id.FirstName, "first name")
@@ -122,7 +143,9 @@ func (id *Identity) Validate(fields FieldErrors, now time.Time) {
 		fields.Add(FieldPhoneNumbers, fmt.Sprintf("Enter at most %d phone numbers.", maxIdentities))
 	}
 	for _, p := range id.PhoneNumbers {
-		if !e164Pattern.MatchString(p) {
+		if problem := phoneRule.Problem(p); problem != "" {
+			fields.Add(FieldPhoneNumbers, problem)
+		} else if !e164Pattern.MatchString(p) {
 			fields.Add(FieldPhoneNumbers, fmt.Sprintf("%q is not an E.164 number: a + then the country code and number, digits only, like +13125551212.", p))
 		}
 	}
@@ -132,7 +155,9 @@ func (id *Identity) Validate(fields FieldErrors, now time.Time) {
 		fields.Add(FieldEmails, fmt.Sprintf("Enter at most %d email addresses.", maxIdentities))
 	}
 	for _, e := range id.Emails {
-		if _, err := NormalizeEmail(e); err != nil {
+		if problem := emailRule.Problem(e); problem != "" {
+			fields.Add(FieldEmails, problem)
+		} else if _, err := NormalizeEmail(e); err != nil {
 			fields.Add(FieldEmails, fmt.Sprintf("%q is not an email address like name@example.com.", e))
 		}
 	}
@@ -168,6 +193,8 @@ func (id *Identity) Validate(fields FieldErrors, now time.Time) {
 	switch {
 	case a.Country == "":
 		fields.Add(FieldCountry, "Enter the country as a two-letter ISO code, like US.")
+	case !countryRule.Valid(a.Country):
+		fields.Add(FieldCountry, countryRule.Problem(a.Country))
 	case !IsCountryCode(a.Country):
 		fields.Add(FieldCountry, fmt.Sprintf("%q is not an ISO 3166-1 alpha-2 country code (like US).", a.Country))
 	case a.Country != "US":

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"gorm.io/gorm"
+
+	"ledgerdesk/models/text"
 )
 
 // UserFilter is what the users list shows: all of it comes from the URL.
@@ -83,16 +85,26 @@ func decodeCursor(s string) (cursor, error) {
 	return c, nil
 }
 
+// searchRule is what a list's search box takes.
+var searchRule = text.Line(200)
+
+// Validate checks the filter's text, which reaches the database, against
+// the text rule: a refused value is named by its query parameter (q,
+// institution). Status and health are compared with fixed values only.
+func (f UserFilter) Validate() error {
+	fields := FieldErrors{}
+	if problem := searchRule.Problem(strings.TrimSpace(f.Search)); problem != "" {
+		fields.Add("q", problem)
+	}
+	if problem := text.Key.Problem(f.Institution); problem != "" {
+		fields.Add("institution", problem)
+	}
+	return fields.Err()
+}
+
 // Normalize fills defaults and drops values the list does not know.
 func (r *UserPageRequest) Normalize() {
-	// Whatever the URL carried, PostgreSQL only takes valid UTF-8 without NUL.
-	clean := strings.NewReplacer("\x00", "")
-	r.Filter.Search = strings.TrimSpace(clean.Replace(strings.ToValidUTF8(r.Filter.Search, "")))
-	r.Filter.Institution = clean.Replace(strings.ToValidUTF8(r.Filter.Institution, ""))
-	if rs := []rune(r.Filter.Search); len(rs) > 200 {
-		// Cut whole characters: PostgreSQL refuses a broken UTF-8 sequence.
-		r.Filter.Search = string(rs[:200])
-	}
+	r.Filter.Search = strings.TrimSpace(r.Filter.Search)
 	switch r.Filter.Status {
 	case StatusActive, StatusRemoved, StatusAll:
 	default:
@@ -181,6 +193,9 @@ func escapeLike(s string) string {
 // ListEndUsers returns one page of users, newest first, by keyset (never
 // OFFSET), so a page deep in the list costs what the first costs.
 func (db *DB) ListEndUsers(ctx context.Context, r UserPageRequest) (*UserPage, error) {
+	if err := r.Filter.Validate(); err != nil {
+		return nil, err
+	}
 	r.Normalize()
 	now := Now()
 	dir := "n"

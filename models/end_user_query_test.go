@@ -3,6 +3,7 @@ package models_test
 import (
 	"context"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"reflect"
 	"sort"
@@ -429,31 +430,36 @@ func TestListEndUsers_HealthFiltersHoldForConsentTimesInAnyZone(t *testing.T) {
 	})
 }
 
-func TestListEndUsers_LongOrBrokenUTF8SearchIsNoError(t *testing.T) {
+func TestListEndUsers_BadOrLongSearchIsRefusedNamingItsField(t *testing.T) {
 	t.Parallel()
 	testdb.Each(t, func(t *testing.T, db *models.DB) {
 		c := createUser(t, db, "euro", person("Euro", "€€€", "+13125551212", "euro@example.com"))
-		// 250 three-byte characters: a cut at 200 bytes lands inside one.
+		// Refused the same way on both databases, before any query: a NUL
+		// or broken UTF-8 would be a 500 on PostgreSQL.
 		for _, tc := range []struct {
-			filter models.UserFilter
-			want   []int64
+			filter      models.UserFilter
+			field, want string
 		}{
-			{models.UserFilter{Search: strings.Repeat("€", 250)}, nil},
-			{models.UserFilter{Search: "€€€\xff\xfe"}, ids(c)},
-			{models.UserFilter{Search: "\x00€€€"}, ids(c)},
-			{models.UserFilter{Search: "\xe2\x82"}, ids(c)}, // nothing left: no search
-			{models.UserFilter{Institution: "ins_\xff"}, nil},
-			{models.UserFilter{Institution: "\x00"}, ids(c)},
+			{models.UserFilter{Search: strings.Repeat("€", 201)}, "q", "200"},
+			{models.UserFilter{Search: "€€€\xff\xfe"}, "q", "UTF-8"},
+			{models.UserFilter{Search: "\x00€€€"}, "q", "U+0000"},
+			{models.UserFilter{Search: "\xe2\x82"}, "q", "UTF-8"},
+			{models.UserFilter{Search: "eur\u202eo"}, "q", "U+202E"},
+			{models.UserFilter{Institution: "ins_\xff"}, "institution", "UTF-8"},
+			{models.UserFilter{Institution: "\x00"}, "institution", "U+0000"},
 		} {
-			p, err := db.ListEndUsers(ctx, models.UserPageRequest{Filter: tc.filter})
-			if err != nil {
-				t.Fatalf("filter %+q: %v", tc.filter, err)
-			}
-			if got := sortedIDs(p.Users); len(got) != len(tc.want) || (len(got) > 0 && !reflect.DeepEqual(got, tc.want)) {
-				t.Errorf("filter %+q found %v, want %v", tc.filter, got, tc.want)
+			_, err := db.ListEndUsers(ctx, models.UserPageRequest{Filter: tc.filter})
+			var merr *models.Error
+			if !errors.As(err, &merr) || merr.Kind != models.KindInvalid || !strings.Contains(merr.Fields[tc.field], tc.want) {
+				t.Errorf("filter %+q: %v, want %s refused mentioning %q", tc.filter, err, tc.field, tc.want)
 			}
 		}
-		p := listPage(t, db, models.UserPageRequest{Filter: models.UserFilter{Search: "€€€"}})
+		// 200 characters (600 bytes) is a search like any other.
+		p := listPage(t, db, models.UserPageRequest{Filter: models.UserFilter{Search: strings.Repeat("€", 200)}})
+		if len(p.Users) != 0 {
+			t.Errorf("200 euros found %v", sortedIDs(p.Users))
+		}
+		p = listPage(t, db, models.UserPageRequest{Filter: models.UserFilter{Search: "€€€"}})
 		if got := sortedIDs(p.Users); !reflect.DeepEqual(got, ids(c)) {
 			t.Errorf("search €€€ = %v", got)
 		}

@@ -75,8 +75,8 @@ func validationCases(today time.Time) []validationCase {
 		{"client_user_id blank", clientID("   "), []string{f}, "client_user_id"},
 		{"client_user_id of 129 characters", clientID(strings.Repeat("b", 129)), []string{f}, "129"},
 		{"client_user_id of 129 two-byte characters", clientID(strings.Repeat("é", 129)), []string{f}, "129"},
-		{"client_user_id with a NUL", clientID("abc\x00def"), []string{f}, "characters"},
-		{"client_user_id not UTF-8", clientID("abc\xff\xfe"), []string{f}, "characters"},
+		{"client_user_id with a NUL", clientID("abc\x00def"), []string{f}, "U+0000"},
+		{"client_user_id not UTF-8", clientID("abc\xff\xfe"), []string{f}, "UTF-8"},
 		{"client_user_id refused with a full identity", func(in *models.EndUserInput) { in.ClientUserID = "" }, []string{f}, ""},
 
 		{"full identity", identity(func(*models.Identity) {}), ok, ""},

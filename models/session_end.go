@@ -2,11 +2,21 @@ package models
 
 import (
 	"context"
+	"encoding/hex"
 	"fmt"
 	"strings"
 
 	"gorm.io/gorm"
 )
+
+// isHandle reports whether s has the form of a Handle: 20 hex digits.
+func isHandle(s string) bool {
+	if len(s) != 20 {
+		return false
+	}
+	_, err := hex.DecodeString(s)
+	return err == nil
+}
 
 // Handle names a session in pages and forms. It is derived from the id
 // hash, not the hash itself, so a page never shows the key a session row
@@ -68,7 +78,12 @@ var ErrCurrentSession = &Error{Kind: KindConflict, Message: "That is the session
 
 // EndSession ends one session of a member, audited as session.end. It
 // returns false, and changes nothing, when the session had already ended.
+// A handle that breaks the text rule names no session that ever was: not
+// found.
 func (db *DB) EndSession(ctx context.Context, o Origin, e SessionEnd) (bool, error) {
+	if !isHandle(e.Handle) {
+		return false, notFound("No such session.")
+	}
 	sessions, err := db.SessionsOfMember(ctx, e.MemberID)
 	if err != nil {
 		return false, err

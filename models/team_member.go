@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"gorm.io/gorm"
+
+	"ledgerdesk/models/text"
 )
 
 // Role is what a team member may do; see DESIGN.md's role table.
@@ -77,12 +79,19 @@ func (m *TeamMember) AsActor() Actor { return Actor{Type: ActorMember, ID: m.ID}
 // NewMemberID returns a DashboardUser id: 24 hex characters.
 func NewMemberID() string { return RandomHex(12) }
 
+// MaxEmailLength is the longest email address (RFC 5321's path limit).
+const MaxEmailLength = 254
+
 // NormalizeEmail trims and lower-cases an address, and checks its form.
 func NormalizeEmail(s string) (string, error) {
-	s = strings.ToLower(strings.TrimSpace(s))
+	s = strings.TrimSpace(s)
 	if s == "" {
 		return "", errors.New("Enter an email address.")
 	}
+	if problem := text.Line(MaxEmailLength).Problem(s); problem != "" {
+		return "", errors.New(problem)
+	}
+	s = strings.ToLower(s)
 	a, err := mail.ParseAddress(s)
 	if err != nil || a.Address != s || !strings.Contains(s[strings.LastIndex(s, "@")+1:], ".") {
 		return "", errors.New("Enter an email address like name@example.com.")
@@ -92,6 +101,9 @@ func NormalizeEmail(s string) (string, error) {
 
 // MemberByID returns one team member.
 func (db *DB) MemberByID(ctx context.Context, id string) (*TeamMember, error) {
+	if !text.Key.Valid(id) {
+		return nil, notFound("No such team member.")
+	}
 	var m TeamMember
 	err := db.gorm.WithContext(ctx).Where("id = ?", id).Take(&m).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"ledgerdesk/models/text"
 )
 
 // MemberFilter is what the team list shows; all of it comes from the URL.
@@ -30,12 +32,20 @@ type MemberPage struct {
 	NextCursor string
 }
 
+// Validate checks the search, which reaches the database, against the
+// text rule; a refused one is named by its query parameter, q. Status and
+// role are compared with fixed values only.
+func (f MemberFilter) Validate() error {
+	fields := FieldErrors{}
+	if problem := searchRule.Problem(strings.TrimSpace(f.Search)); problem != "" {
+		fields.Add("q", problem)
+	}
+	return fields.Err()
+}
+
 // Normalize fills defaults and drops values the list does not know.
 func (r *MemberPageRequest) Normalize() {
-	r.Filter.Search = strings.ToLower(strings.TrimSpace(strings.ReplaceAll(strings.ToValidUTF8(r.Filter.Search, ""), "\x00", "")))
-	if rs := []rune(r.Filter.Search); len(rs) > 200 {
-		r.Filter.Search = string(rs[:200])
-	}
+	r.Filter.Search = foldCase(strings.TrimSpace(r.Filter.Search), strings.ToLower)
 	switch MemberStatus(r.Filter.Status) {
 	case MemberInvited, MemberActive, MemberDeactivated:
 	default:
@@ -70,7 +80,7 @@ func decodeMemberCursor(s string) (memberCursor, error) {
 	if err == nil {
 		err = json.Unmarshal(b, &c)
 	}
-	if err != nil || len(c.ID) != 24 {
+	if err != nil || len(c.ID) != 24 || !text.Key.Valid(c.ID) {
 		return memberCursor{}, &Error{Kind: KindInvalid, Message: "This page link is not valid any more; start again from the first page."}
 	}
 	return c, nil
@@ -80,6 +90,9 @@ func decodeMemberCursor(s string) (memberCursor, error) {
 // on (created_at, id), never OFFSET. The team is small (people, not
 // customers), so the email search is a plain substring match.
 func (db *DB) ListMembers(ctx context.Context, r MemberPageRequest) (*MemberPage, error) {
+	if err := r.Filter.Validate(); err != nil {
+		return nil, err
+	}
 	r.Normalize()
 	q := db.gorm.WithContext(ctx).Model(&TeamMember{}).
 		Select("id", "email_address", "status", "role", "created_at", "updated_at")

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"gorm.io/gorm"
+
+	"ledgerdesk/models/text"
 )
 
 // WebhookEndpoint is a URL that receives signed webhook events.
@@ -100,8 +102,8 @@ func webhookURLProblem(raw string) string {
 	if raw == "" {
 		return "Enter the URL that receives the events."
 	}
-	if len(raw) > maxWebhookURL {
-		return fmt.Sprintf("The URL is too long (at most %d characters).", maxWebhookURL)
+	if problem := text.Line(maxWebhookURL).Problem(raw); problem != "" {
+		return problem
 	}
 	u, err := url.Parse(raw)
 	if err != nil || !u.IsAbs() {

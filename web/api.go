@@ -10,6 +10,7 @@ import (
 
 	"ledgerdesk/handlers/apijson"
 	"ledgerdesk/models"
+	"ledgerdesk/models/text"
 	"ledgerdesk/web/current"
 )
 
@@ -174,15 +175,21 @@ func plaidCaller(c *fiber.Ctx, db *models.DB) (*current.Caller, error) {
 		return nil, err
 	}
 	apijson.SetBody(c, body)
-	clientID, secret := body.String("client_id", false), body.String("secret", false)
+	clientID, idOK := body.Credential("client_id")
+	secret, secretOK := body.Credential("secret")
 	if err := body.Err(); err != nil {
 		return nil, err
 	}
-	if clientID == "" {
+	if clientID == "" && idOK {
 		clientID = c.Get("PLAID-CLIENT-ID")
 	}
-	if secret == "" {
+	if secret == "" && secretOK {
 		secret = c.Get("PLAID-SECRET")
+	}
+	// A credential that breaks the text rule is a wrong credential: the
+	// answer does not tell it apart, and it never reaches the database.
+	if !idOK || !secretOK || (clientID != "" && !text.Key.Valid(clientID)) || (secret != "" && !text.Key.Valid(secret)) {
+		return nil, apijson.InvalidAPIKeys()
 	}
 	var missing []string
 	if clientID == "" {
@@ -209,7 +216,7 @@ func plaidCaller(c *fiber.Ctx, db *models.DB) (*current.Caller, error) {
 func powensCaller(c *fiber.Ctx, db *models.DB) (*current.Caller, error) {
 	scheme, token, _ := strings.Cut(c.Get(fiber.HeaderAuthorization), " ")
 	token = strings.TrimSpace(token)
-	if !strings.EqualFold(scheme, "Bearer") || token == "" {
+	if !strings.EqualFold(scheme, "Bearer") || token == "" || !text.Key.Valid(token) {
 		return nil, apijson.PowensUnauthorized()
 	}
 	if strings.HasPrefix(token, "user-") {

@@ -6,7 +6,10 @@ import (
 	"fmt"
 	"mime"
 
+	"github.com/go-json-experiment/json/jsontext"
 	"github.com/gofiber/fiber/v2"
+
+	"ledgerdesk/models/text"
 )
 
 // Body is a Plaid-style request body: one JSON object. Readers note what
@@ -63,8 +66,20 @@ func (b *Body) invalid(name, why string) {
 	}
 }
 
-// String reads a string field.
+// String reads a string field of a single line. The models bound each
+// field's length; a value that breaks the text rule in any other way
+// (invalid UTF-8, a control, direction or zero-width character) is
+// INVALID_FIELD naming the field.
 func (b *Body) String(name string, required bool) string {
+	return b.text(name, required, text.Rule{})
+}
+
+// Key reads a lookup key (an id, a token, a cursor), under text.Key.
+func (b *Body) Key(name string, required bool) string {
+	return b.text(name, required, text.Key)
+}
+
+func (b *Body) text(name string, required bool, rule text.Rule) string {
 	v := b.raw(name)
 	if v == nil {
 		if required {
@@ -72,16 +87,43 @@ func (b *Body) String(name string, required bool) string {
 		}
 		return ""
 	}
-	var s string
-	if err := json.Unmarshal(v, &s); err != nil {
-		b.invalid(name, "must be a string")
-		return ""
+	s, problem := decodeText(v, rule)
+	if problem != "" {
+		b.invalid(name, problem)
 	}
 	return s
 }
 
-// Strings reads an array of strings.
+// decodeText reads one JSON string and checks it against rule. It reads
+// the raw bytes: encoding/json would quietly turn invalid UTF-8 (and an
+// unpaired surrogate escape) into U+FFFD and hide it from the rule.
+func decodeText(v json.RawMessage, rule text.Rule) (s, problem string) {
+	v = bytes.TrimSpace(v)
+	if len(v) == 0 || v[0] != '"' {
+		return "", "must be a string"
+	}
+	out, err := jsontext.AppendUnquote(nil, v)
+	if err != nil {
+		return "", text.NotUTF8
+	}
+	s = string(out)
+	if problem := rule.Problem(s); problem != "" {
+		return "", problem
+	}
+	return s, ""
+}
+
+// Strings reads an array of single-line strings, each as String does.
 func (b *Body) Strings(name string, required bool) []string {
+	return b.texts(name, required, text.Rule{})
+}
+
+// Keys reads an array of lookup keys.
+func (b *Body) Keys(name string, required bool) []string {
+	return b.texts(name, required, text.Key)
+}
+
+func (b *Body) texts(name string, required bool, rule text.Rule) []string {
 	v := b.raw(name)
 	if v == nil {
 		if required {
@@ -89,12 +131,43 @@ func (b *Body) Strings(name string, required bool) []string {
 		}
 		return nil
 	}
-	var out []string
-	if err := json.Unmarshal(v, &out); err != nil {
+	var raws []json.RawMessage
+	if err := json.Unmarshal(v, &raws); err != nil || raws == nil {
 		b.invalid(name, "must be an array of strings")
 		return nil
 	}
+	out := make([]string, 0, len(raws))
+	for _, r := range raws {
+		s, problem := decodeText(r, rule)
+		if problem == "must be a string" {
+			problem = "must be an array of strings"
+		}
+		if problem != "" {
+			b.invalid(name, problem)
+			return nil
+		}
+		out = append(out, s)
+	}
 	return out
+}
+
+// Credential reads client_id or secret. ok is false when the value is
+// present but breaks text.Key: the caller answers INVALID_API_KEYS, as
+// for any wrong credential, rather than naming the field.
+func (b *Body) Credential(name string) (value string, ok bool) {
+	v := b.raw(name)
+	if v == nil {
+		return "", true
+	}
+	s, problem := decodeText(v, text.Key)
+	switch {
+	case problem == "must be a string":
+		b.invalid(name, problem)
+		return "", true
+	case problem != "":
+		return "", false
+	}
+	return s, true
 }
 
 // Object reads a nested object; nil when it is absent (or invalid).

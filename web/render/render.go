@@ -4,6 +4,9 @@
 package render
 
 import (
+	"bytes"
+	"unicode/utf8"
+
 	"github.com/a-h/templ"
 	"github.com/gofiber/fiber/v2"
 
@@ -35,6 +38,14 @@ func Fragment(c *fiber.Ctx, status int, comp templ.Component) error {
 	if err := comp.Render(c.UserContext(), resp.BodyWriter()); err != nil {
 		resp.ResetBody()
 		return err
+	}
+	// A refused value is shown back as it was typed, and may hold bytes
+	// that are not UTF-8, or a NUL: they become U+FFFD, as a browser would
+	// show them, so that the page is the text its charset says (two scans
+	// of a page that almost never holds either).
+	if body := resp.Body(); !utf8.Valid(body) || bytes.IndexByte(body, 0) >= 0 {
+		body = bytes.ToValidUTF8(body, []byte("\uFFFD"))
+		resp.SetBodyRaw(bytes.ReplaceAll(body, []byte{0}, []byte("\uFFFD")))
 	}
 	// Pages show personal data: no shared or browser cache may keep them.
 	c.Set(fiber.HeaderCacheControl, "no-store")

@@ -8,6 +8,7 @@ import (
 	"github.com/valyala/fasthttp/fasthttpadaptor"
 
 	"ledgerdesk/models"
+	"ledgerdesk/models/text"
 )
 
 // CookieName is the session cookie's name; with Secure cookies it carries
@@ -66,7 +67,7 @@ func (m *Manager) Prepare(c *fiber.Ctx, ip string) (id string, row models.Sessio
 	return id, models.Session{
 		IDHash:     models.HashToken(id),
 		IP:         ip,
-		UserAgent:  string(c.Request().Header.UserAgent()),
+		UserAgent:  text.Clean(string(c.Request().Header.UserAgent()), 512),
 		Data:       "{}",
 		CreatedAt:  now,
 		LastSeenAt: now,
