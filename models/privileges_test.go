@@ -1,6 +1,7 @@
 package models_test
 
 import (
+	"os"
 	"reflect"
 	"sort"
 	"strings"
@@ -214,3 +215,25 @@ func schemaOf(t *testing.T, db *models.DB) string {
 	return s
 }
 
+// The README shows the grants an operator's role gets; they are the ones
+// GrantApp gives.
+func TestGrantApp_READMEShowsTheGrantsGiven(t *testing.T) {
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	shown := map[string]string{}
+	for _, line := range strings.Split(string(readme), "\n") {
+		privs, rest, ok := strings.Cut(strings.TrimPrefix(line, "GRANT "), " ON TABLE ")
+		if !strings.HasPrefix(line, "GRANT ") || !ok {
+			continue
+		}
+		tables, _, _ := strings.Cut(rest, " TO ")
+		for _, table := range strings.Split(tables, ", ") {
+			shown[table] = privs
+		}
+	}
+	if want := models.AppPrivileges(); !reflect.DeepEqual(shown, want) {
+		t.Errorf("the README shows %v,\nGrantApp grants %v", shown, want)
+	}
+}
