@@ -123,73 +123,71 @@ func (db *DB) GrantApp(ctx context.Context, role string) (GrantReport, error) {
 			return errors.New("no current schema: check the search_path of the database URL")
 		}
 		rep.Schema = who.Schema
-		var owned []string
-		err = tx.Raw(`SELECT tablename FROM pg_tables WHERE schemaname = current_schema()
-				AND pg_has_role(?, tableowner, 'MEMBER') ORDER BY tablename`, role).Scan(&owned).Error
+		// The schema's tables and sequences (with the table whose column
+		// owns each sequence), and whether the role owns them.
+		var rels []struct {
+			Name, Kind, Tab string
+			Owned           bool
+		}
+		err = tx.Raw(`SELECT c.relname AS name, c.relkind AS kind, COALESCE(t.relname, '') AS tab,
+				pg_has_role(?, c.relowner, 'MEMBER') AS owned
+			FROM pg_class c
+			LEFT JOIN pg_depend d ON c.relkind = 'S' AND d.classid = 'pg_class'::regclass AND d.objid = c.oid
+				AND d.refclassid = 'pg_class'::regclass AND d.deptype IN ('a', 'i')
+			LEFT JOIN pg_class t ON t.oid = d.refobjid
+			WHERE c.relnamespace = to_regnamespace(current_schema()) AND c.relkind IN ('r', 'p', 'S')
+			ORDER BY c.relname`, role).Scan(&rels).Error
 		if err != nil {
-			return fmt.Errorf("look up table owners: %w", err)
+			return fmt.Errorf("list tables: %w", err)
+		}
+		var tables, owned []string
+		var seqs []struct{ Seq, Tab string }
+		for _, r := range rels {
+			if r.Kind == "S" {
+				seqs = append(seqs, struct{ Seq, Tab string }{r.Name, r.Tab})
+				continue
+			}
+			tables = append(tables, r.Name)
+			if r.Owned {
+				owned = append(owned, r.Name)
+			}
 		}
 		if len(owned) > 0 {
 			return fmt.Errorf("role %q owns %s (or is a member of the role that does): an owner can drop the audit log's triggers; the portal needs a role that owns nothing",
 				role, strings.Join(owned, ", "))
 		}
 
+		// One script, one round trip: identifiers are quoted, and nothing
+		// in it comes from anywhere but the catalog and appPrivileges.
 		grantee := pgx.Identifier{role}.Sanitize()
 		schema := pgx.Identifier{who.Schema}.Sanitize()
+		var sql strings.Builder
 		// Use the schema's objects, create none (PUBLIC's CREATE on public,
-		// which PostgreSQL before 15 grants, is the operator's to revoke).
-		if err := tx.Exec(`REVOKE CREATE ON SCHEMA ` + schema + ` FROM ` + grantee).Error; err != nil {
-			return fmt.Errorf("revoke create on schema %s: %w", who.Schema, err)
-		}
-		if err := tx.Exec(`GRANT USAGE ON SCHEMA ` + schema + ` TO ` + grantee).Error; err != nil {
-			return fmt.Errorf("grant usage on schema %s: %w", who.Schema, err)
-		}
-		var tables []string
-		if err := tx.Raw(`SELECT tablename FROM pg_tables WHERE schemaname = current_schema() ORDER BY tablename`).Scan(&tables).Error; err != nil {
-			return fmt.Errorf("list tables: %w", err)
-		}
+		// which PostgreSQL before 15 grants, is the operator's to revoke),
+		// and hold nothing but what follows.
+		fmt.Fprintf(&sql, "REVOKE CREATE ON SCHEMA %s FROM %s;\n", schema, grantee)
+		fmt.Fprintf(&sql, "GRANT USAGE ON SCHEMA %s TO %s;\n", schema, grantee)
 		inserts := map[string]bool{}
 		for _, t := range tables {
-			name := schema + "." + pgx.Identifier{t}.Sanitize()
-			if err := tx.Exec(`REVOKE ALL ON TABLE ` + name + ` FROM ` + grantee).Error; err != nil {
-				return fmt.Errorf("revoke on %s: %w", t, err)
-			}
+			fmt.Fprintf(&sql, "REVOKE ALL ON TABLE %s.%s FROM %s;\n", schema, pgx.Identifier{t}.Sanitize(), grantee)
 			privs, ours := appPrivileges[t]
 			if !ours {
 				rep.Foreign = append(rep.Foreign, t)
 				continue
 			}
-			if err := tx.Exec(`GRANT ` + privs + ` ON TABLE ` + name + ` TO ` + grantee).Error; err != nil {
-				return fmt.Errorf("grant on %s: %w", t, err)
-			}
+			fmt.Fprintf(&sql, "GRANT %s ON TABLE %s.%s TO %s;\n", privs, schema, pgx.Identifier{t}.Sanitize(), grantee)
 			rep.Tables = append(rep.Tables, t)
 			inserts[t] = strings.Contains(privs, "INSERT")
 		}
-		// A sequence serves the inserts of the table whose column owns it.
-		var seqs []struct{ Seq, Tab string }
-		err = tx.Raw(`SELECT s.relname AS seq, COALESCE(t.relname, '') AS tab
-			FROM pg_class s
-			JOIN pg_namespace n ON n.oid = s.relnamespace
-			LEFT JOIN pg_depend d ON d.classid = 'pg_class'::regclass AND d.objid = s.oid
-				AND d.refclassid = 'pg_class'::regclass AND d.deptype IN ('a', 'i')
-			LEFT JOIN pg_class t ON t.oid = d.refobjid
-			WHERE s.relkind = 'S' AND n.nspname = current_schema()
-			ORDER BY s.relname`).Scan(&seqs).Error
-		if err != nil {
-			return fmt.Errorf("list sequences: %w", err)
-		}
 		for _, s := range seqs {
-			name := schema + "." + pgx.Identifier{s.Seq}.Sanitize()
-			if err := tx.Exec(`REVOKE ALL ON SEQUENCE ` + name + ` FROM ` + grantee).Error; err != nil {
-				return fmt.Errorf("revoke on sequence %s: %w", s.Seq, err)
+			fmt.Fprintf(&sql, "REVOKE ALL ON SEQUENCE %s.%s FROM %s;\n", schema, pgx.Identifier{s.Seq}.Sanitize(), grantee)
+			if inserts[s.Tab] {
+				fmt.Fprintf(&sql, "GRANT USAGE ON SEQUENCE %s.%s TO %s;\n", schema, pgx.Identifier{s.Seq}.Sanitize(), grantee)
+				rep.Sequences = append(rep.Sequences, s.Seq)
 			}
-			if !inserts[s.Tab] {
-				continue
-			}
-			if err := tx.Exec(`GRANT USAGE ON SEQUENCE ` + name + ` TO ` + grantee).Error; err != nil {
-				return fmt.Errorf("grant on sequence %s: %w", s.Seq, err)
-			}
-			rep.Sequences = append(rep.Sequences, s.Seq)
+		}
+		if err := tx.Exec(sql.String()).Error; err != nil {
+			return err
 		}
 		return nil
 	})
