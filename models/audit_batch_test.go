@@ -358,9 +358,9 @@ func TestApply_ACommitThatFailsFailsItsWholeBatchOnPostgres(t *testing.T) {
 	// batch has succeeded: the batch is refused as a whole, and every
 	// caller in it hears so; none of them is retried or half-written.
 	db := testdb.Postgres(t)
-	if err := db.Gorm().Exec(`CREATE TABLE commit_probe (k int UNIQUE DEFERRABLE INITIALLY DEFERRED)`).Error; err != nil {
-		t.Fatal(err)
-	}
+	owner := testdb.Owner(t, db)
+	exec(t, owner, `CREATE TABLE commit_probe (k int UNIQUE DEFERRABLE INITIALLY DEFERRED)`)
+	exec(t, owner, `GRANT INSERT ON commit_probe TO `+testdb.AppRole)
 	keys := []string{"batch-a", "batch-b", "batch-poison", "batch-c", "batch-d"}
 	var fns []func(tx *gorm.DB) (models.Change, error)
 	for _, key := range keys {

@@ -99,8 +99,7 @@ func TestCheckpoint_RewrittenChainFailsAgainstAnOlderCheckpoint(t *testing.T) {
 		cp := checkpoint(t, db)
 		seedChain2 := func() { record(t, db, "test.after", "x") }
 		seedChain2()
-		allowAuditTampering(t, db)
-		rewriteFrom(t, db, 2)
+		rewriteFrom(t, allowAuditTampering(t, db), 2)
 		// The rewrite is consistent in itself: the chain alone verifies.
 		if res := verify(t, db); !res.OK() {
 			t.Fatalf("the forger's chain should verify on its own: %+v", res)
@@ -126,13 +125,13 @@ func TestCheckpoint_NamesTamperingBeforeItAndRefusesForgedFiles(t *testing.T) {
 			t.Errorf("verified with another key: %+v", res)
 		}
 
-		allowAuditTampering(t, db)
-		exec(t, db, `UPDATE audit_entries SET target_id = 'x' WHERE seq = 2`)
+		owner := allowAuditTampering(t, db)
+		exec(t, owner, `UPDATE audit_entries SET target_id = 'x' WHERE seq = 2`)
 		if res := verifyCheckpoint(t, db, cp, signingPub); res.FirstBadSeq != 2 {
 			t.Errorf("edit before the checkpoint: %+v", res)
 		}
-		exec(t, db, `DELETE FROM audit_entries WHERE seq >= 2`)
-		exec(t, db, `UPDATE audit_chain_head SET seq = 1, hash = (SELECT hash FROM audit_entries WHERE seq = 1)`)
+		exec(t, owner, `DELETE FROM audit_entries WHERE seq >= 2`)
+		exec(t, owner, `UPDATE audit_chain_head SET seq = 1, hash = (SELECT hash FROM audit_entries WHERE seq = 1)`)
 		if res := verifyCheckpoint(t, db, cp, signingPub); res.OK() || res.FirstBadSeq != 2 {
 			t.Errorf("truncated chain: %+v", res)
 		}

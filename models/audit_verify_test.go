@@ -154,8 +154,7 @@ func TestVerifyAuditChain_NamesTheFirstBrokenSeq(t *testing.T) {
 				if res := verify(t, db); !res.OK() {
 					t.Fatalf("chain broken before tampering: %+v", res)
 				}
-				allowAuditTampering(t, db)
-				c.tamper(t, db, es)
+				c.tamper(t, allowAuditTampering(t, db), es)
 				res := verify(t, db)
 				if res.FirstBadSeq != c.want {
 					t.Errorf("FirstBadSeq = %d (%s), want %d", res.FirstBadSeq, res.Problem, c.want)
@@ -188,19 +187,19 @@ func TestVerifyAuditChain_EditOfAnyColumnIsDetected(t *testing.T) {
 	}
 	testdb.Each(t, func(t *testing.T, db *models.DB) {
 		es := seedChain(t, db, 4)
-		allowAuditTampering(t, db)
+		owner := allowAuditTampering(t, db)
 		for col, set := range sets {
 			var args []any
 			if strings.Contains(set, "?") {
 				args = append(args, es[2].OccurredAt.Add(time.Second))
 			}
-			exec(t, db, `UPDATE audit_entries SET `+set+` WHERE seq = 3`, args...)
+			exec(t, owner, `UPDATE audit_entries SET `+set+` WHERE seq = 3`, args...)
 			if res := verify(t, db); res.FirstBadSeq != 3 {
 				t.Errorf("%s edited: FirstBadSeq = %d (%s), want 3", col, res.FirstBadSeq, res.Problem)
 			}
 			// Put the original back for the next column.
-			exec(t, db, `DELETE FROM audit_entries WHERE seq IN (3, 30)`)
-			insertEntry(t, db, es[2])
+			exec(t, owner, `DELETE FROM audit_entries WHERE seq IN (3, 30)`)
+			insertEntry(t, owner, es[2])
 			if res := verify(t, db); !res.OK() {
 				t.Fatalf("restoring entry 3 after %s: %+v", col, res)
 			}

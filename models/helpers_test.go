@@ -136,9 +136,12 @@ func record(t testing.TB, db *models.DB, action, targetID string) {
 }
 
 // allowAuditTampering removes the append-only guard, as someone with
-// direct database access could, so tests can forge history.
-func allowAuditTampering(t testing.TB, db *models.DB) {
+// direct database access as the tables' owner could, and returns the
+// owner's handle, so tests can forge history; the portal's own role can
+// do neither.
+func allowAuditTampering(t testing.TB, db *models.DB) *models.DB {
 	t.Helper()
+	owner := testdb.Owner(t, db)
 	var stmts []string
 	if db.Dialect == models.Postgres {
 		stmts = []string{`ALTER TABLE audit_entries DISABLE TRIGGER USER`}
@@ -146,10 +149,11 @@ func allowAuditTampering(t testing.TB, db *models.DB) {
 		stmts = []string{`DROP TRIGGER audit_entries_no_update`, `DROP TRIGGER audit_entries_no_delete`}
 	}
 	for _, s := range stmts {
-		if err := db.Gorm().Exec(s).Error; err != nil {
+		if err := owner.Gorm().Exec(s).Error; err != nil {
 			t.Fatalf("%s: %v", s, err)
 		}
 	}
+	return owner
 }
 
 func exec(t testing.TB, db *models.DB, sql string, args ...any) {

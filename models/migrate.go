@@ -3,6 +3,7 @@ package models
 import (
 	"context"
 	"embed"
+	"errors"
 	"fmt"
 	"io/fs"
 	"path"
@@ -11,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"gorm.io/gorm"
 )
 
@@ -65,6 +67,12 @@ func (db *DB) Migrate(ctx context.Context) ([]int, error) {
 	if err != nil {
 		return nil, err
 	}
+	// A current schema needs no DDL, so a role that may not change it (the
+	// portal's own, on PostgreSQL) can run `serve --migrate` once the owner
+	// has migrated.
+	if pending, err := db.PendingMigrations(ctx); err == nil && pending == 0 {
+		return nil, nil
+	}
 	// Under the migration lock too: on PostgreSQL, two processes running
 	// CREATE TABLE IF NOT EXISTS at once can both try to create it and one
 	// fails on the catalog's unique index.
@@ -78,7 +86,7 @@ func (db *DB) Migrate(ctx context.Context) ([]int, error) {
 		applied_at ` + db.Dialect.types().Time + ` NOT NULL)`).Error
 	})
 	if err != nil {
-		return nil, fmt.Errorf("create schema_migrations: %w", err)
+		return nil, fmt.Errorf("create schema_migrations: %w", ownerOnly(err))
 	}
 	var applied []int
 	for _, m := range all {
@@ -118,9 +126,19 @@ func (db *DB) applyMigration(ctx context.Context, m Migration) (bool, error) {
 			m.Version, m.Name, time.Now().UTC()).Error
 	})
 	if err != nil {
-		return false, fmt.Errorf("migration %04d_%s: %w", m.Version, m.Name, err)
+		return false, fmt.Errorf("migration %04d_%s: %w", m.Version, m.Name, ownerOnly(err))
 	}
 	return applied, nil
+}
+
+// ownerOnly says who may migrate when PostgreSQL refused a change for
+// want of privileges: the portal's own role may not change the schema.
+func ownerOnly(err error) error {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "42501" {
+		return fmt.Errorf("%w (only the tables' owner changes the schema: migrate with the owner's database URL)", err)
+	}
+	return err
 }
 
 // lockMigrations keeps other processes from migrating until tx ends; on

@@ -28,9 +28,11 @@ func seeded(t *testing.T, db *models.DB) ([]models.EndUser, []models.Item) {
 	return users, items
 }
 
+// seedOrFail seeds as `ledgerdesk seed` does: as the tables' owner, who may
+// rebuild their indexes.
 func seedOrFail(t *testing.T, db *models.DB, users int, seed uint64) models.SeedResult {
 	t.Helper()
-	res, err := db.Seed(context.Background(), seedOrigin, models.SeedOptions{Users: users, Seed: seed}, nil)
+	res, err := testdb.Owner(t, db).Seed(context.Background(), seedOrigin, models.SeedOptions{Users: users, Seed: seed}, nil)
 	if err != nil {
 		t.Fatalf("seed %d users: %v", users, err)
 	}
@@ -371,7 +373,7 @@ func TestSeed_FailedSeedLeavesNothing(t *testing.T) {
 		if _, err := db.CreateEndUser(context.Background(), seedOrigin, models.EndUserInput{ClientUserID: taken}); err != nil {
 			t.Fatal(err)
 		}
-		_, err = db.Seed(context.Background(), seedOrigin, models.SeedOptions{Users: 50, Seed: 1}, nil)
+		_, err = testdb.Owner(t, db).Seed(context.Background(), seedOrigin, models.SeedOptions{Users: 50, Seed: 1}, nil)
 		if err == nil {
 			t.Fatalf("a seed colliding with %s succeeded", taken)
 		}
@@ -393,7 +395,7 @@ func TestSeed_FailedSeedLeavesNothing(t *testing.T) {
 func TestSeed_CancelledSeedLeavesNothing(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, db *models.DB) {
 		ctx, cancel := context.WithCancel(context.Background())
-		_, err := db.Seed(ctx, seedOrigin, models.SeedOptions{Users: 10001, Seed: 1}, func(done, total int) {
+		_, err := testdb.Owner(t, db).Seed(ctx, seedOrigin, models.SeedOptions{Users: 10001, Seed: 1}, func(done, total int) {
 			if done > 0 {
 				cancel() // after the first batch is written
 			}
@@ -497,7 +499,7 @@ func TestSeed_BulkOnPostgresRebuildsIndexesAndKeys(t *testing.T) {
 		t.Fatal(err)
 	}
 	shape := schemaShape(t, other)
-	if _, err := other.Seed(context.Background(), seedOrigin, models.SeedOptions{Users: 10000, Seed: 1}, nil); err == nil {
+	if _, err := testdb.Owner(t, other).Seed(context.Background(), seedOrigin, models.SeedOptions{Users: 10000, Seed: 1}, nil); err == nil {
 		t.Fatal("a bulk seed with a colliding client_user_id succeeded")
 	}
 	if users, items := seeded(t, other); len(users) != 2 || len(items) != 0 {

@@ -403,9 +403,10 @@ func TestAuditIntegrity_VerifiesInTheBackgroundAndNamesTheBrokenSeq(t *testing.T
 }
 
 // tamper runs sql with the append-only guard lifted, as someone with
-// direct database access could.
+// direct database access as the tables' owner could.
 func tamper(t *testing.T, db *models.DB, sql string) {
 	t.Helper()
+	db = testdb.Owner(t, db)
 	var stmts []string
 	if db.Dialect == models.Postgres {
 		stmts = []string{`ALTER TABLE audit_entries DISABLE TRIGGER USER`, sql, `ALTER TABLE audit_entries ENABLE TRIGGER USER`}

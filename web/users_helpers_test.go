@@ -14,6 +14,7 @@ import (
 	"github.com/PuerkitoBio/goquery"
 
 	"ledgerdesk/models"
+	"ledgerdesk/models/testdb"
 	"ledgerdesk/web/webtest"
 )
 
@@ -163,9 +164,11 @@ func auditForUser(t *testing.T, db *models.DB, userID int64, action string) []mo
 }
 
 // addInstitution inserts an institution, so the list's filter offers it.
+// Institutions come from `ledgerdesk seed`, as the tables' owner: the
+// portal only reads them.
 func addInstitution(t *testing.T, db *models.DB, id, name string) {
 	t.Helper()
-	if err := db.Gorm().Create(&models.Institution{ID: id, Name: name}).Error; err != nil {
+	if err := testdb.Owner(t, db).Gorm().Create(&models.Institution{ID: id, Name: name}).Error; err != nil {
 		t.Fatal(err)
 	}
 }

@@ -472,11 +472,12 @@ func TestAuditVerify_PassesIntactChainAndNamesTamperedSeq(t *testing.T) {
 // --- PostgreSQL ---
 
 func TestMigrate_PostgresServeRefusesUntilMigrated(t *testing.T) {
-	dsn := testdb.EmptyPostgres(t)
-	pg := env("DATABASE_URL", dsn)
+	ownerDSN := testdb.EmptyPostgres(t)
+	owner := env("DATABASE_URL", ownerDSN)
+	app := env("DATABASE_URL", testdb.AppDSN(t, ownerDSN))
 	data := t.TempDir()
 
-	r := ledgerdesk(t, pg, "serve", "--listen", "127.0.0.1:0", "--data", data)
+	r := ledgerdesk(t, app, "serve", "--listen", "127.0.0.1:0", "--data", data)
 	if r.code == 0 {
 		t.Fatalf("serve on an unmigrated database exited 0:\n%s", r.stdout)
 	}
@@ -486,34 +487,89 @@ func TestMigrate_PostgresServeRefusesUntilMigrated(t *testing.T) {
 	if strings.Contains(r.stdout, "running at") {
 		t.Fatal("serve started on an unmigrated database")
 	}
+	// The portal's role may not change the schema.
+	r = ledgerdesk(t, app, "serve", "--migrate", "--listen", "127.0.0.1:0", "--data", data)
+	if r.code == 0 || !strings.Contains(r.stderr, "only the tables' owner changes the schema") {
+		t.Fatalf("serve --migrate as the portal's role exited %d: %s", r.code, r.stderr)
+	}
 
-	r = ledgerdesk(t, pg, "migrate", "--data", data)
+	r = ledgerdesk(t, owner, "migrate", "--data", data, "--grant-to", testdb.AppRole)
 	if r.code != 0 {
 		t.Fatalf("migrate exited %d: %s", r.code, r.stderr)
 	}
-	if !strings.Contains(r.stdout, "applied migration 0001") {
-		t.Fatalf("migrate says %q, want migration 0001 applied", r.stdout)
+	if !strings.Contains(r.stdout, "applied migration 0001") || !strings.Contains(r.stdout, "granted "+testdb.AppRole) {
+		t.Fatalf("migrate says %q, want migration 0001 applied and the role granted", r.stdout)
 	}
-	r = ledgerdesk(t, pg, "migrate", "--data", data)
+	r = ledgerdesk(t, owner, "migrate", "--data", data, "--grant-to", testdb.AppRole)
 	if r.code != 0 || strings.Contains(r.stdout, "applied migration") || !strings.Contains(r.stdout, "(0 applied)") {
 		t.Fatalf("a second migrate exited %d and says %q, want nothing applied", r.code, r.stdout)
 	}
 
-	// Now serve starts (and creates the first admin, an audited change).
-	s := startServe(t, pg, "--data", data)
+	// Now serve starts as the portal's role (and creates the first admin,
+	// an audited change), with nothing to warn of; --migrate has nothing
+	// to do and needs no DDL.
+	s := startServe(t, app, "--data", data, "--migrate")
 	if _, password := credentials(s.stdout.String()); password == "" {
 		t.Fatalf("serve on a fresh PostgreSQL printed no first admin:\n%s", s.stdout)
 	}
 	if code := s.stop(t); code != 0 {
 		t.Fatalf("serve exited %d", code)
 	}
+	if strings.Contains(s.stderr.String(), "can change the audit log") {
+		t.Errorf("serve as the portal's role warns:\n%s", s.stderr)
+	}
 
-	r = ledgerdesk(t, pg, "audit", "verify", "--data", data)
+	r = ledgerdesk(t, app, "audit", "verify", "--data", data)
 	if r.code != 0 {
 		t.Fatalf("audit verify exited %d: %s%s", r.code, r.stdout, r.stderr)
 	}
 	if m := intact.FindStringSubmatch(r.stdout); m == nil || m[1] == "0" {
 		t.Fatalf("audit verify says %q, want the first admin's entry checked", r.stdout)
+	}
+}
+
+func TestServe_WarnsWhenConnectedAsTheAuditLogsOwner(t *testing.T) {
+	ownerDSN := testdb.EmptyPostgres(t)
+	owner := env("DATABASE_URL", ownerDSN)
+	data := t.TempDir()
+	if r := ledgerdesk(t, owner, "migrate", "--data", data); r.code != 0 {
+		t.Fatalf("migrate exited %d: %s", r.code, r.stderr)
+	}
+	s := startServe(t, owner, "--data", data)
+	s.stop(t)
+	var warning struct{ Level, Msg, Problem, Fix string }
+	for _, line := range strings.Split(s.stderr.String(), "\n") {
+		if strings.Contains(line, "can change the audit log") {
+			json.Unmarshal([]byte(line), &warning)
+		}
+	}
+	if warning.Level != "WARN" || !strings.Contains(warning.Problem, "superuser") && !strings.Contains(warning.Problem, "owner of audit_entries") {
+		t.Fatalf("serve as the owner logs %+v, want a warning naming the problem:\n%s", warning, s.stderr)
+	}
+	if !strings.Contains(warning.Fix, "ledgerdesk migrate --grant-to") {
+		t.Errorf("the warning's fix %q does not say how", warning.Fix)
+	}
+
+	// Granted a role of its own, the same portal starts without it.
+	if r := ledgerdesk(t, owner, "migrate", "--data", data, "--grant-to", testdb.AppRole); r.code != 0 {
+		t.Fatalf("migrate --grant-to exited %d: %s", r.code, r.stderr)
+	}
+	s = startServe(t, env("DATABASE_URL", testdb.AppDSN(t, ownerDSN)), "--data", data)
+	s.stop(t)
+	if strings.Contains(s.stderr.String(), "can change the audit log") {
+		t.Errorf("serve as the portal's role warns:\n%s", s.stderr)
+	}
+}
+
+func TestMigrate_GrantToOnSQLiteOrAnUnknownRoleFails(t *testing.T) {
+	r := ledgerdesk(t, env(), "migrate", "--data", t.TempDir(), "--grant-to", "someone")
+	if r.code != 1 || !strings.Contains(r.stderr, "--grant-to is for PostgreSQL") {
+		t.Errorf("--grant-to on SQLite: exit %d, %q", r.code, r.stderr)
+	}
+	pg := env("DATABASE_URL", testdb.EmptyPostgres(t))
+	r = ledgerdesk(t, pg, "migrate", "--data", t.TempDir(), "--grant-to", "ledgerdesk_no_such_role")
+	if r.code != 1 || !strings.Contains(r.stderr, "does not exist") {
+		t.Errorf("--grant-to a missing role: exit %d, %q", r.code, r.stderr)
 	}
 }
 

@@ -2,7 +2,7 @@
 // app and runs the maintenance commands.
 //
 //	ledgerdesk [serve]                      run the portal (the default)
-//	ledgerdesk migrate                      apply database migrations
+//	ledgerdesk migrate [--grant-to ROLE]    apply database migrations (as the tables' owner)
 //	ledgerdesk admin create --email E --role R
 //	ledgerdesk audit verify                 check the audit log's hash chain
 //	ledgerdesk audit verify --checkpoint FILE --public-key KEY
@@ -30,7 +30,8 @@ const usage = `usage: ledgerdesk [command] [flags]
 
 commands:
   serve                              run the portal (default)
-  migrate                            apply pending database migrations
+  migrate [--grant-to ROLE]          apply pending database migrations; with --grant-to, give
+                                     the portal's own PostgreSQL role what it needs, no more
   admin create --email E --role R    add a team member with a random password
   audit verify                       check the audit log's hash chain
   audit verify --checkpoint FILE --public-key KEY

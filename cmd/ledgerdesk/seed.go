@@ -2,10 +2,13 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"ledgerdesk/models"
 	"ledgerdesk/web"
@@ -43,6 +46,10 @@ func seed(ctx context.Context, args []string, getenv func(string) string, stdout
 		fmt.Fprintln(stdout)
 	}
 	if err != nil {
+		var pgErr *pgconn.PgError
+		if errors.As(err, &pgErr) && pgErr.Code == "42501" {
+			return fmt.Errorf("%w (seed runs as the tables' owner: use the owner's DATABASE_URL)", err)
+		}
 		return err
 	}
 	secs := res.Elapsed.Seconds()

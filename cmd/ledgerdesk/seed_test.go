@@ -53,13 +53,18 @@ func TestSeed_CLIWithoutUsersShowsUsage(t *testing.T) {
 }
 
 func TestSeed_CLIPostgres(t *testing.T) {
+	// seed runs as the tables' owner, who may rebuild their indexes.
 	dsn := testdb.EmptyPostgres(t)
 	pg := env("DATABASE_URL", dsn)
 	data := t.TempDir()
-	if r := ledgerdesk(t, pg, "migrate", "--data", data); r.code != 0 {
+	if r := ledgerdesk(t, pg, "migrate", "--data", data, "--grant-to", testdb.AppRole); r.code != 0 {
 		t.Fatalf("migrate exited %d: %s", r.code, r.stderr)
 	}
-	r := ledgerdesk(t, pg, "seed", "--users", "300", "--data", data)
+	r := ledgerdesk(t, env("DATABASE_URL", testdb.AppDSN(t, dsn)), "seed", "--users", "300", "--data", data)
+	if r.code != 1 || !strings.Contains(r.stderr, "seed runs as the tables' owner") {
+		t.Fatalf("seed as the portal's role exited %d: %s", r.code, r.stderr)
+	}
+	r = ledgerdesk(t, pg, "seed", "--users", "300", "--data", data)
 	if r.code != 0 || !strings.Contains(r.stdout, "Seeded 300 users") {
 		t.Fatalf("seed on PostgreSQL exited %d:\n%s%s", r.code, r.stdout, r.stderr)
 	}

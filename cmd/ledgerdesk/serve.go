@@ -105,6 +105,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err := configurePII(db, secrets, *environment); err != nil {
 		return err
 	}
+	warnRolePrivileges(ctx, db, logger)
 
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {

@@ -1,7 +1,10 @@
 // Package testdb gives tests a migrated database: an in-memory SQLite by
 // default, and PostgreSQL (a fresh schema per test) when TEST_DATABASE_URL
-// is set. With CI=true, a test that needs PostgreSQL fails instead of
-// skipping when TEST_DATABASE_URL is missing.
+// is set. On PostgreSQL the TEST_DATABASE_URL user migrates and owns the
+// schema, and tests get the portal's view of it: a connection as AppRole,
+// which holds only the privileges `ledgerdesk migrate --grant-to` grants.
+// With CI=true, a test that needs PostgreSQL fails instead of skipping
+// when TEST_DATABASE_URL is missing.
 package testdb
 
 import (
@@ -10,6 +13,7 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 
 	"ledgerdesk/models"
@@ -65,53 +69,172 @@ func PostgresURL(t testing.TB) string {
 	return u
 }
 
+// AppRole is the role PostgreSQL tests connect as, the way the portal
+// runs in production: it owns nothing and holds only what
+// `ledgerdesk migrate --grant-to` grants. Roles belong to the whole
+// cluster, so it is created once (by the TEST_DATABASE_URL user) and
+// shared by every test schema and database; it logs in without a password,
+// which needs trust authentication for it on the test server (CI's
+// PostgreSQL trusts 127.0.0.1).
+const AppRole = "ledgerdesk_test_app"
+
 // Postgres returns a migrated database in a schema of its own, dropped
-// when the test ends.
+// when the test ends, connected as AppRole. Owner gives the same
+// database as its owner.
 func Postgres(t testing.TB) *models.DB {
 	t.Helper()
 	db, _ := PostgresWithDSN(t)
 	return db
 }
 
-// PostgresWithDSN is Postgres that also returns the DSN it connected with,
-// for tests that open a second connection (or route one through a proxy).
+// PostgresWithDSN is Postgres that also returns the DSN it connected with
+// (AppRole's), for tests that open a second connection (or route one
+// through a proxy), as another portal process would.
 func PostgresWithDSN(t testing.TB) (*models.DB, string) {
 	t.Helper()
-	dsn := EmptyPostgres(t)
+	owner, ownerDSN := newSchema(t)
+	if _, err := owner.Migrate(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	configure(t, owner)
+	Grant(t, owner)
+	dsn := AppDSN(t, ownerDSN)
 	db, err := models.OpenPostgres(dsn)
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Cleanups run last-in first-out: this connection closes before
-	// EmptyPostgres drops the schema.
-	t.Cleanup(func() { db.Close() })
-	if _, err := db.Migrate(context.Background()); err != nil {
-		t.Fatal(err)
+	// Cleanups run last-in first-out: this connection closes before the
+	// schema is dropped.
+	t.Cleanup(func() {
+		owners.Delete(db)
+		db.Close()
+	})
+	if err := db.Ping(context.Background()); err != nil {
+		t.Fatalf("connect as %s: %v (the test server must let it log in without a password, as trust on 127.0.0.1 does)", AppRole, err)
 	}
 	configure(t, db)
+	owners.Store(db, owner)
 	return db, dsn
+}
+
+// owners maps each database Postgres handed out to its owner's handle.
+var owners sync.Map
+
+// Owner returns db's database connected as the owner of its tables, for
+// what the portal itself may not do: tampering with the audit log as
+// someone with direct database access could, rebuilding indexes, ANALYZE,
+// DDL. On SQLite, which has no roles, it is db itself.
+func Owner(t testing.TB, db *models.DB) *models.DB {
+	t.Helper()
+	if db.Dialect != models.Postgres {
+		return db
+	}
+	o, ok := owners.Load(db)
+	if !ok {
+		t.Fatal("testdb.Owner: this database was not opened by testdb.Postgres")
+	}
+	return o.(*models.DB)
+}
+
+// Grant gives AppRole the portal's privileges on owner's schema, through
+// the code `ledgerdesk migrate --grant-to` runs.
+func Grant(t testing.TB, owner *models.DB) {
+	t.Helper()
+	EnsureAppRole(t)
+	if _, err := owner.GrantApp(context.Background(), AppRole); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// AppDSN is ownerDSN with AppRole as the user (and no password), for
+// connecting to the same database and schema as the portal does.
+func AppDSN(t testing.TB, ownerDSN string) string {
+	t.Helper()
+	EnsureAppRole(t)
+	u, err := url.Parse(ownerDSN)
+	if err != nil {
+		t.Fatalf("testdb: bad %s: %v", EnvURL, err)
+	}
+	u.User = url.User(AppRole)
+	return u.String()
+}
+
+var roleOnce struct {
+	sync.Mutex
+	done bool
+}
+
+// EnsureAppRole creates AppRole when the cluster has none, as the
+// TEST_DATABASE_URL user, and checks the one it has can do no more than
+// the grants allow.
+func EnsureAppRole(t testing.TB) {
+	t.Helper()
+	roleOnce.Lock()
+	defer roleOnce.Unlock()
+	if roleOnce.done {
+		return
+	}
+	admin, err := models.OpenPostgres(PostgresURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	g := admin.Gorm()
+	var have int64
+	if err := g.Raw(`SELECT COUNT(*) FROM pg_roles WHERE rolname = ?`, AppRole).Scan(&have).Error; err != nil {
+		t.Fatal(err)
+	}
+	if have == 0 {
+		// Other test processes may create it at the same moment.
+		err := g.Exec(`DO $$ BEGIN CREATE ROLE ` + AppRole + ` LOGIN;
+			EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$`).Error
+		if err != nil {
+			t.Fatalf("create role %s: %v (as a superuser: CREATE ROLE %s LOGIN)", AppRole, err, AppRole)
+		}
+	}
+	var r struct{ Super, Login, CreateRole, CreateDB, BypassRLS bool }
+	err = g.Raw(`SELECT rolsuper AS super, rolcanlogin AS login, rolcreaterole AS create_role,
+		rolcreatedb AS create_db, rolbypassrls AS bypass_rls FROM pg_roles WHERE rolname = ?`, AppRole).Scan(&r).Error
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Super || r.CreateRole || r.CreateDB || r.BypassRLS || !r.Login {
+		t.Fatalf("role %s must log in and be nothing more (ALTER ROLE %s LOGIN NOSUPERUSER NOCREATEROLE NOCREATEDB NOBYPASSRLS): %+v",
+			AppRole, AppRole, r)
+	}
+	roleOnce.done = true
 }
 
 // EmptyPostgres returns the URL of a fresh schema with nothing in it (no
 // migrations applied), dropped when the test ends: for tests of the
-// migrate command and of what runs before it.
+// migrate command and of what runs before it. It connects as the
+// TEST_DATABASE_URL user, who owns what migrating there creates.
 func EmptyPostgres(t testing.TB) string {
 	t.Helper()
+	_, dsn := newSchema(t)
+	return dsn
+}
+
+// newSchema creates an empty schema, dropped when the test ends, and
+// returns a handle on it as the TEST_DATABASE_URL user, and its URL.
+func newSchema(t testing.TB) (*models.DB, string) {
+	t.Helper()
 	base := PostgresURL(t)
-	admin, err := models.OpenPostgres(base)
+	schema := "t_" + strings.ToLower(models.RandomHex(6))
+	dsn := WithSearchPath(base, schema)
+	owner, err := models.OpenPostgres(dsn)
 	if err != nil {
 		t.Fatal(err)
 	}
-	schema := "t_" + strings.ToLower(models.RandomHex(6))
-	if err := admin.Gorm().Exec("CREATE SCHEMA " + schema).Error; err != nil {
-		admin.Close()
+	if err := owner.Gorm().Exec("CREATE SCHEMA " + schema).Error; err != nil {
+		owner.Close()
 		t.Fatalf("create schema: %v", err)
 	}
 	t.Cleanup(func() {
-		admin.Gorm().Exec("DROP SCHEMA " + schema + " CASCADE")
-		admin.Close()
+		owner.Gorm().Exec("DROP SCHEMA " + schema + " CASCADE")
+		owner.Close()
 	})
-	return WithSearchPath(base, schema)
+	return owner, dsn
 }
 
 // WithSearchPath points a PostgreSQL URL at a schema (then public, where
