@@ -2,7 +2,6 @@ package handlers
 
 import (
 	"net/http"
-	"strconv"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -14,9 +13,9 @@ import (
 
 // apiKeyParam loads the key named by the :id route parameter.
 func (h *Handler) apiKeyParam(c *fiber.Ctx) (*models.APIKey, error) {
-	id, err := strconv.ParseInt(c.Params("id"), 10, 64)
-	if err != nil || id <= 0 {
-		return nil, fiber.ErrNotFound
+	id, err := idParam(c, "id")
+	if err != nil {
+		return nil, err
 	}
 	return h.DB.APIKeyByID(c.UserContext(), id)
 }

@@ -2,7 +2,6 @@ package handlers
 
 import (
 	"net/http"
-	"strconv"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -23,8 +22,8 @@ func (h *Handler) powensUser(c *fiber.Ctx) (*models.EndUser, error) {
 		}
 		return caller.User, nil
 	}
-	id, err := strconv.ParseInt(param, 10, 64)
-	if err != nil || id <= 0 {
+	id, ok := parseID(param)
+	if !ok {
 		return nil, apijson.PowensInvalid(`the user id must be a positive integer or "me"`)
 	}
 	if caller.User != nil {

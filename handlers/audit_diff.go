@@ -16,9 +16,9 @@ import (
 // values redacted: the row's expansion for htmx, the entry's own page
 // otherwise.
 func (h *Handler) AuditDiff(c *fiber.Ctx) error {
-	seq, err := strconv.ParseInt(c.Params("seq"), 10, 64)
-	if err != nil || seq <= 0 {
-		return fiber.ErrNotFound
+	seq, err := idParam(c, "seq")
+	if err != nil {
+		return err
 	}
 	e, err := h.DB.AuditEntryBySeq(c.UserContext(), seq)
 	if err != nil {

@@ -110,9 +110,9 @@ func (h *Handler) AuditVerifyStatus(c *fiber.Ctx) error {
 // AuditCheckpointDownload sends one signed checkpoint as a JSON file (GET
 // /audit/checkpoints/:id) for `ledgerdesk audit verify --checkpoint`.
 func (h *Handler) AuditCheckpointDownload(c *fiber.Ctx) error {
-	id, err := strconv.ParseInt(c.Params("id"), 10, 64)
-	if err != nil || id <= 0 {
-		return fiber.ErrNotFound
+	id, err := idParam(c, "id")
+	if err != nil {
+		return err
 	}
 	cp, err := h.DB.CheckpointByID(c.UserContext(), id)
 	if err != nil {

@@ -19,11 +19,7 @@ const historyLimit = 50
 
 // endUserID is the :id route parameter, a user's id.
 func endUserID(c *fiber.Ctx) (int64, error) {
-	id, err := strconv.ParseInt(c.Params("id"), 10, 64)
-	if err != nil || id <= 0 {
-		return 0, fiber.ErrNotFound
-	}
-	return id, nil
+	return idParam(c, "id")
 }
 
 // endUserParam loads the user named by the :id route parameter.

@@ -2,7 +2,6 @@ package handlers
 
 import (
 	"context"
-	"strconv"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/utils"
@@ -47,9 +46,9 @@ func (h *Handler) checkWebhookInput(ctx context.Context, v pages.WebhookFormValu
 
 // webhookParam loads the endpoint named by the :id route parameter.
 func (h *Handler) webhookParam(c *fiber.Ctx) (*models.WebhookEndpointSummary, error) {
-	id, err := strconv.ParseInt(c.Params("id"), 10, 64)
-	if err != nil || id <= 0 {
-		return nil, fiber.ErrNotFound
+	id, err := idParam(c, "id")
+	if err != nil {
+		return nil, err
 	}
 	return h.DB.WebhookEndpointSummaryByID(c.UserContext(), id)
 }

@@ -16,9 +16,9 @@ func (h *Handler) WebhookRetry(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	deliveryID, err := strconv.ParseInt(c.Params("delivery"), 10, 64)
-	if err != nil || deliveryID <= 0 {
-		return fiber.ErrNotFound
+	deliveryID, err := idParam(c, "delivery")
+	if err != nil {
+		return err
 	}
 	if err := h.DB.RetryDelivery(c.UserContext(), current.Origin(c), e.ID, deliveryID); err != nil {
 		return err

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"bytes"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -40,7 +41,7 @@ const powensPrefix = "/2.0/"
 // styleOf says which API a path belongs to, if any.
 func (a apiRoutes) styleOf(path string) apiStyle {
 	for _, r := range a.routes {
-		if pathMatches(r.Path, path) {
+		if patternMatches(r.Path, path) {
 			return r.Access.api
 		}
 	}
@@ -55,36 +56,29 @@ func (a apiRoutes) styleOf(path string) apiStyle {
 	return notAPI
 }
 
+// samePathSpace is a path of the same API as uri's path ("" when uri is
+// not the API's), without allocating for the portal's own paths.
+func (a apiRoutes) samePathSpace(uri []byte) string {
+	if bytes.HasPrefix(uri, []byte(powensPrefix)) {
+		return powensPrefix
+	}
+	for _, p := range plaidPrefixes {
+		if bytes.HasPrefix(uri, []byte(p)) {
+			return p
+		}
+	}
+	return ""
+}
+
 // methodsFor lists the methods the API serves at path.
 func (a apiRoutes) methodsFor(path string) []string {
 	var out []string
 	for _, r := range a.routes {
-		if pathMatches(r.Path, path) {
+		if patternMatches(r.Path, path) {
 			out = append(out, r.Method)
 		}
 	}
 	return out
-}
-
-// pathMatches matches a route pattern whose parameters are whole segments
-// (":id") against a request path.
-func pathMatches(pattern, path string) bool {
-	ps, xs := strings.Split(pattern, "/"), strings.Split(path, "/")
-	if len(ps) != len(xs) {
-		return false
-	}
-	for i := range ps {
-		if strings.HasPrefix(ps[i], ":") {
-			if xs[i] == "" {
-				return false
-			}
-			continue
-		}
-		if ps[i] != xs[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // fallback answers a request under the API's paths that no API route
@@ -102,7 +96,7 @@ func (a apiRoutes) fallback(c *fiber.Ctx) error {
 }
 
 // writeError answers an error on an API path in the seed's shape.
-func (a apiRoutes) writeError(c *fiber.Ctx, style apiStyle, err error, log *slog.Logger) error {
+func (a apiRoutes) writeError(c *fiber.Ctx, style apiStyle, err error, log *slog.Logger, route string) error {
 	requestID := current.RequestID(c)
 	if requestID == "" {
 		// The body limit is enforced before any middleware runs.
@@ -128,13 +122,23 @@ func (a apiRoutes) writeError(c *fiber.Ctx, style apiStyle, err error, log *slog
 			e = apijson.RouteNotFound()
 		case http.StatusMethodNotAllowed:
 			e = apijson.MethodNotAllowed(strings.Join(a.methodsFor(c.Path()), ", "))
+		case http.StatusRequestHeaderFieldsTooLarge:
+			e = apijson.HeadersTooLarge()
+		case http.StatusRequestTimeout:
+			e = apijson.RequestTimeout()
+		case http.StatusBadRequest:
+			if ferr != nil {
+				e = apijson.InvalidBody("the request could not be read: its headers, its length or its chunked body are malformed")
+			} else {
+				e = apijson.PlaidFromError(err)
+			}
 		default:
 			e = apijson.PlaidFromError(err)
 		}
 		e.RequestID, status, body = requestID, e.Status, e
 	}
 	if status >= 500 {
-		log.Error("api request failed", "request_id", requestID, "route", c.Route().Path, "status", status, "error", err.Error())
+		log.Error("api request failed", "request_id", requestID, "route", route, "status", status, "error", err.Error())
 	}
 	if status == http.StatusServiceUnavailable {
 		c.Set(fiber.HeaderRetryAfter, "5")

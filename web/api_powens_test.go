@@ -1,6 +1,7 @@
 package web_test
 
 import (
+	"net/url"
 	"context"
 	"net/http"
 	"strconv"
@@ -79,6 +80,15 @@ func TestPowensUsers_GetByIDOrMe(t *testing.T) {
 		wantPowensError(t, powens(t, c, "GET", "/2.0/users/me", key.Secret), 400, "invalidValue")
 		wantPowensError(t, powens(t, c, "GET", "/2.0/users/abc", key.Secret), 400, "invalidValue")
 		wantPowensError(t, powens(t, c, "GET", "/2.0/users/999999", key.Secret), 404, "userNotFound")
+		// An id has one spelling: a sign or a leading zero names nobody,
+		// for reading or deleting.
+		id := strconv.FormatInt(a.User.ID, 10)
+		for _, other := range []string{"+" + id, "0" + id, id + ".0", " " + id} {
+			wantPowensError(t, powens(t, c, "GET", "/2.0/users/"+url.PathEscape(other), key.Secret), 400, "invalidValue")
+		}
+		write := newKey(t, db, models.ScopeWrite)
+		wantPowensError(t, powens(t, c, "DELETE", "/2.0/users/0"+id, write.Secret), 400, "invalidValue")
+		wantOK(t, powens(t, c, "GET", usersPath(a.User.ID), key.Secret))
 		// Bad credentials.
 		for _, bearer := range []string{"", "ldk_wrong", "user-sandbox-00000000-0000-4000-8000-000000000000", key.Key.ClientID} {
 			wantPowensError(t, powens(t, c, "GET", usersPath(a.User.ID), bearer), 401, "invalidToken")

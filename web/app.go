@@ -43,10 +43,11 @@ func setup(cfg Config, db *models.DB, routes func(*handlers.Handler) []Route) (*
 	}
 	table := routes(h)
 	api := newAPIRoutes(table)
+	names := newRouteNames(table)
 
 	app := fiber.New(fiber.Config{
 		AppName:               "Ledgerdesk",
-		ErrorHandler:          errorHandler(cfg.Logger, api),
+		ErrorHandler:          errorHandler(cfg.Logger, api, names),
 		DisableStartupMessage: true,
 		BodyLimit:             1 << 20,
 		// Bound how long a connection may sit without sending a request
@@ -63,6 +64,7 @@ func setup(cfg Config, db *models.DB, routes func(*handlers.Handler) []Route) (*
 		TrustedProxies:          cfg.TrustedProxies,
 	})
 
+	answerServerErrors(app, api)
 	navs := navByRole(table)
 	for _, r := range table {
 		if !r.Access.Declared() {
@@ -73,8 +75,8 @@ func setup(cfg Config, db *models.DB, routes func(*handlers.Handler) []Route) (*
 	app.Use(
 		addresses.handler,
 		requestID,
-		accessLog(cfg.Logger),
-		recoverPanics(cfg.Logger),
+		accessLog(cfg.Logger, names),
+		recoverPanics(cfg.Logger, names),
 		securityHeaders(cfg.SecureCookies),
 		requestTimeout(cfg.RequestTimeout),
 	)
@@ -112,6 +114,11 @@ func setup(cfg Config, db *models.DB, routes func(*handlers.Handler) []Route) (*
 			chain = append([]fiber.Handler{credentials}, chain...)
 		}
 		app.Add(r.Method, r.Path, chain...)
+		if r.Method == fiber.MethodGet {
+			// Uptime checks and link checkers ask with HEAD: the same
+			// answer, without its body (fasthttp drops it).
+			app.Add(fiber.MethodHead, r.Path, chain...)
+		}
 	}
 	return app, nil
 }

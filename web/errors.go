@@ -19,20 +19,20 @@ import (
 // htmx, with a status that says what happened. Internal details go to the
 // log with the request id; the page shows only the id. On the JSON API's
 // paths the error is JSON in the seed's shape instead.
-func errorHandler(log *slog.Logger, api apiRoutes) fiber.ErrorHandler {
+func errorHandler(log *slog.Logger, api apiRoutes, routes routeNames) fiber.ErrorHandler {
 	return func(c *fiber.Ctx, err error) error {
 		if style := api.styleOf(c.Path()); style != notAPI {
-			return api.writeError(c, style, err, log)
+			return api.writeError(c, style, err, log, routes.of(c))
 		}
 		info := classify(err)
 		info.RequestID = current.RequestID(c)
 		info.SignedIn = current.Member(c) != nil
 		switch {
 		case info.Status >= 500:
-			log.Error("request failed", "request_id", info.RequestID, "route", c.Route().Path,
+			log.Error("request failed", "request_id", info.RequestID, "route", routes.of(c),
 				"status", info.Status, "error", err.Error())
 		case info.Status == fiber.StatusForbidden:
-			log.Warn("request refused", "request_id", info.RequestID, "route", c.Route().Path, "error", err.Error())
+			log.Warn("request refused", "request_id", info.RequestID, "route", routes.of(c), "error", err.Error())
 		}
 		if info.Status == fiber.StatusServiceUnavailable {
 			c.Set(fiber.HeaderRetryAfter, "5")
@@ -123,6 +123,8 @@ func messageOf(e *fiber.Error) string {
 		return "There is nothing at this address."
 	case http.StatusRequestEntityTooLarge:
 		return "The request is larger than Ledgerdesk accepts (1 MiB)."
+	case http.StatusRequestHeaderFieldsTooLarge:
+		return "The request's headers are larger than Ledgerdesk accepts (16 KiB). Clearing this site's cookies usually helps."
 	}
 	if e.Code >= 500 {
 		return "Something went wrong on our side. The problem was logged."

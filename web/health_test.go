@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"net/http"
+	"net/http/httptest"
 	"testing"
 
 	"ledgerdesk/models"
@@ -38,10 +39,46 @@ func TestReadyz_200WithTheDatabaseAnd503WithoutIt(t *testing.T) {
 		}
 		r = c.Get("/readyz")
 		wantStatus(t, r, http.StatusServiceUnavailable)
+		if r.Header.Get("Retry-After") == "" {
+			t.Fatal("a 503 from /readyz without Retry-After")
+		}
 		if r.Header.Get("Cache-Control") != "no-store" {
 			t.Fatalf("Cache-Control %q", r.Header.Get("Cache-Control"))
 		}
 		// The process itself is still alive.
 		wantStatus(t, c.Get("/healthz"), http.StatusOK)
+	})
+}
+
+func TestHEAD_AnswersOnEveryGETRouteWithoutABody(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, db *models.DB) {
+		h := webtest.New(t, db)
+		admin, _ := h.SignIn(t, models.RoleAdmin)
+		anon := h.Client(t)
+		for _, tc := range []struct {
+			c    *webtest.Client
+			path string
+			want int
+		}{
+			{anon, "/healthz", http.StatusOK},
+			{anon, "/readyz", http.StatusOK},
+			{anon, "/login", http.StatusOK},
+			{anon, "/users", http.StatusSeeOther},
+			{admin, "/users", http.StatusOK},
+			{admin, "/audit", http.StatusOK},
+			{admin, "/static/js/app.js", http.StatusOK},
+		} {
+			get := tc.c.Get(tc.path)
+			r := tc.c.Do(httptest.NewRequest(http.MethodHead, tc.path, nil))
+			if r.StatusCode != tc.want || get.StatusCode != tc.want {
+				t.Errorf("HEAD %s: %d (GET %d), want %d", tc.path, r.StatusCode, get.StatusCode, tc.want)
+			}
+			if r.Body != "" {
+				t.Errorf("HEAD %s answered a body of %d bytes", tc.path, len(r.Body))
+			}
+			if got, want := r.Header.Get("Content-Type"), get.Header.Get("Content-Type"); got != want {
+				t.Errorf("HEAD %s: Content-Type %q, GET says %q", tc.path, got, want)
+			}
+		}
 	})
 }

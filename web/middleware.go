@@ -17,11 +17,11 @@ import (
 
 // recoverPanics turns a panic into a 500 page instead of a dropped
 // connection, and logs the stack with the request id.
-func recoverPanics(log *slog.Logger) fiber.Handler {
+func recoverPanics(log *slog.Logger, routes routeNames) fiber.Handler {
 	return func(c *fiber.Ctx) (err error) {
 		defer func() {
 			if r := recover(); r != nil {
-				log.Error("panic", "request_id", current.RequestID(c), "route", c.Route().Path,
+				log.Error("panic", "request_id", current.RequestID(c), "route", routes.of(c),
 					"panic", fmt.Sprint(r), "stack", string(debug.Stack()))
 				err = fmt.Errorf("panic: %v", r)
 			}
@@ -41,7 +41,7 @@ func requestID(c *fiber.Ctx) error {
 
 // accessLog writes one line per request. It logs the route pattern, never
 // the path or query string, which may carry ids or personal data.
-func accessLog(log *slog.Logger) fiber.Handler {
+func accessLog(log *slog.Logger, routes routeNames) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		start := time.Now()
 		err := c.Next()
@@ -61,7 +61,7 @@ func accessLog(log *slog.Logger) fiber.Handler {
 		}
 		log.Info("request",
 			"method", c.Method(),
-			"route", c.Route().Path,
+			"route", routes.of(c),
 			"status", c.Response().StatusCode(),
 			"duration_ms", float64(time.Since(start).Microseconds())/1000,
 			"request_id", current.RequestID(c),

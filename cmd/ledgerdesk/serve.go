@@ -111,6 +111,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err != nil {
 		return err
 	}
+	ln = web.Listener(ln)
 	useTLS := cert != nil
 	scheme := "http"
 	if useTLS {

@@ -22,6 +22,7 @@ const (
 	TypeRateLimit      = "RATE_LIMIT_EXCEEDED"
 
 	CodeInvalidBody       = "INVALID_BODY"
+	CodeInvalidHeaders    = "INVALID_HEADERS"
 	CodeMissingFields     = "MISSING_FIELDS"
 	CodeInvalidField      = "INVALID_FIELD"
 	CodeNotFound          = "NOT_FOUND"
@@ -66,6 +67,18 @@ func InvalidBody(msg string) *PlaidError {
 func BodyTooLarge() *PlaidError {
 	return plaidError(http.StatusRequestEntityTooLarge, TypeInvalidRequest, CodeInvalidBody,
 		"the request body exceeds the limit of 1 MiB; nothing was changed")
+}
+
+// HeadersTooLarge is a request whose headers exceed what the server reads.
+func HeadersTooLarge() *PlaidError {
+	return plaidError(http.StatusRequestHeaderFieldsTooLarge, TypeInvalidRequest, CodeInvalidHeaders,
+		"the request headers exceed the limit of 16 KiB; nothing was changed")
+}
+
+// RequestTimeout is a request that was not received in time.
+func RequestTimeout() *PlaidError {
+	return plaidError(http.StatusRequestTimeout, TypeInvalidRequest, CodeInvalidBody,
+		"the request was not received in time; nothing was changed")
 }
 
 // MissingFields names every required field the request lacks.

@@ -61,6 +61,12 @@ func PowensFromError(err error, status int) *PowensError {
 		return powensError(status, "methodNotAllowed", "this endpoint does not accept this method")
 	case http.StatusRequestEntityTooLarge:
 		return powensError(status, "requestTooLarge", "the request body exceeds the limit of 1 MiB")
+	case http.StatusRequestHeaderFieldsTooLarge:
+		return powensError(status, "headersTooLarge", "the request headers exceed the limit of 16 KiB")
+	case http.StatusRequestTimeout:
+		return powensError(status, "requestTimeout", "the request was not received in time")
+	case http.StatusBadRequest:
+		return powensError(status, "invalidRequest", "the request could not be read: its headers, its length or its chunked body are malformed")
 	}
 	return powensError(http.StatusInternalServerError, "internalError", "an unexpected error occurred; it was logged with this request_id")
 }
