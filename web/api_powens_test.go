@@ -1,9 +1,9 @@
 package web_test
 
 import (
-	"net/url"
 	"context"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"testing"
