@@ -63,11 +63,11 @@ func TestBrowser_AuditFilterDiffChartAndVerification(t *testing.T) {
 		t.Fatalf("the export form carries action %q, want the filter's", exportAction)
 	}
 
-	step("clear the filter and open the first entry's diff",
-		chromedp.Navigate(srv.URL+"/audit?action=team.create"),
-		chromedp.WaitVisible(testid("audit-row")),
-		chromedp.Click(css(`[data-testid="audit-diff-toggle"] summary`)),
-	)
+	step("clear the filter", chromedp.Navigate(srv.URL+"/audit?action=team.create"), chromedp.WaitVisible(testid("audit-row")))
+	// htmx wires the rows up once the document has loaded; a click before
+	// that would only open the details, with nothing to fetch the diff.
+	waitFor("the page is ready", `document.readyState === "complete" && typeof htmx !== "undefined"`)
+	step("open the first entry's diff", chromedp.Click(css(`[data-testid="audit-diff-toggle"] summary`)))
 	waitFor("the diff appears in the row", `document.querySelector('[data-testid="audit-diff"] [data-field="email_address"]') !== null`)
 
 	step("verify the chain from the integrity page",
