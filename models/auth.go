@@ -62,16 +62,18 @@ func (db *DB) SignIn(ctx context.Context, o Origin, email, password string, newS
 	if err := db.gorm.WithContext(ctx).Create(&attempt).Error; err != nil {
 		return nil, fmt.Errorf("sign in: record attempt: %w", err)
 	}
-	if wait, err := db.throttled(ctx, key, o.IP); err != nil {
+	limits, err := db.throttled(ctx, key, o.IP)
+	if err != nil {
 		return nil, err
-	} else if wait > 0 {
+	}
+	if limits.wait > 0 {
 		if err := db.gorm.WithContext(ctx).Delete(&attempt).Error; err != nil {
 			return nil, fmt.Errorf("sign in: withdraw refused attempt: %w", err)
 		}
-		if err := takeTimeOfPasswordCheck(ctx); err != nil && err != ErrPasswordCheckBusy {
+		if err := takeTimeOfPasswordCheck(ctx, limits.accountFailures); err != nil && err != ErrPasswordCheckBusy {
 			return nil, err
 		}
-		minutes := int(math.Ceil(wait.Minutes()))
+		minutes := int(math.Ceil(limits.wait.Minutes()))
 		if err := db.recordFailedLogin(ctx, o, nil, "throttled"); err != nil {
 			return nil, err
 		}
@@ -80,18 +82,18 @@ func (db *DB) SignIn(ctx context.Context, o Origin, email, password string, newS
 	}
 
 	var m TeamMember
-	err := db.gorm.WithContext(ctx).Where("email_address = ?", strings.ToLower(strings.TrimSpace(email))).Take(&m).Error
+	err = db.gorm.WithContext(ctx).Where("email_address = ?", strings.ToLower(strings.TrimSpace(email))).Take(&m).Error
 	found := err == nil
 	if err != nil && !errors.Is(err, gorm.ErrRecordNotFound) {
 		return nil, fmt.Errorf("sign in: %w", err)
 	}
 	ok := false
 	if found && m.PasswordHash != "" {
-		ok, err = VerifyPassword(ctx, m.PasswordHash, password)
+		ok, err = verifyPassword(ctx, m.PasswordHash, password, limits.accountFailures)
 	} else {
 		// No such member, or one who has no password yet: take the time a
 		// check takes, so the answer's timing does not tell them apart.
-		err = takeTimeOfPasswordCheck(ctx)
+		err = takeTimeOfPasswordCheck(ctx, limits.accountFailures)
 	}
 	if err != nil {
 		// Not checked (the server is at capacity, or the request ended):
@@ -166,13 +168,22 @@ func (db *DB) recordFailedLogin(ctx context.Context, o Origin, m *TeamMember, re
 	})
 }
 
-// throttled returns how long sign-in stays refused for this account or IP.
-// The attempt being decided is already among the failures, so a limit is
-// passed when more than max are found.
-func (db *DB) throttled(ctx context.Context, key, ip string) (time.Duration, error) {
+// throttle is what the recent failures say of an attempt: how long it
+// stays refused, and how often its account failed before it.
+type throttle struct {
+	wait time.Duration
+	// accountFailures ranks the attempt's password check: checks of
+	// accounts that fail again and again wait behind the others.
+	accountFailures int
+}
+
+// throttled returns how long sign-in stays refused for this account or IP,
+// and the account's earlier failures. The attempt being decided is already
+// among the failures, so a limit is passed when more than max are found.
+func (db *DB) throttled(ctx context.Context, key, ip string) (throttle, error) {
 	now := Now()
 	since := now.Add(-ThrottleWindow)
-	wait := time.Duration(0)
+	var t throttle
 	for _, lim := range []struct {
 		col, val string
 		max      int
@@ -182,17 +193,20 @@ func (db *DB) throttled(ctx context.Context, key, ip string) (time.Duration, err
 			Where(lim.col+" = ? AND failed_at > ?", lim.val, since).
 			Order("failed_at DESC").Limit(lim.max+1).Pluck("failed_at", &times).Error
 		if err != nil {
-			return 0, fmt.Errorf("check sign-in throttle: %w", err)
+			return throttle{}, fmt.Errorf("check sign-in throttle: %w", err)
+		}
+		if lim.col == "account_key" {
+			t.accountFailures = max(0, len(times)-1)
 		}
 		if len(times) > lim.max {
 			// Refused until the oldest of the last max failures before this
 			// attempt ages out.
-			if w := times[len(times)-1].Add(ThrottleWindow).Sub(now); w > wait {
-				wait = w
+			if w := times[len(times)-1].Add(ThrottleWindow).Sub(now); w > t.wait {
+				t.wait = w
 			}
 		}
 	}
-	return wait, nil
+	return t, nil
 }
 
 // SignOut ends a session, audited as auth.logout.

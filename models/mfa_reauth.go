@@ -57,15 +57,15 @@ func (db *DB) checkSetupProof(ctx context.Context, o Origin, m *TeamMember, p MF
 	if err := db.gorm.WithContext(ctx).Create(&attempt).Error; err != nil {
 		return "", fmt.Errorf("check password: record attempt: %w", err)
 	}
-	wait, err := db.throttled(ctx, key, o.IP)
+	limits, err := db.throttled(ctx, key, o.IP)
 	if err != nil {
 		return "", err
 	}
-	if wait > 0 {
+	if wait := limits.wait; wait > 0 {
 		if err := db.gorm.WithContext(ctx).Delete(&attempt).Error; err != nil {
 			return "", fmt.Errorf("check password: withdraw refused attempt: %w", err)
 		}
-		if err := takeTimeOfPasswordCheck(ctx); err != nil && err != ErrPasswordCheckBusy {
+		if err := takeTimeOfPasswordCheck(ctx, limits.accountFailures); err != nil && err != ErrPasswordCheckBusy {
 			return "", err
 		}
 		if err := db.recordReauthFailure(ctx, o, m, "throttled", during); err != nil {
@@ -82,7 +82,7 @@ func (db *DB) checkSetupProof(ctx context.Context, o Origin, m *TeamMember, p MF
 		Select("password_hash").Scan(&hash).Error; err != nil {
 		return "", fmt.Errorf("check password: %w", err)
 	}
-	ok, err := VerifyPassword(ctx, hash, p.Password)
+	ok, err := verifyPassword(ctx, hash, p.Password, limits.accountFailures)
 	if err != nil {
 		if derr := db.gorm.WithContext(context.WithoutCancel(ctx)).Delete(&attempt).Error; derr != nil {
 			return "", fmt.Errorf("check password: withdraw unchecked attempt: %w", derr)

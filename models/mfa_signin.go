@@ -73,11 +73,11 @@ func (db *DB) checkSecondFactor(ctx context.Context, o Origin, m *TeamMember, co
 	if err := db.gorm.WithContext(ctx).Create(&attempt).Error; err != nil {
 		return nil, fmt.Errorf("check code: record attempt: %w", err)
 	}
-	wait, err := db.throttled(ctx, key, o.IP)
+	limits, err := db.throttled(ctx, key, o.IP)
 	if err != nil {
 		return nil, err
 	}
-	if wait > 0 {
+	if wait := limits.wait; wait > 0 {
 		if err := db.gorm.WithContext(ctx).Delete(&attempt).Error; err != nil {
 			return nil, fmt.Errorf("check code: withdraw refused attempt: %w", err)
 		}

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	mathrand "math/rand/v2"
-	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -18,12 +17,14 @@ import (
 )
 
 // argon2id parameters (RFC 9106, second recommended option scaled to a small
-// server): 64 MiB, 2 passes, 2 lanes. Stored with each hash, so they can be
-// raised later without invalidating existing passwords.
+// server): 64 MiB, 2 passes, 1 lane. What a guess costs an attacker is set
+// by memory and passes; one lane keeps each hash on one core, so hashing
+// (see hashGate) leaves the other cores to the pages. Stored with each
+// hash, so they can change later without invalidating existing passwords.
 const (
 	argonMemoryKiB = 64 * 1024
 	argonTime      = 2
-	argonThreads   = 2
+	argonThreads   = 1
 	argonKeyLen    = 32
 	argonSaltLen   = 16
 )
@@ -37,84 +38,12 @@ const (
 
 var errMalformedHash = errors.New("malformed password hash")
 
-// ErrPasswordCheckBusy answers a password check that found every hashing
-// slot taken for longer than passwordQueueWait: the server is at capacity,
-// and the caller is told to come back rather than queue without end.
-var ErrPasswordCheckBusy = &Error{Kind: KindBusy,
-	Message: "Ledgerdesk is checking many passwords right now. Wait a few seconds and try again."}
-
-// passwordQueueWait is the longest a password check waits for a hashing
-// slot before it is answered ErrPasswordCheckBusy.
-var passwordQueueWait atomic.Int64
-
-func init() { passwordQueueWait.Store(int64(2 * time.Second)) }
-
-func queueWait() time.Duration { return time.Duration(passwordQueueWait.Load()) }
-
-// hashSlots bounds how many argon2id computations run at once. Each takes
-// 64 MiB and argonThreads cores for tens of milliseconds; unbounded, a
-// burst of sign-in attempts took the process to gigabytes and starved
-// every other request. One slot per argonThreads cores keeps the CPU busy
-// and memory at a few hashes' worth.
-var hashSlots = make(chan struct{}, max(1, runtime.GOMAXPROCS(0)/argonThreads))
-
-// acquireHashSlot waits up to passwordQueueWait, or the context's end, for
-// a hashing slot.
-func acquireHashSlot(ctx context.Context) (release func(), err error) {
-	select {
-	case hashSlots <- struct{}{}:
-		return func() { <-hashSlots }, nil
-	default:
-	}
-	t := time.NewTimer(queueWait())
-	defer t.Stop()
-	select {
-	case hashSlots <- struct{}{}:
-		return func() { <-hashSlots }, nil
-	case <-t.C:
-		return nil, ErrPasswordCheckBusy
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
-}
-
-// PasswordCheckBusy reports whether a password check would now wait past
-// passwordQueueWait: every slot is taken and the queue behind them holds
-// more than fits in the wait. Answers that never hash (an unknown account,
-// a throttled one) use it to say "busy" exactly when a real check would.
-func PasswordCheckBusy() bool {
-	if len(hashSlots) < cap(hashSlots) {
-		return false
-	}
-	checkTimes.mu.Lock()
-	waiting, typical := checkTimes.waiting, checkTimes.typicalLocked()
-	checkTimes.mu.Unlock()
-	return time.Duration(waiting/cap(hashSlots)+1)*typical > queueWait()
-}
-
 // hashesComputed counts argon2id computations in this process.
 var hashesComputed atomic.Int64
 
 // PasswordHashesComputed is how many argon2id hashes this process has
 // computed, to hash or to check a password.
 func PasswordHashesComputed() int64 { return hashesComputed.Load() }
-
-// HoldPasswordHashSlots takes every password-hashing slot, as if the
-// server were busy hashing, and makes a check wait at most wait for one,
-// until release is called: for tests of what a busy server answers.
-func HoldPasswordHashSlots(wait time.Duration) (release func()) {
-	old := passwordQueueWait.Swap(int64(wait))
-	n := cap(hashSlots)
-	for i := 0; i < n; i++ {
-		hashSlots <- struct{}{}
-	}
-	return func() {
-		for i := 0; i < n; i++ {
-			<-hashSlots
-		}
-		passwordQueueWait.Store(old)
-	}
-}
 
 // pause waits for d, or until ctx ends.
 var pause = func(ctx context.Context, d time.Duration) error {
@@ -135,7 +64,7 @@ func HashPassword(ctx context.Context, password string) (string, error) {
 	if _, err := rand.Read(salt); err != nil {
 		return "", err
 	}
-	release, err := acquireHashSlot(ctx)
+	release, err := passwordGate.acquire(ctx, 0)
 	if err != nil {
 		return "", err
 	}
@@ -151,14 +80,18 @@ func HashPassword(ctx context.Context, password string) (string, error) {
 // malformed or empty hash never matches (and costs no hashing). It takes a
 // hashing slot; ErrPasswordCheckBusy when none frees up in time.
 func VerifyPassword(ctx context.Context, encoded, password string) (bool, error) {
+	return verifyPassword(ctx, encoded, password, 0)
+}
+
+// verifyPassword is VerifyPassword for an account that failed priority
+// times lately: it waits behind checks of accounts that failed less.
+func verifyPassword(ctx context.Context, encoded, password string, priority int) (bool, error) {
 	p, err := parseHash(encoded)
 	if err != nil {
 		return false, nil
 	}
 	start := time.Now()
-	checkTimes.queued(1)
-	release, err := acquireHashSlot(ctx)
-	checkTimes.queued(-1)
+	release, err := passwordGate.acquire(ctx, priority)
 	if err != nil {
 		return false, err
 	}
@@ -211,13 +144,6 @@ type checkTimeSamples struct {
 	mu      sync.Mutex
 	samples [64]time.Duration
 	n, next int
-	waiting int
-}
-
-func (s *checkTimeSamples) queued(delta int) {
-	s.mu.Lock()
-	s.waiting += delta
-	s.mu.Unlock()
 }
 
 func (s *checkTimeSamples) record(d time.Duration) {
@@ -239,9 +165,11 @@ func (s *checkTimeSamples) draw() (time.Duration, bool) {
 	return s.samples[mathrand.IntN(s.n)], true
 }
 
-// typicalLocked is the median of the recent check times, or a
-// conservative guess before any.
-func (s *checkTimeSamples) typicalLocked() time.Duration {
+// typical is the median of the recent check times, or a conservative
+// guess before any.
+func (s *checkTimeSamples) typical() time.Duration {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	if s.n == 0 {
 		return 100 * time.Millisecond
 	}
@@ -262,8 +190,8 @@ var calibrate sync.Once
 // not cost the 64 MiB and the CPU time of a hash. It waits for a duration
 // drawn from recent real checks; ErrPasswordCheckBusy when a real check
 // would have been refused as busy.
-func takeTimeOfPasswordCheck(ctx context.Context) error {
-	if PasswordCheckBusy() {
+func takeTimeOfPasswordCheck(ctx context.Context, priority int) error {
+	if passwordCheckBusy(priority) {
 		return ErrPasswordCheckBusy
 	}
 	d, ok := checkTimes.draw()

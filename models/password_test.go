@@ -12,7 +12,7 @@ import (
 	"ledgerdesk/models/testdb"
 )
 
-var phcArgon2id = regexp.MustCompile(`^\$argon2id\$v=19\$m=65536,t=2,p=2\$([A-Za-z0-9+/]{22})\$([A-Za-z0-9+/]{43})$`)
+var phcArgon2id = regexp.MustCompile(`^\$argon2id\$v=19\$m=65536,t=2,p=1\$([A-Za-z0-9+/]{22})\$([A-Za-z0-9+/]{43})$`)
 
 func TestHashPassword_IsArgon2idPHCWithRandomSalt(t *testing.T) {
 	h1 := testPasswordHash(t)

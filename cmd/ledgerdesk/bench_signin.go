@@ -132,16 +132,18 @@ func benchSignIn(ctx context.Context, args []string, getenv func(string) string,
 	watched := make(chan struct{})
 	go func() { during = watch(duringStop); close(watched) }()
 
-	var probes []probeResult
-	for i := 1; ; i++ {
-		select {
-		case <-time.After(*duration / 6):
-			probes = append(probes, probeSignIn(srv.base, probeEmail, probePassword, fmt.Sprintf("192.0.2.%d", i)))
-			continue
-		case <-stormCtx.Done():
-		}
-		break
+	// A correct sign-in from a new address every fifth of the storm, each
+	// on its own, as five people arriving would.
+	probes := make([]probeResult, 5)
+	var probing sync.WaitGroup
+	for i := range probes {
+		probing.Add(1)
+		time.AfterFunc(time.Duration(i)*(*duration)/5+time.Second, func() {
+			defer probing.Done()
+			probes[i] = probeSignIn(srv.base, probeEmail, probePassword, fmt.Sprintf("192.0.2.%d", i+1))
+		})
 	}
+	probing.Wait()
 	<-stormDone
 	close(duringStop)
 	<-watched

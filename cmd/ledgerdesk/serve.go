@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"runtime/debug"
 	"time"
 
 	"ledgerdesk/models"
@@ -88,6 +89,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return err
 	}
 	logger := slog.New(slog.NewJSONHandler(stderr, nil))
+	setMemoryLimit(getenv, logger)
 	if mailer != nil && mailer.Insecure() {
 		logger.Warn("invitation emails go to the mail server without TLS (tls=none in the SMTP URL): anyone on the way can read their links",
 			"smtp_server", mailer.Addr())
@@ -297,4 +299,22 @@ func apiRequestsPerMinute(flag int) int {
 		return -1
 	}
 	return flag
+}
+
+// baseMemory is what the portal needs besides password hashes: pages,
+// connections, caches.
+const baseMemory = 128 << 20
+
+// setMemoryLimit gives the Go runtime a soft memory limit, unless
+// GOMEMLIMIT sets one: every password hash allocates 64 MiB that is
+// garbage a moment later, and without a limit the collector lets a burst
+// of sign-ins pile several of them up before it runs. The limit is what
+// the hashes running at once need, plus baseMemory.
+func setMemoryLimit(getenv func(string) string, log *slog.Logger) {
+	if getenv("GOMEMLIMIT") != "" {
+		return
+	}
+	limit := baseMemory + models.PasswordHashingMemory()
+	debug.SetMemoryLimit(limit)
+	log.Info("memory limit", "bytes", limit, "set_with", "GOMEMLIMIT")
 }
