@@ -12,16 +12,22 @@ import (
 	"ledgerdesk/web/webtest"
 )
 
-// wantFormExpired checks the answer to a refused state change.
-func wantFormExpired(t *testing.T, r *webtest.Response) {
+// wantErrorPage checks that r is the error page with status and title.
+func wantErrorPage(t *testing.T, r *webtest.Response, status int, title string) {
 	t.Helper()
-	wantStatus(t, r, http.StatusForbidden)
+	wantStatus(t, r, status)
 	if byTestID(r.Doc, "error-page").Length() != 1 {
 		t.Fatalf("no error page:\n%s", r.Body)
 	}
-	if got := byTestID(r.Doc, "error-title").Text(); got != "Form expired" {
-		t.Fatalf("error page title %q, want Form expired", got)
+	if got := byTestID(r.Doc, "error-title").Text(); got != title {
+		t.Fatalf("error page title %q, want %s", got, title)
 	}
+}
+
+// wantFormExpired checks the answer to a state change without its token.
+func wantFormExpired(t *testing.T, r *webtest.Response) {
+	t.Helper()
+	wantErrorPage(t, r, http.StatusForbidden, "Form expired")
 }
 
 func TestCSRF_PasswordChangeWithoutTokenIs403AndChangesNothing(t *testing.T) {
@@ -276,10 +282,7 @@ func TestCSRF_ARequestFromAnotherSiteIsRefusedWhateverItCarries(t *testing.T) {
 					wantRedirect(t, r, "/login")
 					return
 				}
-				wantStatus(t, r, http.StatusForbidden)
-				if got := byTestID(r.Doc, "error-title").Text(); got != "Cross-site request refused" {
-					t.Fatalf("error page title %q:\n%s", got, r.Body)
-				}
+				wantErrorPage(t, r, http.StatusForbidden, "Cross-site request refused")
 				if n := len(sessionRowsOf(t, db, m.ID)); n != 1 {
 					t.Fatalf("%d session rows after a refused cross-site logout, want 1", n)
 				}

@@ -98,11 +98,7 @@ func TestAccountMFAConfirm_ADatabaseFailureNeverSaysItIsOn(t *testing.T) {
 		m, pw := h.Member(t, models.RoleAdmin)
 		c := h.Client(t)
 		c.Login(m.EmailAddress, pw)
-		c.Get("/account/mfa")
-		wantRedirect(t, c.Post("/account/mfa/setup", url.Values{"password": {pw}}), "/account/mfa")
-		page := c.Get("/account/mfa")
-		secret := strings.ReplaceAll(strings.TrimSpace(byTestID(page.Doc, "mfa-secret").Text()), " ", "")
-		webtest.Sensitive(secret)
+		secret := startSetupThroughPages(t, c, pw)
 		testdb.FailOn(t, db, testdb.Create, "mfa_recovery_codes")
 
 		r := c.Post("/account/mfa/confirm", url.Values{"code": {clock.code(t, secret)}})

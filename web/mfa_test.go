@@ -88,6 +88,26 @@ func signInEnrolled(t *testing.T, db *models.DB, role models.Role) enrolled {
 
 func enrolThroughPages(t *testing.T, c *webtest.Client, clock *mfaClock, password string) (string, []string) {
 	t.Helper()
+	secret := startSetupThroughPages(t, c, password)
+	done := c.Post("/account/mfa/confirm", url.Values{"code": {clock.code(t, secret)}})
+	wantStatus(t, done, http.StatusOK)
+	var codes []string
+	byTestID(done.Doc, "recovery-code").Each(func(_ int, s *goquery.Selection) {
+		codes = append(codes, strings.TrimSpace(s.Text()))
+	})
+	if len(codes) != 10 {
+		t.Fatalf("%d recovery codes shown, want 10:\n%s", len(codes), done.Body)
+	}
+	for _, rc := range codes {
+		webtest.Sensitive(rc)
+	}
+	return secret, codes
+}
+
+// startSetupThroughPages starts the setup from the account page and
+// returns the secret the page shows, not yet confirmed.
+func startSetupThroughPages(t *testing.T, c *webtest.Client, password string) string {
+	t.Helper()
 	start := c.Get("/account/mfa")
 	wantStatus(t, start, http.StatusOK)
 	if byTestID(start.Doc, "mfa-start").Length() != 1 {
@@ -109,19 +129,7 @@ func enrolThroughPages(t *testing.T, c *webtest.Client, clock *mfaClock, passwor
 		t.Fatalf("the page shows the secret %q, want 32 base32 characters", secret)
 	}
 	webtest.Sensitive(secret)
-	done := c.Post("/account/mfa/confirm", url.Values{"code": {clock.code(t, secret)}})
-	wantStatus(t, done, http.StatusOK)
-	var codes []string
-	byTestID(done.Doc, "recovery-code").Each(func(_ int, s *goquery.Selection) {
-		codes = append(codes, strings.TrimSpace(s.Text()))
-	})
-	if len(codes) != 10 {
-		t.Fatalf("%d recovery codes shown, want 10:\n%s", len(codes), done.Body)
-	}
-	for _, rc := range codes {
-		webtest.Sensitive(rc)
-	}
-	return secret, codes
+	return secret
 }
 
 // signInWithPassword signs the client in up to the code step, and opens
