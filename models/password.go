@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	mathrand "math/rand/v2"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -173,12 +174,7 @@ func (s *checkTimeSamples) typical() time.Duration {
 	if s.n == 0 {
 		return 100 * time.Millisecond
 	}
-	sorted := append([]time.Duration(nil), s.samples[:s.n]...)
-	for i := 1; i < len(sorted); i++ {
-		for j := i; j > 0 && sorted[j] < sorted[j-1]; j-- {
-			sorted[j], sorted[j-1] = sorted[j-1], sorted[j]
-		}
-	}
+	sorted := slices.Sorted(slices.Values(s.samples[:s.n]))
 	return sorted[len(sorted)/2]
 }
 
