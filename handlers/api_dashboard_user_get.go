@@ -6,8 +6,8 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"ledgerdesk/handlers/apijson"
+	"ledgerdesk/handlers/current"
 	"ledgerdesk/models"
-	"ledgerdesk/web/current"
 )
 
 // APIDashboardUserGet is Plaid's POST /dashboard_user/get: one team member.

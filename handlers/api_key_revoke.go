@@ -6,7 +6,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
-	"ledgerdesk/web/current"
+	"ledgerdesk/handlers/current"
 )
 
 // APIKeyRevoke revokes a key at once (POST /api-keys/:id/revoke) and goes

@@ -6,8 +6,8 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"ledgerdesk/handlers/apijson"
+	"ledgerdesk/handlers/render"
 	"ledgerdesk/views/pages"
-	"ledgerdesk/web/render"
 )
 
 // APIPage is the portal's API page (GET /api): base URL, keys, examples.

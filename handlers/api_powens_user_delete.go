@@ -3,7 +3,7 @@ package handlers
 import (
 	"github.com/gofiber/fiber/v2"
 
-	"ledgerdesk/web/current"
+	"ledgerdesk/handlers/current"
 )
 
 // APIPowensUserDelete is Powens' DELETE /2.0/users/{id|me}: the same

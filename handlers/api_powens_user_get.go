@@ -6,8 +6,8 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"ledgerdesk/handlers/apijson"
+	"ledgerdesk/handlers/current"
 	"ledgerdesk/models"
-	"ledgerdesk/web/current"
 )
 
 // powensUser resolves /2.0/users/{id|me} for the caller: an API key may

@@ -7,7 +7,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"ledgerdesk/handlers/apijson"
-	"ledgerdesk/web/current"
+	"ledgerdesk/handlers/current"
 )
 
 // Powens list pages: limit defaults to powensDefaultLimit, at most

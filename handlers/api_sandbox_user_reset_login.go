@@ -6,7 +6,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"ledgerdesk/handlers/apijson"
-	"ledgerdesk/web/current"
+	"ledgerdesk/handlers/current"
 )
 
 // APISandboxUserResetLogin is Plaid's POST /sandbox/user/reset_login: the

@@ -6,7 +6,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"ledgerdesk/handlers/apijson"
-	"ledgerdesk/web/current"
+	"ledgerdesk/handlers/current"
 )
 
 // APIUserItemsGet is Plaid's POST /user/items/get: the user's items with

@@ -6,7 +6,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"ledgerdesk/handlers/apijson"
-	"ledgerdesk/web/current"
+	"ledgerdesk/handlers/current"
 )
 
 // APIUserRemove is Plaid's POST /user/remove: the user's items are deleted

@@ -5,9 +5,9 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"ledgerdesk/handlers/render"
 	"ledgerdesk/models"
 	"ledgerdesk/views/pages"
-	"ledgerdesk/web/render"
 )
 
 // AuditChart is the activity chart for a filter (GET /audit/chart):

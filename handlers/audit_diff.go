@@ -6,10 +6,10 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"ledgerdesk/handlers/current"
+	"ledgerdesk/handlers/render"
 	"ledgerdesk/models"
 	"ledgerdesk/views/pages"
-	"ledgerdesk/web/current"
-	"ledgerdesk/web/render"
 )
 
 // AuditDiff shows one entry's before/after (GET /audit/:seq/diff), personal

@@ -3,21 +3,22 @@
 package handlers
 
 import (
+	"context"
 	"log/slog"
 
+	"github.com/gofiber/fiber/v2"
+
+	"ledgerdesk/mail"
 	"ledgerdesk/models"
-	"ledgerdesk/web/mail"
-	"ledgerdesk/web/session"
-	"ledgerdesk/webhooks"
 )
 
 // Handler holds what the actions depend on.
 type Handler struct {
 	DB       *models.DB
-	Sessions *session.Manager
+	Sessions Sessions
 	Logger   *slog.Logger
 	// Webhooks decides which webhook URLs may be saved.
-	Webhooks *webhooks.Guard
+	Webhooks WebhookGuard
 	// Mailer sends invitations; nil when no SMTP server is configured.
 	Mailer mail.Sender
 	// PublicURL is the portal's address as people reach it, for links
@@ -26,4 +27,24 @@ type Handler struct {
 
 	// auditVerify runs the integrity page's background verification.
 	auditVerify auditVerifier
+}
+
+// Sessions is what the actions need of the session cookie: the middleware
+// that owns the cookie store implements it.
+type Sessions interface {
+	// Prepare draws a fresh session id and the row that sign-in will
+	// insert for it.
+	Prepare(c *fiber.Ctx, ip string) (id string, row models.Session)
+	// Begin sets the cookie for a session whose row was just inserted.
+	Begin(c *fiber.Ctx, id string) error
+	// Expire clears the session cookie.
+	Expire(c *fiber.Ctx) error
+	// Limits are the idle and absolute lifetimes sessions get.
+	Limits() models.SessionLimits
+}
+
+// WebhookGuard decides which webhook URLs may be saved.
+type WebhookGuard interface {
+	// CheckURL returns why a URL may not be saved, or "" when it may.
+	CheckURL(ctx context.Context, raw string) string
 }

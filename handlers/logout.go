@@ -3,7 +3,7 @@ package handlers
 import (
 	"github.com/gofiber/fiber/v2"
 
-	"ledgerdesk/web/current"
+	"ledgerdesk/handlers/current"
 )
 
 // Logout ends the session: the row is deleted, the cookie expired, and the

@@ -9,11 +9,11 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/utils"
 
+	"ledgerdesk/handlers/current"
+	"ledgerdesk/handlers/render"
+	"ledgerdesk/mail"
 	"ledgerdesk/models"
 	"ledgerdesk/views/pages"
-	"ledgerdesk/web/current"
-	"ledgerdesk/web/mail"
-	"ledgerdesk/web/render"
 )
 
 // TeamInviteForm asks for the invitee's email and role (GET /team/invite).

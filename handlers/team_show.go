@@ -8,10 +8,10 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"ledgerdesk/handlers/current"
+	"ledgerdesk/handlers/render"
 	"ledgerdesk/models"
 	"ledgerdesk/views/pages"
-	"ledgerdesk/web/current"
-	"ledgerdesk/web/render"
 )
 
 // memberParam loads the team member named by the :id route parameter.
@@ -110,7 +110,7 @@ func (h *Handler) sessionRows(c *fiber.Ctx, sessions []models.Session) []pages.S
 	}
 	var out []pages.SessionRow
 	for _, s := range sessions {
-		if !s.ActiveAt(now, h.Sessions.Store.Limits) {
+		if !s.ActiveAt(now, h.Sessions.Limits()) {
 			continue
 		}
 		out = append(out, pages.SessionRow{Handle: s.Handle(), Device: s.Device(), IP: s.IP,

@@ -6,9 +6,9 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"ledgerdesk/handlers/current"
+	"ledgerdesk/handlers/render"
 	"ledgerdesk/views/pages"
-	"ledgerdesk/web/current"
-	"ledgerdesk/web/render"
 )
 
 // UserRotateToken issues a new user_token, shown once

@@ -8,10 +8,10 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"golang.org/x/sync/errgroup"
 
+	"ledgerdesk/handlers/current"
+	"ledgerdesk/handlers/render"
 	"ledgerdesk/models"
 	"ledgerdesk/views/pages"
-	"ledgerdesk/web/current"
-	"ledgerdesk/web/render"
 )
 
 // historyLimit is how many audit entries a record's page lists.

@@ -3,7 +3,7 @@ package handlers
 import (
 	"github.com/gofiber/fiber/v2"
 
-	"ledgerdesk/web/current"
+	"ledgerdesk/handlers/current"
 )
 
 // WebhookDelete deletes an endpoint and its deliveries (POST

@@ -5,8 +5,8 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"ledgerdesk/handlers/render"
 	"ledgerdesk/views/pages"
-	"ledgerdesk/web/render"
 )
 
 // WebhookList shows the webhook endpoints (GET /webhooks).

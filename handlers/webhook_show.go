@@ -6,8 +6,8 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"ledgerdesk/handlers/render"
 	"ledgerdesk/views/pages"
-	"ledgerdesk/web/render"
 )
 
 // WebhookShow is an endpoint's page (GET /webhooks/:id): its settings to

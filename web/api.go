@@ -10,9 +10,9 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"ledgerdesk/handlers/apijson"
+	"ledgerdesk/handlers/current"
 	"ledgerdesk/models"
 	"ledgerdesk/models/text"
-	"ledgerdesk/web/current"
 )
 
 // apiRoutes knows the JSON API's paths, so that every answer on them,

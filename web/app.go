@@ -9,8 +9,8 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"ledgerdesk/handlers"
+	"ledgerdesk/handlers/current"
 	"ledgerdesk/models"
-	"ledgerdesk/web/current"
 	"ledgerdesk/web/session"
 )
 

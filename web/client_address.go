@@ -8,7 +8,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/realclientip/realclientip-go"
 
-	"ledgerdesk/web/current"
+	"ledgerdesk/handlers/current"
 )
 
 // clientAddress decides, once per request, the address the request came

@@ -8,8 +8,8 @@ import (
 	"log/slog"
 	"time"
 
+	"ledgerdesk/mail"
 	"ledgerdesk/models"
-	"ledgerdesk/web/mail"
 	"ledgerdesk/webhooks"
 )
 

@@ -12,8 +12,8 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"ledgerdesk/handlers/current"
 	"ledgerdesk/models"
-	"ledgerdesk/web/current"
 	"ledgerdesk/web/session"
 )
 

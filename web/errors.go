@@ -7,11 +7,11 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"ledgerdesk/handlers/current"
+	"ledgerdesk/handlers/render"
 	"ledgerdesk/models"
 	"ledgerdesk/views/layout"
 	"ledgerdesk/views/pages"
-	"ledgerdesk/web/current"
-	"ledgerdesk/web/render"
 )
 
 // errorHandler is the app's one ErrorHandler: every error a handler or

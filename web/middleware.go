@@ -10,8 +10,8 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/middleware/helmet"
 
+	"ledgerdesk/handlers/current"
 	"ledgerdesk/models"
-	"ledgerdesk/web/current"
 	"ledgerdesk/web/session"
 )
 

@@ -9,7 +9,7 @@ import (
 	"github.com/gofiber/fiber/v2/middleware/limiter"
 
 	"ledgerdesk/handlers/apijson"
-	"ledgerdesk/web/current"
+	"ledgerdesk/handlers/current"
 )
 
 // Default limits; Config overrides them.

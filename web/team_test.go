@@ -11,11 +11,11 @@ import (
 
 	"github.com/PuerkitoBio/goquery"
 
+	"ledgerdesk/mail"
+	"ledgerdesk/mail/mailtest"
 	"ledgerdesk/models"
 	"ledgerdesk/models/testdb"
 	"ledgerdesk/web"
-	"ledgerdesk/web/mail"
-	"ledgerdesk/web/mail/mailtest"
 	"ledgerdesk/web/webtest"
 )
 

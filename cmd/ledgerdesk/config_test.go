@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"ledgerdesk/web/mail/mailtest"
+	"ledgerdesk/mail/mailtest"
 )
 
 // A setting that does not parse, is out of range or contradicts another

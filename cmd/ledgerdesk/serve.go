@@ -13,9 +13,9 @@ import (
 	"runtime/debug"
 	"time"
 
+	"ledgerdesk/mail"
 	"ledgerdesk/models"
 	"ledgerdesk/web"
-	"ledgerdesk/web/mail"
 	"ledgerdesk/webhooks"
 )
 

@@ -95,6 +95,9 @@ func (m *Manager) Expire(c *fiber.Ctx) error {
 	return m.Save(c, sess)
 }
 
+// Limits are the idle and absolute lifetimes sessions get.
+func (m *Manager) Limits() models.SessionLimits { return m.Store.Limits }
+
 // changedKey marks a request that began or ended a session.
 type changedKey struct{}
 

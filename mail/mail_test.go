@@ -9,8 +9,8 @@ import (
 	"strings"
 	"testing"
 
-	"ledgerdesk/web/mail"
-	"ledgerdesk/web/mail/mailtest"
+	"ledgerdesk/mail"
+	"ledgerdesk/mail/mailtest"
 )
 
 const link = "https://ledgerdesk.example.com/invite/7QJ2c1f0-secret-token"

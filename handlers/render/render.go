@@ -10,8 +10,8 @@ import (
 	"github.com/a-h/templ"
 	"github.com/gofiber/fiber/v2"
 
+	"ledgerdesk/handlers/current"
 	"ledgerdesk/views/layout"
-	"ledgerdesk/web/current"
 )
 
 // Page answers with body inside the layout, or with body alone (plus any
