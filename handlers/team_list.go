@@ -42,8 +42,8 @@ func (h *Handler) TeamList(c *fiber.Ctx) error {
 		return err
 	default:
 		v.Page = page
-		if page.NextCursor != "" {
-			v.NextURL = teamListURL(req, page.NextCursor)
+		if page.Next != "" {
+			v.NextURL = teamListURL(req, page.Next)
 		}
 		if req.Cursor != "" {
 			v.FirstURL = teamListURL(req, "")

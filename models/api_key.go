@@ -250,32 +250,35 @@ func (db *DB) touchAPIKey(ctx context.Context, k *APIKey) error {
 // APIKeyPage is one page of keys, newest first.
 type APIKeyPage struct {
 	Keys []APIKey
-	Next string // cursor of the next (older) page, "" if none
+	PageCursors
 }
 
 // APIKeyPageSize is how many keys a page lists.
 const APIKeyPageSize = 50
 
-// ListAPIKeys returns a page of keys, newest first, by keyset.
+// ListAPIKeys returns a page of keys, newest first, by keyset: cursorText
+// is "" or a page's Next or Prev.
 func (db *DB) ListAPIKeys(ctx context.Context, cursorText string) (*APIKeyPage, error) {
+	from, err := apiKeyCursors.decode(cursorText)
+	if err != nil {
+		return nil, err
+	}
 	q := db.gorm.WithContext(ctx).Model(&APIKey{})
-	if cursorText != "" {
-		c, err := decodeCursor(cursorText)
-		if err != nil || c.Dir != "n" {
-			return nil, &Error{Kind: KindInvalid, Message: "This page link is not valid any more; start again from the first page."}
-		}
-		q = q.Where("(created_at, id) < (?, ?)", c.T, c.ID)
+	switch {
+	case from == nil:
+		q = q.Order("created_at DESC, id DESC")
+	case !from.back:
+		q = q.Where("(created_at, id) < (?, ?)", from.at, from.id).Order("created_at DESC, id DESC")
+	default:
+		q = q.Where("(created_at, id) > (?, ?)", from.at, from.id).Order("created_at ASC, id ASC")
 	}
 	var rows []APIKey
-	if err := q.Order("created_at DESC, id DESC").Limit(APIKeyPageSize + 1).Find(&rows).Error; err != nil {
+	if err := q.Limit(APIKeyPageSize + 1).Find(&rows).Error; err != nil {
 		return nil, fmt.Errorf("list api keys: %w", err)
 	}
-	page := &APIKeyPage{Keys: rows}
-	if len(rows) > APIKeyPageSize {
-		page.Keys = rows[:APIKeyPageSize]
-		last := page.Keys[APIKeyPageSize-1]
-		page.Next = CursorAfter(last.CreatedAt, last.ID)
-	}
+	page := &APIKeyPage{}
+	page.Keys, page.PageCursors = keysetPage(apiKeyCursors, rows, APIKeyPageSize, from,
+		func(k *APIKey) cursor { return cursor{at: k.CreatedAt, id: k.ID} })
 	return page, nil
 }
 

@@ -142,6 +142,14 @@ func TestListAPIKeys_KeysetPages(t *testing.T) {
 			}
 			seen[k.ID] = true
 		}
+		if first.Prev != "" || second.Prev == "" {
+			t.Fatalf("Prev on the first page %q, on the second %q", first.Prev, second.Prev)
+		}
+		back, err := db.ListAPIKeys(ctx, second.Prev)
+		if err != nil || len(back.Keys) != models.APIKeyPageSize || back.Keys[0].ID != first.Keys[0].ID ||
+			back.Keys[len(back.Keys)-1].ID != first.Keys[len(first.Keys)-1].ID || back.Prev != "" || back.Next != first.Next {
+			t.Fatalf("back to the first page: %v %d keys, cursors %+v", err, len(back.Keys), back.PageCursors)
+		}
 		if _, err := db.ListAPIKeys(ctx, "garbage"); models.ErrorKind(err) != models.KindInvalid {
 			t.Fatalf("bad cursor: %v", err)
 		}

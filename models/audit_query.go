@@ -2,8 +2,6 @@ package models
 
 import (
 	"context"
-	"encoding/base64"
-	"encoding/json"
 	"fmt"
 	"net/url"
 	"slices"
@@ -310,35 +308,12 @@ type AuditPageRequest struct {
 // neighbouring pages (empty at either end).
 type AuditPage struct {
 	Entries []AuditEntry
-	Next    string // older entries
-	Prev    string // newer entries
-}
-
-type auditCursor struct {
-	Seq int64  `json:"s"`
-	Dir string `json:"d"` // "n": entries older than Seq; "p": newer
-}
-
-func (c auditCursor) encode() string {
-	b, _ := json.Marshal(c)
-	return base64.RawURLEncoding.EncodeToString(b)
-}
-
-func decodeAuditCursor(s string) (auditCursor, error) {
-	var c auditCursor
-	b, err := base64.RawURLEncoding.DecodeString(s)
-	if err == nil {
-		err = json.Unmarshal(b, &c)
-	}
-	if err != nil || (c.Dir != "n" && c.Dir != "p") || c.Seq <= 0 {
-		return auditCursor{}, &Error{Kind: KindInvalid, Message: "This page link is not valid any more; start again from the first page."}
-	}
-	return c, nil
+	PageCursors
 }
 
 // AuditCursorBefore is the cursor of the page of entries older than seq:
 // tools use it to jump deep into the log.
-func AuditCursorBefore(seq int64) string { return auditCursor{Seq: seq, Dir: "n"}.encode() }
+func AuditCursorBefore(seq int64) string { return auditCursors.encode(cursor{id: seq}) }
 
 // ListAudit returns a page of the entries the filter selects, newest
 // first, by keyset on seq: page 10,000 costs what page 1 costs.
@@ -346,12 +321,9 @@ func (db *DB) ListAudit(ctx context.Context, r AuditPageRequest) (*AuditPage, er
 	if !slices.Contains(PageSizes, r.Limit) {
 		r.Limit = PageSizes[0]
 	}
-	var c auditCursor
-	if r.Cursor != "" {
-		var err error
-		if c, err = decodeAuditCursor(r.Cursor); err != nil {
-			return nil, err
-		}
+	from, err := auditCursors.decode(r.Cursor)
+	if err != nil {
+		return nil, err
 	}
 	s, err := db.auditScope(ctx, r.Filter)
 	if err != nil {
@@ -362,46 +334,20 @@ func (db *DB) ListAudit(ctx context.Context, r AuditPageRequest) (*AuditPage, er
 		return page, nil
 	}
 	q := s.apply(db.planned(ctx).Model(&AuditEntry{}))
-	switch c.Dir {
-	case "n":
-		q = q.Where("seq < ?", c.Seq).Order("seq DESC")
-	case "p":
-		q = q.Where("seq > ?", c.Seq).Order("seq ASC")
-	default:
+	switch {
+	case from == nil:
 		q = q.Order("seq DESC")
+	case !from.back:
+		q = q.Where("seq < ?", from.id).Order("seq DESC")
+	default:
+		q = q.Where("seq > ?", from.id).Order("seq ASC")
 	}
 	rows, err := readRows(db, q.Limit(r.Limit+1), auditColumns, auditFields, make([]AuditEntry, 0, r.Limit+1))
 	if err != nil {
 		return nil, fmt.Errorf("list audit entries: %w", err)
 	}
-	more := len(rows) > r.Limit
-	if more {
-		rows = rows[:r.Limit]
-	}
-	if c.Dir == "p" {
-		slices.Reverse(rows)
-	}
-	page.Entries = rows
-	if len(rows) == 0 {
-		return page, nil
-	}
-	newest, oldest := rows[0].Seq, rows[len(rows)-1].Seq
-	switch c.Dir {
-	case "":
-		if more {
-			page.Next = auditCursor{Seq: oldest, Dir: "n"}.encode()
-		}
-	case "n":
-		page.Prev = auditCursor{Seq: newest, Dir: "p"}.encode()
-		if more {
-			page.Next = auditCursor{Seq: oldest, Dir: "n"}.encode()
-		}
-	case "p":
-		page.Next = auditCursor{Seq: oldest, Dir: "n"}.encode()
-		if more {
-			page.Prev = auditCursor{Seq: newest, Dir: "p"}.encode()
-		}
-	}
+	page.Entries, page.PageCursors = keysetPage(auditCursors, rows, r.Limit, from,
+		func(e *AuditEntry) cursor { return cursor{id: e.Seq} })
 	return page, nil
 }
 

@@ -20,5 +20,5 @@ func (db *DB) ListDashboardUsers(ctx context.Context, cursor string) (*Dashboard
 	if err != nil {
 		return nil, err
 	}
-	return &DashboardUserPage{Members: page.Members, Next: page.NextCursor}, nil
+	return &DashboardUserPage{Members: page.Members, Next: page.Next}, nil
 }

@@ -2,7 +2,6 @@ package models
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"strconv"
@@ -45,8 +44,7 @@ type UserPageRequest struct {
 // UserPage is one page, newest first.
 type UserPage struct {
 	Users []EndUser
-	Next  string // cursor of the next (older) page, "" if none
-	Prev  string // cursor of the previous (newer) page, "" if none
+	PageCursors
 	Count UserCount
 }
 
@@ -61,29 +59,6 @@ type UserCount struct {
 
 // exactCountLimit is the largest filtered result counted exactly.
 const exactCountLimit = 1000
-
-type cursor struct {
-	T   time.Time `json:"t"`
-	ID  int64     `json:"i"`
-	Dir string    `json:"d"` // "n": rows after this one (older); "p": rows before it (newer)
-}
-
-func (c cursor) encode() string {
-	b, _ := json.Marshal(c)
-	return base64.RawURLEncoding.EncodeToString(b)
-}
-
-func decodeCursor(s string) (cursor, error) {
-	var c cursor
-	b, err := base64.RawURLEncoding.DecodeString(s)
-	if err == nil {
-		err = json.Unmarshal(b, &c)
-	}
-	if err != nil || (c.Dir != "n" && c.Dir != "p") || c.ID <= 0 {
-		return cursor{}, &Error{Kind: KindInvalid, Message: "This page link is not valid any more; start again from the first page."}
-	}
-	return c, nil
-}
 
 // searchRule is what a list's search box takes.
 var searchRule = text.Line(200)
@@ -198,28 +173,23 @@ func (db *DB) ListEndUsers(ctx context.Context, r UserPageRequest) (*UserPage, e
 	}
 	r.Normalize()
 	now := Now()
-	dir := "n"
-	var at cursor
-	if r.Cursor != "" {
-		c, err := decodeCursor(r.Cursor)
-		if err != nil {
-			return nil, err
-		}
-		at, dir = c, c.Dir
+	from, err := userCursors.decode(r.Cursor)
+	if err != nil {
+		return nil, err
 	}
 	// page puts a query on the keyset: rows past the cursor, in the
 	// cursor's direction, one more than the page to know if more follow.
 	page := func(q *gorm.DB) *gorm.DB {
 		switch {
-		case r.Cursor != "" && dir == "n":
+		case from != nil && !from.back:
 			// A row comparison, not "a < x OR (a = x AND b < y)": only
 			// the row form becomes an index condition, so page 10,000
 			// seeks instead of scanning the 250,000 rows before it.
-			q = q.Where("(created_at, id) < (?, ?)", at.T, at.ID)
-		case r.Cursor != "":
-			q = q.Where("(created_at, id) > (?, ?)", at.T, at.ID)
+			q = q.Where("(created_at, id) < (?, ?)", from.at, from.id)
+		case from != nil:
+			q = q.Where("(created_at, id) > (?, ?)", from.at, from.id)
 		}
-		if dir == "p" {
+		if from != nil && from.back {
 			return q.Order("created_at ASC, id ASC").Limit(r.Limit + 1)
 		}
 		return q.Order("created_at DESC, id DESC").Limit(r.Limit + 1)
@@ -230,29 +200,11 @@ func (db *DB) ListEndUsers(ctx context.Context, r UserPageRequest) (*UserPage, e
 		return nil, fmt.Errorf("list end users: %w", err)
 	}
 	more := len(rows) > r.Limit
-	if more {
-		rows = rows[:r.Limit]
-	}
-	if dir == "p" {
-		for i, j := 0, len(rows)-1; i < j; i, j = i+1, j-1 {
-			rows[i], rows[j] = rows[j], rows[i]
-		}
-	}
-	result := &UserPage{Users: rows}
-	if len(rows) > 0 {
-		first, last := rows[0], rows[len(rows)-1]
-		// Going forward, there is a newer page whenever we came from a
-		// cursor; going back, an older one always exists.
-		if (dir == "n" && more) || (dir == "p" && r.Cursor != "") {
-			result.Next = cursor{T: last.CreatedAt, ID: last.ID, Dir: "n"}.encode()
-		}
-		if (dir == "n" && r.Cursor != "") || (dir == "p" && more) {
-			result.Prev = cursor{T: first.CreatedAt, ID: first.ID, Dir: "p"}.encode()
-		}
-	}
+	result := &UserPage{}
+	result.Users, result.PageCursors = keysetPage(userCursors, rows, r.Limit, from, endUserAt)
 	if r.Cursor == "" && !more {
 		// The first page holds every match: that is the count.
-		result.Count = UserCount{N: int64(len(rows)), Exact: true}
+		result.Count = UserCount{N: int64(len(result.Users)), Exact: true}
 		return result, nil
 	}
 	n, err := count()
@@ -421,8 +373,10 @@ func (db *DB) Institutions(ctx context.Context) ([]Institution, error) {
 	})
 }
 
+func endUserAt(u *EndUser) cursor { return cursor{at: u.CreatedAt, id: u.ID} }
+
 // CursorAfter is the cursor of the page that starts right after the user
 // created at t with id: tools use it to jump deep into the list.
 func CursorAfter(t time.Time, id int64) string {
-	return cursor{T: t, ID: id, Dir: "n"}.encode()
+	return userCursors.encode(cursor{at: t, id: id})
 }

@@ -2,13 +2,8 @@ package models
 
 import (
 	"context"
-	"encoding/base64"
-	"encoding/json"
 	"fmt"
 	"strings"
-	"time"
-
-	"ledgerdesk/models/text"
 )
 
 // MemberFilter is what the team list shows; all of it comes from the URL.
@@ -22,14 +17,14 @@ type MemberFilter struct {
 type MemberPageRequest struct {
 	Filter MemberFilter
 	Limit  int    // one of PageSizes
-	Cursor string // a previous page's NextCursor; "" for the first page
+	Cursor string // opaque, from a previous page's Next or Prev; "" for the first page
 }
 
 // MemberPage is one page of the team, newest first. As in Plaid's
-// /dashboard_user/list, NextCursor is empty on the last page.
+// /dashboard_user/list, Next is empty on the last page.
 type MemberPage struct {
-	Members    []TeamMember
-	NextCursor string
+	Members []TeamMember
+	PageCursors
 }
 
 // Validate checks the search, which reaches the database, against the
@@ -63,29 +58,6 @@ func (r *MemberPageRequest) Normalize() {
 	}
 }
 
-// memberCursor is the position after the last member of a page.
-type memberCursor struct {
-	T  time.Time `json:"t"`
-	ID string    `json:"i"`
-}
-
-func (c memberCursor) encode() string {
-	b, _ := json.Marshal(c)
-	return base64.RawURLEncoding.EncodeToString(b)
-}
-
-func decodeMemberCursor(s string) (memberCursor, error) {
-	var c memberCursor
-	b, err := base64.RawURLEncoding.DecodeString(s)
-	if err == nil {
-		err = json.Unmarshal(b, &c)
-	}
-	if err != nil || len(c.ID) != 24 || !text.Key.Valid(c.ID) {
-		return memberCursor{}, &Error{Kind: KindInvalid, Message: "This page link is not valid any more; start again from the first page."}
-	}
-	return c, nil
-}
-
 // ListMembers returns one page of team members, newest first, by keyset
 // on (created_at, id), never OFFSET. The team is small (people, not
 // customers), so the email search is a plain substring match.
@@ -105,23 +77,25 @@ func (db *DB) ListMembers(ctx context.Context, r MemberPageRequest) (*MemberPage
 	if r.Filter.Search != "" {
 		q = q.Where("email_address LIKE ?"+db.Dialect.likeEscape(), "%"+escapeLike(r.Filter.Search)+"%")
 	}
-	if r.Cursor != "" {
-		c, err := decodeMemberCursor(r.Cursor)
-		if err != nil {
-			return nil, err
-		}
-		q = q.Where("(created_at, id) < (?, ?)", c.T, c.ID)
+	from, err := memberCursors.decode(r.Cursor)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case from == nil:
+		q = q.Order("created_at DESC, id DESC")
+	case !from.back:
+		q = q.Where("(created_at, id) < (?, ?)", from.at, from.key).Order("created_at DESC, id DESC")
+	default:
+		q = q.Where("(created_at, id) > (?, ?)", from.at, from.key).Order("created_at ASC, id ASC")
 	}
 	var rows []TeamMember
-	if err := q.Order("created_at DESC, id DESC").Limit(r.Limit + 1).Find(&rows).Error; err != nil {
+	if err := q.Limit(r.Limit + 1).Find(&rows).Error; err != nil {
 		return nil, fmt.Errorf("list team members: %w", err)
 	}
-	page := &MemberPage{Members: rows}
-	if len(rows) > r.Limit {
-		page.Members = rows[:r.Limit]
-		last := page.Members[r.Limit-1]
-		page.NextCursor = memberCursor{T: last.CreatedAt, ID: last.ID}.encode()
-	}
+	page := &MemberPage{}
+	page.Members, page.PageCursors = keysetPage(memberCursors, rows, r.Limit, from,
+		func(m *TeamMember) cursor { return cursor{at: m.CreatedAt, key: m.ID} })
 	return page, nil
 }
 

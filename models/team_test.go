@@ -369,6 +369,7 @@ func TestListMembers_KeysetPagesFiltersAndSearch(t *testing.T) {
 
 		var seen []models.TeamMember
 		var sizes []int
+		var last *models.MemberPage
 		cursor := ""
 		for {
 			if len(sizes) > 5 {
@@ -378,15 +379,33 @@ func TestListMembers_KeysetPagesFiltersAndSearch(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			if (cursor == "") != (p.Prev == "") {
+				t.Fatalf("page %d: Prev %q", len(sizes), p.Prev)
+			}
 			seen = append(seen, p.Members...)
 			sizes = append(sizes, len(p.Members))
-			if p.NextCursor == "" {
+			last = p
+			if p.Next == "" {
 				break
 			}
-			cursor = p.NextCursor
+			cursor = p.Next
 		}
 		if fmt.Sprint(sizes) != "[25 2]" {
 			t.Fatalf("page sizes %v, want [25 2] and an empty next_cursor at the end", sizes)
+		}
+		// Back from the last page: the first page again, which leads on
+		// to the last and back to nothing newer.
+		back, err := db.ListMembers(ctx, models.MemberPageRequest{Limit: 25, Cursor: last.Prev})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(back.Members) != 25 || back.Members[0].ID != seen[0].ID || back.Members[24].ID != seen[24].ID ||
+			back.Prev != "" || back.Next == "" {
+			t.Fatalf("back from the last page: %d members from %v, cursors %+v", len(back.Members), back.Members[0].ID, back.PageCursors)
+		}
+		if again, err := db.ListMembers(ctx, models.MemberPageRequest{Limit: 25, Cursor: back.Next}); err != nil ||
+			len(again.Members) != 2 || again.Members[1].ID != seen[26].ID {
+			t.Fatalf("on again from the first page: %v %+v", err, again)
 		}
 		ids := map[string]bool{}
 		for i, m := range seen {
@@ -411,8 +430,8 @@ func TestListMembers_KeysetPagesFiltersAndSearch(t *testing.T) {
 				t.Fatalf("filter let through %+v", m)
 			}
 		}
-		if len(p.Members) != 8 || p.NextCursor != "" {
-			t.Fatalf("%d active admins, cursor %q; want 8 and none", len(p.Members), p.NextCursor)
+		if len(p.Members) != 8 || p.Next != "" {
+			t.Fatalf("%d active admins, cursor %q; want 8 and none", len(p.Members), p.Next)
 		}
 		p, err = db.ListMembers(ctx, models.MemberPageRequest{Filter: models.MemberFilter{Search: "Person13"}})
 		if err != nil || len(p.Members) != 1 || p.Members[0].EmailAddress != "person13@example.com" {

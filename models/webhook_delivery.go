@@ -2,7 +2,6 @@ package models
 
 import (
 	"context"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"strconv"
@@ -314,52 +313,41 @@ type AttemptRow struct {
 // AttemptPage is one page of an endpoint's attempts, newest first.
 type AttemptPage struct {
 	Attempts []AttemptRow
-	Next     string // cursor of the next (older) page, "" if none
+	PageCursors
 }
 
 // AttemptPageSize is how many attempts a page lists.
 const AttemptPageSize = 50
 
 // WebhookAttempts lists an endpoint's attempts, newest first, by keyset:
-// cursor is "" or a page's Next.
-func (db *DB) WebhookAttempts(ctx context.Context, endpointID int64, cursor string, limit int) (*AttemptPage, error) {
+// cursorText is "" or a page's Next or Prev.
+func (db *DB) WebhookAttempts(ctx context.Context, endpointID int64, cursorText string, limit int) (*AttemptPage, error) {
 	if limit <= 0 || limit > 200 {
 		limit = AttemptPageSize
+	}
+	from, err := attemptCursors.decode(cursorText)
+	if err != nil {
+		return nil, err
 	}
 	q := db.gorm.WithContext(ctx).Table("webhook_attempts a").
 		Select("a.*, e.event_id AS event_id, e.event_type, d.status AS delivery_status").
 		Joins("JOIN webhook_deliveries d ON d.id = a.delivery_id").
 		Joins("JOIN webhook_events e ON e.id = d.event_id").
 		Where("a.endpoint_id = ?", endpointID)
-	if cursor != "" {
-		after, err := decodeAttemptCursor(cursor)
-		if err != nil {
-			return nil, err
-		}
-		q = q.Where("a.id < ?", after)
+	switch {
+	case from == nil:
+		q = q.Order("a.id DESC")
+	case !from.back:
+		q = q.Where("a.id < ?", from.id).Order("a.id DESC")
+	default:
+		q = q.Where("a.id > ?", from.id).Order("a.id ASC")
 	}
 	var rows []AttemptRow
-	if err := q.Order("a.id DESC").Limit(limit + 1).Scan(&rows).Error; err != nil {
+	if err := q.Limit(limit + 1).Scan(&rows).Error; err != nil {
 		return nil, fmt.Errorf("list webhook attempts of endpoint %d: %w", endpointID, err)
 	}
-	page := &AttemptPage{Attempts: rows}
-	if len(rows) > limit {
-		page.Attempts = rows[:limit]
-		page.Next = encodeAttemptCursor(rows[limit-1].ID)
-	}
+	page := &AttemptPage{}
+	page.Attempts, page.PageCursors = keysetPage(attemptCursors, rows, limit, from,
+		func(a *AttemptRow) cursor { return cursor{id: a.ID} })
 	return page, nil
-}
-
-func encodeAttemptCursor(id int64) string {
-	return base64.RawURLEncoding.EncodeToString([]byte("a" + strconv.FormatInt(id, 10)))
-}
-
-func decodeAttemptCursor(s string) (int64, error) {
-	b, err := base64.RawURLEncoding.DecodeString(s)
-	if err == nil && len(b) > 1 && b[0] == 'a' {
-		if id, err := strconv.ParseInt(string(b[1:]), 10, 64); err == nil && id > 0 {
-			return id, nil
-		}
-	}
-	return 0, &Error{Kind: KindInvalid, Message: "This page link is not valid any more; start again from the newest attempts."}
 }

@@ -3,6 +3,7 @@ package models_test
 import (
 	"encoding/json"
 	"errors"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -360,12 +361,17 @@ func TestWebhookAttempts_KeysetPagesNewestFirst(t *testing.T) {
 			}
 		}
 		var got []int
+		var pages []*models.AttemptPage
 		cursor := ""
-		for pages := 0; ; pages++ {
+		for {
 			page, err := db.WebhookAttempts(ctx, c.Endpoint.ID, cursor, 3)
 			if err != nil {
 				t.Fatal(err)
 			}
+			if (cursor == "") != (page.Prev == "") {
+				t.Fatalf("page %d: Prev %q", len(pages), page.Prev)
+			}
+			pages = append(pages, page)
 			for _, a := range page.Attempts {
 				got = append(got, a.Attempt)
 				if a.EventID == "" || a.EventType != models.EventUserCreated || a.DeliveryStatus != models.DeliveryPending {
@@ -384,6 +390,23 @@ func TestWebhookAttempts_KeysetPagesNewestFirst(t *testing.T) {
 		for i := range want {
 			if got[i] != want[i] {
 				t.Fatalf("attempts %v, want %v", got, want)
+			}
+		}
+		// Back from the last page: the same pages, newest first.
+		attempts := func(p *models.AttemptPage) []int {
+			var out []int
+			for _, a := range p.Attempts {
+				out = append(out, a.Attempt)
+			}
+			return out
+		}
+		for i := len(pages) - 1; i > 0; i-- {
+			back, err := db.WebhookAttempts(ctx, c.Endpoint.ID, pages[i].Prev, 3)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(attempts(back), attempts(pages[i-1])) || back.Next == "" || (back.Prev == "") != (i == 1) {
+				t.Fatalf("back from page %d: attempts %v, cursors %+v; want %v", i, attempts(back), back.PageCursors, attempts(pages[i-1]))
 			}
 		}
 		if _, err := db.WebhookAttempts(ctx, c.Endpoint.ID, "garbage!", 3); models.ErrorKind(err) != models.KindInvalid {

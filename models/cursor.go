@@ -1,0 +1,183 @@
+package models
+
+import (
+	"bytes"
+	"encoding/base64"
+	"slices"
+	"strconv"
+	"time"
+
+	"ledgerdesk/models/text"
+)
+
+// A cursor is where a page of a keyset-paged list starts: just past one
+// row, reading on to the older rows after it or back to the newer rows
+// before it. Page links carry it as one opaque, URL-safe token, the
+// unpadded base64url of
+//
+//	"1" list dir "." time "." id
+//
+// "1" is the format's version. list is one letter per list, so a cursor
+// made for one list is refused by every other. dir is "n" (on) or "p"
+// (back). time is the row's sort time in Unix nanoseconds, empty for a
+// list ordered by its id alone. id is the row's id (a positive number, or
+// a member's key).
+//
+// Decoding is strict: a token is accepted only if it is exactly what the
+// list would have written, so a changed, cut, padded or foreign token is
+// refused as a whole, never half read.
+type cursor struct {
+	back bool      // read back, to the newer rows before the key
+	at   time.Time // the row's time, for a list ordered by time, then id
+	id   int64     // the row's id (or seq), for a list with numeric ids
+	key  string    // the row's id, for a list whose ids are keys
+}
+
+// cursorList is how one list's cursors are written.
+type cursorList struct {
+	tag   byte // the list's letter
+	timed bool // ordered by (time, id); else by id alone
+	keyed bool // the id is a 24-character key; else a positive number
+}
+
+// The lists paged by cursor.
+var (
+	userCursors    = cursorList{tag: 'u', timed: true}
+	memberCursors  = cursorList{tag: 'm', timed: true, keyed: true}
+	apiKeyCursors  = cursorList{tag: 'k', timed: true}
+	auditCursors   = cursorList{tag: 'a'}
+	attemptCursors = cursorList{tag: 'w'}
+)
+
+// maxCursor is the longest token any list writes, with room to spare; a
+// longer one is refused before it is decoded.
+const maxCursor = 96
+
+// memberKeyLen is the length of a member's id (NewMemberID).
+const memberKeyLen = 24
+
+func (l cursorList) encode(c cursor) string {
+	b := make([]byte, 0, 64)
+	b = append(b, '1', l.tag, 'n')
+	if c.back {
+		b[2] = 'p'
+	}
+	b = append(b, '.')
+	if l.timed {
+		b = strconv.AppendInt(b, c.at.UnixNano(), 10)
+	}
+	b = append(b, '.')
+	if l.keyed {
+		b = append(b, c.key...)
+	} else {
+		b = strconv.AppendInt(b, c.id, 10)
+	}
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// decode reads a token of the list: nil for "" (the first page), an
+// invalid-field error for anything the list did not write.
+func (l cursorList) decode(s string) (*cursor, error) {
+	if s == "" {
+		return nil, nil
+	}
+	c, ok := l.read(s)
+	if !ok {
+		return nil, badCursor()
+	}
+	return c, nil
+}
+
+func (l cursorList) read(s string) (*cursor, bool) {
+	if len(s) > maxCursor {
+		return nil, false
+	}
+	b, err := base64.RawURLEncoding.Strict().DecodeString(s)
+	if err != nil {
+		return nil, false
+	}
+	parts := bytes.SplitN(b, []byte("."), 3)
+	if len(parts) != 3 {
+		return nil, false
+	}
+	head, at, id := parts[0], parts[1], parts[2]
+	if len(head) != 3 || head[0] != '1' || head[1] != l.tag || (head[2] != 'n' && head[2] != 'p') {
+		return nil, false
+	}
+	c := &cursor{back: head[2] == 'p'}
+	switch {
+	case l.timed:
+		ns, err := strconv.ParseInt(string(at), 10, 64)
+		if err != nil {
+			return nil, false
+		}
+		c.at = time.Unix(0, ns).UTC()
+	case len(at) != 0:
+		return nil, false
+	}
+	if l.keyed {
+		c.key = string(id)
+		if len(c.key) != memberKeyLen || !text.Key.Valid(c.key) {
+			return nil, false
+		}
+	} else {
+		n, err := strconv.ParseInt(string(id), 10, 64)
+		if err != nil || n <= 0 {
+			return nil, false
+		}
+		c.id = n
+	}
+	// One token per position: "+5" or "05" would parse as 5, but is not
+	// what the list wrote.
+	if l.encode(*c) != s {
+		return nil, false
+	}
+	return c, true
+}
+
+// badCursor is what every list answers to a cursor it did not write: an
+// old bookmark, a token from another list, or garbage.
+func badCursor() error {
+	return &Error{Kind: KindInvalid, Message: "This page link is not valid any more; start again from the first page."}
+}
+
+// PageCursors are the cursors of the pages either side of a page of a
+// keyset-paged list, newest first; "" where there is no such page.
+type PageCursors struct {
+	Next string // the older rows after the page
+	Prev string // the newer rows before it
+}
+
+// keysetPage makes a page of rows read past from (nil: the first page) in
+// its direction, one more than limit to tell whether more follow: it
+// drops the extra row, puts the rows newest first and writes the cursors
+// of the pages either side. at is the position of a row.
+//
+// Reading back, the rows come oldest first and are turned round. Going
+// on, there is a newer page whenever the page came from a cursor; going
+// back, an older one always exists.
+func keysetPage[T any](l cursorList, rows []T, limit int, from *cursor, at func(*T) cursor) ([]T, PageCursors) {
+	more := len(rows) > limit
+	if more {
+		rows = rows[:limit]
+	}
+	back := from != nil && from.back
+	if back {
+		slices.Reverse(rows)
+	}
+	var p PageCursors
+	if len(rows) == 0 {
+		return rows, p
+	}
+	if more || back {
+		last := at(&rows[len(rows)-1])
+		last.back = false
+		p.Next = l.encode(last)
+	}
+	if (from != nil && !back) || (back && more) {
+		first := at(&rows[0])
+		first.back = true
+		p.Prev = l.encode(first)
+	}
+	return rows, p
+}
