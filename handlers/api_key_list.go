@@ -2,7 +2,6 @@ package handlers
 
 import (
 	"net/http"
-	"net/url"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -28,8 +27,6 @@ func (h *Handler) apiKeysView(c *fiber.Ctx) (*pages.APIKeysView, error) {
 		return nil, err
 	}
 	v := &pages.APIKeysView{Keys: page.Keys, CSRFToken: current.CSRFToken(c)}
-	if page.Next != "" {
-		v.NextURL = "/api-keys?cursor=" + url.QueryEscape(page.Next)
-	}
+	v.NextURL, v.PrevURL = pageURL("/api-keys", nil, page.Next), pageURL("/api-keys", nil, page.Prev)
 	return v, nil
 }

@@ -48,7 +48,9 @@ func (h *Handler) AuditList(c *fiber.Ctx) error {
 		if v.Rows, err = h.auditRows(c.UserContext(), page.Entries); err != nil {
 			return err
 		}
-		v.NextURL, v.PrevURL = auditListURL(f, v.Limit, page.Next), auditListURL(f, v.Limit, page.Prev)
+		q := f.Values()
+		setUnlessDefault(q, "limit", strconv.Itoa(v.Limit), strconv.Itoa(models.PageSizes[0]))
+		v.NextURL, v.PrevURL = pageURL("/audit", q, page.Next), pageURL("/audit", q, page.Prev)
 	}
 	if current.IsHTMX(c) && c.Get("HX-Target") == "audit-results" {
 		return render.Fragment(c, status, pages.AuditResults(v, true))
@@ -63,19 +65,6 @@ func effectiveLimit(n int) int {
 		}
 	}
 	return models.PageSizes[0]
-}
-
-// auditListURL is the list's address for a page cursor, keeping the filter.
-func auditListURL(f models.AuditFilter, limit int, cursor string) string {
-	if cursor == "" {
-		return ""
-	}
-	q := f.Values()
-	if limit != models.PageSizes[0] {
-		q.Set("limit", strconv.Itoa(limit))
-	}
-	q.Set("cursor", cursor)
-	return "/audit?" + q.Encode()
 }
 
 // auditRows names member actors by their email address.

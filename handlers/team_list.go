@@ -41,13 +41,8 @@ func (h *Handler) TeamList(c *fiber.Ctx) error {
 	case err != nil:
 		return err
 	default:
-		v.Page = page
-		if page.Next != "" {
-			v.NextURL = teamListURL(req, page.Next)
-		}
-		if req.Cursor != "" {
-			v.FirstURL = teamListURL(req, "")
-		}
+		q := memberListQuery(req)
+		v.Page, v.NextURL, v.PrevURL = page, pageURL("/team", q, page.Next), pageURL("/team", q, page.Prev)
 	}
 	if current.IsHTMX(c) && c.Get("HX-Target") == "team-results" {
 		return render.Fragment(c, status, pages.TeamResults(v, true))
@@ -55,22 +50,12 @@ func (h *Handler) TeamList(c *fiber.Ctx) error {
 	return render.Page(c, status, "Team", pages.TeamList(v))
 }
 
-// teamListURL is the list's address at a cursor ("" for the first page),
-// keeping the filter.
-func teamListURL(req models.MemberPageRequest, cursor string) string {
+// memberListQuery is the list's filter and page size as query values.
+func memberListQuery(req models.MemberPageRequest) url.Values {
 	q := url.Values{}
-	set := func(k, v, def string) {
-		if v != def {
-			q.Set(k, v)
-		}
-	}
-	set("q", req.Filter.Search, "")
-	set("status", req.Filter.Status, "")
-	set("role", req.Filter.Role, "")
-	set("limit", strconv.Itoa(req.Limit), strconv.Itoa(models.PageSizes[0]))
-	set("cursor", cursor, "")
-	if len(q) == 0 {
-		return "/team"
-	}
-	return "/team?" + q.Encode()
+	setUnlessDefault(q, "q", req.Filter.Search, "")
+	setUnlessDefault(q, "status", req.Filter.Status, "")
+	setUnlessDefault(q, "role", req.Filter.Role, "")
+	setUnlessDefault(q, "limit", strconv.Itoa(req.Limit), strconv.Itoa(models.PageSizes[0]))
+	return q
 }

@@ -46,7 +46,8 @@ func (h *Handler) UserList(c *fiber.Ctx) error {
 	case err != nil:
 		return err
 	default:
-		v.Page, v.NextURL, v.PrevURL = page, listURL(req, page.Next), listURL(req, page.Prev)
+		q := userListQuery(req)
+		v.Page, v.NextURL, v.PrevURL = page, pageURL("/users", q, page.Next), pageURL("/users", q, page.Prev)
 	}
 	if current.IsHTMX(c) && c.Get("HX-Target") == "user-results" {
 		return render.Fragment(c, status, pages.UserResults(v, true))
@@ -57,22 +58,13 @@ func (h *Handler) UserList(c *fiber.Ctx) error {
 	return render.Page(c, status, "End users", pages.UserList(v))
 }
 
-// listURL is the list's address for a page cursor, keeping the filter.
-func listURL(req models.UserPageRequest, cursor string) string {
-	if cursor == "" {
-		return ""
-	}
+// userListQuery is the list's filter and page size as query values.
+func userListQuery(req models.UserPageRequest) url.Values {
 	q := url.Values{}
-	set := func(k, v, def string) {
-		if v != def {
-			q.Set(k, v)
-		}
-	}
-	set("q", req.Filter.Search, "")
-	set("status", req.Filter.Status, models.StatusActive)
-	set("health", req.Filter.Health, "")
-	set("institution", req.Filter.Institution, "")
-	set("limit", strconv.Itoa(req.Limit), strconv.Itoa(models.PageSizes[0]))
-	q.Set("cursor", cursor)
-	return "/users?" + q.Encode()
+	setUnlessDefault(q, "q", req.Filter.Search, "")
+	setUnlessDefault(q, "status", req.Filter.Status, models.StatusActive)
+	setUnlessDefault(q, "health", req.Filter.Health, "")
+	setUnlessDefault(q, "institution", req.Filter.Institution, "")
+	setUnlessDefault(q, "limit", strconv.Itoa(req.Limit), strconv.Itoa(models.PageSizes[0]))
+	return q
 }

@@ -2,7 +2,6 @@ package handlers
 
 import (
 	"net/http"
-	"net/url"
 	"strconv"
 
 	"github.com/gofiber/fiber/v2"
@@ -28,11 +27,6 @@ func (h *Handler) WebhookDeliveries(c *fiber.Ctx) error {
 	}
 	base := "/webhooks/" + strconv.FormatInt(e.ID, 10) + "/deliveries"
 	v := pages.WebhookDeliveriesView{Endpoint: e, Page: page, CSRFToken: current.CSRFToken(c)}
-	if page.Next != "" {
-		v.NextURL = base + "?" + url.Values{"cursor": {page.Next}}.Encode()
-	}
-	if cursor != "" {
-		v.FirstURL = base
-	}
+	v.NextURL, v.PrevURL = pageURL(base, nil, page.Next), pageURL(base, nil, page.Prev)
 	return render.Page(c, http.StatusOK, "Deliveries", pages.WebhookDeliveries(v))
 }

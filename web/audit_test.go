@@ -169,7 +169,7 @@ func TestAuditList_PagerWalksTheWholeLogByCursor(t *testing.T) {
 			wantStatus(t, r, http.StatusOK)
 			pages = append(pages, path)
 			seen = append(seen, rowSeqs(r)...)
-			path = byTestID(r.Doc, "page-next").AttrOr("href", "")
+			path = byTestID(r.Doc, "pager-next").AttrOr("href", "")
 		}
 		if len(seen) != 60 || len(pages) != 3 {
 			t.Fatalf("walked %d pages with %d rows, want 3 and 60", len(pages), len(seen))
@@ -181,7 +181,7 @@ func TestAuditList_PagerWalksTheWholeLogByCursor(t *testing.T) {
 		}
 		// Back from the last page comes the middle one again.
 		last := c.Get(pages[2])
-		prev := c.Get(byTestID(last.Doc, "page-prev").AttrOr("href", ""))
+		prev := c.Get(byTestID(last.Doc, "pager-prev").AttrOr("href", ""))
 		if got := rowSeqs(prev); len(got) != 25 || got[0] != seen[25] {
 			t.Errorf("previous page starts at %v, want seq %d", got, seen[25])
 		}

@@ -38,7 +38,7 @@ func TestUserList_ShowsUsersNewestFirstWithCount(t *testing.T) {
 		if got := byTestID(r.Doc, "user-count").Text(); got != "3 users" {
 			t.Fatalf("count %q, want 3 users", got)
 		}
-		if byTestID(r.Doc, "page-next").Length()+byTestID(r.Doc, "page-prev").Length() != 0 {
+		if byTestID(r.Doc, "pager-next").Length()+byTestID(r.Doc, "pager-prev").Length() != 0 {
 			t.Fatal("a list that fits one page shows pager links")
 		}
 	})
@@ -217,7 +217,7 @@ func TestUserList_PageSizes(t *testing.T) {
 				if v, _ := byTestID(r.Doc, "filter-limit").Find("option[selected]").Attr("value"); v != tc.selected {
 					t.Fatalf("per page shows %q selected, want %s", v, tc.selected)
 				}
-				next := byTestID(r.Doc, "page-next")
+				next := byTestID(r.Doc, "pager-next")
 				if (next.Length() == 1) != tc.next {
 					t.Fatalf("next link present: %v, want %v", next.Length() == 1, tc.next)
 				}
@@ -259,7 +259,7 @@ func TestUserList_NextAndPreviousWalkEveryUserExactlyOnce(t *testing.T) {
 		users := createUsers(t, db, 60)
 		want := idsOf(users...)
 
-		forward := walk(t, c, "/users", "page-next")
+		forward := walk(t, c, "/users", "pager-next")
 		if len(forward) != 3 || len(forward[0]) != 25 || len(forward[1]) != 25 || len(forward[2]) != 10 {
 			t.Fatalf("pages of %v, want 25, 25, 10 rows", lens(forward))
 		}
@@ -269,10 +269,10 @@ func TestUserList_NextAndPreviousWalkEveryUserExactlyOnce(t *testing.T) {
 
 		// Back from the last page, by htmx as the pager's links do it.
 		r := c.Get("/users")
-		next1, _ := byTestID(r.Doc, "page-next").Attr("href")
+		next1, _ := byTestID(r.Doc, "pager-next").Attr("href")
 		r = c.Get(next1)
-		last, _ := byTestID(r.Doc, "page-next").Attr("href")
-		back := walk(t, c, last, "page-prev", htmxTo("user-results")...)
+		last, _ := byTestID(r.Doc, "pager-next").Attr("href")
+		back := walk(t, c, last, "pager-prev", htmxTo("user-results")...)
 		slices.Reverse(back)
 		if !slices.EqualFunc(back, forward, slices.Equal[[]int64]) {
 			t.Fatalf("walking Previous from the last page gives pages %v, want %v", back, forward)
@@ -293,7 +293,7 @@ func TestUserList_WalkIsStableWhileUsersAreAdded(t *testing.T) {
 			r := c.Get(path)
 			wantStatus(t, r, http.StatusOK)
 			got = append(got, rowIDs(t, r.Doc)...)
-			path, _ = byTestID(r.Doc, "page-next").Attr("href")
+			path, _ = byTestID(r.Doc, "pager-next").Attr("href")
 			createUsers(t, db, 3) // newer than every page already seen
 		}
 		if !slices.Equal(got, want) {
@@ -350,16 +350,16 @@ func TestUserList_PagerLinksKeepSearchAndFilters(t *testing.T) {
 				}
 			}
 		}
-		next, _ := byTestID(r.Doc, "page-next").Attr("href")
-		wantLinkState("page-next", next)
+		next, _ := byTestID(r.Doc, "pager-next").Attr("href")
+		wantLinkState("pager-next", next)
 
 		r = c.Get(next)
 		wantRows(t, r, want[25:])
 		if got := fieldValue(t, r.Doc, "q"); got != "pagewalker" {
 			t.Fatalf("page 2's search box shows %q", got)
 		}
-		prev, _ := byTestID(r.Doc, "page-prev").Attr("href")
-		wantLinkState("page-prev", prev)
+		prev, _ := byTestID(r.Doc, "pager-prev").Attr("href")
+		wantLinkState("pager-prev", prev)
 		r = c.Get(prev)
 		wantRows(t, r, want[:25])
 	})

@@ -263,7 +263,7 @@ func TestWebhookDeliveries_ListsEveryAttemptByPageAndRetriesNow(t *testing.T) {
 			!strings.HasSuffix(cell("attempt-latency"), "ms") || cell("delivery-status") != "pending" {
 			t.Fatalf("first row: %s", first.Body)
 		}
-		next, ok := byTestID(first.Doc, "page-next").Attr("href")
+		next, ok := byTestID(first.Doc, "pager-next").Attr("href")
 		if !ok || strings.Contains(next, "offset") {
 			t.Fatalf("next link %q", next)
 		}
@@ -271,7 +271,7 @@ func TestWebhookDeliveries_ListsEveryAttemptByPageAndRetriesNow(t *testing.T) {
 		if n := byTestID(second.Doc, "attempt-row").Length(); n != 5 {
 			t.Fatalf("%d rows on the second page, want 5", n)
 		}
-		if byTestID(second.Doc, "page-next").Length() != 0 || byTestID(second.Doc, "page-first").Length() != 1 {
+		if byTestID(second.Doc, "pager-next").Length() != 0 || byTestID(second.Doc, "pager-prev").Length() != 1 {
 			t.Fatal("second page links")
 		}
 		seen := map[string]bool{}
