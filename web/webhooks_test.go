@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"net/netip"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -283,6 +284,10 @@ func TestWebhookDeliveries_ListsEveryAttemptByPageAndRetriesNow(t *testing.T) {
 				}
 				seen[id] = true
 			})
+		}
+		on, back := pagerWalk(t, c, path, nil, "", attrsOf("attempt-row", "data-delivery-id"))
+		if len(on) != 2 || !slices.EqualFunc(back, on, slices.Equal[[]string]) {
+			t.Fatalf("walking on gives pages %v, back %v", on, back)
 		}
 		wantStatus(t, c.Get(path+"?cursor=bogus"), http.StatusUnprocessableEntity)
 
