@@ -1,7 +1,7 @@
 # Ledgerdesk. `make run` starts the portal, `make test` runs every test.
 GO ?= go
 
-.PHONY: run build test generate templ css check-generated clean
+.PHONY: run build test lint generate templ css check-generated clean
 
 ## run: start the portal on the embedded SQLite database (./data)
 run:
@@ -14,6 +14,13 @@ build:
 ## test: install what the tests need, then run the whole suite
 test:
 	./.ci/test
+
+## lint: gofmt (a check: it rewrites nothing), go vet and staticcheck
+lint:
+	@unformatted=$$(gofmt -l $$(git ls-files --cached --others --exclude-standard '*.go')); \
+		test -z "$$unformatted" || (echo "gofmt needed: $$unformatted"; exit 1)
+	$(GO) vet ./...
+	$(GO) tool staticcheck ./...
 
 ## generate: regenerate templ code and the CSS (both are committed)
 generate: templ css

@@ -21,7 +21,7 @@ func (h *Handler) auditHistory(ctx context.Context, f models.AuditFilter) ([]pag
 	}
 	out := make([]pages.HistoryEntry, len(rows))
 	for i, r := range rows {
-		out[i] = pages.HistoryEntry{Entry: r.Entry, Actor: r.Actor}
+		out[i] = pages.HistoryEntry(r)
 	}
 	return out, nil
 }

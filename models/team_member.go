@@ -86,6 +86,7 @@ const MaxEmailLength = 254
 func NormalizeEmail(s string) (string, error) {
 	s = strings.TrimSpace(s)
 	if s == "" {
+		//lint:ignore ST1005 the message is shown next to the email field as it is
 		return "", errors.New("Enter an email address.")
 	}
 	if problem := text.Line(MaxEmailLength).Problem(s); problem != "" {
@@ -94,6 +95,7 @@ func NormalizeEmail(s string) (string, error) {
 	s = strings.ToLower(s)
 	a, err := mail.ParseAddress(s)
 	if err != nil || a.Address != s || !strings.Contains(s[strings.LastIndex(s, "@")+1:], ".") {
+		//lint:ignore ST1005 the message is shown next to the email field as it is
 		return "", errors.New("Enter an email address like name@example.com.")
 	}
 	return s, nil

@@ -205,7 +205,7 @@ func addSigningKey(path string, d secretsOnDisk) (secretsOnDisk, error) {
 		return d, fmt.Errorf("add audit signing key to %s: %w", path, err)
 	}
 	defer os.Remove(tmp.Name())
-	if err := tmp.Chmod(0o600); err == nil {
+	if err = tmp.Chmod(0o600); err == nil {
 		_, err = tmp.Write(b)
 		if err == nil {
 			err = tmp.Sync()

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"ledgerdesk/models"
-	"ledgerdesk/web"
 )
 
 const auditUsage = `usage:
@@ -127,11 +126,7 @@ func auditCheckpoint(ctx context.Context, args []string, getenv func(string) str
 	if err := s.parse(args); err != nil {
 		return err
 	}
-	secrets, err := web.LoadSecrets(dbo.dataDir, getenv)
-	if err != nil {
-		return err
-	}
-	db, err := dbo.open(ctx, false)
+	db, secrets, err := dbo.openWithSecrets(ctx, getenv, false)
 	if err != nil {
 		return err
 	}

@@ -171,95 +171,58 @@ func newBrowser(t *testing.T) (context.Context, *browserReport) {
 	return ctx, report
 }
 
-// stepTimeout bounds one step, so a page that never shows what a step
-// waits for fails the test quickly.
-const stepTimeout = 15 * time.Second
-
-// value runs one action that reads something from the page.
-func value[T any](t *testing.T, ctx context.Context, what string, a chromedp.Action[T]) T {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(ctx, stepTimeout)
-	defer cancel()
-	v, err := chromedp.Run(ctx, a)
-	if err != nil {
-		t.Fatalf("%s: %v", what, err)
-	}
-	return v
-}
-
 func TestBrowser_SignInChangePasswordErrorAndSignOut(t *testing.T) {
-	ctx, report := newBrowser(t)
-	srv := startServe(t, env(), "--data", t.TempDir())
-	email, password := credentials(srv.stdout.String())
-	if password == "" {
-		t.Fatalf("serve printed no first admin:\n%s", srv.stdout)
-	}
-
-	step := func(name string, actions ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		ctx, cancel := context.WithTimeout(ctx, stepTimeout)
-		defer cancel()
-		if err := chromedp.Do(ctx, actions...); err != nil {
-			t.Fatalf("%s: %v", name, err)
-		}
-	}
-	css := func(sel string) chromedp.CSS { return chromedp.CSS(sel) }
-	location := func() string { return value(t, ctx, "read the location", chromedp.Location()) }
-	text := func(sel string) string { return value(t, ctx, "read "+sel, chromedp.Text(css(sel))) }
+	j := startJourney(t)
+	ctx, srv := j.ctx, j.srv
 
 	// An anonymous visitor is sent to the login page.
-	step("open the portal",
+	j.step("open the portal",
 		chromedp.Navigate(srv.URL),
-		chromedp.WaitVisible(css(`[data-testid="login-form"]`)),
+		chromedp.WaitVisible(testid("login-form")),
 	)
-	if loc := location(); !strings.HasPrefix(loc, srv.URL+"/login") {
+	if loc := j.location(); !strings.HasPrefix(loc, srv.URL+"/login") {
 		t.Fatalf("opening %s landed on %s, want /login", srv.URL, loc)
 	}
 
-	step("sign in",
-		chromedp.SendKeys(css(`#f-email`), email),
-		chromedp.SendKeys(css(`#f-password`), password),
-		chromedp.Click(css(`[data-testid="login-submit"]`)),
-		chromedp.WaitVisible(css(`[data-testid="nav"]`)),
-	)
-	if got := text(`[data-testid="member"]`); !strings.Contains(got, email) {
-		t.Fatalf("the header shows %q, want the member's email %s", got, email)
+	j.submitLogin(j.email, j.password, testid("nav"))
+	if got := j.text(testid("member")); !strings.Contains(got, j.email) {
+		t.Fatalf("the header shows %q, want the member's email %s", got, j.email)
 	}
-	if loc := location(); loc != srv.URL+"/" {
+	if loc := j.location(); loc != srv.URL+"/" {
 		t.Fatalf("after signing in the browser is at %s, want the overview", loc)
 	}
 
 	// The change-password form posts with htmx: a wrong current password
 	// comes back as 422 and is swapped in beside the field without a page
 	// load (a marker set on window survives).
-	step("open the account page",
-		chromedp.Click(css(`[data-testid="member"]`)),
-		chromedp.WaitVisible(css(`[data-testid="password-form"]`)),
+	j.step("open the account page",
+		chromedp.Click(testid("member")),
+		chromedp.WaitVisible(testid("password-form")),
 	)
-	if loc := location(); loc != srv.URL+"/account" {
+	if loc := j.location(); loc != srv.URL+"/account" {
 		t.Fatalf("the member link led to %s, want /account", loc)
 	}
 	if !value(t, ctx, "set the marker", chromedp.Evaluate[bool](`window.ledgerdeskMarker = true; typeof htmx === "object"`)) {
 		t.Fatal("htmx did not load on the account page")
 	}
-	step("submit a wrong current password",
-		chromedp.SendKeys(css(`#f-current`), "not-the-password-at-all"),
-		chromedp.SendKeys(css(`#f-new`), "a brand new long passphrase"),
-		chromedp.SendKeys(css(`#f-confirm`), "a brand new long passphrase"),
-		chromedp.Click(css(`[data-testid="password-submit"]`)),
-		chromedp.WaitVisible(css(`[data-testid="error-current"]`)),
+	j.step("submit a wrong current password",
+		chromedp.SendKeys(chromedp.CSS(`#f-current`), "not-the-password-at-all"),
+		chromedp.SendKeys(chromedp.CSS(`#f-new`), "a brand new long passphrase"),
+		chromedp.SendKeys(chromedp.CSS(`#f-confirm`), "a brand new long passphrase"),
+		chromedp.Click(testid("password-submit")),
+		chromedp.WaitVisible(testid("error-current")),
 	)
-	if got := text(`[data-testid="error-current"]`); !strings.Contains(got, "not your current password") {
+	if got := j.text(testid("error-current")); !strings.Contains(got, "not your current password") {
 		t.Fatalf("the current-password field says %q, want that it is not the current password", got)
 	}
-	kept := value(t, ctx, "read the marker", chromedp.Evaluate[bool](`window.ledgerdeskMarker === true`))
-	if loc := location(); loc != srv.URL+"/account" || !kept {
+	kept := j.markerKept()
+	if loc := j.location(); loc != srv.URL+"/account" || !kept {
 		t.Fatalf("the form was posted by a page load (now at %s, marker kept %v), not by htmx", loc, kept)
 	}
-	if a := value(t, ctx, "read aria-invalid", chromedp.AttributeValue(css(`#f-current`), "aria-invalid")); a.Value != "true" {
+	if a := value(t, ctx, "read aria-invalid", chromedp.AttributeValue(chromedp.CSS(`#f-current`), "aria-invalid")); a.Value != "true" {
 		t.Fatalf("the current-password input has aria-invalid=%q, want true", a.Value)
 	}
-	headers, seen := report.request("POST /account/password")
+	headers, seen := j.report.request("POST /account/password")
 	if !seen {
 		t.Fatal("the browser sent no POST /account/password")
 	}
@@ -268,35 +231,24 @@ func TestBrowser_SignInChangePasswordErrorAndSignOut(t *testing.T) {
 			requestHeader(headers, "HX-Request"), requestHeader(headers, "X-CSRF-Token") != "")
 	}
 
-	step("sign out",
-		chromedp.Click(css(`[data-testid="logout"]`)),
-		chromedp.WaitVisible(css(`[data-testid="login-notice"]`)),
-	)
-	if got := text(`[data-testid="login-notice"]`); !strings.Contains(got, "You have signed out.") {
+	j.signOut()
+	if got := j.text(testid("login-notice")); !strings.Contains(got, "You have signed out.") {
 		t.Fatalf("the login page says %q after signing out", got)
 	}
-	if loc := location(); !strings.HasPrefix(loc, srv.URL+"/login") {
+	if loc := j.location(); !strings.HasPrefix(loc, srv.URL+"/login") {
 		t.Fatalf("signing out landed on %s, want /login", loc)
 	}
 	// The session is over: the overview asks for a sign-in again.
-	step("reopen the overview",
+	j.step("reopen the overview",
 		chromedp.Navigate(srv.URL+"/"),
-		chromedp.WaitVisible(css(`[data-testid="login-form"]`)),
+		chromedp.WaitVisible(testid("login-form")),
 	)
 
-	violations, jsErrors, other := report.snapshot()
-	for _, line := range other {
-		t.Logf("browser console: %s", line)
-	}
-	if len(violations) > 0 {
-		t.Errorf("the browser reported %d CSP violation(s):\n%s", len(violations), strings.Join(violations, "\n"))
-	}
-	if len(jsErrors) > 0 {
-		t.Errorf("the browser reported %d script error(s):\n%s", len(jsErrors), strings.Join(jsErrors, "\n"))
-	}
+	j.checkBrowserReport()
 
 	// The violation detector itself works: an inline script is refused by
 	// the CSP and reported.
+	violations, _, _ := j.report.snapshot()
 	ran := value(t, ctx, "inject an inline script", chromedp.Evaluate[bool](`(function () {
 		var s = document.createElement("script");
 		s.textContent = "window.ledgerdeskInline = true";
@@ -308,7 +260,7 @@ func TestBrowser_SignInChangePasswordErrorAndSignOut(t *testing.T) {
 	}
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		if v, _, _ := report.snapshot(); len(v) > len(violations) {
+		if v, _, _ := j.report.snapshot(); len(v) > len(violations) {
 			t.Logf("the detector saw the deliberate violation: %s", strings.Join(v[len(violations):], " | "))
 			break
 		}
@@ -318,9 +270,7 @@ func TestBrowser_SignInChangePasswordErrorAndSignOut(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 
-	if code := srv.stop(t); code != 0 {
-		t.Fatalf("serve exited %d after the browser session, want 0\nstderr: %s", code, srv.stderr)
-	}
+	j.stopServe()
 }
 
 // requestHeader reads a request header as the browser reported it,

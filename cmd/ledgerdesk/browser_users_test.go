@@ -58,51 +58,19 @@ func randomLetters(n int) string {
 var userPathPattern = regexp.MustCompile(`/users/([0-9]+)$`)
 
 func TestBrowser_UserCreateFindRevealResetAndRemove(t *testing.T) {
-	ctx, report := newBrowser(t)
+	// No demo users: the test makes the one it needs, and starts faster.
+	j := startJourney(t, "--no-demo-data")
+	ctx, srv := j.ctx, j.srv
 	dialogs := &dialogLog{}
 	dialogs.accept(ctx, t)
-	// No demo users: the test makes the one it needs, and starts faster.
-	srv := startServe(t, env(), "--data", t.TempDir(), "--no-demo-data")
-	email, password := credentials(srv.stdout.String())
-	if password == "" {
-		t.Fatalf("serve printed no first admin:\n%s", srv.stdout)
-	}
 
-	step := func(name string, actions ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		ctx, cancel := context.WithTimeout(ctx, stepTimeout)
-		defer cancel()
-		if err := chromedp.Do(ctx, actions...); err != nil {
-			t.Fatalf("%s: %v", name, err)
-		}
-	}
-	css := func(sel string) chromedp.CSS { return chromedp.CSS(sel) }
-	testid := func(id string) chromedp.CSS { return css(`[data-testid="` + id + `"]`) }
-	location := func() string { return value(t, ctx, "read the location", chromedp.Location()) }
-	text := func(sel chromedp.CSS) string {
-		return strings.TrimSpace(value(t, ctx, "read "+string(sel), chromedp.Text(sel)))
-	}
-	inputValue := func(sel string) string { return value(t, ctx, "read "+sel, chromedp.Value(css(sel))) }
-	// A marker on window survives htmx swaps and dies with a page load.
-	setMarker := func() {
-		value(t, ctx, "set the marker", chromedp.Evaluate[bool](`window.ledgerdeskMarker = true; typeof htmx === "object"`))
-	}
-	markerKept := func() bool {
-		return value(t, ctx, "read the marker", chromedp.Evaluate[bool](`window.ledgerdeskMarker === true`))
-	}
+	inputValue := func(sel string) string { return value(t, ctx, "read "+sel, chromedp.Value(chromedp.CSS(sel))) }
 	// clear empties a field without typing (chromedp.SetValue refuses "").
 	clear := func(sel string) {
 		t.Helper()
 		if !value(t, ctx, "clear "+sel, chromedp.Evaluate[bool](fmt.Sprintf(`(function () {
 			var el = document.querySelector(%q); el.value = ""; return el.value === ""; })()`, sel))) {
 			t.Fatalf("could not clear %s", sel)
-		}
-	}
-	waitFor := func(what, predicate string) {
-		t.Helper()
-		if _, err := chromedp.Run(ctx, chromedp.Poll[chromedp.Void](predicate, chromedp.WithPollingTimeout(stepTimeout))); err != nil {
-			html, _ := chromedp.Run(ctx, chromedp.OuterHTML(css("main")))
-			t.Fatalf("%s: %v\npage: %s\n%s", what, err, location(), html)
 		}
 	}
 
@@ -115,27 +83,20 @@ func TestBrowser_UserCreateFindRevealResetAndRemove(t *testing.T) {
 		webtest.Sensitive(v)
 	}
 
-	step("sign in",
-		chromedp.Navigate(srv.URL+"/login"),
-		chromedp.WaitVisible(testid("login-form")),
-		chromedp.SendKeys(css(`#f-email`), email),
-		chromedp.SendKeys(css(`#f-password`), password),
-		chromedp.Click(testid("login-submit")),
-		chromedp.WaitVisible(testid("nav")),
-	)
-	step("open Users, then New user",
+	j.signIn(j.email, j.password, testid("nav"))
+	j.step("open Users, then New user",
 		chromedp.Click(testid("nav-/users")),
 		chromedp.WaitVisible(testid("user-filter")),
 		chromedp.Click(testid("user-new")),
 		chromedp.WaitVisible(testid("user-form")),
 	)
-	if loc := location(); loc != srv.URL+"/users/new" {
+	if loc := j.location(); loc != srv.URL+"/users/new" {
 		t.Fatalf("New user led to %s", loc)
 	}
 
 	// A bad phone number: the form comes back by htmx (422) with the
 	// message beside the field and everything typed still there.
-	setMarker()
+	j.setMarker()
 	typed := map[string]string{
 		"#f-client_user_id": cuid, "#f-first_name": first, "#f-last_name": last, "#f-phone_numbers": "312 555",
 		"#f-emails": userEmail, "#f-ssn_full": ssn, "#f-date_of_birth": dob, "#f-street": "3200 W Armitage Ave",
@@ -143,21 +104,21 @@ func TestBrowser_UserCreateFindRevealResetAndRemove(t *testing.T) {
 	}
 	var fill []chromedp.Action[chromedp.Void]
 	for sel, v := range typed {
-		fill = append(fill, chromedp.SendKeys(css(sel), v))
+		fill = append(fill, chromedp.SendKeys(chromedp.CSS(sel), v))
 	}
-	step("fill the form with a bad phone number", fill...)
-	step("submit it",
+	j.step("fill the form with a bad phone number", fill...)
+	j.step("submit it",
 		chromedp.Click(testid("user-submit")),
 		chromedp.WaitVisible(testid("error-phone_numbers")),
 	)
-	if got := text(testid("error-phone_numbers")); !strings.Contains(got, "E.164") {
+	if got := j.text(testid("error-phone_numbers")); !strings.Contains(got, "E.164") {
 		t.Fatalf("the phone field says %q, want the E.164 rule", got)
 	}
-	if n := value(t, ctx, "count messages", chromedp.Evaluate[int](`document.querySelectorAll('[data-testid^="error-"]').length`)); n != 1 {
+	if n := j.count(`[data-testid^="error-"]`); n != 1 {
 		t.Fatalf("%d field messages, want only the phone's", n)
 	}
-	if loc := location(); loc != srv.URL+"/users/new" || !markerKept() {
-		t.Fatalf("the 422 was not swapped in by htmx (now at %s, marker kept %v)", loc, markerKept())
+	if loc := j.location(); loc != srv.URL+"/users/new" || !j.markerKept() {
+		t.Fatalf("the 422 was not swapped in by htmx (now at %s, marker kept %v)", loc, j.markerKept())
 	}
 	for sel, want := range typed {
 		if got := inputValue(sel); got != want {
@@ -170,8 +131,8 @@ func TestBrowser_UserCreateFindRevealResetAndRemove(t *testing.T) {
 
 	// Fixed: the token panel replaces the form, with the token once.
 	clear("#f-phone_numbers")
-	step("fix the phone number and submit",
-		chromedp.SendKeys(css("#f-phone_numbers"), phone),
+	j.step("fix the phone number and submit",
+		chromedp.SendKeys(chromedp.CSS("#f-phone_numbers"), phone),
 		chromedp.Click(testid("user-submit")),
 		chromedp.WaitVisible(testid("token-panel")),
 	)
@@ -184,45 +145,45 @@ func TestBrowser_UserCreateFindRevealResetAndRemove(t *testing.T) {
 		`document.documentElement.outerHTML.split(%q).length - 1`, token))); n != 1 {
 		t.Fatalf("the token appears %d times in the page, want once", n)
 	}
-	if value(t, ctx, "count forms", chromedp.Evaluate[int](`document.querySelectorAll('[data-testid="user-form"]').length`)) != 0 {
+	if j.count(`[data-testid="user-form"]`) != 0 {
 		t.Fatal("the form is still on the page beside the token")
 	}
-	m := userPathPattern.FindStringSubmatch(location())
-	if m == nil || !markerKept() {
-		t.Fatalf("after creation the address is %s (marker kept %v), want /users/ID pushed by htmx", location(), markerKept())
+	m := userPathPattern.FindStringSubmatch(j.location())
+	if m == nil || !j.markerKept() {
+		t.Fatalf("after creation the address is %s (marker kept %v), want /users/ID pushed by htmx", j.location(), j.markerKept())
 	}
 	id := m[1]
 
 	// Search as you type: the results and the address follow the box.
-	step("go to Users",
+	j.step("go to Users",
 		chromedp.Click(testid("nav-/users")),
 		chromedp.WaitVisible(testid("user-search")),
 	)
-	setMarker()
-	step("type a name nobody has", chromedp.SendKeys(testid("user-search"), "zzqxw"))
-	waitFor("the list empties", `document.querySelector('[data-testid="user-empty"]') !== null && location.search.includes("q=zzqxw")`)
+	j.setMarker()
+	j.step("type a name nobody has", chromedp.SendKeys(testid("user-search"), "zzqxw"))
+	j.waitFor("the list empties", `document.querySelector('[data-testid="user-empty"]') !== null && location.search.includes("q=zzqxw")`)
 	part := strings.ToLower(last[4:])
 	clear(`[data-testid="user-search"]`)
-	step("type part of the new user's name", chromedp.SendKeys(testid("user-search"), part))
-	waitFor("the new user's row appears alone", fmt.Sprintf(
+	j.step("type part of the new user's name", chromedp.SendKeys(testid("user-search"), part))
+	j.waitFor("the new user's row appears alone", fmt.Sprintf(
 		`(function () { var rows = document.querySelectorAll('[data-testid="user-row"]');
 		  return rows.length === 1 && rows[0].dataset.userId === %q; })()`, id))
-	waitFor("the address holds the search", fmt.Sprintf(`new URLSearchParams(location.search).get("q") === %q`, part))
-	if !markerKept() {
+	j.waitFor("the address holds the search", fmt.Sprintf(`new URLSearchParams(location.search).get("q") === %q`, part))
+	if !j.markerKept() {
 		t.Fatal("the search reloaded the page instead of swapping the results")
 	}
-	if got := text(testid("user-count")); got != "1 user" {
+	if got := j.text(testid("user-count")); got != "1 user" {
 		t.Fatalf("count %q, want 1 user", got)
 	}
 
-	step("open the user",
-		chromedp.Click(css(`[data-testid="user-row"][data-user-id="`+id+`"] a`)),
+	j.step("open the user",
+		chromedp.Click(chromedp.CSS(`[data-testid="user-row"][data-user-id="`+id+`"] a`)),
 		chromedp.WaitVisible(testid("user-title")),
 	)
-	if loc := location(); loc != srv.URL+"/users/"+id {
+	if loc := j.location(); loc != srv.URL+"/users/"+id {
 		t.Fatalf("the row led to %s", loc)
 	}
-	if got := text(testid("masked-value-ssn")); got != "***-**-"+ssn[7:] {
+	if got := j.text(testid("masked-value-ssn")); got != "***-**-"+ssn[7:] {
 		t.Fatalf("the SSN shows as %q", got)
 	}
 	if n := value(t, ctx, "look for the SSN", chromedp.Evaluate[int](fmt.Sprintf(
@@ -230,53 +191,42 @@ func TestBrowser_UserCreateFindRevealResetAndRemove(t *testing.T) {
 		t.Fatal("the detail page holds the clear SSN before any reveal")
 	}
 
-	step("reveal the SSN with a reason",
+	j.step("reveal the SSN with a reason",
 		chromedp.Click(testid("reveal-ssn")),
 		chromedp.WaitVisible(testid("reveal-reason")),
 		chromedp.SendKeys(testid("reveal-reason"), "Browser test: identity check for ticket 4711"),
 		chromedp.Click(testid("reveal-submit")),
 		chromedp.WaitVisible(testid("revealed")),
 	)
-	if got := text(testid("revealed")); got != ssn {
+	if got := j.text(testid("revealed")); got != ssn {
 		t.Fatalf("revealed %q, want the SSN", got)
 	}
 
-	step("reset login (sandbox), accepting the confirmation",
+	j.step("reset login (sandbox), accepting the confirmation",
 		chromedp.Click(testid("user-reset-login")),
 		chromedp.WaitVisible(testid("flash")),
 	)
-	if got := text(testid("flash")); !strings.Contains(got, "0 items") || !strings.Contains(got, "ITEM_LOGIN_REQUIRED") {
+	if got := j.text(testid("flash")); !strings.Contains(got, "0 items") || !strings.Contains(got, "ITEM_LOGIN_REQUIRED") {
 		t.Fatalf("the flash says %q", got)
 	}
 	if d := dialogs.all(); len(d) != 1 || !strings.Contains(d[0], "ITEM_LOGIN_REQUIRED") {
 		t.Fatalf("dialogs shown: %q, want the reset login confirmation", d)
 	}
 
-	step("remove the user",
+	j.step("remove the user",
 		chromedp.Click(testid("user-remove")),
 		chromedp.WaitVisible(testid("remove-form")),
-		chromedp.SendKeys(css("#f-confirm"), cuid),
+		chromedp.SendKeys(chromedp.CSS("#f-confirm"), cuid),
 		chromedp.Click(testid("remove-submit")),
 		chromedp.WaitVisible(testid("tombstone")),
 	)
-	if loc := location(); loc != srv.URL+"/users/"+id {
+	if loc := j.location(); loc != srv.URL+"/users/"+id {
 		t.Fatalf("after removal the browser is at %s", loc)
 	}
-	if got := text(testid("history")); !strings.Contains(got, "user.remove") || !strings.Contains(got, "user.pii_reveal") {
+	if got := j.text(testid("history")); !strings.Contains(got, "user.remove") || !strings.Contains(got, "user.pii_reveal") {
 		t.Fatalf("the tombstone's history is %q", got)
 	}
 
-	violations, jsErrors, other := report.snapshot()
-	for _, line := range other {
-		t.Logf("browser console: %s", line)
-	}
-	if len(violations) > 0 {
-		t.Errorf("the browser reported %d CSP violation(s):\n%s", len(violations), strings.Join(violations, "\n"))
-	}
-	if len(jsErrors) > 0 {
-		t.Errorf("the browser reported %d script error(s):\n%s", len(jsErrors), strings.Join(jsErrors, "\n"))
-	}
-	if code := srv.stop(t); code != 0 {
-		t.Fatalf("serve exited %d after the browser session, want 0\nstderr: %s", code, srv.stderr)
-	}
+	j.checkBrowserReport()
+	j.stopServe()
 }

@@ -432,6 +432,34 @@ func (o *dbOptions) open(ctx context.Context, migrate bool) (*models.DB, error) 
 	return db, nil
 }
 
+// openWithSecrets loads the keys (from the environment, or kept in the
+// data directory) before it opens the database as open does.
+func (o *dbOptions) openWithSecrets(ctx context.Context, getenv func(string) string, migrate bool) (*models.DB, web.Secrets, error) {
+	secrets, err := web.LoadSecrets(o.dataDir, getenv)
+	if err != nil {
+		return nil, web.Secrets{}, err
+	}
+	db, err := o.open(ctx, migrate)
+	if err != nil {
+		return nil, web.Secrets{}, err
+	}
+	return db, secrets, nil
+}
+
+// openWithPII is openWithSecrets for the commands that touch personal
+// data: the database is given the key that seals it.
+func (o *dbOptions) openWithPII(ctx context.Context, getenv func(string) string, migrate bool, environment string) (*models.DB, web.Secrets, error) {
+	db, secrets, err := o.openWithSecrets(ctx, getenv, migrate)
+	if err != nil {
+		return nil, web.Secrets{}, err
+	}
+	if err := configurePII(db, secrets, environment); err != nil {
+		db.Close()
+		return nil, web.Secrets{}, err
+	}
+	return db, secrets, nil
+}
+
 // checkSecrets refuses keys in the environment that do not parse; the
 // commands that use keys check them before they start.
 func (s *settings) checkSecrets() {

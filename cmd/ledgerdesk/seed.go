@@ -11,7 +11,6 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"ledgerdesk/models"
-	"ledgerdesk/web"
 )
 
 func seed(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -26,18 +25,11 @@ func seed(ctx context.Context, args []string, getenv func(string) string, stdout
 	if err := s.parse(args); err != nil {
 		return err
 	}
-	secrets, err := web.LoadSecrets(dbo.dataDir, getenv)
-	if err != nil {
-		return err
-	}
-	db, err := dbo.open(ctx, false)
+	db, _, err := dbo.openWithPII(ctx, getenv, false, *environment)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	if err := configurePII(db, secrets, *environment); err != nil {
-		return err
-	}
 
 	bar := progressBar{w: stdout, began: time.Now()}
 	res, err := db.Seed(ctx, models.Origin{Actor: models.SystemActor, UserAgent: "ledgerdesk seed"},

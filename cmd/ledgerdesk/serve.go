@@ -95,18 +95,11 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 			"smtp_server", mailer.Addr())
 	}
 
-	secrets, err := web.LoadSecrets(dbo.dataDir, getenv)
-	if err != nil {
-		return err
-	}
-	db, err := dbo.open(ctx, *doMigrate)
+	db, secrets, err := dbo.openWithPII(ctx, getenv, *doMigrate, *environment)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	if err := configurePII(db, secrets, *environment); err != nil {
-		return err
-	}
 	warnRolePrivileges(ctx, db, logger)
 
 	ln, err := net.Listen("tcp", *listen)
