@@ -173,6 +173,15 @@ func passwordCheckBusy(priority int) bool {
 	return time.Duration(ahead/passwordGate.slots+1)*typical > queueWait()
 }
 
+// SetPasswordQueueWait changes the longest a password check waits for a
+// hashing slot, until restore is called. Test suites lengthen it: on a
+// loaded test machine two racing checks can queue past the serving bound,
+// and the busy answer has its own tests (HoldPasswordHashSlots).
+func SetPasswordQueueWait(wait time.Duration) (restore func()) {
+	old := passwordQueueWait.Swap(int64(wait))
+	return func() { passwordQueueWait.Store(old) }
+}
+
 // HoldPasswordHashSlots takes every password-hashing slot, as if the
 // server were busy hashing, and makes a check wait at most wait for one,
 // until release is called: for tests of what a busy server answers.
