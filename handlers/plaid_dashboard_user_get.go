@@ -10,8 +10,8 @@ import (
 	"ledgerdesk/models"
 )
 
-// APIDashboardUserGet is Plaid's POST /dashboard_user/get: one team member.
-func (h *Handler) APIDashboardUserGet(c *fiber.Ctx) error {
+// PlaidDashboardUserGet is Plaid's POST /dashboard_user/get: one team member.
+func (h *Handler) PlaidDashboardUserGet(c *fiber.Ctx) error {
 	body := apijson.BodyOf(c)
 	id := body.Key("dashboard_user_id", true)
 	if err := body.Err(); err != nil {

@@ -10,9 +10,9 @@ import (
 	"ledgerdesk/models"
 )
 
-// APIDashboardUserList is Plaid's POST /dashboard_user/list: a page of team
+// PlaidDashboardUserList is Plaid's POST /dashboard_user/list: a page of team
 // members and the cursor of the next one ("" when done).
-func (h *Handler) APIDashboardUserList(c *fiber.Ctx) error {
+func (h *Handler) PlaidDashboardUserList(c *fiber.Ctx) error {
 	body := apijson.BodyOf(c)
 	cursor := body.Key("cursor", false)
 	if err := body.Err(); err != nil {

@@ -9,9 +9,9 @@ import (
 	"ledgerdesk/handlers/current"
 )
 
-// APISandboxUserResetLogin is Plaid's POST /sandbox/user/reset_login: the
+// PlaidSandboxUserResetLogin is Plaid's POST /sandbox/user/reset_login: the
 // user's items (all, or those item_ids names) go into ITEM_LOGIN_REQUIRED.
-func (h *Handler) APISandboxUserResetLogin(c *fiber.Ctx) error {
+func (h *Handler) PlaidSandboxUserResetLogin(c *fiber.Ctx) error {
 	body := apijson.BodyOf(c)
 	itemIDs := body.Keys("item_ids", false)
 	u, err := h.plaidUser(c, body)

@@ -10,10 +10,10 @@ import (
 	"ledgerdesk/models"
 )
 
-// APIUserCreate is Plaid's POST /user/create. The user_token is in this
+// PlaidUserCreate is Plaid's POST /user/create. The user_token is in this
 // answer only; a client_user_id ever used before, by a removed user too,
 // is refused.
-func (h *Handler) APIUserCreate(c *fiber.Ctx) error {
+func (h *Handler) PlaidUserCreate(c *fiber.Ctx) error {
 	body := apijson.BodyOf(c)
 	in := models.EndUserInput{
 		ClientUserID: body.String("client_user_id", true),

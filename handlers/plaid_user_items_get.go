@@ -9,9 +9,9 @@ import (
 	"ledgerdesk/handlers/current"
 )
 
-// APIUserItemsGet is Plaid's POST /user/items/get: the user's items with
+// PlaidUserItemsGet is Plaid's POST /user/items/get: the user's items with
 // their status.
-func (h *Handler) APIUserItemsGet(c *fiber.Ctx) error {
+func (h *Handler) PlaidUserItemsGet(c *fiber.Ctx) error {
 	body := apijson.BodyOf(c)
 	u, err := h.plaidUser(c, body)
 	if err != nil {

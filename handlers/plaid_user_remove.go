@@ -9,9 +9,9 @@ import (
 	"ledgerdesk/handlers/current"
 )
 
-// APIUserRemove is Plaid's POST /user/remove: the user's items are deleted
+// PlaidUserRemove is Plaid's POST /user/remove: the user's items are deleted
 // and their identity erased; the tombstone keeps the client_user_id.
-func (h *Handler) APIUserRemove(c *fiber.Ctx) error {
+func (h *Handler) PlaidUserRemove(c *fiber.Ctx) error {
 	body := apijson.BodyOf(c)
 	u, err := h.plaidUser(c, body)
 	if err != nil {

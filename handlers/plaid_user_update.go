@@ -16,9 +16,9 @@ import (
 // the last write wins, as in the seed.
 const staleRetries = 3
 
-// APIUserUpdate is Plaid's POST /user/update: it replaces the user's
+// PlaidUserUpdate is Plaid's POST /user/update: it replaces the user's
 // consumer_report_user_identity.
-func (h *Handler) APIUserUpdate(c *fiber.Ctx) error {
+func (h *Handler) PlaidUserUpdate(c *fiber.Ctx) error {
 	body := apijson.BodyOf(c)
 	ident := apijson.Identity(body.Object("consumer_report_user_identity", true))
 	u, err := h.plaidUser(c, body)

@@ -6,9 +6,9 @@ import (
 	"ledgerdesk/handlers/current"
 )
 
-// APIPowensUserDelete is Powens' DELETE /2.0/users/{id|me}: the same
+// PowensUserDelete is Powens' DELETE /2.0/users/{id|me}: the same
 // removal as the portal's and /user/remove. 204, nothing in the body.
-func (h *Handler) APIPowensUserDelete(c *fiber.Ctx) error {
+func (h *Handler) PowensUserDelete(c *fiber.Ctx) error {
 	u, err := h.powensUser(c)
 	if err != nil {
 		return err

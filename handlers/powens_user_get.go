@@ -42,8 +42,8 @@ func (h *Handler) powensUser(c *fiber.Ctx) (*models.EndUser, error) {
 	return u, nil
 }
 
-// APIPowensUserGet is Powens' GET /2.0/users/{id|me}.
-func (h *Handler) APIPowensUserGet(c *fiber.Ctx) error {
+// PowensUserGet is Powens' GET /2.0/users/{id|me}.
+func (h *Handler) PowensUserGet(c *fiber.Ctx) error {
 	u, err := h.powensUser(c)
 	if err != nil {
 		return err

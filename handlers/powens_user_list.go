@@ -17,10 +17,10 @@ const (
 	powensMaxLimit     = 1000
 )
 
-// APIPowensUserList is Powens' GET /2.0/users: the users of the domain,
+// PowensUserList is Powens' GET /2.0/users: the users of the domain,
 // by id, a page at a time (limit, and after = the last id seen; the answer
 // links the next page). Only an API key may list.
-func (h *Handler) APIPowensUserList(c *fiber.Ctx) error {
+func (h *Handler) PowensUserList(c *fiber.Ctx) error {
 	if current.APICaller(c).Key == nil {
 		return apijson.PowensForbidden("listing users needs an API key, not a user's token")
 	}

@@ -8,10 +8,10 @@ import (
 	"ledgerdesk/handlers/current"
 )
 
-// WebhookRetry makes a delivery due now (POST
+// WebhookDeliveryRetry makes a delivery due now (POST
 // /webhooks/:id/deliveries/:delivery/retry); the worker sends it on its
 // next round.
-func (h *Handler) WebhookRetry(c *fiber.Ctx) error {
+func (h *Handler) WebhookDeliveryRetry(c *fiber.Ctx) error {
 	e, err := h.webhookParam(c)
 	if err != nil {
 		return err
