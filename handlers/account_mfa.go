@@ -90,3 +90,12 @@ func (h *Handler) mfaFormError(c *fiber.Ctx, err error, field string) error {
 	v.Errors[field] = msg
 	return render.Page(c, status, mfaTitle, pages.AccountMFA(v))
 }
+
+// showRecoveryCodes answers with freshly made recovery codes. They are in
+// this response only: the page is not cached, and a reload cannot show
+// them again.
+func (h *Handler) showRecoveryCodes(c *fiber.Ctx, codes []string, done, continueTo string) error {
+	return render.Page(c, http.StatusOK, mfaTitle, pages.AccountMFA(pages.MFAView{
+		CSRFToken: current.CSRFToken(c), Done: done, NewCodes: codes, Continue: continueTo,
+	}))
+}

@@ -5,7 +5,6 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
-	"ledgerdesk/handlers/apijson"
 	"ledgerdesk/handlers/render"
 	"ledgerdesk/views/pages"
 )
@@ -17,12 +16,4 @@ func (h *Handler) APIPage(c *fiber.Ctx) error {
 		return err
 	}
 	return render.Page(c, http.StatusOK, "API", pages.APIDocs(pages.APIDocsView{BaseURL: c.BaseURL(), ActiveKeys: int(n)}))
-}
-
-// APIOpenAPI serves the OpenAPI 3 document of the JSON API
-// (GET /api/openapi.json).
-func (h *Handler) APIOpenAPI(c *fiber.Ctx) error {
-	c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSONCharsetUTF8)
-	c.Set(fiber.HeaderCacheControl, "no-cache")
-	return c.Send(apijson.OpenAPI)
 }
