@@ -82,3 +82,7 @@ func safeNext(next string) string {
 	}
 	return utils.CopyString(next)
 }
+
+// retryAfterBusy is the Retry-After, in seconds, of an answer refused
+// because every password-hashing slot was taken.
+const retryAfterBusy = "2"

@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"encoding/hex"
 	"errors"
 	"strconv"
 
@@ -9,18 +10,7 @@ import (
 	"ledgerdesk/models"
 )
 
-// retryAfterBusy is the Retry-After, in seconds, of an answer refused
-// because every password-hashing slot was taken.
-const retryAfterBusy = "2"
-
 func asModelError(err error, target **models.Error) bool { return errors.As(err, target) }
-
-func plural(n int64) string {
-	if n == 1 {
-		return ""
-	}
-	return "s"
-}
 
 // idParam is the route parameter name as a record id: a positive decimal
 // number in its own spelling, so "+7", "07" and "7.0" name nothing and a
@@ -40,4 +30,45 @@ func parseID(s string) (int64, bool) {
 		return 0, false
 	}
 	return id, true
+}
+
+// endUserID is the :id route parameter, a user's id.
+func endUserID(c *fiber.Ctx) (int64, error) {
+	return idParam(c, "id")
+}
+
+// endUserParam loads the user named by the :id route parameter.
+func (h *Handler) endUserParam(c *fiber.Ctx) (*models.EndUser, error) {
+	id, err := endUserID(c)
+	if err != nil {
+		return nil, err
+	}
+	return h.DB.EndUserByID(c.UserContext(), id)
+}
+
+// memberParam loads the team member named by the :id route parameter.
+func (h *Handler) memberParam(c *fiber.Ctx) (*models.TeamMember, error) {
+	id := c.Params("id")
+	if _, err := hex.DecodeString(id); err != nil || len(id) != 24 {
+		return nil, fiber.ErrNotFound
+	}
+	return h.DB.MemberByID(c.UserContext(), id)
+}
+
+// webhookParam loads the endpoint named by the :id route parameter.
+func (h *Handler) webhookParam(c *fiber.Ctx) (*models.WebhookEndpointSummary, error) {
+	id, err := idParam(c, "id")
+	if err != nil {
+		return nil, err
+	}
+	return h.DB.WebhookEndpointSummaryByID(c.UserContext(), id)
+}
+
+// apiKeyParam loads the key named by the :id route parameter.
+func (h *Handler) apiKeyParam(c *fiber.Ctx) (*models.APIKey, error) {
+	id, err := idParam(c, "id")
+	if err != nil {
+		return nil, err
+	}
+	return h.DB.APIKeyByID(c.UserContext(), id)
 }
