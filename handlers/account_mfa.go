@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"encoding/base64"
+	"errors"
 	"net/http"
 
 	"github.com/gofiber/fiber/v2"
@@ -66,7 +67,7 @@ func (h *Handler) mfaView(c *fiber.Ctx) (pages.MFAView, error) {
 // Other errors are returned as they are.
 func (h *Handler) mfaFormError(c *fiber.Ctx, err error, field string) error {
 	var merr *models.Error
-	if !asModelError(err, &merr) {
+	if !errors.As(err, &merr) {
 		return err
 	}
 	status := http.StatusUnprocessableEntity

@@ -1,6 +1,8 @@
 package handlers
 
 import (
+	"errors"
+
 	"github.com/gofiber/fiber/v2"
 
 	"ledgerdesk/handlers/current"
@@ -23,7 +25,8 @@ func (h *Handler) AccountMFAConfirm(c *fiber.Ctx) error {
 	}
 	codes, err := h.DB.ConfirmMFA(c.UserContext(), origin, m, c.FormValue("code"), promotion)
 	if err != nil {
-		if models.ErrorKind(err) == models.KindConflict {
+		var merr *models.Error
+		if errors.As(err, &merr) && merr.Kind == models.KindConflict {
 			return c.Redirect("/account/mfa", fiber.StatusSeeOther)
 		}
 		return h.mfaFormError(c, err, "code")

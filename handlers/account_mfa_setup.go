@@ -1,6 +1,8 @@
 package handlers
 
 import (
+	"errors"
+
 	"github.com/gofiber/fiber/v2"
 
 	"ledgerdesk/handlers/current"
@@ -20,7 +22,11 @@ func (h *Handler) AccountMFASetup(c *fiber.Ctx) error {
 	}
 	err := h.DB.StartMFASetup(c.UserContext(), current.Origin(c), current.Member(c), proof)
 	if err != nil {
-		switch models.ErrorKind(err) {
+		var merr *models.Error
+		if !errors.As(err, &merr) {
+			return err
+		}
+		switch merr.Kind {
 		case models.KindConflict:
 			// Already on (another tab): the page says so.
 		case models.KindInvalid, models.KindThrottled:

@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 
@@ -22,7 +23,7 @@ func (h *Handler) AccountPasswordChange(c *fiber.Ctx) error {
 	form := pages.PasswordForm{CSRFToken: current.CSRFToken(c)}
 	if err != nil {
 		var merr *models.Error
-		if models.ErrorKind(err) != models.KindInvalid || !asModelError(err, &merr) {
+		if !errors.As(err, &merr) || merr.Kind != models.KindInvalid {
 			return err
 		}
 		form.Errors, form.Advice = merr.Fields, merr.Advice

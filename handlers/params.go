@@ -2,15 +2,12 @@ package handlers
 
 import (
 	"encoding/hex"
-	"errors"
 	"strconv"
 
 	"github.com/gofiber/fiber/v2"
 
 	"ledgerdesk/models"
 )
-
-func asModelError(err error, target **models.Error) bool { return errors.As(err, target) }
 
 // idParam is the route parameter name as a record id: a positive decimal
 // number in its own spelling, so "+7", "07" and "7.0" name nothing and a

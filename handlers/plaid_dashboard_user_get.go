@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"errors"
 	"net/http"
 
 	"github.com/gofiber/fiber/v2"
@@ -18,7 +19,8 @@ func (h *Handler) PlaidDashboardUserGet(c *fiber.Ctx) error {
 		return err
 	}
 	m, err := h.DB.MemberByID(c.UserContext(), id)
-	if models.ErrorKind(err) == models.KindNotFound {
+	var merr *models.Error
+	if errors.As(err, &merr) && merr.Kind == models.KindNotFound {
 		return apijson.InvalidField("dashboard_user_id", "no dashboard user has this id")
 	}
 	if err != nil {

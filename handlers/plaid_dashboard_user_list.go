@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"errors"
 	"net/http"
 
 	"github.com/gofiber/fiber/v2"
@@ -19,7 +20,8 @@ func (h *Handler) PlaidDashboardUserList(c *fiber.Ctx) error {
 		return err
 	}
 	page, err := h.DB.ListDashboardUsers(c.UserContext(), cursor)
-	if models.ErrorKind(err) == models.KindInvalid {
+	var merr *models.Error
+	if errors.As(err, &merr) && merr.Kind == models.KindInvalid {
 		return apijson.InvalidField("cursor", "not a cursor this list returned")
 	}
 	if err != nil {

@@ -1,6 +1,8 @@
 package handlers
 
 import (
+	"errors"
+
 	"github.com/gofiber/fiber/v2"
 
 	"ledgerdesk/handlers/apijson"
@@ -30,7 +32,8 @@ func (h *Handler) plaidUser(c *fiber.Ctx, body *apijson.Body) (*models.EndUser, 
 	} else {
 		u, err = h.DB.EndUserByUserID(ctx, userID)
 	}
-	if models.ErrorKind(err) == models.KindNotFound {
+	var merr *models.Error
+	if errors.As(err, &merr) && merr.Kind == models.KindNotFound {
 		return nil, apijson.UserNotFound()
 	}
 	if err != nil {

@@ -43,12 +43,3 @@ func (h *Handler) checkWebhookInput(ctx context.Context, v pages.WebhookFormValu
 	}
 	return fields.Err()
 }
-
-// fieldErrors returns the field messages of an invalid-input error.
-func fieldErrors(err error) (*models.Error, bool) {
-	var merr *models.Error
-	if asModelError(err, &merr) && len(merr.Fields) > 0 {
-		return merr, true
-	}
-	return nil, false
-}
