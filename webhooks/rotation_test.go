@@ -20,10 +20,9 @@ import (
 
 // capture records each request's headers and body.
 type capture struct {
-	mu       sync.Mutex
-	headers  []http.Header
-	bodies   [][]byte
-	received int
+	mu      sync.Mutex
+	headers []http.Header
+	bodies  [][]byte
 }
 
 func (c *capture) handler(w http.ResponseWriter, req *http.Request) {
