@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"encoding/base64"
+	"errors"
 	"net/http"
 
 	"github.com/gofiber/fiber/v2"
@@ -66,7 +67,7 @@ func (h *Handler) mfaView(c *fiber.Ctx) (pages.MFAView, error) {
 // Other errors are returned as they are.
 func (h *Handler) mfaFormError(c *fiber.Ctx, err error, field string) error {
 	var merr *models.Error
-	if !asModelError(err, &merr) {
+	if !errors.As(err, &merr) {
 		return err
 	}
 	status := http.StatusUnprocessableEntity
@@ -89,4 +90,13 @@ func (h *Handler) mfaFormError(c *fiber.Ctx, err error, field string) error {
 	}
 	v.Errors[field] = msg
 	return render.Page(c, status, mfaTitle, pages.AccountMFA(v))
+}
+
+// showRecoveryCodes answers with freshly made recovery codes. They are in
+// this response only: the page is not cached, and a reload cannot show
+// them again.
+func (h *Handler) showRecoveryCodes(c *fiber.Ctx, codes []string, done, continueTo string) error {
+	return render.Page(c, http.StatusOK, mfaTitle, pages.AccountMFA(pages.MFAView{
+		CSRFToken: current.CSRFToken(c), Done: done, NewCodes: codes, Continue: continueTo,
+	}))
 }

@@ -7,18 +7,8 @@ import (
 
 	"ledgerdesk/handlers/current"
 	"ledgerdesk/handlers/render"
-	"ledgerdesk/models"
 	"ledgerdesk/views/pages"
 )
-
-// apiKeyParam loads the key named by the :id route parameter.
-func (h *Handler) apiKeyParam(c *fiber.Ctx) (*models.APIKey, error) {
-	id, err := idParam(c, "id")
-	if err != nil {
-		return nil, err
-	}
-	return h.DB.APIKeyByID(c.UserContext(), id)
-}
 
 // APIKeyShow is a key's page (GET /api-keys/:id): its details and the
 // audit entries about it.

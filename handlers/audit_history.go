@@ -25,3 +25,12 @@ func (h *Handler) auditHistory(ctx context.Context, f models.AuditFilter) ([]pag
 	}
 	return out, nil
 }
+
+// historyLimit is how many audit entries a record's page lists.
+const historyLimit = 50
+
+// history lists the audit entries about a record, naming the members and
+// API keys who acted.
+func (h *Handler) history(ctx context.Context, t models.Target) ([]pages.HistoryEntry, error) {
+	return h.auditHistory(ctx, models.FilterForTarget(t))
+}

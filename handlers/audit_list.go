@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"strconv"
 
@@ -34,7 +35,7 @@ func (h *Handler) AuditList(c *fiber.Ctx) error {
 	f, err := models.ParseAuditFilter(in)
 	var merr *models.Error
 	switch {
-	case asModelError(err, &merr) && merr.Kind == models.KindInvalid:
+	case errors.As(err, &merr) && merr.Kind == models.KindInvalid:
 		v.Errors, status = merr.Fields, http.StatusUnprocessableEntity
 	case err != nil:
 		return err

@@ -1,5 +1,21 @@
 // Package handlers turns HTTP requests into calls on models and picks the
 // view to answer with: one file per action, each a method on Handler.
+//
+// The file is named after the URL: the path's words without the ids,
+// joined by "_", the collection singular. /team/:id/role → team_role.go,
+// /webhooks/:id/rotate-secret → webhook_rotate_secret.go,
+// /account/sessions/end-others → account_sessions_end_others.go. A
+// collection's own URLs name no action, so the method does: GET /users →
+// user_list.go, GET /users/:id → user_show.go, GET /users/new and POST
+// /users → user_create.go, GET /users/:id/edit and POST /users/:id →
+// user_update.go. A form and the POST it sends share a file. The JSON API
+// is in plaid_*.go and powens_*.go, after the seed API each endpoint
+// speaks: POST /user/create → plaid_user_create.go, GET /2.0/users/:id →
+// powens_user_get.go. The probes /healthz and /readyz share health.go.
+// Helpers several files use are in files named for what they hold:
+// params.go, redirect.go.
+//
+// A domain error is read one way: var merr *models.Error; errors.As(err, &merr).
 package handlers
 
 import (

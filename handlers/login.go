@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"errors"
 	"net/http"
 	"strings"
 	"unicode"
@@ -45,7 +46,7 @@ func (h *Handler) LoginSubmit(c *fiber.Ctx) error {
 	id, row := h.Sessions.Prepare(c, origin.IP)
 	if _, err := h.DB.SignIn(c.UserContext(), origin, email, password, row); err != nil {
 		var merr *models.Error
-		if !asModelError(err, &merr) {
+		if !errors.As(err, &merr) {
 			return err
 		}
 		status := http.StatusUnauthorized
@@ -82,3 +83,7 @@ func safeNext(next string) string {
 	}
 	return utils.CopyString(next)
 }
+
+// retryAfterBusy is the Retry-After, in seconds, of an answer refused
+// because every password-hashing slot was taken.
+const retryAfterBusy = "2"

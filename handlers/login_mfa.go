@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"errors"
 	"net/http"
 
 	"github.com/gofiber/fiber/v2"
@@ -34,8 +35,12 @@ func (h *Handler) LoginMFASubmit(c *fiber.Ctx) error {
 		}
 		return c.Redirect(next, fiber.StatusSeeOther)
 	}
+	var merr *models.Error
+	if !errors.As(err, &merr) {
+		return err
+	}
 	var status int
-	switch models.ErrorKind(err) {
+	switch merr.Kind {
 	case models.KindUnauthorized, models.KindInvalid:
 		status = http.StatusUnauthorized
 	case models.KindThrottled:
@@ -46,8 +51,6 @@ func (h *Handler) LoginMFASubmit(c *fiber.Ctx) error {
 	default:
 		return err
 	}
-	var merr *models.Error
-	asModelError(err, &merr)
 	return render.Page(c, status, "Two-step sign-in", pages.LoginMFA(pages.LoginMFAForm{
 		CSRFToken: current.CSRFToken(c), Email: m.EmailAddress, Next: next, Error: fieldOr(merr, "code"),
 	}))

@@ -18,14 +18,3 @@ func (h *Handler) TeamDeactivate(c *fiber.Ctx) error {
 	ended, err := h.DB.DeactivateMember(c.UserContext(), current.Origin(c), m.ID)
 	return h.teamActionDone(c, m, err, fmt.Sprintf("%s was deactivated; %d session%s ended.", m.EmailAddress, ended, plural(ended)))
 }
-
-// TeamReactivate lets a deactivated member sign in again
-// (POST /team/:id/reactivate).
-func (h *Handler) TeamReactivate(c *fiber.Ctx) error {
-	m, err := h.memberParam(c)
-	if err != nil {
-		return err
-	}
-	err = h.DB.ReactivateMember(c.UserContext(), current.Origin(c), m.ID)
-	return h.teamActionDone(c, m, err, m.EmailAddress+" was reactivated and can sign in again.")
-}

@@ -41,30 +41,6 @@ func (h *Handler) TeamInvite(c *fiber.Ctx) error {
 	return h.showInvitationLink(c, http.StatusCreated, issued, "Invitation created")
 }
 
-// TeamInviteResend replaces a member's invitation link; the old one stops
-// working (POST /team/:id/invite/resend).
-func (h *Handler) TeamInviteResend(c *fiber.Ctx) error {
-	m, err := h.memberParam(c)
-	if err != nil {
-		return err
-	}
-	issued, err := h.DB.ResendInvitation(c.UserContext(), current.Origin(c), m.ID)
-	if err != nil {
-		return h.teamActionDone(c, m, err, "")
-	}
-	return h.showInvitationLink(c, http.StatusOK, issued, "New invitation link; the previous one no longer works")
-}
-
-// TeamInviteRevoke withdraws an invitation (POST /team/:id/invite/revoke).
-func (h *Handler) TeamInviteRevoke(c *fiber.Ctx) error {
-	m, err := h.memberParam(c)
-	if err != nil {
-		return err
-	}
-	err = h.DB.RevokeInvitation(c.UserContext(), current.Origin(c), m.ID)
-	return h.teamActionDone(c, m, err, "The invitation of "+m.EmailAddress+" was revoked; the link no longer works.")
-}
-
 // showInvitationLink shows the link once and, when SMTP is configured,
 // mails it. A mail that fails is reported; the invitation stands.
 func (h *Handler) showInvitationLink(c *fiber.Ctx, status int, issued *models.IssuedInvitation, headline string) error {

@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"errors"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -33,7 +34,7 @@ func (h *Handler) TeamList(c *fiber.Ctx) error {
 	page, err := h.DB.ListMembers(c.UserContext(), req)
 	var merr *models.Error
 	switch {
-	case asModelError(err, &merr) && len(merr.Fields) > 0:
+	case errors.As(err, &merr) && len(merr.Fields) > 0:
 		// A search the text rule refuses: 422, the message beside the box,
 		// what was typed kept.
 		v.Errors, status = merr.Fields, http.StatusUnprocessableEntity

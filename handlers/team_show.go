@@ -2,7 +2,6 @@ package handlers
 
 import (
 	"context"
-	"encoding/hex"
 	"errors"
 	"net/http"
 
@@ -13,15 +12,6 @@ import (
 	"ledgerdesk/models"
 	"ledgerdesk/views/pages"
 )
-
-// memberParam loads the team member named by the :id route parameter.
-func (h *Handler) memberParam(c *fiber.Ctx) (*models.TeamMember, error) {
-	id := c.Params("id")
-	if _, err := hex.DecodeString(id); err != nil || len(id) != 24 {
-		return nil, fiber.ErrNotFound
-	}
-	return h.DB.MemberByID(c.UserContext(), id)
-}
 
 // TeamShow is a member's page (GET /team/:id): role, status, sessions,
 // and what they did and what was done to them.

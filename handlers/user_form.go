@@ -32,8 +32,9 @@ func userFormValues(c *fiber.Ctx) pages.UserFormValues {
 }
 
 // formValuesOf fills the edit form from a stored identity. SSN and date
-// of birth are left empty: the form never carries them in clear, and an
-// empty field keeps... nothing — the member re-enters them to keep them.
+// of birth are left empty: the form never carries them in clear. Sent
+// back empty, they keep the stored values (the form shows them masked
+// beside the field); a checkbox removes them.
 func formValuesOf(id *models.Identity) pages.UserFormValues {
 	if id == nil {
 		return pages.UserFormValues{Country: "US"}

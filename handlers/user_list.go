@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"errors"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -39,7 +40,7 @@ func (h *Handler) UserList(c *fiber.Ctx) error {
 	page, err := h.DB.ListEndUsers(ctx, req)
 	var merr *models.Error
 	switch {
-	case asModelError(err, &merr) && len(merr.Fields) > 0:
+	case errors.As(err, &merr) && len(merr.Fields) > 0:
 		// A search or filter the text rule refuses: 422, the message
 		// beside its box, what was typed kept.
 		v.Errors, status = merr.Fields, http.StatusUnprocessableEntity

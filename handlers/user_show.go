@@ -1,7 +1,6 @@
 package handlers
 
 import (
-	"context"
 	"net/http"
 	"strconv"
 
@@ -13,23 +12,6 @@ import (
 	"ledgerdesk/models"
 	"ledgerdesk/views/pages"
 )
-
-// historyLimit is how many audit entries a record's page lists.
-const historyLimit = 50
-
-// endUserID is the :id route parameter, a user's id.
-func endUserID(c *fiber.Ctx) (int64, error) {
-	return idParam(c, "id")
-}
-
-// endUserParam loads the user named by the :id route parameter.
-func (h *Handler) endUserParam(c *fiber.Ctx) (*models.EndUser, error) {
-	id, err := endUserID(c)
-	if err != nil {
-		return nil, err
-	}
-	return h.DB.EndUserByID(c.UserContext(), id)
-}
 
 // UserShow is a user's detail page (GET /users/:id): ids, the identity
 // with SSN and date of birth masked, items with health, and history.
@@ -80,10 +62,4 @@ func (h *Handler) userView(c *fiber.Ctx, u *models.EndUser, items []models.Item,
 		CanEdit: role.CanManageUsers(), CanReveal: role.CanRevealPII(),
 		CSRFToken: current.CSRFToken(c),
 	}, nil
-}
-
-// history lists the audit entries about a record, naming the members and
-// API keys who acted.
-func (h *Handler) history(ctx context.Context, t models.Target) ([]pages.HistoryEntry, error) {
-	return h.auditHistory(ctx, models.FilterForTarget(t))
 }

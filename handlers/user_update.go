@@ -83,13 +83,3 @@ func (h *Handler) UserUpdate(c *fiber.Ctx) error {
 	}
 	return render.Page(c, status, "Edit user "+strconv.FormatInt(u.ID, 10), pages.UserEditPage(f))
 }
-
-// redirect sends the browser on after a successful form: HX-Redirect for
-// htmx (a 3xx would be followed inside the swap), 303 otherwise.
-func redirect(c *fiber.Ctx, to string) error {
-	if current.IsHTMX(c) {
-		c.Set("HX-Redirect", to)
-		return c.SendStatus(http.StatusNoContent)
-	}
-	return c.Redirect(to, fiber.StatusSeeOther)
-}

@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"errors"
 	"net/http"
 	"strconv"
 
@@ -30,8 +31,8 @@ func (h *Handler) WebhookCreate(c *fiber.Ctx) error {
 		created, err = h.DB.CreateWebhookEndpoint(c.UserContext(), current.Origin(c), webhookInput(values))
 	}
 	if err != nil {
-		merr, ok := fieldErrors(err)
-		if !ok {
+		var merr *models.Error
+		if !errors.As(err, &merr) || len(merr.Fields) == 0 {
 			return err
 		}
 		f := pages.WebhookFormView{Values: values, Errors: merr.Fields, Message: merr.Message, CSRFToken: current.CSRFToken(c)}

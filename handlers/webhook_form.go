@@ -43,21 +43,3 @@ func (h *Handler) checkWebhookInput(ctx context.Context, v pages.WebhookFormValu
 	}
 	return fields.Err()
 }
-
-// webhookParam loads the endpoint named by the :id route parameter.
-func (h *Handler) webhookParam(c *fiber.Ctx) (*models.WebhookEndpointSummary, error) {
-	id, err := idParam(c, "id")
-	if err != nil {
-		return nil, err
-	}
-	return h.DB.WebhookEndpointSummaryByID(c.UserContext(), id)
-}
-
-// fieldErrors returns the field messages of an invalid-input error.
-func fieldErrors(err error) (*models.Error, bool) {
-	var merr *models.Error
-	if asModelError(err, &merr) && len(merr.Fields) > 0 {
-		return merr, true
-	}
-	return nil, false
-}

@@ -8,7 +8,6 @@ import (
 
 	"ledgerdesk/handlers/current"
 	"ledgerdesk/handlers/render"
-	"ledgerdesk/models"
 	"ledgerdesk/views/pages"
 )
 
@@ -32,17 +31,4 @@ func (h *Handler) WebhookRotateSecret(c *fiber.Ctx) error {
 		return render.Fragment(c, http.StatusOK, pages.WebhookSecretSection(v.Secret))
 	}
 	return render.Page(c, http.StatusOK, "Webhook "+strconv.FormatInt(e.ID, 10), pages.WebhookShow(v))
-}
-
-// webhookShowView is an endpoint's page as stored.
-func webhookShowView(c *fiber.Ctx, e *models.WebhookEndpointSummary) pages.WebhookShowView {
-	token := current.CSRFToken(c)
-	v := pages.WebhookShowView{Endpoint: e, CSRFToken: token,
-		Form: pages.WebhookFormView{Endpoint: &e.WebhookEndpoint, CSRFToken: token,
-			Values: pages.WebhookFormValues{URL: e.URL, Events: e.Events, Enabled: e.Enabled}},
-		Secret: pages.WebhookSecretView{EndpointID: e.ID, CSRFToken: token}}
-	if until, ok := e.PreviousSecretSignsUntil(models.Now()); ok {
-		v.Secret.PreviousUntil = until
-	}
-	return v
 }

@@ -6,7 +6,9 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"ledgerdesk/handlers/current"
 	"ledgerdesk/handlers/render"
+	"ledgerdesk/models"
 	"ledgerdesk/views/pages"
 )
 
@@ -18,4 +20,17 @@ func (h *Handler) WebhookShow(c *fiber.Ctx) error {
 		return err
 	}
 	return render.Page(c, http.StatusOK, "Webhook "+strconv.FormatInt(e.ID, 10), pages.WebhookShow(webhookShowView(c, e)))
+}
+
+// webhookShowView is an endpoint's page as stored.
+func webhookShowView(c *fiber.Ctx, e *models.WebhookEndpointSummary) pages.WebhookShowView {
+	token := current.CSRFToken(c)
+	v := pages.WebhookShowView{Endpoint: e, CSRFToken: token,
+		Form: pages.WebhookFormView{Endpoint: &e.WebhookEndpoint, CSRFToken: token,
+			Values: pages.WebhookFormValues{URL: e.URL, Events: e.Events, Enabled: e.Enabled}},
+		Secret: pages.WebhookSecretView{EndpointID: e.ID, CSRFToken: token}}
+	if until, ok := e.PreviousSecretSignsUntil(models.Now()); ok {
+		v.Secret.PreviousUntil = until
+	}
+	return v
 }

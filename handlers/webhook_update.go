@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"errors"
 	"net/http"
 	"strconv"
 
@@ -8,6 +9,7 @@ import (
 
 	"ledgerdesk/handlers/current"
 	"ledgerdesk/handlers/render"
+	"ledgerdesk/models"
 	"ledgerdesk/views/pages"
 )
 
@@ -24,8 +26,8 @@ func (h *Handler) WebhookUpdate(c *fiber.Ctx) error {
 		_, err = h.DB.UpdateWebhookEndpoint(c.UserContext(), current.Origin(c), e.ID, webhookInput(values))
 	}
 	if err != nil {
-		merr, ok := fieldErrors(err)
-		if !ok {
+		var merr *models.Error
+		if !errors.As(err, &merr) || len(merr.Fields) == 0 {
 			return err
 		}
 		f := pages.WebhookFormView{Endpoint: &e.WebhookEndpoint, Values: values, Errors: merr.Fields, Message: merr.Message,

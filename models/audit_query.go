@@ -142,9 +142,6 @@ func (f AuditFilter) Values() url.Values {
 	return q
 }
 
-// IsEmpty reports whether the filter selects every entry.
-func (f AuditFilter) IsEmpty() bool { return len(f.Values()) == 0 }
-
 // Describe is the filter for the audit.export entry: the fields set.
 func (f AuditFilter) Describe() map[string]any {
 	out := map[string]any{}
@@ -497,10 +494,4 @@ func (e *AuditEntry) RedactedDiff() AuditDiff {
 		return out
 	}
 	return AuditDiff{Before: clean(d.Before), After: clean(d.After)}
-}
-
-// ActionGroup is the group of the entry's action (auth, user, ...).
-func (e *AuditEntry) ActionGroup() string {
-	g, _, _ := strings.Cut(e.Action, ".")
-	return g
 }

@@ -174,7 +174,7 @@ func routes(h *handlers.Handler) []Route {
 		{Method: "POST", Path: "/webhooks/:id<int>/delete", Access: Admins, Handler: h.WebhookDelete},
 		{Method: "POST", Path: "/webhooks/:id<int>/rotate-secret", Access: Admins, Handler: h.WebhookRotateSecret},
 		{Method: "GET", Path: "/webhooks/:id<int>/deliveries", Access: Admins, Handler: h.WebhookDeliveries},
-		{Method: "POST", Path: "/webhooks/:id<int>/deliveries/:delivery<int>/retry", Access: Admins, Handler: h.WebhookRetry},
+		{Method: "POST", Path: "/webhooks/:id<int>/deliveries/:delivery<int>/retry", Access: Admins, Handler: h.WebhookDeliveryRetry},
 
 		{Method: "GET", Path: "/api-keys", Access: Admins, Handler: h.APIKeyList, Nav: "API keys"},
 		{Method: "POST", Path: "/api-keys", Access: Admins, Handler: h.APIKeyCreate},
@@ -185,16 +185,16 @@ func routes(h *handlers.Handler) []Route {
 
 		// The seed-compatible JSON API. These routes run before the session
 		// and CSRF middleware: they authenticate with API keys only.
-		{Method: "POST", Path: "/dashboard_user/get", Access: PlaidRead, Handler: h.APIDashboardUserGet},
-		{Method: "POST", Path: "/dashboard_user/list", Access: PlaidRead, Handler: h.APIDashboardUserList},
-		{Method: "POST", Path: "/user/create", Access: PlaidWrite, Handler: h.APIUserCreate},
-		{Method: "POST", Path: "/user/update", Access: PlaidWrite, Handler: h.APIUserUpdate},
-		{Method: "POST", Path: "/user/remove", Access: PlaidWrite, Handler: h.APIUserRemove},
-		{Method: "POST", Path: "/user/items/get", Access: PlaidRead, Handler: h.APIUserItemsGet},
-		{Method: "POST", Path: "/sandbox/user/reset_login", Access: PlaidWrite, Handler: h.APISandboxUserResetLogin},
-		{Method: "GET", Path: "/2.0/users", Access: PowensRead, Handler: h.APIPowensUserList},
-		{Method: "GET", Path: "/2.0/users/:id", Access: PowensRead, Handler: h.APIPowensUserGet},
-		{Method: "DELETE", Path: "/2.0/users/:id", Access: PowensWrite, Handler: h.APIPowensUserDelete},
+		{Method: "POST", Path: "/dashboard_user/get", Access: PlaidRead, Handler: h.PlaidDashboardUserGet},
+		{Method: "POST", Path: "/dashboard_user/list", Access: PlaidRead, Handler: h.PlaidDashboardUserList},
+		{Method: "POST", Path: "/user/create", Access: PlaidWrite, Handler: h.PlaidUserCreate},
+		{Method: "POST", Path: "/user/update", Access: PlaidWrite, Handler: h.PlaidUserUpdate},
+		{Method: "POST", Path: "/user/remove", Access: PlaidWrite, Handler: h.PlaidUserRemove},
+		{Method: "POST", Path: "/user/items/get", Access: PlaidRead, Handler: h.PlaidUserItemsGet},
+		{Method: "POST", Path: "/sandbox/user/reset_login", Access: PlaidWrite, Handler: h.PlaidSandboxUserResetLogin},
+		{Method: "GET", Path: "/2.0/users", Access: PowensRead, Handler: h.PowensUserList},
+		{Method: "GET", Path: "/2.0/users/:id", Access: PowensRead, Handler: h.PowensUserGet},
+		{Method: "DELETE", Path: "/2.0/users/:id", Access: PowensWrite, Handler: h.PowensUserDelete},
 
 		// The audit screens read the log; the only write any of them makes
 		// is the audit.export entry an export appends.

@@ -2,7 +2,6 @@ package web
 
 import (
 	"crypto/ed25519"
-	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -174,7 +173,7 @@ func loadOrCreateSecretsFile(path string) (secretsOnDisk, error) {
 	if !errors.Is(err, os.ErrNotExist) {
 		return d, fmt.Errorf("read %s: %w", path, err)
 	}
-	d = secretsOnDisk{SessionKey: randomHex(32), FieldKey: randomHex(32), AuditSigningKey: randomHex(ed25519.SeedSize)}
+	d = secretsOnDisk{SessionKey: models.RandomHex(32), FieldKey: models.RandomHex(32), AuditSigningKey: models.RandomHex(ed25519.SeedSize)}
 	b, _ = json.MarshalIndent(d, "", "  ")
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return d, err
@@ -198,7 +197,7 @@ func loadOrCreateSecretsFile(path string) (secretsOnDisk, error) {
 // signing key, replacing the file in one rename so it is never half
 // written, then reads back what is there (another process may have won).
 func addSigningKey(path string, d secretsOnDisk) (secretsOnDisk, error) {
-	d.AuditSigningKey = randomHex(ed25519.SeedSize)
+	d.AuditSigningKey = models.RandomHex(ed25519.SeedSize)
 	b, _ := json.MarshalIndent(d, "", "  ")
 	tmp, err := os.CreateTemp(filepath.Dir(path), ".secrets-*.json")
 	if err != nil {
@@ -221,12 +220,4 @@ func addSigningKey(path string, d secretsOnDisk) (secretsOnDisk, error) {
 		return d, fmt.Errorf("add audit signing key to %s: %w", path, err)
 	}
 	return loadOrCreateSecretsFile(path)
-}
-
-func randomHex(n int) string {
-	b := make([]byte, n)
-	if _, err := rand.Read(b); err != nil {
-		panic(err)
-	}
-	return hex.EncodeToString(b)
 }

@@ -3,7 +3,6 @@ package apijson
 import (
 	"bytes"
 	"encoding/json"
-	"fmt"
 	"mime"
 
 	"github.com/go-json-experiment/json/jsontext"
@@ -202,12 +201,6 @@ func (b *Body) Err() error {
 // Missing records a required field found absent after reading, such as
 // one of two fields of which either will do.
 func (b *Body) Missing(name string) { b.missing(name) }
-
-// Invalid records a refused value found after reading, such as a field
-// that names something that does not exist.
-func (b *Body) Invalid(name, format string, args ...any) {
-	b.invalid(name, fmt.Sprintf(format, args...))
-}
 
 const bodyKey = "ledgerdesk.api.body"
 

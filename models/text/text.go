@@ -113,7 +113,3 @@ func Clean(s string, max int) string {
 	}
 	return b.String()
 }
-
-// Displayable is s with each invalid UTF-8 sequence replaced by U+FFFD,
-// for showing a refused value back to the person who typed it.
-func Displayable(s string) string { return strings.ToValidUTF8(s, "\uFFFD") }

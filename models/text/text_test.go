@@ -96,12 +96,6 @@ func TestClean_KeepsWhatItCanAndStoresTheRest(t *testing.T) {
 	}
 }
 
-func TestDisplayable_ReplacesOnlyInvalidSequences(t *testing.T) {
-	if got := text.Displayable("a\xff\xfeb\u202E"); got != "a\uFFFDb\u202E" {
-		t.Errorf("Displayable = %q", got)
-	}
-}
-
 // FuzzRule checks Problem against the rule as its documentation states
 // it, one character at a time, and that Clean always yields text the rule
 // takes.
