@@ -245,7 +245,7 @@ func appendEntries(tx *gorm.DB, entries []*AuditEntry) error {
 		e.Seq = prev.Seq + 1
 		e.OccurredAt = Now()
 		e.PrevHash = prev.Hash
-		e.Hash = e.computeHash()
+		e.Hash = e.ComputeHash()
 		prev = ChainHead{Seq: e.Seq, Hash: e.Hash}
 	}
 	if err := tx.Create(entries).Error; err != nil {
@@ -281,16 +281,17 @@ type canonicalEntry struct {
 	PrevHash   string          `json:"prev_hash"`
 }
 
-// computeHash is SHA-256 over prev_hash and the canonical JSON of the entry
-// (most entries take the hand-written fast path in audit_hash.go).
-func (e *AuditEntry) computeHash() string {
+// ComputeHash is SHA-256 over prev_hash and the canonical JSON of the entry
+// (most entries take the hand-written fast path in audit_hash.go): the hash
+// the chain stores, which verification computes again.
+func (e *AuditEntry) ComputeHash() string {
 	if h, ok := e.fastHash(); ok {
 		return h
 	}
 	return e.jsonHash()
 }
 
-// jsonHash is computeHash through encoding/json, for any entry.
+// jsonHash is ComputeHash through encoding/json, for any entry.
 func (e *AuditEntry) jsonHash() string {
 	diff := json.RawMessage(e.Diff)
 	if !json.Valid(diff) {

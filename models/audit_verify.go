@@ -168,7 +168,7 @@ func checkHashes(es []AuditEntry, ok []bool) {
 		go func(lo, hi int) {
 			defer wg.Done()
 			for i := lo; i < hi; i++ {
-				ok[i] = es[i].computeHash() == es[i].Hash
+				ok[i] = es[i].ComputeHash() == es[i].Hash
 			}
 		}(lo, hi)
 	}

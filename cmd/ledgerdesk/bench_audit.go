@@ -62,7 +62,7 @@ func benchAudit(ctx context.Context, args []string, getenv func(string) string, 
 		members[0] = member.ID
 		fmt.Fprintf(stdout, "filling %d audit entries...\n", missing)
 		start := time.Now()
-		err := db.BenchAuditFill(ctx, missing, 29*24*time.Hour, members, func(done int) {
+		err := fillAudit(ctx, db, missing, 29*24*time.Hour, members, func(done int) {
 			fmt.Fprintf(stdout, "  %d\n", done)
 		})
 		if err != nil {
