@@ -2,8 +2,12 @@ package models
 
 import (
 	"bytes"
+	"context"
+	"database/sql"
 	"fmt"
 	"text/template"
+
+	"gorm.io/gorm"
 )
 
 // sqlTypes are the column types and clauses that differ between the two
@@ -80,4 +84,50 @@ func (d Dialect) dayEpoch(day string) string {
 		return "CAST(EXTRACT(EPOCH FROM " + day + ") AS BIGINT)"
 	}
 	return "CAST(strftime('%s', " + day + ") AS INTEGER)"
+}
+
+// applyBulk runs a bulk load's change (bulk.go). On PostgreSQL it runs
+// alone, on a connection of its own that fn gets for COPY; on SQLite it is
+// any change, and fn gets no connection.
+func (db *DB) applyBulk(ctx context.Context, o Origin, fn func(tx *gorm.DB, conn *sql.Conn) (Change, error)) error {
+	if db.Dialect == Postgres {
+		return db.applyOnConn(ctx, o, fn)
+	}
+	return db.Apply(ctx, o, func(tx *gorm.DB) (Change, error) { return fn(tx, nil) })
+}
+
+// bulkWriter is how a bulk load of n users writes: binary COPY on conn on
+// PostgreSQL (bulk_postgres.go), one-row INSERTs on SQLite (bulk.go).
+func (d Dialect) bulkWriter(tx *gorm.DB, conn *sql.Conn, n int) (bulkWriter, error) {
+	if d == Postgres {
+		return newCopyWriter(tx, conn, n)
+	}
+	return insertWriter{tx}, nil
+}
+
+// reserveEndUserIDs returns the first of n consecutive end_users ids no one
+// else will take. On PostgreSQL, where the bulk load locked the table
+// against other writers, it moves the id sequence past the range; on
+// SQLite the transaction is the only writer.
+func (d Dialect) reserveEndUserIDs(tx *gorm.DB, n int) (int64, error) {
+	var first int64
+	if d == Postgres {
+		if err := tx.Raw(`SELECT nextval(pg_get_serial_sequence('end_users', 'id'))`).Scan(&first).Error; err != nil {
+			return 0, fmt.Errorf("reserve end user ids: %w", err)
+		}
+		if n > 1 {
+			if err := tx.Exec(`SELECT setval(pg_get_serial_sequence('end_users', 'id'), ?)`, first+int64(n)-1).Error; err != nil {
+				return 0, fmt.Errorf("reserve end user ids: %w", err)
+			}
+		}
+		return first, nil
+	}
+	// AUTOINCREMENT never reuses an id, not even one whose row is gone:
+	// start after both the largest id and the recorded sequence.
+	err := tx.Raw(`SELECT MAX(COALESCE((SELECT MAX(id) FROM end_users), 0),
+		COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'end_users'), 0)) + 1`).Scan(&first).Error
+	if err != nil {
+		return 0, fmt.Errorf("reserve end user ids: %w", err)
+	}
+	return first, nil
 }

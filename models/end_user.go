@@ -151,7 +151,7 @@ func (l StringList) Value() (driver.Value, error) {
 func piiContext(userID, field string) string { return "end_user:" + userID + ":" + field }
 
 // storedIdentity is an identity as its columns hold it: the lists as JSON,
-// SSN and date of birth sealed. Creating, updating, removing and seeding
+// SSN and date of birth sealed. Creating, updating, removing and bulk-loading
 // users all store identities through sealIdentity.
 type storedIdentity struct {
 	HasIdentity          bool
@@ -301,6 +301,16 @@ func randomBase62(n int) string {
 // NewUserToken returns a user_token as the seed shapes it:
 // user-<environment>-<uuid>.
 func (db *DB) NewUserToken() string { return "user-" + db.environment() + "-" + uuid.NewString() }
+
+// HasEndUsers reports whether any end user, removed or not, exists.
+func (db *DB) HasEndUsers(ctx context.Context) (bool, error) {
+	var ids []int64
+	err := db.gorm.WithContext(ctx).Model(&EndUser{}).Limit(1).Pluck("id", &ids).Error
+	if err != nil {
+		return false, fmt.Errorf("look for end users: %w", err)
+	}
+	return len(ids) > 0, nil
+}
 
 // EndUserInput is what creating a user takes.
 type EndUserInput struct {

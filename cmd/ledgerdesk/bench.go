@@ -24,6 +24,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"ledgerdesk/models"
+	"ledgerdesk/models/demo"
 	"ledgerdesk/web"
 )
 
@@ -172,8 +173,8 @@ func ensureUsers(ctx context.Context, db *models.DB, n int, stdout io.Writer) er
 		// The seed follows from what is there: an empty database always
 		// gets the same people (so runs on two machines measure the same
 		// data, search terms included), a topped-up one new ones.
-		res, err := db.Seed(ctx, models.Origin{Actor: models.SystemActor, UserAgent: "ledgerdesk bench"},
-			models.SeedOptions{Users: n - int(have), Seed: uint64(have) + 1}, nil)
+		res, err := demo.Seed(ctx, db, models.Origin{Actor: models.SystemActor, UserAgent: "ledgerdesk bench"},
+			demo.Options{Users: n - int(have), Seed: uint64(have) + 1}, nil)
 		if err != nil {
 			return err
 		}
