@@ -135,7 +135,7 @@ func (db *DB) CreateAPIKey(ctx context.Context, o Origin, in NewAPIKey) (*Create
 func (db *DB) RevokeAPIKey(ctx context.Context, o Origin, id int64) (*APIKey, error) {
 	err := db.Apply(ctx, o, func(tx *gorm.DB) (Change, error) {
 		var k APIKey
-		if err := db.lockForUpdate(tx).Where("id = ?", id).Take(&k).Error; err != nil {
+		if err := lockForUpdate(tx).Where("id = ?", id).Take(&k).Error; err != nil {
 			if errors.Is(err, gorm.ErrRecordNotFound) {
 				return Change{}, notFound("No API key %d.", id)
 			}

@@ -557,7 +557,7 @@ func differingFields(a, b *Identity) []string {
 func (db *DB) RemoveEndUser(ctx context.Context, o Origin, id int64, confirm string) error {
 	return db.Apply(ctx, o, func(tx *gorm.DB) (Change, error) {
 		var u EndUser
-		if err := db.lockForUpdate(tx).Where("id = ?", id).Take(&u).Error; err != nil {
+		if err := lockForUpdate(tx).Where("id = ?", id).Take(&u).Error; err != nil {
 			if errors.Is(err, gorm.ErrRecordNotFound) {
 				return Change{}, notFound("No end user %d.", id)
 			}
@@ -669,12 +669,3 @@ func (db *DB) RevealPII(ctx context.Context, o Origin, id int64, field, reason s
 }
 
 func utf8RuneCount(s string) int { return len([]rune(s)) }
-
-// lockForUpdate makes a read inside an Apply lock the rows it reads, on
-// PostgreSQL; SQLite's writers are already serialized by writeMu.
-func (db *DB) lockForUpdate(tx *gorm.DB) *gorm.DB {
-	if db.Dialect == Postgres {
-		return tx.Clauses(clause.Locking{Strength: "UPDATE"})
-	}
-	return tx
-}

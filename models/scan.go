@@ -188,13 +188,6 @@ func newStatement(q string) statement {
 	return statement{sqlite: q, postgres: pg.String()}
 }
 
-func (s statement) in(d Dialect) string {
-	if d == Postgres {
-		return s.postgres
-	}
-	return s.sqlite
-}
-
 // readOne runs a fixed lookup by key: the row it finds, or nil.
 func readOne[T any](ctx context.Context, db *DB, s statement, fields func(*T) []any, args ...any) (*T, error) {
 	rows, err := readStatement(ctx, db, s, fields, make([]T, 0, 1), args...)
@@ -241,6 +234,6 @@ func (db *DB) insertReturningID(tx *gorm.DB, s statement, fields []any) (int64, 
 		}
 	}
 	var id int64
-	err := tx.Statement.ConnPool.QueryRowContext(tx.Statement.Context, s.in(db.Dialect), args...).Scan(&id)
+	err := tx.Statement.ConnPool.QueryRowContext(tx.Statement.Context, db.Dialect.sql(s), args...).Scan(&id)
 	return id, err
 }
