@@ -215,7 +215,7 @@ var (
 
 // findAPIKey loads the key a lookup finds; none is errBadAPIKey.
 func (db *DB) findAPIKey(ctx context.Context, lookup statement, key string) (*APIKey, error) {
-	k, err := readOne(ctx, db, lookup, apiKeyFields, key)
+	k, err := apiKeyRows.one(ctx, db, lookup, key)
 	if err != nil {
 		return nil, fmt.Errorf("load api key: %w", err)
 	}

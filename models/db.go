@@ -30,9 +30,9 @@ type DB struct {
 	Dialect Dialect
 
 	// pool, on PostgreSQL, holds the connections GORM also uses. The
-	// reads every page makes go to it directly (see scan.go): through
-	// database/sql each query costs a goroutine and a value conversion
-	// per column.
+	// reads every page makes go to it directly (the fast path,
+	// fastpath.go): through database/sql each query costs a goroutine and
+	// a value conversion per column.
 	pool *pgxpool.Pool
 
 	// writeMu keeps SQLite to one audited writer at a time (lockWrites);

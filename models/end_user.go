@@ -440,7 +440,7 @@ var (
 
 // findEndUser loads the one user a lookup by key finds, or returns missing.
 func (db *DB) findEndUser(ctx context.Context, missing error, lookup statement, key any) (*EndUser, error) {
-	u, err := readOne(ctx, db, lookup, endUserFields, key)
+	u, err := endUserRows.one(ctx, db, lookup, key)
 	if err != nil {
 		return nil, fmt.Errorf("load end user: %w", err)
 	}

@@ -222,7 +222,7 @@ func (db *DB) ListEndUsers(ctx context.Context, r UserPageRequest) (*UserPage, e
 		return q.Order("created_at DESC, id DESC").Limit(r.Limit + 1)
 	}
 	count := db.countBeside(ctx, r.Filter, now)
-	rows, err := readRows(db, page(db.matching(ctx, r.Filter, now, page)), ListColumns, listFields, make([]EndUser, 0, r.Limit+1))
+	rows, err := listRows.query(db, page(db.matching(ctx, r.Filter, now, page)), make([]EndUser, 0, r.Limit+1))
 	if err != nil {
 		return nil, fmt.Errorf("list end users: %w", err)
 	}

@@ -85,7 +85,7 @@ var itemsOfUser = newStatement("SELECT " + itemColumns.String() + " FROM items W
 
 // ItemsOfUser lists a user's items, oldest first.
 func (db *DB) ItemsOfUser(ctx context.Context, endUserID int64) ([]Item, error) {
-	out, err := readStatement(ctx, db, itemsOfUser, itemFields, nil, endUserID)
+	out, err := itemRows.list(ctx, db, itemsOfUser, nil, endUserID)
 	if err != nil {
 		return nil, fmt.Errorf("items of end user %d: %w", endUserID, err)
 	}
