@@ -135,7 +135,7 @@ func (db *DB) CreateAPIKey(ctx context.Context, o Origin, in NewAPIKey) (*Create
 func (db *DB) RevokeAPIKey(ctx context.Context, o Origin, id int64) (*APIKey, error) {
 	err := db.Apply(ctx, o, func(tx *gorm.DB) (Change, error) {
 		var k APIKey
-		if err := db.lockForUpdate(tx).Where("id = ?", id).Take(&k).Error; err != nil {
+		if err := lockForUpdate(tx).Where("id = ?", id).Take(&k).Error; err != nil {
 			if errors.Is(err, gorm.ErrRecordNotFound) {
 				return Change{}, notFound("No API key %d.", id)
 			}
@@ -215,7 +215,7 @@ var (
 
 // findAPIKey loads the key a lookup finds; none is errBadAPIKey.
 func (db *DB) findAPIKey(ctx context.Context, lookup statement, key string) (*APIKey, error) {
-	k, err := readOne(ctx, db, lookup, apiKeyFields, key)
+	k, err := apiKeyRows.one(ctx, db, lookup, key)
 	if err != nil {
 		return nil, fmt.Errorf("load api key: %w", err)
 	}

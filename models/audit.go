@@ -15,7 +15,6 @@ import (
 	"unicode/utf8"
 
 	"gorm.io/gorm"
-	"gorm.io/gorm/clause"
 
 	"ledgerdesk/models/text"
 )
@@ -120,7 +119,7 @@ var personalFields = map[string]bool{
 // may carry other callers' changes too, each in its own savepoint (see
 // audit_batch.go); fn must then do its work through tx alone.
 func (db *DB) Apply(ctx context.Context, o Origin, fn func(tx *gorm.DB) (Change, error)) error {
-	if db.Dialect == Postgres {
+	if db.Dialect.groupsCommits() {
 		return db.applyBatched(ctx, o, fn)
 	}
 	return db.applyAlone(ctx, o, fn)
@@ -129,10 +128,8 @@ func (db *DB) Apply(ctx context.Context, o Origin, fn func(tx *gorm.DB) (Change,
 // applyAlone is Apply in a transaction of its own, for a change that must
 // see the chain head as it stands right before its own entry.
 func (db *DB) applyAlone(ctx context.Context, o Origin, fn func(tx *gorm.DB) (Change, error)) error {
-	if db.Dialect == SQLite {
-		db.writeMu.Lock()
-		defer db.writeMu.Unlock()
-	}
+	db.lockWrites()
+	defer db.unlockWrites()
 	return db.gorm.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		change, err := fn(tx)
 		if err != nil {
@@ -151,10 +148,8 @@ func (db *DB) applyAlone(ctx context.Context, o Origin, fn func(tx *gorm.DB) (Ch
 // transaction and that connection, and whatever it does on either commits
 // with the audit entry, or not at all.
 func (db *DB) applyOnConn(ctx context.Context, o Origin, fn func(tx *gorm.DB, conn *sql.Conn) (Change, error)) error {
-	if db.Dialect == SQLite {
-		db.writeMu.Lock()
-		defer db.writeMu.Unlock()
-	}
+	db.lockWrites()
+	defer db.unlockWrites()
 	return db.gorm.WithContext(ctx).Connection(func(c *gorm.DB) error {
 		conn, ok := c.Statement.ConnPool.(*sql.Conn)
 		if !ok {
@@ -233,11 +228,7 @@ func storableText(s string) bool {
 // one UPDATE however many entries there are.
 func appendEntries(tx *gorm.DB, entries []*AuditEntry) error {
 	var head ChainHead
-	q := tx
-	if tx.Dialector.Name() == "postgres" {
-		q = tx.Clauses(clause.Locking{Strength: "UPDATE"})
-	}
-	if err := q.First(&head, 1).Error; err != nil {
+	if err := lockForUpdate(tx).First(&head, 1).Error; err != nil {
 		return fmt.Errorf("audit: read chain head: %w", err)
 	}
 	prev := head
@@ -245,7 +236,7 @@ func appendEntries(tx *gorm.DB, entries []*AuditEntry) error {
 		e.Seq = prev.Seq + 1
 		e.OccurredAt = Now()
 		e.PrevHash = prev.Hash
-		e.Hash = e.computeHash()
+		e.Hash = e.ComputeHash()
 		prev = ChainHead{Seq: e.Seq, Hash: e.Hash}
 	}
 	if err := tx.Create(entries).Error; err != nil {
@@ -281,16 +272,17 @@ type canonicalEntry struct {
 	PrevHash   string          `json:"prev_hash"`
 }
 
-// computeHash is SHA-256 over prev_hash and the canonical JSON of the entry
-// (most entries take the hand-written fast path in audit_hash.go).
-func (e *AuditEntry) computeHash() string {
+// ComputeHash is SHA-256 over prev_hash and the canonical JSON of the entry
+// (most entries take the hand-written fast path in audit_hash.go): the hash
+// the chain stores, which verification computes again.
+func (e *AuditEntry) ComputeHash() string {
 	if h, ok := e.fastHash(); ok {
 		return h
 	}
 	return e.jsonHash()
 }
 
-// jsonHash is computeHash through encoding/json, for any entry.
+// jsonHash is ComputeHash through encoding/json, for any entry.
 func (e *AuditEntry) jsonHash() string {
 	diff := json.RawMessage(e.Diff)
 	if !json.Valid(diff) {

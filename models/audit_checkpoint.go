@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"gorm.io/gorm"
-	"gorm.io/gorm/clause"
 )
 
 // AuditCheckpoint is the chain head (seq, hash) at SignedAt, signed with
@@ -112,12 +111,8 @@ func (db *DB) CreateCheckpoint(ctx context.Context, o Origin, key ed25519.Privat
 	// Alone, not batched: the entry must come right after the head it signs.
 	err := db.applyAlone(ctx, o, func(tx *gorm.DB) (Change, error) {
 		var head ChainHead
-		q := tx
-		if db.Dialect == Postgres {
-			// Sign the head writers see: hold it until this commits.
-			q = tx.Clauses(clause.Locking{Strength: "UPDATE"})
-		}
-		if err := q.First(&head, 1).Error; err != nil {
+		// Sign the head writers see: hold it until this commits.
+		if err := lockForUpdate(tx).First(&head, 1).Error; err != nil {
 			return Change{}, fmt.Errorf("read chain head: %w", err)
 		}
 		cp = AuditCheckpoint{Seq: head.Seq, Hash: head.Hash, SignedAt: Now(),

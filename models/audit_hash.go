@@ -13,12 +13,12 @@ import (
 // through encoding/json's reflection costs most of the time. fastHash
 // writes the same bytes by hand for the entries where that is easy to get
 // exactly right — every string plain printable ASCII, the diff compact —
-// and declines the rest, which computeHash then encodes the slow way. The
+// and declines the rest, which ComputeHash then encodes the slow way. The
 // tests check both ways agree.
 
 var hashBufs = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
 
-// fastHash is computeHash for plain entries; ok is false when the entry
+// fastHash is ComputeHash for plain entries; ok is false when the entry
 // needs encoding/json.
 func (e *AuditEntry) fastHash() (hash string, ok bool) {
 	strs := [...]string{string(e.ActorType), e.ActorID, e.Action, e.TargetType, e.TargetID, e.RequestID,

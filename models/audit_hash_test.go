@@ -29,7 +29,7 @@ func TestFastHash_AgreesWithTheCanonicalJSON(t *testing.T) {
 	for i, v := range variants {
 		e := base
 		v(&e)
-		if got, want := e.computeHash(), e.jsonHash(); got != want {
+		if got, want := e.ComputeHash(), e.jsonHash(); got != want {
 			t.Errorf("variant %d: fast %s, canonical %s", i, got, want)
 		}
 	}
@@ -46,7 +46,7 @@ func TestFastHash_AgreesWithTheCanonicalJSON(t *testing.T) {
 		e := AuditEntry{Seq: rng.Int64(), OccurredAt: time.Unix(rng.Int64N(4e9), rng.Int64N(1e9)).Truncate(time.Microsecond),
 			ActorType: ActorType(word()), ActorID: word(), Action: word(), TargetType: word(), TargetID: word(),
 			RequestID: word(), IP: word(), UserAgent: word(), Reason: word(), PrevHash: word(), Diff: `{"a":"` + strings.NewReplacer(`"`, "", `\`, "").Replace(word()) + `"}`}
-		if got, want := e.computeHash(), e.jsonHash(); got != want {
+		if got, want := e.ComputeHash(), e.jsonHash(); got != want {
 			t.Fatalf("random entry %+v: fast %s, canonical %s", e, got, want)
 		}
 	}

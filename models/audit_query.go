@@ -339,7 +339,7 @@ func (db *DB) ListAudit(ctx context.Context, r AuditPageRequest) (*AuditPage, er
 	default:
 		q = q.Where("seq > ?", from.id).Order("seq ASC")
 	}
-	rows, err := readRows(db, q.Limit(r.Limit+1), auditColumns, auditFields, make([]AuditEntry, 0, r.Limit+1))
+	rows, err := auditRows.query(db, q.Limit(r.Limit+1), make([]AuditEntry, 0, r.Limit+1))
 	if err != nil {
 		return nil, fmt.Errorf("list audit entries: %w", err)
 	}
@@ -360,7 +360,7 @@ func (db *DB) AuditHistory(ctx context.Context, f AuditFilter, limit int) ([]Aud
 	// statement rather than one built through GORM.
 	cond, args := s.where()
 	q := newStatement("SELECT " + auditColumns.String() + " FROM audit_entries WHERE " + cond + " ORDER BY seq DESC LIMIT ?")
-	out, err := readStatement(ctx, db, q, auditFields, make([]AuditEntry, 0, limit), append(args, limit)...)
+	out, err := auditRows.list(ctx, db, q, make([]AuditEntry, 0, limit), append(args, limit)...)
 	if err != nil {
 		return nil, fmt.Errorf("audit history: %w", err)
 	}
@@ -446,7 +446,7 @@ func (db *DB) EachAuditEntry(ctx context.Context, f AuditFilter, upTo int64, fn 
 		}
 		// The whole batch is read before fn runs, so the connection is
 		// free for fn's own queries (an in-memory SQLite has only one).
-		if batch, err = scanRows(rows, auditFields, batch[:0]); err != nil {
+		if batch, err = auditRows.scan(rows, batch[:0]); err != nil {
 			return err
 		}
 		for i := range batch {

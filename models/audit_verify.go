@@ -153,7 +153,7 @@ func (db *DB) readChainBatch(ctx context.Context, from, upTo int64) ([]AuditEntr
 	if err != nil {
 		return nil, fmt.Errorf("verify: read entries from seq %d: %w", from, err)
 	}
-	return scanRows(rows, auditFields, make([]AuditEntry, 0, verifyBatch))
+	return auditRows.scan(rows, make([]AuditEntry, 0, verifyBatch))
 }
 
 // checkHashes sets ok[i] to whether entry i's content matches its hash,
@@ -168,7 +168,7 @@ func checkHashes(es []AuditEntry, ok []bool) {
 		go func(lo, hi int) {
 			defer wg.Done()
 			for i := lo; i < hi; i++ {
-				ok[i] = es[i].computeHash() == es[i].Hash
+				ok[i] = es[i].ComputeHash() == es[i].Hash
 			}
 		}(lo, hi)
 	}

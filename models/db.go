@@ -22,28 +22,21 @@ import (
 	"gorm.io/gorm/logger"
 )
 
-// Dialect names the database engine behind a DB; every difference between
-// the two is decided from it, in dialect.go.
-type Dialect string
-
-const (
-	SQLite   Dialect = "sqlite"
-	Postgres Dialect = "postgres"
-)
-
 // DB is the portal's database handle.
 type DB struct {
-	gorm    *gorm.DB
+	gorm *gorm.DB
+	// Dialect names the database engine; every difference between the
+	// two is decided from it, in dialect.go.
 	Dialect Dialect
 
 	// pool, on PostgreSQL, holds the connections GORM also uses. The
-	// reads every page makes go to it directly (see scan.go): through
-	// database/sql each query costs a goroutine and a value conversion
-	// per column.
+	// reads every page makes go to it directly (the fast path,
+	// fastpath.go): through database/sql each query costs a goroutine and
+	// a value conversion per column.
 	pool *pgxpool.Pool
 
-	// writeMu keeps SQLite to one audited writer at a time; PostgreSQL
-	// serializes on a row lock of the chain head instead.
+	// writeMu keeps SQLite to one audited writer at a time (lockWrites);
+	// PostgreSQL serializes on a row lock of the chain head instead.
 	writeMu sync.Mutex
 
 	// commit batches audited writes on PostgreSQL; see audit_batch.go.

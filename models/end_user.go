@@ -151,7 +151,7 @@ func (l StringList) Value() (driver.Value, error) {
 func piiContext(userID, field string) string { return "end_user:" + userID + ":" + field }
 
 // storedIdentity is an identity as its columns hold it: the lists as JSON,
-// SSN and date of birth sealed. Creating, updating, removing and seeding
+// SSN and date of birth sealed. Creating, updating, removing and bulk-loading
 // users all store identities through sealIdentity.
 type storedIdentity struct {
 	HasIdentity          bool
@@ -302,6 +302,16 @@ func randomBase62(n int) string {
 // user-<environment>-<uuid>.
 func (db *DB) NewUserToken() string { return "user-" + db.environment() + "-" + uuid.NewString() }
 
+// HasEndUsers reports whether any end user, removed or not, exists.
+func (db *DB) HasEndUsers(ctx context.Context) (bool, error) {
+	var ids []int64
+	err := db.gorm.WithContext(ctx).Model(&EndUser{}).Limit(1).Pluck("id", &ids).Error
+	if err != nil {
+		return false, fmt.Errorf("look for end users: %w", err)
+	}
+	return len(ids) > 0, nil
+}
+
 // EndUserInput is what creating a user takes.
 type EndUserInput struct {
 	ClientUserID string
@@ -430,7 +440,7 @@ var (
 
 // findEndUser loads the one user a lookup by key finds, or returns missing.
 func (db *DB) findEndUser(ctx context.Context, missing error, lookup statement, key any) (*EndUser, error) {
-	u, err := readOne(ctx, db, lookup, endUserFields, key)
+	u, err := endUserRows.one(ctx, db, lookup, key)
 	if err != nil {
 		return nil, fmt.Errorf("load end user: %w", err)
 	}
@@ -547,7 +557,7 @@ func differingFields(a, b *Identity) []string {
 func (db *DB) RemoveEndUser(ctx context.Context, o Origin, id int64, confirm string) error {
 	return db.Apply(ctx, o, func(tx *gorm.DB) (Change, error) {
 		var u EndUser
-		if err := db.lockForUpdate(tx).Where("id = ?", id).Take(&u).Error; err != nil {
+		if err := lockForUpdate(tx).Where("id = ?", id).Take(&u).Error; err != nil {
 			if errors.Is(err, gorm.ErrRecordNotFound) {
 				return Change{}, notFound("No end user %d.", id)
 			}
@@ -659,12 +669,3 @@ func (db *DB) RevealPII(ctx context.Context, o Origin, id int64, field, reason s
 }
 
 func utf8RuneCount(s string) int { return len([]rune(s)) }
-
-// lockForUpdate makes a read inside an Apply lock the rows it reads, on
-// PostgreSQL; SQLite's writers are already serialized by writeMu.
-func (db *DB) lockForUpdate(tx *gorm.DB) *gorm.DB {
-	if db.Dialect == Postgres {
-		return tx.Clauses(clause.Locking{Strength: "UPDATE"})
-	}
-	return tx
-}

@@ -152,10 +152,7 @@ func (db *DB) searched(g, q *gorm.DB, s string, page func(*gorm.DB) *gorm.DB) *g
 	if len([]rune(s)) < MinSubstring {
 		return g.Model(&EndUser{}).Where("id IN (?)", byID)
 	}
-	column, pattern := "search_text", escapeLike(strings.ToLower(s))
-	if db.Dialect == Postgres {
-		column, pattern = "search_key", escapeLike(SearchKey(s))
-	}
+	column, pattern := db.Dialect.searchColumn(s)
 	text := page(q.Session(&gorm.Session{}).Select("id").Where(column+" LIKE ?"+db.Dialect.likeEscape(), "%"+pattern+"%"))
 	return g.Model(&EndUser{}).Where("id IN (SELECT id FROM (?) AS matched UNION ALL ?)", text, byID)
 }
@@ -195,7 +192,7 @@ func (db *DB) ListEndUsers(ctx context.Context, r UserPageRequest) (*UserPage, e
 		return q.Order("created_at DESC, id DESC").Limit(r.Limit + 1)
 	}
 	count := db.countBeside(ctx, r.Filter, now)
-	rows, err := readRows(db, page(db.matching(ctx, r.Filter, now, page)), ListColumns, listFields, make([]EndUser, 0, r.Limit+1))
+	rows, err := listRows.query(db, page(db.matching(ctx, r.Filter, now, page)), make([]EndUser, 0, r.Limit+1))
 	if err != nil {
 		return nil, fmt.Errorf("list end users: %w", err)
 	}
@@ -220,7 +217,7 @@ func (db *DB) ListEndUsers(ctx context.Context, r UserPageRequest) (*UserPage, e
 // the page waits for the longer of the two queries, not their sum; a
 // count at hand in the cache needs no goroutine at all.
 func (db *DB) countBeside(ctx context.Context, f UserFilter, now time.Time) func() (UserCount, error) {
-	if db.Dialect == Postgres {
+	if db.Dialect.estimatesRows() {
 		if est, ok := db.keptEstimate(f).peek(estimateFor); ok && est > exactCountLimit {
 			return func() (UserCount, error) { return UserCount{N: roughly(est), Estimated: true}, nil }
 		}
@@ -266,7 +263,7 @@ func (db *DB) matching(ctx context.Context, f UserFilter, now time.Time, page fu
 // exactly only when that estimate is small; elsewhere it counts exactly up
 // to exactCountLimit and says "more than" past it.
 func (db *DB) countEndUsers(ctx context.Context, f UserFilter, now time.Time) (UserCount, error) {
-	if db.Dialect == Postgres {
+	if db.Dialect.estimatesRows() {
 		est, err := db.estimateEndUsers(ctx, f, now)
 		if err != nil {
 			return UserCount{}, err

@@ -85,7 +85,7 @@ var itemsOfUser = newStatement("SELECT " + itemColumns.String() + " FROM items W
 
 // ItemsOfUser lists a user's items, oldest first.
 func (db *DB) ItemsOfUser(ctx context.Context, endUserID int64) ([]Item, error) {
-	out, err := readStatement(ctx, db, itemsOfUser, itemFields, nil, endUserID)
+	out, err := itemRows.list(ctx, db, itemsOfUser, nil, endUserID)
 	if err != nil {
 		return nil, fmt.Errorf("items of end user %d: %w", endUserID, err)
 	}
@@ -127,7 +127,7 @@ func (db *DB) AddItem(ctx context.Context, o Origin, it *Item) error {
 		// Lock the user so a concurrent removal, which deletes the items
 		// under the same lock, cannot leave this one on a tombstone.
 		var u EndUser
-		if err := db.lockForUpdate(tx).Select("id", "removed_at").Where("id = ?", it.EndUserID).Take(&u).Error; err != nil {
+		if err := lockForUpdate(tx).Select("id", "removed_at").Where("id = ?", it.EndUserID).Take(&u).Error; err != nil {
 			if errors.Is(err, gorm.ErrRecordNotFound) {
 				return Change{}, notFound("No end user %d.", it.EndUserID)
 			}

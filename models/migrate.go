@@ -141,15 +141,6 @@ func ownerOnly(err error) error {
 	return err
 }
 
-// lockMigrations keeps other processes from migrating until tx ends; on
-// SQLite the write transaction already does.
-func (db *DB) lockMigrations(tx *gorm.DB) error {
-	if db.Dialect != Postgres {
-		return nil
-	}
-	return tx.Exec(`SELECT pg_advisory_xact_lock(4242001)`).Error
-}
-
 // PendingMigrations reports how many embedded migrations are not applied.
 func (db *DB) PendingMigrations(ctx context.Context) (int, error) {
 	all, err := Migrations()

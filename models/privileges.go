@@ -88,7 +88,7 @@ type GrantReport struct {
 // schema, directly or through membership.
 func (db *DB) GrantApp(ctx context.Context, role string) (GrantReport, error) {
 	var rep GrantReport
-	if db.Dialect != Postgres {
+	if !db.Dialect.hasRoles() {
 		return rep, errors.New("grant: roles and privileges are PostgreSQL's; the embedded database has none")
 	}
 	if role == "" || !storableText(role) {
@@ -212,7 +212,7 @@ const roleFix = "connect the portal as a role of its own: run `ledgerdesk migrat
 // tables can undo what the append-only triggers guard. The embedded
 // database has no roles and no problems here.
 func (db *DB) RoleProblems(ctx context.Context) ([]RoleProblem, error) {
-	if db.Dialect != Postgres {
+	if !db.Dialect.hasRoles() {
 		return nil, nil
 	}
 	var me struct {

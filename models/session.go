@@ -40,15 +40,8 @@ type SessionWithMember struct {
 	Member  TeamMember
 }
 
-var sessionByIDHash = newStatement(`SELECT s.id_hash, s.member_id, s.ip, s.user_agent, s.data, s.created_at,
-	s.last_seen_at, s.expires_at, s.mfa_stage, m.id, m.email_address, m.status, m.role, m.created_at, m.updated_at
-	FROM sessions s JOIN team_members m ON m.id = s.member_id WHERE s.id_hash = ?`)
-
-func sessionWithMemberFields(out *SessionWithMember) []any {
-	s, m := &out.Session, &out.Member
-	return []any{&s.IDHash, &s.MemberID, &s.IP, &s.UserAgent, &s.Data, &s.CreatedAt, &s.LastSeenAt,
-		&s.ExpiresAt, &s.MFAStage, &m.ID, &m.EmailAddress, &m.Status, &m.Role, &m.CreatedAt, &m.UpdatedAt}
-}
+var sessionByIDHash = newStatement("SELECT " + sessionColumns.String() +
+	" FROM sessions s JOIN team_members m ON m.id = s.member_id WHERE s.id_hash = ?")
 
 // LoadSession returns the session with the given id hash and its member, or
 // a not-found error when there is none, it expired, or the member is no
@@ -56,7 +49,7 @@ func sessionWithMemberFields(out *SessionWithMember) []any {
 func (db *DB) LoadSession(ctx context.Context, idHash string, l SessionLimits) (*SessionWithMember, error) {
 	// One round trip per request: the session and its member together. The
 	// member's password hash is not read; nothing downstream needs it.
-	out, err := readOne(ctx, db, sessionByIDHash, sessionWithMemberFields, idHash)
+	out, err := sessionRows.one(ctx, db, sessionByIDHash, idHash)
 	if err != nil {
 		return nil, fmt.Errorf("load session: %w", err)
 	}

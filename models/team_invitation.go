@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"gorm.io/gorm"
-	"gorm.io/gorm/clause"
 )
 
 // InvitationLifetime is how long an invitation link works.
@@ -39,15 +38,6 @@ type IssuedInvitation struct {
 type NewInvitee struct {
 	Email string
 	Role  Role
-}
-
-// lockForUpdate adds FOR UPDATE on PostgreSQL; SQLite's writers are
-// already one at a time (Apply holds the write lock).
-func lockForUpdate(tx *gorm.DB) *gorm.DB {
-	if tx.Dialector.Name() == "postgres" {
-		return tx.Clauses(clause.Locking{Strength: "UPDATE"})
-	}
-	return tx
 }
 
 // issueInvitation withdraws the member's open invitations and adds a new

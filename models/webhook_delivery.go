@@ -78,15 +78,10 @@ type ClaimedDelivery struct {
 // LOCKED), so workers in several processes never take the same row; a
 // worker that dies lets its rows go when the lease ends.
 func (db *DB) ClaimDeliveries(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]ClaimedDelivery, error) {
-	if db.Dialect == SQLite {
-		db.writeMu.Lock()
-		defer db.writeMu.Unlock()
-	}
+	db.lockWrites()
+	defer db.unlockWrites()
 	token := RandomHex(12)
-	lock := ""
-	if db.Dialect == Postgres {
-		lock = " FOR UPDATE OF d SKIP LOCKED"
-	}
+	lock := db.Dialect.skipLocked("d")
 	var ids []int64
 	// 'pending' is written out so the planner can use the partial index
 	// of due rows, which a bound parameter would hide from a generic plan.
@@ -180,10 +175,8 @@ func (db *DB) RecordAttempts(ctx context.Context, results []AttemptResult) error
 	if len(results) == 0 {
 		return nil
 	}
-	if db.Dialect == SQLite {
-		db.writeMu.Lock()
-		defer db.writeMu.Unlock()
-	}
+	db.lockWrites()
+	defer db.unlockWrites()
 	return db.gorm.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		type group struct {
 			token  string
@@ -260,10 +253,8 @@ func (db *DB) ReleaseDeliveries(ctx context.Context, claimed []ClaimedDelivery) 
 	if len(claimed) == 0 {
 		return nil
 	}
-	if db.Dialect == SQLite {
-		db.writeMu.Lock()
-		defer db.writeMu.Unlock()
-	}
+	db.lockWrites()
+	defer db.unlockWrites()
 	ids := make([]int64, len(claimed))
 	for i, c := range claimed {
 		ids[i] = c.DeliveryID
@@ -282,7 +273,7 @@ func (db *DB) ReleaseDeliveries(ctx context.Context, claimed []ClaimedDelivery) 
 func (db *DB) RetryDelivery(ctx context.Context, o Origin, endpointID, deliveryID int64) error {
 	return db.Apply(ctx, o, func(tx *gorm.DB) (Change, error) {
 		var d WebhookDelivery
-		err := db.lockForUpdate(tx).Where("id = ? AND endpoint_id = ?", deliveryID, endpointID).Take(&d).Error
+		err := lockForUpdate(tx).Where("id = ? AND endpoint_id = ?", deliveryID, endpointID).Take(&d).Error
 		if errors.Is(err, gorm.ErrRecordNotFound) {
 			return Change{}, notFound("No delivery %d for webhook endpoint %d.", deliveryID, endpointID)
 		}

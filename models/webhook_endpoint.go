@@ -204,7 +204,7 @@ func (db *DB) RotateWebhookSecret(ctx context.Context, o Origin, id int64) (*Rot
 	var out WebhookEndpoint
 	err := db.Apply(ctx, o, func(tx *gorm.DB) (Change, error) {
 		var e WebhookEndpoint
-		if err := db.lockForUpdate(tx).Where("id = ?", id).Take(&e).Error; err != nil {
+		if err := lockForUpdate(tx).Where("id = ?", id).Take(&e).Error; err != nil {
 			if errors.Is(err, gorm.ErrRecordNotFound) {
 				return Change{}, notFound("No webhook endpoint %d.", id)
 			}
@@ -245,10 +245,8 @@ func (db *DB) RotateWebhookSecret(ctx context.Context, o Origin, id int64) (*Rot
 // ForgetRetiredWebhookSecrets erases the replaced secrets whose overlap
 // was over at now; they no longer sign, so they need not be kept.
 func (db *DB) ForgetRetiredWebhookSecrets(ctx context.Context, now time.Time) (int64, error) {
-	if db.Dialect == SQLite {
-		db.writeMu.Lock()
-		defer db.writeMu.Unlock()
-	}
+	db.lockWrites()
+	defer db.unlockWrites()
 	r := db.gorm.WithContext(ctx).Model(&WebhookEndpoint{}).Where("previous_secret_until <= ?", now).
 		Updates(map[string]any{"previous_secret_cipher": "", "previous_secret_key_id": "", "previous_secret_until": nil})
 	if r.Error != nil {
@@ -320,7 +318,7 @@ func (db *DB) UpdateWebhookEndpoint(ctx context.Context, o Origin, id int64, in 
 	var after WebhookEndpoint
 	err := db.Apply(ctx, o, func(tx *gorm.DB) (Change, error) {
 		var e WebhookEndpoint
-		if err := db.lockForUpdate(tx).Where("id = ?", id).Take(&e).Error; err != nil {
+		if err := lockForUpdate(tx).Where("id = ?", id).Take(&e).Error; err != nil {
 			if errors.Is(err, gorm.ErrRecordNotFound) {
 				return Change{}, notFound("No webhook endpoint %d.", id)
 			}
@@ -346,7 +344,7 @@ func (db *DB) UpdateWebhookEndpoint(ctx context.Context, o Origin, id int64, in 
 func (db *DB) DeleteWebhookEndpoint(ctx context.Context, o Origin, id int64) error {
 	return db.Apply(ctx, o, func(tx *gorm.DB) (Change, error) {
 		var e WebhookEndpoint
-		if err := db.lockForUpdate(tx).Where("id = ?", id).Take(&e).Error; err != nil {
+		if err := lockForUpdate(tx).Where("id = ?", id).Take(&e).Error; err != nil {
 			if errors.Is(err, gorm.ErrRecordNotFound) {
 				return Change{}, notFound("No webhook endpoint %d.", id)
 			}

@@ -2,18 +2,13 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"html"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
-	"net/http/cookiejar"
 	"net/url"
-	"os"
 	"regexp"
-	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -24,6 +19,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"ledgerdesk/models"
+	"ledgerdesk/models/demo"
 	"ledgerdesk/web"
 )
 
@@ -67,22 +63,16 @@ func bench(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	defer pool.Close()
 
-	password := models.RandomToken(15)
-	member, err := db.CreateMember(ctx, models.Origin{Actor: models.SystemActor, UserAgent: "ledgerdesk bench"},
-		models.NewMember{Email: "bench-" + strings.ToLower(models.RandomHex(4)) + "@ledgerdesk.local", Role: models.RoleAdmin, Password: password})
+	member, password, err := benchMember(ctx, db, models.Origin{Actor: models.SystemActor, UserAgent: "ledgerdesk bench"},
+		"bench", models.RoleAdmin)
 	if err != nil {
 		return err
 	}
-	app, err := web.Setup(web.Config{SessionKey: secrets.SessionKey, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}, db)
+	appBase, shutdown, err := startApp(db, web.Config{SessionKey: secrets.SessionKey})
 	if err != nil {
 		return err
 	}
-	appLn, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return err
-	}
-	go app.Listener(appLn)
-	defer app.Shutdown()
+	defer shutdown()
 	refLn, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return err
@@ -92,7 +82,7 @@ func bench(ctx context.Context, args []string, getenv func(string) string, stdou
 	go refSrv.Serve(refLn)
 	defer refSrv.Close()
 
-	client, err := signedInClient(ctx, "http://"+appLn.Addr().String(), member.EmailAddress, password)
+	client, err := signedInClient(ctx, appBase, member.EmailAddress, password)
 	if err != nil {
 		return err
 	}
@@ -101,7 +91,7 @@ func bench(ctx context.Context, args []string, getenv func(string) string, stdou
 		return err
 	}
 
-	appBase, refBase := "http://"+appLn.Addr().String(), "http://"+refLn.Addr().String()
+	refBase := "http://" + refLn.Addr().String()
 	tw := tabwriter.NewWriter(stdout, 2, 4, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "page\tportal p50\tportal p99\treference p50\treference p99\tratio p50\trows\t")
 	results := map[string]float64{}
@@ -147,19 +137,6 @@ func bench(ctx context.Context, args []string, getenv func(string) string, stdou
 	return nil
 }
 
-// startCPUProfile profiles this process into path until stop is called.
-func startCPUProfile(path string) (stop func(), err error) {
-	f, err := os.Create(path)
-	if err != nil {
-		return nil, err
-	}
-	if err := pprof.StartCPUProfile(f); err != nil {
-		f.Close()
-		return nil, err
-	}
-	return func() { pprof.StopCPUProfile(); f.Close() }, nil
-}
-
 // ensureUsers seeds end users until the database has n.
 func ensureUsers(ctx context.Context, db *models.DB, n int, stdout io.Writer) error {
 	var have int64
@@ -172,8 +149,8 @@ func ensureUsers(ctx context.Context, db *models.DB, n int, stdout io.Writer) er
 		// The seed follows from what is there: an empty database always
 		// gets the same people (so runs on two machines measure the same
 		// data, search terms included), a topped-up one new ones.
-		res, err := db.Seed(ctx, models.Origin{Actor: models.SystemActor, UserAgent: "ledgerdesk bench"},
-			models.SeedOptions{Users: n - int(have), Seed: uint64(have) + 1}, nil)
+		res, err := demo.Seed(ctx, db, models.Origin{Actor: models.SystemActor, UserAgent: "ledgerdesk bench"},
+			demo.Options{Users: n - int(have), Seed: uint64(have) + 1}, nil)
 		if err != nil {
 			return err
 		}
@@ -413,32 +390,6 @@ func (s *referenceServer) count(ctx context.Context, b *strings.Builder, selectA
 	return nil
 }
 
-func signedInClient(ctx context.Context, base, email, password string) (*http.Client, error) {
-	jar, _ := cookiejar.New(nil)
-	c := &http.Client{Jar: jar, Timeout: 30 * time.Second,
-		Transport:     &http.Transport{MaxIdleConnsPerHost: 4},
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	resp, err := c.Get(base + "/login")
-	if err != nil {
-		return nil, err
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	m := regexp.MustCompile(`name="csrf-token" content="([^"]+)"`).FindSubmatch(body)
-	if m == nil {
-		return nil, errors.New("no CSRF token on the login page")
-	}
-	resp, err = c.PostForm(base+"/login", url.Values{"_csrf": {string(m[1])}, "email": {email}, "password": {password}})
-	if err != nil {
-		return nil, err
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusSeeOther {
-		return nil, fmt.Errorf("sign in: status %d", resp.StatusCode)
-	}
-	return c, nil
-}
-
 var rowPattern = regexp.MustCompile(`data-testid="(user-row|item)"|<tr data-row>`)
 
 // checkSame fetches both sides once and returns the rows the portal shows.
@@ -462,49 +413,23 @@ func checkSame(c *http.Client, portal, reference string) (int, error) {
 // measure requests both URLs n times, alternating, after a warm-up, and
 // returns each side's latencies.
 func measure(c *http.Client, portal, reference string, n int) (p, r []time.Duration, err error) {
-	get := func(u string) (time.Duration, error) {
-		start := time.Now()
-		resp, err := c.Get(u)
-		if err != nil {
-			return 0, err
-		}
-		_, err = io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			return 0, fmt.Errorf("GET %s: %d", u, resp.StatusCode)
-		}
-		return time.Since(start), err
-	}
-	for i := 0; i < n/10+20; i++ {
-		if _, err := get(portal); err != nil {
-			return nil, nil, err
-		}
-		if _, err := get(reference); err != nil {
-			return nil, nil, err
+	get := func(u string) func() error {
+		return func() error {
+			resp, err := c.Get(u)
+			if err != nil {
+				return err
+			}
+			_, err = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				return fmt.Errorf("GET %s: %d", u, resp.StatusCode)
+			}
+			return err
 		}
 	}
-	for i := 0; i < n; i++ {
-		d, err := get(portal)
-		if err != nil {
-			return nil, nil, err
-		}
-		p = append(p, d)
-		if d, err = get(reference); err != nil {
-			return nil, nil, err
-		}
-		r = append(r, d)
+	ds, err := timeRuns(n/10+20, n, get(portal), get(reference))
+	if err != nil {
+		return nil, nil, err
 	}
-	return p, r, nil
+	return ds[0], ds[1], nil
 }
-
-func percentile(ds []time.Duration, pct int) time.Duration {
-	s := slices.Clone(ds)
-	slices.Sort(s)
-	i := (len(s)*pct + 99) / 100
-	if i < 1 {
-		i = 1
-	}
-	return s[i-1]
-}
-
-func ms(d time.Duration) string { return fmt.Sprintf("%.2f ms", float64(d.Microseconds())/1000) }

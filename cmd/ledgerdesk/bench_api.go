@@ -5,8 +5,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"log/slog"
-	"net"
 	"net/http"
 	"strconv"
 	"sync"
@@ -55,18 +53,11 @@ func benchAPI(ctx context.Context, args []string, getenv func(string) string, st
 	}
 
 	// The API's per-key limit would cap the measured rate: lifted here.
-	app, err := web.Setup(web.Config{SessionKey: secrets.SessionKey, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		APIRequestsPerMinute: -1}, db)
+	base, shutdown, err := startApp(db, web.Config{SessionKey: secrets.SessionKey, APIRequestsPerMinute: -1})
 	if err != nil {
 		return err
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return err
-	}
-	go app.Listener(ln)
-	defer app.Shutdown()
-	base := "http://" + ln.Addr().String()
+	defer shutdown()
 	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: *clients}}
 
 	itemsBody := fmt.Sprintf(`{"client_id":%q,"secret":%q,"user_id":%q}`, key.Key.ClientID, key.Secret, sample.UserID)
@@ -88,16 +79,11 @@ func benchAPI(ctx context.Context, args []string, getenv func(string) string, st
 	tw := tabwriter.NewWriter(stdout, 2, 4, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintf(tw, "endpoint (%s users)\tp50\tp90\tp99\trequests\t\n", thousands(*users))
 	for _, rd := range reads {
-		var ds []time.Duration
-		for i := 0; i < *requests+*requests/10+20; i++ {
-			start := time.Now()
-			if err := call(client, rd.req(), http.StatusOK); err != nil {
-				return fmt.Errorf("%s: %w", rd.name, err)
-			}
-			if i >= *requests/10+20 { // after the warm-up
-				ds = append(ds, time.Since(start))
-			}
+		timed, err := timeRuns(*requests/10+20, *requests, func() error { return call(client, rd.req(), http.StatusOK) })
+		if err != nil {
+			return fmt.Errorf("%s: %w", rd.name, err)
 		}
+		ds := timed[0]
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t\n", rd.name, ms(percentile(ds, 50)), ms(percentile(ds, 90)), ms(percentile(ds, 99)), len(ds))
 	}
 	tw.Flush()
@@ -142,20 +128,6 @@ func benchAPI(ctx context.Context, args []string, getenv func(string) string, st
 		*creates, *clients, elapsed.Seconds(), float64(*creates)/elapsed.Seconds(), failed.Load())
 	if firstErr != nil {
 		return fmt.Errorf("/user/create: %w", firstErr)
-	}
-	return nil
-}
-
-// call sends r and checks the status, draining the body.
-func call(c *http.Client, r *http.Request, want int) error {
-	resp, err := c.Do(r)
-	if err != nil {
-		return err
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != want {
-		return fmt.Errorf("status %d: %.200s", resp.StatusCode, body)
 	}
 	return nil
 }

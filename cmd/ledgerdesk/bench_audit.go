@@ -6,16 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
 	"regexp"
 	"runtime/debug"
-	"strconv"
 	"strings"
-	"sync/atomic"
 	"text/tabwriter"
 	"time"
 
@@ -43,9 +39,7 @@ func benchAudit(ctx context.Context, args []string, getenv func(string) string, 
 	}
 	defer db.Close()
 	origin := models.Origin{Actor: models.SystemActor, UserAgent: "ledgerdesk bench audit"}
-	password := models.RandomToken(15)
-	member, err := db.CreateMember(ctx, origin, models.NewMember{
-		Email: "bench-" + strings.ToLower(models.RandomHex(4)) + "@ledgerdesk.local", Role: models.RoleAuditor, Password: password})
+	member, password, err := benchMember(ctx, db, origin, "bench", models.RoleAuditor)
 	if err != nil {
 		return err
 	}
@@ -62,7 +56,7 @@ func benchAudit(ctx context.Context, args []string, getenv func(string) string, 
 		members[0] = member.ID
 		fmt.Fprintf(stdout, "filling %d audit entries...\n", missing)
 		start := time.Now()
-		err := db.BenchAuditFill(ctx, missing, 29*24*time.Hour, members, func(done int) {
+		err := fillAudit(ctx, db, missing, 29*24*time.Hour, members, func(done int) {
 			fmt.Fprintf(stdout, "  %d\n", done)
 		})
 		if err != nil {
@@ -77,17 +71,11 @@ func benchAudit(ctx context.Context, args []string, getenv func(string) string, 
 		return err
 	}
 
-	app, err := web.Setup(web.Config{SessionKey: secrets.SessionKey, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}, db)
+	base, shutdown, err := startApp(db, web.Config{SessionKey: secrets.SessionKey})
 	if err != nil {
 		return err
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return err
-	}
-	go app.Listener(ln)
-	defer app.Shutdown()
-	base := "http://" + ln.Addr().String()
+	defer shutdown()
 	client, err := signedInClient(ctx, base, member.EmailAddress, password)
 	if err != nil {
 		return err
@@ -140,10 +128,8 @@ func benchAudit(ctx context.Context, args []string, getenv func(string) string, 
 		if p.sql == "" {
 			n = 10 // the chart counts a month of entries: a handful of runs tell
 		}
-		var ds []time.Duration
-		rows := 0
-		for i := 0; i < n+n/10+3; i++ {
-			start := time.Now()
+		var body []byte
+		timed, err := timeRuns(n/10+3, n, func() error {
 			req, _ := http.NewRequestWithContext(ctx, http.MethodGet, base+p.path, nil)
 			req.Header.Set("HX-Request", "true")
 			if p.sql != "" {
@@ -153,23 +139,24 @@ func benchAudit(ctx context.Context, args []string, getenv func(string) string, 
 			if err != nil {
 				return err
 			}
-			body, _ := io.ReadAll(resp.Body)
+			body, _ = io.ReadAll(resp.Body)
 			resp.Body.Close()
 			if resp.StatusCode != http.StatusOK {
 				return fmt.Errorf("GET %s: %d", p.path, resp.StatusCode)
 			}
-			if i >= n/10+3 {
-				ds = append(ds, time.Since(start))
-			}
-			rows = len(rowRE.FindAll(body, -1))
+			return nil
+		})
+		if err != nil {
+			return err
 		}
+		ds, rows := timed[0], len(rowRE.FindAll(body, -1))
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t\n", p.name, ms(percentile(ds, 50)), ms(percentile(ds, 99)), rows)
 	}
 	tw.Flush()
 	fmt.Fprintf(stdout, "process RSS high-water mark after the pages: %d MB\n", procStatusKB("/proc/self/status", "VmHWM:")/1024)
 
 	debug.FreeOSMemory()
-	stopRSS := sampleRSS()
+	stopRSS := sampleRSS(rssKB)
 	start := time.Now()
 	res, err := db.VerifyAuditChain(ctx, nil)
 	peakKB := stopRSS()
@@ -207,13 +194,13 @@ func benchExport(ctx context.Context, client *http.Client, base string, stdout i
 	}
 	page, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	m := regexp.MustCompile(`name="csrf-token" content="([^"]+)"`).FindSubmatch(page)
+	m := csrfMeta.FindSubmatch(page)
 	if m == nil {
 		return errors.New("no CSRF token on /audit")
 	}
 	debug.FreeOSMemory()
 	before := rssKB()
-	stopRSS := sampleRSS()
+	stopRSS := sampleRSS(rssKB)
 	start := time.Now()
 	slow := &http.Client{Jar: client.Jar, Transport: client.Transport} // no overall timeout: the export is long
 	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, base+"/audit/export",
@@ -242,54 +229,4 @@ func benchExport(ctx context.Context, client *http.Client, base string, stdout i
 	fmt.Fprintf(stdout, "export CSV: %d rows (with header), %.1f MB in %.2f s; process RSS %d MB before, peak %d MB\n",
 		rows, float64(bytes)/(1<<20), time.Since(start).Seconds(), before/1024, peak/1024)
 	return nil
-}
-
-// sampleRSS watches this process's resident memory until the returned
-// function is called, which gives the peak in kB.
-func sampleRSS() (stop func() int64) {
-	var peak atomic.Int64
-	peak.Store(rssKB())
-	done := make(chan struct{})
-	go func() {
-		t := time.NewTicker(50 * time.Millisecond)
-		defer t.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-t.C:
-				if r := rssKB(); r > peak.Load() {
-					peak.Store(r)
-				}
-			}
-		}
-	}()
-	return func() int64 {
-		close(done)
-		if r := rssKB(); r > peak.Load() {
-			peak.Store(r)
-		}
-		return peak.Load()
-	}
-}
-
-// rssKB is this process's resident set size (Linux), 0 elsewhere.
-func rssKB() int64 { return procStatusKB("/proc/self/status", "VmRSS:") }
-
-// procStatusKB reads a kB figure of a /proc/PID/status file.
-func procStatusKB(path, key string) int64 {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if strings.HasPrefix(line, key) {
-			f := strings.Fields(line)
-			if len(f) >= 2 {
-				n, _ := strconv.ParseInt(f[1], 10, 64)
-				return n
-			}
-		}
-	}
-	return 0
 }

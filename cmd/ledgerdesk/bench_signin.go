@@ -12,7 +12,6 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
-	"regexp"
 	"runtime"
 	"strconv"
 	"strings"
@@ -50,10 +49,11 @@ func benchSignIn(ctx context.Context, args []string, getenv func(string) string,
 	}
 	origin := models.Origin{Actor: models.SystemActor, UserAgent: "ledgerdesk bench signin"}
 	newMember := func(prefix string) (string, string, error) {
-		email := fmt.Sprintf("%s-%s@ledgerdesk.local", prefix, strings.ToLower(models.RandomHex(5)))
-		password := models.RandomToken(15)
-		_, err := db.CreateMember(ctx, origin, models.NewMember{Email: email, Role: models.RoleAdmin, Password: password})
-		return email, password, err
+		m, password, err := benchMember(ctx, db, origin, prefix, models.RoleAdmin)
+		if err != nil {
+			return "", "", err
+		}
+		return m.EmailAddress, password, nil
 	}
 	watcherEmail, watcherPassword, err := newMember("bench-watcher")
 	if err != nil {
@@ -113,7 +113,7 @@ func benchSignIn(ctx context.Context, args []string, getenv func(string) string,
 
 	stormCtx, endStorm := context.WithTimeout(ctx, *duration)
 	defer endStorm()
-	peak := srv.sampleRSS()
+	peak := sampleRSS(srv.rssKB)
 	var statuses sync.Map
 	var sent atomic.Int64
 	var wg sync.WaitGroup
@@ -261,23 +261,6 @@ func probeSignIn(base, email, password, addr string) probeResult {
 	return probeResult{attempts: 5, took: time.Since(start), err: errors.New("still busy")}
 }
 
-var csrfMeta = regexp.MustCompile(`name="csrf-token" content="([^"]+)"`)
-
-// loginToken loads the login page with c and returns its CSRF token.
-func loginToken(c *http.Client, base string) (string, error) {
-	resp, err := c.Get(base + "/login")
-	if err != nil {
-		return "", err
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	m := csrfMeta.FindSubmatch(body)
-	if m == nil {
-		return "", errors.New("no CSRF token on the login page")
-	}
-	return string(m[1]), nil
-}
-
 func forwardedFrom(r *http.Request, addr string) *http.Request {
 	r.Header.Set("X-Forwarded-For", addr)
 	return r
@@ -352,28 +335,6 @@ func (s *serveChild) stop() {
 
 func (s *serveChild) rssKB() int64 {
 	return procStatusKB(fmt.Sprintf("/proc/%d/status", s.cmd.Process.Pid), "VmRSS:")
-}
-
-// sampleRSS watches the server's resident memory every 50 ms until the
-// returned function is called, which gives the peak in kB.
-func (s *serveChild) sampleRSS() (stop func() int64) {
-	var peak atomic.Int64
-	done := make(chan struct{})
-	go func() {
-		t := time.NewTicker(50 * time.Millisecond)
-		defer t.Stop()
-		for {
-			if r := s.rssKB(); r > peak.Load() {
-				peak.Store(r)
-			}
-			select {
-			case <-done:
-				return
-			case <-t.C:
-			}
-		}
-	}()
-	return func() int64 { close(done); return peak.Load() }
 }
 
 // serverSettings names the PostgreSQL settings a figure depends on.

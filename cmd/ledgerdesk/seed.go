@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"ledgerdesk/models"
+	"ledgerdesk/models/demo"
 )
 
 func seed(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -32,8 +33,8 @@ func seed(ctx context.Context, args []string, getenv func(string) string, stdout
 	defer db.Close()
 
 	bar := progressBar{w: stdout, began: time.Now()}
-	res, err := db.Seed(ctx, models.Origin{Actor: models.SystemActor, UserAgent: "ledgerdesk seed"},
-		models.SeedOptions{Users: *users, Seed: *seedValue, Note: bar.note}, bar.draw)
+	res, err := demo.Seed(ctx, db, models.Origin{Actor: models.SystemActor, UserAgent: "ledgerdesk seed"},
+		demo.Options{Users: *users, Seed: *seedValue, Note: bar.note}, bar.draw)
 	if bar.drawn {
 		fmt.Fprintln(stdout)
 	}

@@ -15,6 +15,7 @@ import (
 
 	"ledgerdesk/mail"
 	"ledgerdesk/models"
+	"ledgerdesk/models/demo"
 	"ledgerdesk/web"
 	"ledgerdesk/webhooks"
 )
@@ -120,9 +121,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		ln.Close()
 		return err
 	}
-	var demo *models.SeedResult
+	var seeded *demo.Result
 	if firstAdmin != nil && dbo.embedded() && !*noDemo {
-		if demo, err = seedDemoData(ctx, db); err != nil {
+		if seeded, err = seedDemoData(ctx, db); err != nil {
 			// The portal works without its demo data: say so and go on.
 			logger.Warn("demo data not added", "error", err.Error())
 		}
@@ -147,9 +148,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 
 	fmt.Fprintf(stdout, "Ledgerdesk is running at %s\n", url)
-	if demo != nil {
+	if seeded != nil {
 		fmt.Fprintf(stdout, "Added %s demo end users with %s items to the new database (--no-demo-data starts empty).\n",
-			thousands(demo.Users), thousands(demo.Items))
+			thousands(seeded.Users), thousands(seeded.Items))
 	}
 	if firstAdmin != nil {
 		// Printed to the terminal once, never logged: the only copy.
@@ -212,13 +213,13 @@ const demoUsers = 1000
 // seedDemoData gives a brand-new embedded database demo end users and
 // items, so a newcomer sees a living portal; a database that has any end
 // user is left alone.
-func seedDemoData(ctx context.Context, db *models.DB) (*models.SeedResult, error) {
+func seedDemoData(ctx context.Context, db *models.DB) (*demo.Result, error) {
 	has, err := db.HasEndUsers(ctx)
 	if err != nil || has {
 		return nil, err
 	}
-	res, err := db.Seed(ctx, models.Origin{Actor: models.SystemActor, UserAgent: "ledgerdesk serve (demo data)"},
-		models.SeedOptions{Users: demoUsers, Seed: 1}, nil)
+	res, err := demo.Seed(ctx, db, models.Origin{Actor: models.SystemActor, UserAgent: "ledgerdesk serve (demo data)"},
+		demo.Options{Users: demoUsers, Seed: 1}, nil)
 	if err != nil {
 		return nil, err
 	}

@@ -14,35 +14,39 @@ import (
 	"gorm.io/gorm"
 )
 
-// How Seed loads PostgreSQL: binary COPY, the rows encoded by the workers
-// that generate them, and for a bulk seed the tables' secondary indexes
-// and foreign keys dropped for the load and rebuilt before commit.
+// How a bulk load writes PostgreSQL: binary COPY on the transaction's own
+// connection, the rows encoded by the goroutines that make them, and for a
+// large load the tables' secondary indexes and foreign keys dropped for
+// the load and rebuilt before commit.
 
-// seedBulkMin is the smallest seed that rebuilds indexes instead of
+// bulkRebuildMin is the smallest load that rebuilds indexes instead of
 // updating them row by row: below it the rebuild does not pay, and the
-// seed would lock readers out for nothing. A seed smaller than the table
+// load would lock readers out for nothing. A load smaller than the table
 // it goes into updates the indexes too.
-const seedBulkMin = 10000
+const bulkRebuildMin = 10000
 
-// seedMaintenanceMem is the memory the index rebuild sorts in.
-const seedMaintenanceMem = "512MB"
+// bulkMaintenanceMem is the memory the index rebuild sorts in.
+const bulkMaintenanceMem = "512MB"
 
-// seedBulk is what a bulk seed dropped and puts back.
-type seedBulk struct {
-	indexes []string // CREATE INDEX statements
+// copyWriter writes a bulk load with COPY on conn, the connection tx runs
+// on.
+type copyWriter struct {
+	conn    *sql.Conn
+	indexes []string // CREATE INDEX statements of what a bulk load dropped
 	fks     []string // ALTER TABLE ... ADD CONSTRAINT statements
+	rebuild bool
 }
 
-// pgSeedPrepare locks end_users and items for the seed and checks their
-// columns are what encodeSeedChunk writes. A bulk seed locks readers out
-// too and drops the secondary indexes and foreign keys (the transaction
-// puts them back if it fails); it returns what to rebuild.
-func pgSeedPrepare(tx *gorm.DB, n int) (*seedBulk, error) {
+// newCopyWriter locks end_users and items for a load of n users and
+// checks their columns are what encode writes. A bulk load locks readers
+// out too and drops the secondary indexes and foreign keys (the
+// transaction puts them back if it fails); finish rebuilds them.
+func newCopyWriter(tx *gorm.DB, conn *sql.Conn, n int) (*copyWriter, error) {
 	var existing int64
 	if err := tx.Raw(`SELECT COUNT(*) FROM end_users`).Scan(&existing).Error; err != nil {
 		return nil, fmt.Errorf("count end users: %w", err)
 	}
-	bulk := n >= seedBulkMin && existing <= int64(n)
+	bulk := n >= bulkRebuildMin && existing <= int64(n)
 	mode := "SHARE ROW EXCLUSIVE" // other writers wait, readers go on
 	if bulk {
 		mode = "ACCESS EXCLUSIVE"
@@ -50,13 +54,13 @@ func pgSeedPrepare(tx *gorm.DB, n int) (*seedBulk, error) {
 	if err := tx.Exec(`LOCK TABLE end_users, items IN ` + mode + ` MODE`).Error; err != nil {
 		return nil, fmt.Errorf("lock end_users and items: %w", err)
 	}
-	if err := checkSeedColumns(tx); err != nil {
+	if err := checkBulkColumns(tx); err != nil {
 		return nil, err
 	}
+	w := &copyWriter{conn: conn, rebuild: bulk}
 	if !bulk {
-		return nil, nil
+		return w, nil
 	}
-	b := &seedBulk{}
 	var fks []struct{ Tab, Name, Def string }
 	err := tx.Raw(`SELECT conrelid::regclass::text AS tab, conname AS name, pg_get_constraintdef(oid) AS def
 		FROM pg_constraint WHERE contype = 'f' AND conrelid IN ('end_users'::regclass, 'items'::regclass)
@@ -69,7 +73,7 @@ func pgSeedPrepare(tx *gorm.DB, n int) (*seedBulk, error) {
 		if err := tx.Exec(`ALTER TABLE ` + fk.Tab + ` DROP CONSTRAINT ` + name).Error; err != nil {
 			return nil, fmt.Errorf("drop foreign key %s: %w", fk.Name, err)
 		}
-		b.fks = append(b.fks, `ALTER TABLE `+fk.Tab+` ADD CONSTRAINT `+name+` `+fk.Def)
+		w.fks = append(w.fks, `ALTER TABLE `+fk.Tab+` ADD CONSTRAINT `+name+` `+fk.Def)
 	}
 	// Indexes that back a constraint (the primary keys, or another
 	// table's foreign key) stay.
@@ -85,24 +89,30 @@ func pgSeedPrepare(tx *gorm.DB, n int) (*seedBulk, error) {
 		if err := tx.Exec(`DROP INDEX ` + ix.Name).Error; err != nil {
 			return nil, fmt.Errorf("drop index %s: %w", ix.Name, err)
 		}
-		b.indexes = append(b.indexes, ix.Def)
+		w.indexes = append(w.indexes, ix.Def)
 	}
-	return b, nil
+	return w, nil
 }
 
-// restore rebuilds what pgSeedPrepare dropped, exactly as it was, then
+func (w *copyWriter) bulk() bool { return w.rebuild }
+
+// finish rebuilds what newCopyWriter dropped, exactly as it was, then
 // gathers planner statistics for the new rows. A unique index that no
-// longer builds (a seeded id collided) fails the seed.
-func (b *seedBulk) restore(tx *gorm.DB) error {
-	if err := tx.Exec(`SET LOCAL maintenance_work_mem = '` + seedMaintenanceMem + `'`).Error; err != nil {
+// longer builds (a loaded id collided) fails the load.
+func (w *copyWriter) finish(tx *gorm.DB, note func(string)) error {
+	if !w.rebuild {
+		return nil
+	}
+	note(fmt.Sprintf("rebuilding %d indexes", len(w.indexes)))
+	if err := tx.Exec(`SET LOCAL maintenance_work_mem = '` + bulkMaintenanceMem + `'`).Error; err != nil {
 		return err
 	}
-	for _, def := range b.indexes {
+	for _, def := range w.indexes {
 		if err := tx.Exec(def).Error; err != nil {
 			return fmt.Errorf("rebuild index: %s: %w", def, err)
 		}
 	}
-	for _, def := range b.fks {
+	for _, def := range w.fks {
 		if err := tx.Exec(def).Error; err != nil {
 			return fmt.Errorf("restore foreign key: %s: %w", def, err)
 		}
@@ -113,8 +123,8 @@ func (b *seedBulk) restore(tx *gorm.DB) error {
 	return nil
 }
 
-// seedColumnType is the PostgreSQL type encodeSeedChunk writes a column as.
-func seedColumnType(col string) string {
+// bulkColumnType is the PostgreSQL type encode writes a column as.
+func bulkColumnType(col string) string {
 	switch col {
 	case "id", "end_user_id":
 		return "bigint"
@@ -130,9 +140,9 @@ func seedColumnType(col string) string {
 	return "text"
 }
 
-// checkSeedColumns makes a schema change that the binary encoding does not
+// checkBulkColumns makes a schema change that the binary encoding does not
 // follow fail with a clear message instead of a COPY format error.
-func checkSeedColumns(tx *gorm.DB) error {
+func checkBulkColumns(tx *gorm.DB) error {
 	var cols []struct{ Tab, Col, Typ string }
 	err := tx.Raw(`SELECT c.relname AS tab, a.attname AS col, format_type(a.atttypid, a.atttypmod) AS typ
 		FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
@@ -144,9 +154,9 @@ func checkSeedColumns(tx *gorm.DB) error {
 	for _, c := range cols {
 		have[c.Tab+"."+c.Col] = c.Typ
 	}
-	for tab, names := range map[string][]string{"end_users": seedUserColumns, "items": seedItemColumns} {
+	for tab, names := range map[string][]string{"end_users": bulkUserColumns, "items": bulkItemColumns} {
 		for _, col := range names {
-			if got, want := have[tab+"."+col], seedColumnType(col); got != want {
+			if got, want := have[tab+"."+col], bulkColumnType(col); got != want {
 				return fmt.Errorf("seed: %s.%s is %q in the database, the seeder writes %q", tab, col, got, want)
 			}
 		}
@@ -154,10 +164,10 @@ func checkSeedColumns(tx *gorm.DB) error {
 	return nil
 }
 
-// copySeedChunk sends a batch's users, then its items, with COPY on the
+// write sends a batch's users, then its items, with COPY on the
 // transaction's own connection.
-func copySeedChunk(ctx context.Context, conn *sql.Conn, c *seedChunk) error {
-	return conn.Raw(func(dc any) error {
+func (w *copyWriter) write(ctx context.Context, b *BulkBatch) error {
+	return w.conn.Raw(func(dc any) error {
 		sc, ok := dc.(*stdlib.Conn)
 		if !ok {
 			return fmt.Errorf("seed: COPY needs a pgx connection, not %T", dc)
@@ -167,7 +177,7 @@ func copySeedChunk(ctx context.Context, conn *sql.Conn, c *seedChunk) error {
 			table string
 			cols  []string
 			data  []byte
-		}{{"end_users", seedUserColumns, c.userCopy}, {"items", seedItemColumns, c.itemCopy}} {
+		}{{"end_users", bulkUserColumns, b.userCopy}, {"items", bulkItemColumns, b.itemCopy}} {
 			stmt := "COPY " + t.table + " (" + strings.Join(t.cols, ", ") + ") FROM STDIN (FORMAT binary)"
 			if _, err := pg.CopyFrom(ctx, bytes.NewReader(t.data), stmt); err != nil {
 				return fmt.Errorf("copy %s: %w", t.table, err)
@@ -235,14 +245,15 @@ func (b *copyBuf) timeOrNull(t *time.Time) {
 	b.time(*t)
 }
 
-// encodeSeedChunk writes a batch's rows in seedUserColumns and
-// seedItemColumns order.
-func encodeSeedChunk(c *seedChunk) (users, items []byte) {
-	ub := newCopyBuf(len(c.users) * 640)
-	for i := range c.users {
-		u := &c.users[i]
-		s := &u.Identity
-		ub.row(len(seedUserColumns))
+// encode writes a batch's rows in bulkUserColumns and bulkItemColumns
+// order, sealing each user's identity on the way.
+func (*copyWriter) encode(db *DB, users []BulkUser, items []BulkItem) *BulkBatch {
+	ub := newCopyBuf(len(users) * 640)
+	for i := range users {
+		u := &users[i]
+		sealed := db.sealIdentity(u.UserID, u.Identity)
+		s := &sealed
+		ub.row(len(bulkUserColumns))
 		ub.int8(u.ID)
 		ub.text(u.UserID)
 		ub.text(u.ClientUserID)
@@ -260,10 +271,10 @@ func encodeSeedChunk(c *seedChunk) (users, items []byte) {
 		ub.timeOrNull(u.NextConsentExpiration)
 	}
 	ub.end()
-	ib := newCopyBuf(len(c.items) * 512)
-	for i := range c.items {
-		it := &c.items[i]
-		ib.row(len(seedItemColumns))
+	ib := newCopyBuf(len(items) * 512)
+	for i := range items {
+		it := &items[i]
+		ib.row(len(bulkItemColumns))
 		ib.text(it.ItemID)
 		ib.int8(it.EndUserID)
 		ib.textOrNull(it.InstitutionID)
@@ -282,5 +293,5 @@ func encodeSeedChunk(c *seedChunk) (users, items []byte) {
 		ib.time(it.UpdatedAt)
 	}
 	ib.end()
-	return ub, ib
+	return &BulkBatch{userCopy: ub, itemCopy: ib}
 }

@@ -8,6 +8,9 @@ import (
 	"gorm.io/gorm"
 )
 
+// Part of the fast path (fastpath.go): the queries whose best plan depends
+// on their values are planned for those values on every run.
+
 // planned is a handle for the list and filter queries whose best plan
 // depends on their values. The driver prepares other statements once per
 // connection, and after five runs PostgreSQL may keep a generic plan that
@@ -16,9 +19,11 @@ import (
 // of the newest users (a common one), the wrong one costing 100 times
 // more. Through this handle each statement is sent unnamed, which
 // PostgreSQL plans for the values it carries, still in one round trip.
+// Sending it so is pgx's mode; without a pgx pool (SQLite) the handle is
+// a plain one.
 func (db *DB) planned(ctx context.Context) *gorm.DB {
 	g := db.gorm.WithContext(ctx)
-	if db.Dialect == Postgres {
+	if db.pool != nil {
 		g.Statement.ConnPool = customPlans{g.Statement.ConnPool}
 	}
 	return g

@@ -5,6 +5,9 @@ import (
 	"time"
 )
 
+// Part of the fast path (fastpath.go): what the pages read often and
+// changes rarely is kept, not asked for again.
+
 // cached keeps a value that changes rarely, loading it again once it is
 // older than the caller allows. Concurrent callers wait for one load.
 type cached[T any] struct {

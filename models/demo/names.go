@@ -1,4 +1,4 @@
-package models
+package demo
 
 // Word lists for the demo data Seed makes. The people are invented; the
 // cities, states, ZIP codes and area codes are real combinations, so the

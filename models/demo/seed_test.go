@@ -1,4 +1,4 @@
-package models_test
+package demo_test
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"ledgerdesk/models"
+	"ledgerdesk/models/demo"
 	"ledgerdesk/models/testdb"
 )
 
@@ -30,9 +31,9 @@ func seeded(t *testing.T, db *models.DB) ([]models.EndUser, []models.Item) {
 
 // seedOrFail seeds as `ledgerdesk seed` does: as the tables' owner, who may
 // rebuild their indexes.
-func seedOrFail(t *testing.T, db *models.DB, users int, seed uint64) models.SeedResult {
+func seedOrFail(t *testing.T, db *models.DB, users int, seed uint64) demo.Result {
 	t.Helper()
-	res, err := testdb.Owner(t, db).Seed(context.Background(), seedOrigin, models.SeedOptions{Users: users, Seed: seed}, nil)
+	res, err := demo.Seed(context.Background(), testdb.Owner(t, db), seedOrigin, demo.Options{Users: users, Seed: seed}, nil)
 	if err != nil {
 		t.Fatalf("seed %d users: %v", users, err)
 	}
@@ -373,7 +374,7 @@ func TestSeed_FailedSeedLeavesNothing(t *testing.T) {
 		if _, err := db.CreateEndUser(context.Background(), seedOrigin, models.EndUserInput{ClientUserID: taken}); err != nil {
 			t.Fatal(err)
 		}
-		_, err = testdb.Owner(t, db).Seed(context.Background(), seedOrigin, models.SeedOptions{Users: 50, Seed: 1}, nil)
+		_, err = demo.Seed(context.Background(), testdb.Owner(t, db), seedOrigin, demo.Options{Users: 50, Seed: 1}, nil)
 		if err == nil {
 			t.Fatalf("a seed colliding with %s succeeded", taken)
 		}
@@ -395,7 +396,7 @@ func TestSeed_FailedSeedLeavesNothing(t *testing.T) {
 func TestSeed_CancelledSeedLeavesNothing(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, db *models.DB) {
 		ctx, cancel := context.WithCancel(context.Background())
-		_, err := testdb.Owner(t, db).Seed(ctx, seedOrigin, models.SeedOptions{Users: 10001, Seed: 1}, func(done, total int) {
+		_, err := demo.Seed(ctx, testdb.Owner(t, db), seedOrigin, demo.Options{Users: 10001, Seed: 1}, func(done, total int) {
 			if done > 0 {
 				cancel() // after the first batch is written
 			}
@@ -417,7 +418,7 @@ func TestSeed_CancelledSeedLeavesNothing(t *testing.T) {
 func TestSeed_ReportsProgressToTheEnd(t *testing.T) {
 	db := testdb.SQLite(t)
 	var calls [][2]int
-	res, err := db.Seed(context.Background(), seedOrigin, models.SeedOptions{Users: 10001, Seed: 3}, func(done, total int) {
+	res, err := demo.Seed(context.Background(), db, seedOrigin, demo.Options{Users: 10001, Seed: 3}, func(done, total int) {
 		calls = append(calls, [2]int{done, total})
 	})
 	if err != nil {
@@ -438,7 +439,7 @@ func TestSeed_ReportsProgressToTheEnd(t *testing.T) {
 
 func TestSeed_RefusesNoUsers(t *testing.T) {
 	db := testdb.SQLite(t)
-	if _, err := db.Seed(context.Background(), seedOrigin, models.SeedOptions{Users: 0}, nil); err == nil {
+	if _, err := demo.Seed(context.Background(), db, seedOrigin, demo.Options{Users: 0}, nil); err == nil {
 		t.Fatal("a seed of 0 users succeeded")
 	}
 }
@@ -499,7 +500,7 @@ func TestSeed_BulkOnPostgresRebuildsIndexesAndKeys(t *testing.T) {
 		t.Fatal(err)
 	}
 	shape := schemaShape(t, other)
-	if _, err := testdb.Owner(t, other).Seed(context.Background(), seedOrigin, models.SeedOptions{Users: 10000, Seed: 1}, nil); err == nil {
+	if _, err := demo.Seed(context.Background(), testdb.Owner(t, other), seedOrigin, demo.Options{Users: 10000, Seed: 1}, nil); err == nil {
 		t.Fatal("a bulk seed with a colliding client_user_id succeeded")
 	}
 	if users, items := seeded(t, other); len(users) != 2 || len(items) != 0 {

@@ -1,4 +1,4 @@
-package models
+package main
 
 import (
 	"context"
@@ -10,22 +10,36 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
+
+	"ledgerdesk/models"
 )
 
-// BenchAuditFill appends n synthetic entries to the chain on PostgreSQL,
-// for `ledgerdesk bench audit`: each linked and hashed like any entry, so
-// the result verifies, and streamed with COPY in one transaction that
-// holds the chain head, so memory stays flat and no writer interleaves.
-// Their times spread over the span before now, oldest first. The actors
-// are the given member ids, a few API keys and anonymous visitors.
-func (db *DB) BenchAuditFill(ctx context.Context, n int, span time.Duration, members []string, progress func(done int)) error {
-	if db.Dialect != Postgres {
+// The audit benchmark's fill writes the log's table directly, as the
+// tables' owner, which the portal itself never does: its only way to add
+// an entry is models.DB.Apply. The fill lives here, in the bench tool, so
+// the serving code offers no other way.
+
+// auditFillBulkMin is the smallest fill that rebuilds the log's indexes
+// instead of updating them row by row (as a bulk seed does).
+const auditFillBulkMin = 10000
+
+// auditFillMaintenanceMem is the memory the index rebuild sorts in.
+const auditFillMaintenanceMem = "512MB"
+
+// fillAudit appends n synthetic entries to the chain on PostgreSQL, for
+// `ledgerdesk bench audit`: each linked and hashed like any entry, so the
+// result verifies, and streamed with COPY in one transaction that holds
+// the chain head, so memory stays flat and no writer interleaves. Their
+// times spread over the span before now, oldest first. The actors are the
+// given member ids, a few API keys and anonymous visitors.
+func fillAudit(ctx context.Context, db *models.DB, n int, span time.Duration, members []string, progress func(done int)) error {
+	if db.Dialect != models.Postgres {
 		return errors.New("bench fill runs on PostgreSQL")
 	}
 	if len(members) == 0 {
 		return errors.New("bench fill needs at least one member id")
 	}
-	sqlDB, err := db.gorm.DB()
+	sqlDB, err := db.SQL()
 	if err != nil {
 		return err
 	}
@@ -39,24 +53,24 @@ func (db *DB) BenchAuditFill(ctx context.Context, n int, span time.Duration, mem
 		if !ok {
 			return fmt.Errorf("bench fill needs a pgx connection, not %T", dc)
 		}
-		return benchFill(ctx, sc.Conn(), n, span, members, progress)
+		return fillAuditOn(ctx, sc.Conn(), n, span, members, progress)
 	})
 }
 
-func benchFill(ctx context.Context, c *pgx.Conn, n int, span time.Duration, members []string, progress func(int)) error {
+func fillAuditOn(ctx context.Context, c *pgx.Conn, n int, span time.Duration, members []string, progress func(int)) error {
 	tx, err := c.Begin(ctx)
 	if err != nil {
 		return err
 	}
 	defer tx.Rollback(ctx)
-	var head ChainHead
+	var head models.ChainHead
 	if err := tx.QueryRow(ctx, `SELECT seq, hash FROM audit_chain_head WHERE id = 1 FOR UPDATE`).Scan(&head.Seq, &head.Hash); err != nil {
 		return fmt.Errorf("lock chain head: %w", err)
 	}
 	// Building the indexes once after the load beats updating each of
 	// them row by row; the transaction puts them back if it fails.
 	var indexes []string
-	if n >= seedBulkMin && head.Seq <= int64(n) {
+	if n >= auditFillBulkMin && head.Seq <= int64(n) {
 		rows, err := tx.Query(ctx, `SELECT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid)
 			FROM pg_index i WHERE i.indrelid = 'audit_entries'::regclass
 			AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid) ORDER BY 1`)
@@ -80,7 +94,7 @@ func benchFill(ctx context.Context, c *pgx.Conn, n int, span time.Duration, memb
 		}
 	}
 	rng := rand.New(rand.NewPCG(uint64(head.Seq), 42))
-	start := Now().Add(-span)
+	start := models.Now().Add(-span)
 	step := span / time.Duration(n+1)
 	actions := []struct{ action, target string }{
 		{"auth.login", ""}, {"auth.login_failed", ""}, {"auth.logout", ""},
@@ -92,7 +106,7 @@ func benchFill(ctx context.Context, c *pgx.Conn, n int, span time.Duration, memb
 		"Mozilla/5.0 (Windows NT 10.0; Win64; x64) Chrome/126.0 Safari/537.36", "plaid-python/25.0.0"}
 	prev := head.Hash
 	i := 0
-	e := AuditEntry{}
+	e := models.AuditEntry{}
 	src := pgx.CopyFromFunc(func() ([]any, error) {
 		if i >= n {
 			return nil, nil
@@ -102,17 +116,17 @@ func benchFill(ctx context.Context, c *pgx.Conn, n int, span time.Duration, memb
 		}
 		i++
 		a := actions[rng.IntN(len(actions))]
-		e = AuditEntry{Seq: head.Seq + int64(i), OccurredAt: start.Add(step * time.Duration(i)).Truncate(time.Microsecond),
+		e = models.AuditEntry{Seq: head.Seq + int64(i), OccurredAt: start.Add(step * time.Duration(i)).Truncate(time.Microsecond),
 			Action: a.action, RequestID: strconv.FormatUint(rng.Uint64(), 16),
 			IP:        "10." + strconv.Itoa(rng.IntN(4)) + "." + strconv.Itoa(rng.IntN(250)) + "." + strconv.Itoa(1+rng.IntN(250)),
 			UserAgent: agents[rng.IntN(len(agents))], PrevHash: prev, Diff: "{}"}
 		switch {
 		case a.action == "auth.login_failed":
-			e.ActorType = ActorAnonymous
+			e.ActorType = models.ActorAnonymous
 		case a.action == "api.user_get":
-			e.ActorType, e.ActorID = ActorAPIKey, "key_"+strconv.Itoa(rng.IntN(20))
+			e.ActorType, e.ActorID = models.ActorAPIKey, "key_"+strconv.Itoa(rng.IntN(20))
 		default:
-			e.ActorType, e.ActorID = ActorMember, members[rng.IntN(len(members))]
+			e.ActorType, e.ActorID = models.ActorMember, members[rng.IntN(len(members))]
 		}
 		switch a.target {
 		case "end_user":
@@ -127,7 +141,7 @@ func benchFill(ctx context.Context, c *pgx.Conn, n int, span time.Duration, memb
 		if a.action == "user.pii_reveal" {
 			e.Reason = "support ticket " + strconv.Itoa(rng.IntN(100000))
 		}
-		e.Hash = e.computeHash()
+		e.Hash = e.ComputeHash()
 		prev = e.Hash
 		if progress != nil && i%100000 == 0 {
 			progress(i)
@@ -141,7 +155,7 @@ func benchFill(ctx context.Context, c *pgx.Conn, n int, span time.Duration, memb
 		return fmt.Errorf("copy audit entries: %w", err)
 	}
 	if len(indexes) > 0 {
-		if _, err := tx.Exec(ctx, `SET LOCAL maintenance_work_mem = '`+seedMaintenanceMem+`'`); err != nil {
+		if _, err := tx.Exec(ctx, `SET LOCAL maintenance_work_mem = '`+auditFillMaintenanceMem+`'`); err != nil {
 			return err
 		}
 	}

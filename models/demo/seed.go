@@ -1,8 +1,11 @@
-package models
+// Package demo makes realistic demo data: end users with names, emails,
+// phone numbers, addresses and sealed identities, and their items across
+// about 30 institutions, for a new portal to show and for the benchmarks to
+// measure. It writes through models' audited bulk load.
+package demo
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
@@ -12,10 +15,12 @@ import (
 	"time"
 
 	"gorm.io/gorm"
+
+	"ledgerdesk/models"
 )
 
-// SeedOptions says what demo data Seed makes.
-type SeedOptions struct {
+// Options says what demo data Seed makes.
+type Options struct {
 	Users int    // how many end users
 	Seed  uint64 // the same seed (and count) makes the same people and items
 	// Note, if set, hears about a slow step that follows the last batch
@@ -23,8 +28,8 @@ type SeedOptions struct {
 	Note func(msg string)
 }
 
-// SeedResult is what a seed made.
-type SeedResult struct {
+// Result is what a seed made.
+type Result struct {
 	Users        int
 	Items        int
 	ErrorItems   int // items in error
@@ -42,26 +47,22 @@ const seedChunkSize = 10000
 // seedSpan is how far back the seeded users' created_at reach.
 const seedSpan = 730 * 24 * time.Hour
 
-// Seed fills the database with realistic demo data: opts.Users end users
-// (names, emails, E.164 phone numbers, US addresses, sealed SSN and date
-// of birth for most) and 0–5 items each across about 30 institutions,
-// about 5% of them in error and 3% with consent expiring within a week.
-// The same opts.Seed makes the same people and items; ids continue after
-// the existing users, so seeding twice adds more users without collisions,
+// Seed fills db with realistic demo data: opts.Users end users (names,
+// emails, E.164 phone numbers, US addresses, sealed SSN and date of birth
+// for most) and 0–5 items each across about 30 institutions, about 5% of
+// them in error and 3% with consent expiring within a week. The same
+// opts.Seed makes the same people and items; ids continue after the
+// existing users, so seeding twice adds more users without collisions,
 // and user_tokens are random (their hashes only: nobody ever sees them).
 //
 // The whole seed is one audited change, one system.seed entry with the
 // counts, committed with the data in one transaction: a failed or
-// cancelled seed leaves nothing. On PostgreSQL the rows go in through
-// binary COPY, and other writers to end_users and items wait until the
-// seed commits. A bulk seed (see seedBulkMin) also drops the tables'
-// secondary indexes and foreign keys for the load and rebuilds them before
-// committing, which is several times faster than updating them row by
-// row; readers of the two tables wait for it too. progress, if not nil,
-// is called as batches are written.
-func (db *DB) Seed(ctx context.Context, o Origin, opts SeedOptions, progress func(done, total int)) (SeedResult, error) {
+// cancelled seed leaves nothing. It is a bulk load (models.DB.LoadEndUsers
+// says how it locks and, for a large one, rebuilds indexes). progress, if
+// not nil, is called as batches are written.
+func Seed(ctx context.Context, db *models.DB, o models.Origin, opts Options, progress func(done, total int)) (Result, error) {
 	if opts.Users <= 0 {
-		return SeedResult{}, fmt.Errorf("seed: the number of users must be positive, not %d", opts.Users)
+		return Result{}, fmt.Errorf("seed: the number of users must be positive, not %d", opts.Users)
 	}
 	if progress == nil {
 		progress = func(int, int) {}
@@ -70,32 +71,16 @@ func (db *DB) Seed(ctx context.Context, o Origin, opts SeedOptions, progress fun
 		opts.Note = func(string) {}
 	}
 	began := time.Now()
-	g := newSeedGen(db, opts, Now())
-	var res SeedResult
-	body := func(tx *gorm.DB, conn *sql.Conn) (Change, error) {
-		var bulk *seedBulk
-		if db.Dialect == Postgres {
-			var err error
-			if bulk, err = pgSeedPrepare(tx, opts.Users); err != nil {
-				return Change{}, err
-			}
-			g.binary = true
-		}
-		first, err := db.reserveEndUserIDs(tx, opts.Users)
-		if err != nil {
-			return Change{}, err
-		}
-		g.firstID = first
+	g := newSeedGen(db, opts, models.Now())
+	var res Result
+	err := db.LoadEndUsers(ctx, o, opts.Users, opts.Note, func(tx *gorm.DB, l *models.BulkLoad) (models.Change, error) {
+		g.load = l
 		if err := insertSeedInstitutions(tx); err != nil {
-			return Change{}, err
-		}
-		sink := func(c *seedChunk) error { return insertSeedChunk(ctx, tx, c) }
-		if conn != nil {
-			sink = func(c *seedChunk) error { return copySeedChunk(ctx, conn, c) }
+			return models.Change{}, err
 		}
 		progress(0, opts.Users)
-		err = g.run(ctx, func(c *seedChunk) error {
-			if err := sink(c); err != nil {
+		err := g.run(ctx, func(c *seedChunk) error {
+			if err := l.Write(ctx, c.batch); err != nil {
 				return err
 			}
 			res.Users += c.userCount
@@ -105,70 +90,21 @@ func (db *DB) Seed(ctx context.Context, o Origin, opts SeedOptions, progress fun
 			return nil
 		})
 		if err != nil {
-			return Change{}, err
-		}
-		if bulk != nil {
-			opts.Note(fmt.Sprintf("rebuilding %d indexes", len(bulk.indexes)))
-			if err := bulk.restore(tx); err != nil {
-				return Change{}, err
-			}
+			return models.Change{}, err
 		}
 		res.Institutions = len(seedInstitutions)
-		res.FirstID, res.LastID = first, first+int64(opts.Users)-1
-		return Change{Action: "system.seed",
-			Target: Target{Type: "end_user", ID: fmt.Sprintf("%d-%d", res.FirstID, res.LastID)},
+		res.FirstID, res.LastID = l.FirstID, l.FirstID+int64(opts.Users)-1
+		return models.Change{Action: "system.seed",
+			Target: models.Target{Type: "end_user", ID: fmt.Sprintf("%d-%d", res.FirstID, res.LastID)},
 			After: map[string]any{"users": res.Users, "items": res.Items, "items_in_error": res.ErrorItems,
 				"institutions": res.Institutions, "seed": strconv.FormatUint(opts.Seed, 10),
-				"first_id": res.FirstID, "last_id": res.LastID, "bulk": bulk != nil}}, nil
-	}
-	var err error
-	if db.Dialect == Postgres {
-		err = db.applyOnConn(ctx, o, body)
-	} else {
-		err = db.Apply(ctx, o, func(tx *gorm.DB) (Change, error) { return body(tx, nil) })
-	}
+				"first_id": res.FirstID, "last_id": res.LastID, "bulk": l.Bulk}}, nil
+	})
 	if err != nil {
-		return SeedResult{}, fmt.Errorf("seed %d users: %w", opts.Users, err)
+		return Result{}, fmt.Errorf("seed %d users: %w", opts.Users, err)
 	}
 	res.Elapsed = time.Since(began)
 	return res, nil
-}
-
-// HasEndUsers reports whether any end user, removed or not, exists.
-func (db *DB) HasEndUsers(ctx context.Context) (bool, error) {
-	var ids []int64
-	err := db.gorm.WithContext(ctx).Model(&EndUser{}).Limit(1).Pluck("id", &ids).Error
-	if err != nil {
-		return false, fmt.Errorf("look for end users: %w", err)
-	}
-	return len(ids) > 0, nil
-}
-
-// reserveEndUserIDs returns the first of n consecutive end_users ids no one
-// else will take. On PostgreSQL, where pgSeedPrepare locked the table
-// against other writers, it moves the id sequence past the range; on
-// SQLite the transaction is the only writer.
-func (db *DB) reserveEndUserIDs(tx *gorm.DB, n int) (int64, error) {
-	var first int64
-	if db.Dialect == Postgres {
-		if err := tx.Raw(`SELECT nextval(pg_get_serial_sequence('end_users', 'id'))`).Scan(&first).Error; err != nil {
-			return 0, fmt.Errorf("reserve end user ids: %w", err)
-		}
-		if n > 1 {
-			if err := tx.Exec(`SELECT setval(pg_get_serial_sequence('end_users', 'id'), ?)`, first+int64(n)-1).Error; err != nil {
-				return 0, fmt.Errorf("reserve end user ids: %w", err)
-			}
-		}
-		return first, nil
-	}
-	// AUTOINCREMENT never reuses an id, not even one whose row is gone:
-	// start after both the largest id and the recorded sequence.
-	err := tx.Raw(`SELECT MAX(COALESCE((SELECT MAX(id) FROM end_users), 0),
-		COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'end_users'), 0)) + 1`).Scan(&first).Error
-	if err != nil {
-		return 0, fmt.Errorf("reserve end user ids: %w", err)
-	}
-	return first, nil
 }
 
 // --- institutions, products and errors ---
@@ -349,12 +285,12 @@ var seedItemCounts = []float64{12, 16, 22, 22, 16, 12}
 // the seed and its index, so batches are made in parallel and still come
 // out the same on every run.
 type seedGen struct {
-	db      *DB
-	seed    uint64
-	total   int
-	firstID int64
-	now     time.Time
-	start   time.Time // the first user's created_at is about here
+	db    *models.DB
+	load  *models.BulkLoad // the load the batches go to
+	seed  uint64
+	total int
+	now   time.Time
+	start time.Time // the first user's created_at is about here
 
 	firstLocal, lastLocal []string // names as they appear in email addresses
 
@@ -363,12 +299,11 @@ type seedGen struct {
 	webhooks, authMethods                    []*string
 	productJSON                              []seedProductJSON
 	background, userPresent                  string
-	binary                                   bool // encode batches for PostgreSQL's COPY
 }
 
 type seedProductJSON struct{ products, billed, available string }
 
-func newSeedGen(db *DB, opts SeedOptions, now time.Time) *seedGen {
+func newSeedGen(db *models.DB, opts Options, now time.Time) *seedGen {
 	g := &seedGen{db: db, seed: opts.Seed, total: opts.Users, now: now, start: now.Add(-seedSpan),
 		background: "background", userPresent: "user_present_required"}
 	for _, n := range seedFirstNames {
@@ -414,7 +349,7 @@ func newSeedGen(db *DB, opts SeedOptions, now time.Time) *seedGen {
 }
 
 func jsonList(l []string) (string, error) {
-	v, err := StringList(l).Value()
+	v, err := models.StringList(l).Value()
 	if err != nil {
 		return "", err
 	}
@@ -461,41 +396,13 @@ func (w weighted) pick(r *rand.Rand) int {
 	return len(w) - 1
 }
 
-// seedUser is one end_users row.
-type seedUser struct {
-	ID                    int64
-	UserID, ClientUserID  string
-	TokenHash             string
-	CreatedAt, UpdatedAt  time.Time
-	Version               int32
-	Identity              storedIdentity
-	ItemCount, ErrorItems int32
-	NextConsentExpiration *time.Time
-}
-
-// seedItem is one items row.
-type seedItem struct {
-	ItemID                                 string
-	EndUserID                              int64
-	InstitutionID, InstitutionName         *string
-	Webhook, AuthMethod                    *string
-	Error, ErrorCode                       *string
-	Available, Billed, Products, Consented string
-	ConsentExpirationTime                  *time.Time
-	UpdateType                             string
-	CreatedAt, UpdatedAt                   time.Time
-}
-
+// seedChunk is one batch, encoded for the load.
 type seedChunk struct {
 	index      int
-	users      []seedUser
-	items      []seedItem
+	batch      *models.BulkBatch
 	userCount  int
 	itemCount  int
 	errorItems int
-	// On PostgreSQL, the rows in binary COPY format, made by the worker
-	// that generated them (the slices above are dropped then).
-	userCopy, itemCopy []byte
 }
 
 // run makes the batches on a few goroutines and hands them to sink in
@@ -558,31 +465,27 @@ func (g *seedGen) chunk(k int) *seedChunk {
 	r := rand.New(rand.NewPCG(g.seed, uint64(k)))
 	from := k * seedChunkSize
 	n := min(seedChunkSize, g.total-from)
-	c := &seedChunk{index: k, users: make([]seedUser, n), items: make([]seedItem, 0, n*5/2+16)}
+	c := &seedChunk{index: k}
+	users, items := make([]models.BulkUser, n), make([]models.BulkItem, 0, n*5/2+16)
 	step := float64(seedSpan-time.Hour) / float64(g.total)
-	for i := range c.users {
-		u := &c.users[i]
+	for i := range users {
+		u := &users[i]
 		idx := from + i
-		u.ID = g.firstID + int64(idx)
+		u.ID = g.load.FirstID + int64(idx)
 		u.CreatedAt = g.start.Add(time.Duration((float64(idx) + r.Float64()) * step)).Truncate(time.Microsecond)
 		u.UpdatedAt, u.Version = u.CreatedAt, 1
 		u.UserID = opaqueID(uint64(u.ID), r, 29)
 		u.ClientUserID = seedClientUserID(u.ID)
 		// Random, not from the seed: a seeded user's token must not be
 		// guessable from the seed. Nobody sees it; it can be rotated.
-		u.TokenHash = HashToken(g.db.NewUserToken())
-		var ident *Identity
+		u.TokenHash = models.HashToken(g.db.NewUserToken())
 		if r.Float64() >= seedNoIdentityRate {
-			ident = g.identity(r)
+			u.Identity = g.identity(r)
 		}
-		u.Identity = g.db.sealIdentity(u.UserID, ident)
-		g.items(r, u, c)
+		items = g.items(r, u, c, items)
 	}
-	c.userCount, c.itemCount = len(c.users), len(c.items)
-	if g.binary {
-		c.userCopy, c.itemCopy = encodeSeedChunk(c)
-		c.users, c.items = nil, nil
-	}
+	c.userCount, c.itemCount = len(users), len(items)
+	c.batch = g.load.Encode(users, items)
 	return c
 }
 
@@ -634,9 +537,9 @@ func scramble(x uint64) uint64 {
 }
 
 // identity makes a consumer-report identity that passes Validate.
-func (g *seedGen) identity(r *rand.Rand) *Identity {
+func (g *seedGen) identity(r *rand.Rand) *models.Identity {
 	fi, li := r.IntN(len(seedFirstNames)), r.IntN(len(seedLastNames))
-	id := &Identity{FirstName: seedFirstNames[fi], LastName: seedLastNames[li]}
+	id := &models.Identity{FirstName: seedFirstNames[fi], LastName: seedLastNames[li]}
 	city := &seedCities[r.IntN(len(seedCities))]
 
 	id.Emails = append(id.Emails, g.email(r, fi, li))
@@ -682,7 +585,7 @@ func (g *seedGen) identity(r *rand.Rand) *Identity {
 	case x < 16:
 		street += " Unit " + strconv.Itoa(100+r.IntN(900))
 	}
-	id.Address = Address{Street: street, City: city.City, Region: city.State,
+	id.Address = models.Address{Street: street, City: city.City, Region: city.State,
 		PostalCode: city.Zips[r.IntN(len(city.Zips))], Country: "US"}
 	return id
 }
@@ -733,15 +636,15 @@ func pad(n, w int) string {
 	return s
 }
 
-// items makes the user's items and keeps the user's summary columns
-// (item_count, error_item_count, next_consent_expiration) in step.
-func (g *seedGen) items(r *rand.Rand, u *seedUser, c *seedChunk) {
+// items appends the user's items to out and keeps the user's summary
+// columns (item_count, error_item_count, next_consent_expiration) in step.
+func (g *seedGen) items(r *rand.Rand, u *models.BulkUser, c *seedChunk, out []models.BulkItem) []models.BulkItem {
 	n := g.itemCounts.pick(r)
 	t := u.CreatedAt
 	for j := 0; j < n; j++ {
 		// Each item links a while after the previous one.
 		t = t.Add(time.Duration(r.Float64() * 0.5 * float64(g.now.Sub(t)))).Truncate(time.Microsecond)
-		it := seedItem{EndUserID: u.ID, CreatedAt: t, UpdateType: g.background}
+		it := models.BulkItem{EndUserID: u.ID, CreatedAt: t, UpdateType: g.background}
 		// The top bit keeps item keys apart from user keys, so no item_id
 		// starts like a user_id.
 		it.ItemID = opaqueID(1<<63|uint64(u.ID)<<3|uint64(j), r, 37)
@@ -768,13 +671,13 @@ func (g *seedGen) items(r *rand.Rand, u *seedUser, c *seedChunk) {
 		switch x := r.Float64(); {
 		case x < seedExpiringRate:
 			// Within the warning window, clear of its edges.
-			e := g.now.Add(time.Hour + time.Duration(r.Float64()*float64(ConsentWarning-2*time.Hour))).Truncate(time.Microsecond)
+			e := g.now.Add(time.Hour + time.Duration(r.Float64()*float64(models.ConsentWarning-2*time.Hour))).Truncate(time.Microsecond)
 			it.ConsentExpirationTime = &e
 		case x < seedExpiringRate+seedExpiredRate:
 			e := g.now.Add(-time.Hour - time.Duration(r.Float64()*float64(60*24*time.Hour))).Truncate(time.Microsecond)
 			it.ConsentExpirationTime = &e
 		case x < seedExpiringRate+seedExpiredRate+seedLaterRate:
-			e := g.now.Add(ConsentWarning + time.Hour + time.Duration(r.Float64()*float64(390*24*time.Hour))).Truncate(time.Microsecond)
+			e := g.now.Add(models.ConsentWarning + time.Hour + time.Duration(r.Float64()*float64(390*24*time.Hour))).Truncate(time.Microsecond)
 			it.ConsentExpirationTime = &e
 		}
 		if r.Float64() < seedErrorRate {
@@ -788,18 +691,19 @@ func (g *seedGen) items(r *rand.Rand, u *seedUser, c *seedChunk) {
 			u.NextConsentExpiration = e
 		}
 		u.ItemCount++
-		c.items = append(c.items, it)
+		out = append(out, it)
 	}
+	return out
 }
 
 // itemError is one of seedErrors as Plaid's error object carries it.
-func (g *seedGen) itemError(r *rand.Rand) *ItemError {
+func (g *seedGen) itemError(r *rand.Rand) *models.ItemError {
 	t := &seedErrors[g.errs.pick(r)]
 	reqID := make([]byte, 15)
 	fillBase62(reqID, r)
 	display := t.Display
 	status := 400
-	e := &ItemError{ErrorType: t.Type, ErrorCode: t.Code, ErrorMessage: t.Message, DisplayMessage: &display,
+	e := &models.ItemError{ErrorType: t.Type, ErrorCode: t.Code, ErrorMessage: t.Message, DisplayMessage: &display,
 		RequestID: string(reqID), Causes: json.RawMessage("[]"), Status: &status,
 		DocumentationURL: "https://plaid.com/docs/errors/" + t.Doc}
 	if len(t.Reasons) > 0 {
@@ -810,57 +714,10 @@ func (g *seedGen) itemError(r *rand.Rand) *ItemError {
 	return e
 }
 
-// --- writing batches ---
-
-var seedUserColumns = []string{"id", "user_id", "client_user_id", "user_token_hash", "created_at", "updated_at", "version",
-	"has_identity", "first_name", "last_name", "phone_numbers", "emails", "ssn_kind", "ssn_cipher", "dob_cipher", "pii_key_id",
-	"address_street", "address_city", "address_region", "address_postal_code", "address_country", "search_text",
-	"item_count", "error_item_count", "next_consent_expiration"}
-
-var seedItemColumns = []string{"item_id", "end_user_id", "institution_id", "institution_name", "webhook", "auth_method",
-	"error", "error_code", "available_products", "billed_products", "products", "consented_products",
-	"consent_expiration_time", "update_type", "created_at", "updated_at"}
-
-// values are a user's columns in seedUserColumns order, for SQLite.
-func (u *seedUser) values(v []any) {
-	s := &u.Identity
-	v[0], v[1], v[2], v[3], v[4], v[5], v[6] = &u.ID, &u.UserID, &u.ClientUserID, &u.TokenHash, &u.CreatedAt, &u.UpdatedAt, &u.Version
-	v[7], v[8], v[9], v[10], v[11], v[12], v[13], v[14], v[15] = &s.HasIdentity, &s.FirstName, &s.LastName,
-		&s.PhoneNumbers, &s.Emails, &s.SSNKind, &s.SSNCipher, &s.DOBCipher, &s.PIIKeyID
-	v[16], v[17], v[18], v[19], v[20], v[21] = &s.Street, &s.City, &s.Region, &s.PostalCode, &s.Country, &s.SearchText
-	v[22], v[23], v[24] = &u.ItemCount, &u.ErrorItems, u.NextConsentExpiration
-}
-
-// values are an item's columns in seedItemColumns order, for SQLite.
-func (it *seedItem) values(v []any) {
-	v[0], v[1], v[2], v[3], v[4], v[5] = &it.ItemID, &it.EndUserID, it.InstitutionID, it.InstitutionName, it.Webhook, it.AuthMethod
-	v[6], v[7], v[8], v[9], v[10], v[11] = it.Error, it.ErrorCode, &it.Available, &it.Billed, &it.Products, &it.Consented
-	v[12], v[13], v[14], v[15] = it.ConsentExpirationTime, &it.UpdateType, &it.CreatedAt, &it.UpdatedAt
-}
-
-// insertSeedChunk writes a batch on SQLite, one row per INSERT: the
-// driver compiles every statement anew, and one-row statements compile
-// fastest (multi-row ones were 2-4 times slower in total).
-func insertSeedChunk(ctx context.Context, tx *gorm.DB, c *seedChunk) error {
-	if err := insertRows(ctx, tx, "end_users", seedUserColumns, len(c.users), func(i int, v []any) { c.users[i].values(v) }); err != nil {
-		return fmt.Errorf("insert end users: %w", err)
+func mustJSON(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err)
 	}
-	if err := insertRows(ctx, tx, "items", seedItemColumns, len(c.items), func(i int, v []any) { c.items[i].values(v) }); err != nil {
-		return fmt.Errorf("insert items: %w", err)
-	}
-	return nil
-}
-
-func insertRows(ctx context.Context, tx *gorm.DB, table string, cols []string, n int, fill func(i int, v []any)) error {
-	stmt := "INSERT INTO " + table + " (" + strings.Join(cols, ", ") + ") VALUES (" +
-		strings.TrimSuffix(strings.Repeat("?, ", len(cols)), ", ") + ")"
-	conn := tx.Statement.ConnPool
-	vals := make([]any, len(cols))
-	for i := 0; i < n; i++ {
-		fill(i, vals)
-		if _, err := conn.ExecContext(ctx, stmt, vals...); err != nil {
-			return err
-		}
-	}
-	return nil
+	return string(b)
 }
