@@ -47,7 +47,7 @@ func bench(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err := s.parse(args); err != nil {
 		return err
 	}
-	db, secrets, err := openBenchDB(ctx, "bench", dbo, getenv)
+	db, secrets, err := openBenchDB(ctx, dbo, getenv)
 	if err != nil {
 		return err
 	}
@@ -190,20 +190,8 @@ func benchDBOptions(s *settings) *dbOptions {
 
 // openBenchDB opens the PostgreSQL database a benchmark runs on, with the
 // configured keys: the benchmarks measure production's database only.
-func openBenchDB(ctx context.Context, name string, dbo *dbOptions, getenv func(string) string) (*models.DB, web.Secrets, error) {
-	secrets, err := web.LoadSecrets(dbo.dataDir, getenv)
-	if err != nil {
-		return nil, web.Secrets{}, err
-	}
-	db, err := dbo.open(ctx, true)
-	if err != nil {
-		return nil, web.Secrets{}, err
-	}
-	if err := configurePII(db, secrets, "sandbox"); err != nil {
-		db.Close()
-		return nil, web.Secrets{}, err
-	}
-	return db, secrets, nil
+func openBenchDB(ctx context.Context, dbo *dbOptions, getenv func(string) string) (*models.DB, web.Secrets, error) {
+	return dbo.openWithPII(ctx, getenv, true, "sandbox")
 }
 
 // benchPage is one page measured: the portal's URL, the reference's, and

@@ -30,7 +30,7 @@ func benchAPI(ctx context.Context, args []string, getenv func(string) string, st
 	if err := s.parse(args); err != nil {
 		return err
 	}
-	db, secrets, err := openBenchDB(ctx, "bench api", dbo, getenv)
+	db, secrets, err := openBenchDB(ctx, dbo, getenv)
 	if err != nil {
 		return err
 	}

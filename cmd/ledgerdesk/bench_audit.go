@@ -33,7 +33,7 @@ func benchAudit(ctx context.Context, args []string, getenv func(string) string, 
 	if err := s.parse(args); err != nil {
 		return err
 	}
-	db, secrets, err := openBenchDB(ctx, "bench audit", dbo, getenv)
+	db, secrets, err := openBenchDB(ctx, dbo, getenv)
 	if err != nil {
 		return err
 	}

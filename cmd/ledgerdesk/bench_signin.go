@@ -39,7 +39,7 @@ func benchSignIn(ctx context.Context, args []string, getenv func(string) string,
 	if err := s.parse(args); err != nil {
 		return err
 	}
-	db, _, err := openBenchDB(ctx, "bench signin", dbo, getenv)
+	db, _, err := openBenchDB(ctx, dbo, getenv)
 	if err != nil {
 		return err
 	}
