@@ -264,14 +264,7 @@ func (db *DB) ListAPIKeys(ctx context.Context, cursorText string) (*APIKeyPage, 
 		return nil, err
 	}
 	q := db.gorm.WithContext(ctx).Model(&APIKey{})
-	switch {
-	case from == nil:
-		q = q.Order("created_at DESC, id DESC")
-	case !from.back:
-		q = q.Where("(created_at, id) < (?, ?)", from.at, from.id).Order("created_at DESC, id DESC")
-	default:
-		q = q.Where("(created_at, id) > (?, ?)", from.at, from.id).Order("created_at ASC, id ASC")
-	}
+	q = apiKeyCursors.seek(q, from)
 	var rows []APIKey
 	if err := q.Limit(APIKeyPageSize + 1).Find(&rows).Error; err != nil {
 		return nil, fmt.Errorf("list api keys: %w", err)

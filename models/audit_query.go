@@ -331,14 +331,7 @@ func (db *DB) ListAudit(ctx context.Context, r AuditPageRequest) (*AuditPage, er
 		return page, nil
 	}
 	q := s.apply(db.planned(ctx).Model(&AuditEntry{}))
-	switch {
-	case from == nil:
-		q = q.Order("seq DESC")
-	case !from.back:
-		q = q.Where("seq < ?", from.id).Order("seq DESC")
-	default:
-		q = q.Where("seq > ?", from.id).Order("seq ASC")
-	}
+	q = auditCursors.seek(q, from)
 	rows, err := auditRows.query(db, q.Limit(r.Limit+1), make([]AuditEntry, 0, r.Limit+1))
 	if err != nil {
 		return nil, fmt.Errorf("list audit entries: %w", err)

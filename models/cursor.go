@@ -5,7 +5,10 @@ import (
 	"encoding/base64"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
+
+	"gorm.io/gorm"
 
 	"ledgerdesk/models/text"
 )
@@ -33,21 +36,65 @@ type cursor struct {
 	key  string    // the row's id, for a list whose ids are keys
 }
 
-// cursorList is how one list's cursors are written.
+// cursorList is how one list's cursors are written, and the keyset its
+// rows are ordered and sought by.
 type cursorList struct {
 	tag   byte // the list's letter
 	timed bool // ordered by (time, id); else by id alone
 	keyed bool // the id is a 24-character key; else a positive number
+
+	// The SQL of the keyset, written once: the order newest first and
+	// oldest first, and the conditions for the rows before and after a key.
+	newestFirst, oldestFirst, before, after string
 }
 
 // The lists paged by cursor.
 var (
-	userCursors    = cursorList{tag: 'u', timed: true}
-	memberCursors  = cursorList{tag: 'm', timed: true, keyed: true}
-	apiKeyCursors  = cursorList{tag: 'k', timed: true}
-	auditCursors   = cursorList{tag: 'a'}
-	attemptCursors = cursorList{tag: 'w'}
+	userCursors    = newCursorList('u', false, "created_at", "id")
+	memberCursors  = newCursorList('m', true, "created_at", "id")
+	apiKeyCursors  = newCursorList('k', false, "created_at", "id")
+	auditCursors   = newCursorList('a', false, "seq")
+	attemptCursors = newCursorList('w', false, "a.id")
 )
+
+// newCursorList describes a list ordered by key, newest first: a time
+// column and an id, or an id alone. The comparison is a row comparison,
+// not "a < x OR (a = x AND b < y)": only the row form becomes an index
+// condition, so a page 10,000 deep seeks instead of scanning the rows
+// before it.
+func newCursorList(tag byte, keyed bool, key ...string) cursorList {
+	desc, asc, marks := make([]string, len(key)), make([]string, len(key)), make([]string, len(key))
+	for i, col := range key {
+		desc[i], asc[i], marks[i] = col+" DESC", col+" ASC", "?"
+	}
+	cols, vals := strings.Join(key, ", "), strings.Join(marks, ", ")
+	if len(key) > 1 {
+		cols, vals = "("+cols+")", "("+vals+")"
+	}
+	return cursorList{tag: tag, timed: len(key) > 1, keyed: keyed,
+		newestFirst: strings.Join(desc, ", "), oldestFirst: strings.Join(asc, ", "),
+		before: cols + " < " + vals, after: cols + " > " + vals}
+}
+
+// seek orders q by the list's key and keeps the rows past from, in its
+// direction; from nil is the first page.
+func (l cursorList) seek(q *gorm.DB, from *cursor) *gorm.DB {
+	if from == nil {
+		return q.Order(l.newestFirst)
+	}
+	var id any = from.id
+	if l.keyed {
+		id = from.key
+	}
+	args := []any{id}
+	if l.timed {
+		args = []any{from.at, id}
+	}
+	if from.back {
+		return q.Where(l.after, args...).Order(l.oldestFirst)
+	}
+	return q.Where(l.before, args...).Order(l.newestFirst)
+}
 
 // maxCursor is the longest token any list writes, with room to spare; a
 // longer one is refused before it is decoded.

@@ -227,3 +227,23 @@ func TestKeysetPage_EmptyPageHasNoLinks(t *testing.T) {
 		t.Fatalf("past the oldest row: %v, %+v", rows, pc)
 	}
 }
+
+// The keyset SQL is what the lists' indexes are built for: the order
+// matches the index and the seek is a row comparison.
+func TestCursorList_KeysetSQLMatchesTheIndexes(t *testing.T) {
+	for _, tc := range []struct {
+		l                                       cursorList
+		newestFirst, oldestFirst, before, after string
+	}{
+		{userCursors, "created_at DESC, id DESC", "created_at ASC, id ASC", "(created_at, id) < (?, ?)", "(created_at, id) > (?, ?)"},
+		{memberCursors, "created_at DESC, id DESC", "created_at ASC, id ASC", "(created_at, id) < (?, ?)", "(created_at, id) > (?, ?)"},
+		{auditCursors, "seq DESC", "seq ASC", "seq < ?", "seq > ?"},
+		{attemptCursors, "a.id DESC", "a.id ASC", "a.id < ?", "a.id > ?"},
+	} {
+		got := [4]string{tc.l.newestFirst, tc.l.oldestFirst, tc.l.before, tc.l.after}
+		want := [4]string{tc.newestFirst, tc.oldestFirst, tc.before, tc.after}
+		if got != want {
+			t.Errorf("list %c: keyset %q, want %q", tc.l.tag, got, want)
+		}
+	}
+}

@@ -176,21 +176,7 @@ func (db *DB) ListEndUsers(ctx context.Context, r UserPageRequest) (*UserPage, e
 	}
 	// page puts a query on the keyset: rows past the cursor, in the
 	// cursor's direction, one more than the page to know if more follow.
-	page := func(q *gorm.DB) *gorm.DB {
-		switch {
-		case from != nil && !from.back:
-			// A row comparison, not "a < x OR (a = x AND b < y)": only
-			// the row form becomes an index condition, so page 10,000
-			// seeks instead of scanning the 250,000 rows before it.
-			q = q.Where("(created_at, id) < (?, ?)", from.at, from.id)
-		case from != nil:
-			q = q.Where("(created_at, id) > (?, ?)", from.at, from.id)
-		}
-		if from != nil && from.back {
-			return q.Order("created_at ASC, id ASC").Limit(r.Limit + 1)
-		}
-		return q.Order("created_at DESC, id DESC").Limit(r.Limit + 1)
-	}
+	page := func(q *gorm.DB) *gorm.DB { return userCursors.seek(q, from).Limit(r.Limit + 1) }
 	count := db.countBeside(ctx, r.Filter, now)
 	rows, err := listRows.query(db, page(db.matching(ctx, r.Filter, now, page)), make([]EndUser, 0, r.Limit+1))
 	if err != nil {

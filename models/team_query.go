@@ -81,14 +81,7 @@ func (db *DB) ListMembers(ctx context.Context, r MemberPageRequest) (*MemberPage
 	if err != nil {
 		return nil, err
 	}
-	switch {
-	case from == nil:
-		q = q.Order("created_at DESC, id DESC")
-	case !from.back:
-		q = q.Where("(created_at, id) < (?, ?)", from.at, from.key).Order("created_at DESC, id DESC")
-	default:
-		q = q.Where("(created_at, id) > (?, ?)", from.at, from.key).Order("created_at ASC, id ASC")
-	}
+	q = memberCursors.seek(q, from)
 	var rows []TeamMember
 	if err := q.Limit(r.Limit + 1).Find(&rows).Error; err != nil {
 		return nil, fmt.Errorf("list team members: %w", err)

@@ -325,14 +325,7 @@ func (db *DB) WebhookAttempts(ctx context.Context, endpointID int64, cursorText 
 		Joins("JOIN webhook_deliveries d ON d.id = a.delivery_id").
 		Joins("JOIN webhook_events e ON e.id = d.event_id").
 		Where("a.endpoint_id = ?", endpointID)
-	switch {
-	case from == nil:
-		q = q.Order("a.id DESC")
-	case !from.back:
-		q = q.Where("a.id < ?", from.id).Order("a.id DESC")
-	default:
-		q = q.Where("a.id > ?", from.id).Order("a.id ASC")
-	}
+	q = attemptCursors.seek(q, from)
 	var rows []AttemptRow
 	if err := q.Limit(limit + 1).Scan(&rows).Error; err != nil {
 		return nil, fmt.Errorf("list webhook attempts of endpoint %d: %w", endpointID, err)
