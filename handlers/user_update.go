@@ -47,9 +47,13 @@ func (h *Handler) UserUpdate(c *fiber.Ctx) error {
 	clearSSN, clearDOB := c.FormValue("clear_ssn") != "", c.FormValue("clear_dob") != ""
 	ident := values.Identity()
 	keep := models.KeepPII{SSN: !clearSSN, DateOfBirth: !clearDOB}
-	updated, err := h.DB.UpdateEndUserKeeping(c.UserContext(), current.Origin(c), u.ID, version, ident, keep)
+	updated, changed, err := h.DB.UpdateEndUserKeeping(c.UserContext(), current.Origin(c), u.ID, version, ident, keep)
 	if err == nil {
-		current.AddFlash(c, "Saved the identity of user "+strconv.FormatInt(u.ID, 10)+".")
+		if changed {
+			current.AddFlash(c, "Saved the identity of user "+strconv.FormatInt(u.ID, 10)+".")
+		} else {
+			current.AddFlash(c, "No changes to save: the identity of user "+strconv.FormatInt(u.ID, 10)+" is as it was.")
+		}
 		return redirect(c, "/users/"+strconv.FormatInt(updated.ID, 10))
 	}
 	f := pages.UserFormView{User: u, Version: version, Values: values, CSRFToken: current.CSRFToken(c),

@@ -463,9 +463,11 @@ func (e *StaleUpdateError) Error() string {
 // UpdateEndUser replaces a user's identity, audited as user.update with only
 // the changed fields (values redacted). version is the user's version when
 // the form was opened; if the user changed since, nothing is written and a
-// *StaleUpdateError (kind conflict) says what changed.
+// *StaleUpdateError (kind conflict) says what changed. An identity equal to
+// the stored one writes nothing: no new version, no audit entry.
 func (db *DB) UpdateEndUser(ctx context.Context, o Origin, id int64, version int, ident *Identity) (*EndUser, error) {
-	return db.UpdateEndUserKeeping(ctx, o, id, version, ident, KeepPII{})
+	u, _, err := db.UpdateEndUserKeeping(ctx, o, id, version, ident, KeepPII{})
+	return u, err
 }
 
 // KeepPII says which sealed values an update leaves as they are when the
@@ -476,8 +478,10 @@ type KeepPII struct {
 }
 
 // UpdateEndUserKeeping is UpdateEndUser that keeps the stored SSN and date
-// of birth where keep says so and the new identity has none.
-func (db *DB) UpdateEndUserKeeping(ctx context.Context, o Origin, id int64, version int, ident *Identity, keep KeepPII) (*EndUser, error) {
+// of birth where keep says so and the new identity has none. changed is
+// false when the identity was already the stored one and nothing was
+// written.
+func (db *DB) UpdateEndUserKeeping(ctx context.Context, o Origin, id int64, version int, ident *Identity, keep KeepPII) (u *EndUser, changed bool, err error) {
 	if ident != nil {
 		// Work on a copy: kept values are opened into it, and they must not
 		// reach the caller's identity (and from there a page).
@@ -490,9 +494,12 @@ func (db *DB) UpdateEndUserKeeping(ctx context.Context, o Origin, id int64, vers
 		ident.Validate(fields, Now())
 	}
 	if err := fields.Err(); err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	err := db.Apply(ctx, o, func(tx *gorm.DB) (Change, error) {
+	if same, err := db.identityUnchanged(ctx, id, version, ident, keep); err != nil || same != nil {
+		return same, false, err
+	}
+	err = db.Apply(ctx, o, func(tx *gorm.DB) (Change, error) {
 		var u EndUser
 		if err := tx.Where("id = ?", id).Take(&u).Error; err != nil {
 			if errors.Is(err, gorm.ErrRecordNotFound) {
@@ -507,14 +514,7 @@ func (db *DB) UpdateEndUserKeeping(ctx context.Context, o Origin, id int64, vers
 		if err != nil {
 			return Change{}, err
 		}
-		if !ident.Empty() && before != nil {
-			if keep.SSN && ident.SSNFull == "" && ident.SSNLast4 == "" {
-				ident.SSNFull, ident.SSNLast4 = before.SSNFull, before.SSNLast4
-			}
-			if keep.DateOfBirth && ident.DateOfBirth == "" {
-				ident.DateOfBirth = before.DateOfBirth
-			}
-		}
+		keepSealed(ident, before, keep)
 		if u.Version != version {
 			return Change{}, &Error{Kind: KindConflict, Message: "Someone else changed this user since you opened the form. Nothing was saved: review their change below.",
 				Err: &StaleUpdateError{Current: &u, Changed: differingFields(before, ident)}}
@@ -533,9 +533,60 @@ func (db *DB) UpdateEndUserKeeping(ctx context.Context, o Origin, id int64, vers
 			Before: auditIdentity(before), After: auditIdentity(ident)}, nil
 	})
 	if err != nil {
+		return nil, false, err
+	}
+	u, err = db.EndUserByID(ctx, id)
+	if err != nil {
+		return nil, false, err
+	}
+	return u, true, nil
+}
+
+// keepSealed fills the stored SSN and date of birth into ident where keep
+// says so and ident carries none.
+func keepSealed(ident, before *Identity, keep KeepPII) {
+	if ident.Empty() || before == nil {
+		return
+	}
+	if keep.SSN && ident.SSNFull == "" && ident.SSNLast4 == "" {
+		ident.SSNFull, ident.SSNLast4 = before.SSNFull, before.SSNLast4
+	}
+	if keep.DateOfBirth && ident.DateOfBirth == "" {
+		ident.DateOfBirth = before.DateOfBirth
+	}
+}
+
+// identityUnchanged returns the user when ident, with the kept values, is
+// the identity already stored at version: then there is nothing to write
+// and no transaction to open. In every other case (another version, a
+// removed or missing user, a difference) it returns nil and the update
+// goes on to report or write it.
+func (db *DB) identityUnchanged(ctx context.Context, id int64, version int, ident *Identity, keep KeepPII) (*EndUser, error) {
+	u, err := db.EndUserByID(ctx, id)
+	if err != nil {
+		var merr *Error
+		if errors.As(err, &merr) && merr.Kind == KindNotFound {
+			return nil, nil
+		}
 		return nil, err
 	}
-	return db.EndUserByID(ctx, id)
+	if u.Removed() || u.Version != version {
+		return nil, nil
+	}
+	before, err := db.Identity(u)
+	if err != nil {
+		return nil, err
+	}
+	var next *Identity
+	if ident != nil {
+		cp := *ident
+		next = &cp
+	}
+	keepSealed(next, before, keep)
+	if len(differingFields(before, next)) > 0 {
+		return nil, nil
+	}
+	return u, nil
 }
 
 // differingFields names the identity fields whose values differ.

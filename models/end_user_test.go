@@ -842,7 +842,7 @@ func TestUpdateEndUserKeeping_KeepsSealedValuesTheFormDidNotCarry(t *testing.T) 
 		// A form never carries the clear SSN or date of birth back.
 		form := carmen()
 		form.SSNFull, form.DateOfBirth, form.Address.City = "", "", "Evanston"
-		u, err := db.UpdateEndUserKeeping(ctx, adminOrigin, c.User.ID, 1, form, models.KeepPII{SSN: true, DateOfBirth: true})
+		u, _, err := db.UpdateEndUserKeeping(ctx, adminOrigin, c.User.ID, 1, form, models.KeepPII{SSN: true, DateOfBirth: true})
 		if err != nil {
 			t.Fatalf("update: %v", err)
 		}
@@ -860,7 +860,7 @@ func TestUpdateEndUserKeeping_KeepsSealedValuesTheFormDidNotCarry(t *testing.T) 
 		// Not keeping them clears them, and the diff says so.
 		form = carmen()
 		form.SSNFull, form.DateOfBirth, form.Address.City = "", "", "Evanston"
-		u, err = db.UpdateEndUserKeeping(ctx, adminOrigin, c.User.ID, 2, form, models.KeepPII{})
+		u, _, err = db.UpdateEndUserKeeping(ctx, adminOrigin, c.User.ID, 2, form, models.KeepPII{})
 		if err != nil {
 			t.Fatalf("update: %v", err)
 		}
@@ -872,5 +872,44 @@ func TestUpdateEndUserKeeping_KeepsSealedValuesTheFormDidNotCarry(t *testing.T) 
 			t.Errorf("diff names %v, want date_of_birth and ssn: %s", fields, es[1].Diff)
 		}
 		assertNoPersonalValues(t, db)
+	})
+}
+
+func TestUpdateEndUserKeeping_SameIdentityWritesNothing(t *testing.T) {
+	t.Parallel()
+	testdb.Each(t, func(t *testing.T, db *models.DB) {
+		c := createUser(t, db, "unchanged", carmen())
+		before := len(entries(t, db))
+		// The form sends back what it showed: no clear SSN or date of birth.
+		form := carmen()
+		form.SSNFull, form.DateOfBirth = "", ""
+		u, changed, err := db.UpdateEndUserKeeping(ctx, adminOrigin, c.User.ID, 1, form, models.KeepPII{SSN: true, DateOfBirth: true})
+		if err != nil {
+			t.Fatalf("update: %v", err)
+		}
+		if changed {
+			t.Error("an identity equal to the stored one reports a change")
+		}
+		if u.Version != 1 {
+			t.Errorf("version %d, want 1: nothing was written", u.Version)
+		}
+		if n := len(entries(t, db)); n != before {
+			t.Errorf("%d audit entries after saving no change, want %d", n, before)
+		}
+		// The API's update, with the identity as stored, writes nothing either.
+		if _, err := db.UpdateEndUser(ctx, adminOrigin, c.User.ID, 1, carmen()); err != nil {
+			t.Fatalf("update: %v", err)
+		}
+		if n := len(entries(t, db)); n != before {
+			t.Errorf("%d audit entries after an API update with no change, want %d", n, before)
+		}
+		// A real change is still written and reported.
+		form.Address.City = "Evanston"
+		if _, changed, err = db.UpdateEndUserKeeping(ctx, adminOrigin, c.User.ID, 1, form, models.KeepPII{SSN: true, DateOfBirth: true}); err != nil || !changed {
+			t.Fatalf("update with a change: changed %v, %v", changed, err)
+		}
+		if es := entriesWithAction(t, db, "user.update"); len(es) != 1 {
+			t.Errorf("%d user.update entries, want 1", len(es))
+		}
 	})
 }

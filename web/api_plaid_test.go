@@ -261,6 +261,30 @@ func TestAPIUserUpdate_ReplacesTheIdentity(t *testing.T) {
 	})
 }
 
+func TestAPIUserUpdate_TheSameIdentityAnswersOKAndWritesNoAuditEntry(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, db *models.DB) {
+		h := webtest.New(t, db)
+		key := newKey(t, db, models.ScopeWrite)
+		c := createUser(t, db, nil)
+		update := key.creds(map[string]any{"user_token": c.UserToken, "consumer_report_user_identity": identityJSON()})
+		wantOK(t, plaid(t, h.Client(t), "/user/update", update))
+		before := countTable(t, db, "audit_entries")
+
+		update = key.creds(map[string]any{"user_token": c.UserToken, "consumer_report_user_identity": identityJSON()})
+		r := plaid(t, h.Client(t), "/user/update", update)
+		wantOK(t, r)
+		if _, ok := r.JSON["request_id"]; !ok || len(r.JSON) != 1 {
+			t.Fatalf("an update with no change answers %s, want only request_id", r.Body)
+		}
+		if n := countTable(t, db, "audit_entries"); n != before {
+			t.Fatalf("%d audit entries after an update with no change, want %d", n, before)
+		}
+		if e := auditForUser(t, db, c.User.ID, "user.update"); len(e) != 1 {
+			t.Fatalf("%d user.update entries, want 1", len(e))
+		}
+	})
+}
+
 func TestAPIUserRemove_ThenTheUserIsNotFound(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, db *models.DB) {
 		h := webtest.New(t, db)
