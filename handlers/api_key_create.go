@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 
+	"github.com/a-h/templ"
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/utils"
 
@@ -34,8 +35,14 @@ func (h *Handler) APIKeyCreate(c *fiber.Ctx) error {
 		}
 		return render.Page(c, http.StatusUnprocessableEntity, "API keys", pages.APIKeys(*v))
 	}
-	if current.IsHTMX(c) {
-		return render.Fragment(c, http.StatusCreated, pages.APIKeySecret(created.Key, created.Secret))
+	// The list is read after the commit, so it holds the new key.
+	v, err := h.apiKeysView(c)
+	if err != nil {
+		return err
 	}
-	return render.Page(c, http.StatusCreated, "API key created", pages.APIKeyCreatedPage(created.Key, created.Secret))
+	v.Created, v.Secret = created.Key, created.Secret
+	if current.IsHTMX(c) {
+		return render.Fragment(c, http.StatusCreated, templ.Join(pages.APIKeySecret(created.Key, created.Secret), pages.APIKeyList(*v, true)))
+	}
+	return render.Page(c, http.StatusCreated, "API key created", pages.APIKeys(*v))
 }

@@ -23,7 +23,7 @@ func TestAPIKeyCreate_ShowsTheSecretOnceAndStoresItsHash(t *testing.T) {
 		wantStatus(t, r, http.StatusCreated)
 		wantFragment(t, r)
 		secret := strings.TrimSpace(byTestID(r.Doc, "api-key-secret").Text())
-		clientID := strings.TrimSpace(byTestID(r.Doc, "api-key-client-id").Text())
+		clientID := strings.TrimSpace(byTestID(r.Doc, "api-key-secret-panel").Find(`[data-testid="api-key-client-id"]`).Text())
 		webtest.Sensitive(secret)
 		if !strings.HasPrefix(secret, "ldk_") || len(secret) < 30 || len(clientID) != 24 {
 			t.Fatalf("secret %q, client_id %q", secret, clientID)
@@ -47,6 +47,46 @@ func TestAPIKeyCreate_ShowsTheSecretOnceAndStoresItsHash(t *testing.T) {
 		db.Gorm().Where("action = ? AND target_id = ?", "api_key.create", strconv.FormatInt(k.ID, 10)).Find(&entries)
 		if len(entries) != 1 || entries[0].ActorID != member.ID || strings.Contains(entries[0].Diff, secret) {
 			t.Fatalf("api_key.create entries: %+v", entries)
+		}
+	})
+}
+
+func TestAPIKeyCreate_TheListShowsTheNewKeyBesideItsSecret(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, db *models.DB) {
+		h := webtest.New(t, db)
+		admin, _ := h.SignIn(t, models.RoleAdmin)
+		if empty := admin.Get("/api-keys"); byTestID(empty.Doc, "api-keys-empty").Length() != 1 {
+			t.Fatal("a new portal lists API keys")
+		}
+		for i, headers := range [][]string{webtest.HTMX, nil} {
+			name := "billing service " + strconv.Itoa(i)
+			r := admin.Post("/api-keys", url.Values{"name": {name}, "scope": {"read"}}, headers...)
+			wantStatus(t, r, http.StatusCreated)
+			secret := strings.TrimSpace(byTestID(r.Doc, "api-key-secret").Text())
+			webtest.Sensitive(secret)
+			if !strings.HasPrefix(secret, "ldk_") {
+				t.Fatalf("no secret in the answer:\n%s", r.Body)
+			}
+			list := r.Doc.Find("#api-key-list")
+			if headers != nil {
+				wantFragment(t, r)
+				if oob, _ := list.Attr("hx-swap-oob"); oob != "true" {
+					t.Fatalf("the list is not swapped out of band: hx-swap-oob=%q", oob)
+				}
+			} else {
+				wantPage(t, r)
+			}
+			if list.Find(`[data-testid="api-keys-empty"]`).Length() != 0 {
+				t.Fatal("the answer still says there are no API keys")
+			}
+			rows := list.Find(`[data-testid="api-key-row"]`)
+			if rows.Length() != i+1 || strings.TrimSpace(rows.First().Find(`[data-testid="api-key-name"]`).Text()) != name {
+				t.Fatalf("%d rows, first %q; want %d with %q first", rows.Length(),
+					strings.TrimSpace(rows.First().Find(`[data-testid="api-key-name"]`).Text()), i+1, name)
+			}
+			if strings.Contains(list.Text(), secret) {
+				t.Fatal("the list shows the secret")
+			}
 		}
 	})
 }
