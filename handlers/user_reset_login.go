@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/a-h/templ"
 	"github.com/gofiber/fiber/v2"
 
 	"ledgerdesk/handlers/current"
@@ -32,5 +33,12 @@ func (h *Handler) UserResetLogin(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return render.Page(c, http.StatusOK, "", pages.UserItems(items, models.HealthClock{Now: models.Now()}))
+	page, err := h.userPageOOB(c, u.ID)
+	if err != nil {
+		return err
+	}
+	// The flash carries this action's message; a token shown by an
+	// earlier rotation goes.
+	return render.Page(c, http.StatusOK, "", templ.Join(pages.UserItems(items, models.HealthClock{Now: models.Now()}),
+		page, pages.TokenPanelOOB()))
 }

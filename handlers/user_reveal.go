@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 
+	"github.com/a-h/templ"
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/utils"
 
@@ -50,6 +51,14 @@ func (h *Handler) UserReveal(c *fiber.Ctx) error {
 	}
 	c.Set(fiber.HeaderCacheControl, "no-store")
 	if current.IsHTMX(c) {
+		if status == http.StatusOK {
+			// The reveal's entry shows in the History at once.
+			page, err := h.userPageOOB(c, u.ID)
+			if err != nil {
+				return err
+			}
+			body = templ.Join(body, page)
+		}
 		return render.Fragment(c, status, body)
 	}
 	return render.Page(c, status, "Reveal", pages.RevealPage(u, body))

@@ -4,10 +4,12 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/a-h/templ"
 	"github.com/gofiber/fiber/v2"
 
 	"ledgerdesk/handlers/current"
 	"ledgerdesk/handlers/render"
+	"ledgerdesk/views/layout"
 	"ledgerdesk/views/pages"
 )
 
@@ -24,7 +26,13 @@ func (h *Handler) UserRotateToken(c *fiber.Ctx) error {
 	}
 	panel := pages.TokenPanel(u, token, "New user_token for user "+strconv.FormatInt(u.ID, 10))
 	if current.IsHTMX(c) {
-		return render.Fragment(c, http.StatusOK, panel)
+		page, err := h.userPageOOB(c, u.ID)
+		if err != nil {
+			return err
+		}
+		// The panel replaces the previous action's message: the flash
+		// area empties.
+		return render.Fragment(c, http.StatusOK, templ.Join(panel, page, layout.FlashesOOB(nil)))
 	}
 	return render.Page(c, http.StatusOK, "New user_token", panel)
 }

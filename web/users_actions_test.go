@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -572,6 +573,77 @@ func TestUserPages_EveryRoleSeesThemOnlyAdminsSeeTheButtons(t *testing.T) {
 					t.Fatalf("Reveal link shown: %v, want %v", got, role.CanRevealPII())
 				}
 			})
+		}
+	})
+}
+
+// --- the page after an action ---
+
+func TestUserPageActions_UpdateHistoryAndUpdatedOutOfBandAndReplaceTheMessage(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, db *models.DB) {
+		h := webtest.New(t, db)
+		c, _ := h.SignIn(t, models.RoleAdmin)
+		u := createUser(t, db, sampleIdentity()).User
+		addItem(t, db, u.ID, nil)
+		const shown = "2006-01-02 15:04:05 UTC"
+		// An old "Updated", so that a new one shows.
+		long := time.Date(2020, 1, 2, 3, 4, 5, 0, time.UTC)
+		if err := db.Gorm().Model(&models.EndUser{}).Where("id = ?", u.ID).Update("updated_at", long).Error; err != nil {
+			t.Fatal(err)
+		}
+		if got := text(byTestID(c.Get(userPath(u.ID)).Doc, "user-updated")); got != long.Format(shown) {
+			t.Fatalf("the page shows Updated %q, want %q", got, long.Format(shown))
+		}
+
+		// wantPage checks the out-of-band History holds the action's entry
+		// and "Updated" is the user's stored time.
+		wantPage := func(t *testing.T, r *webtest.Response, action string) {
+			t.Helper()
+			wantStatus(t, r, http.StatusOK)
+			wantFragment(t, r)
+			hist := r.Doc.Find(`#user-history[hx-swap-oob="true"]`)
+			if hist.Length() != 1 {
+				t.Fatalf("no out-of-band History in:\n%s", r.Body)
+			}
+			newest := auditForUser(t, db, u.ID, action)
+			if len(newest) == 0 {
+				t.Fatalf("no %s entry", action)
+			}
+			last := newest[len(newest)-1]
+			if got := text(hist.Find(`[data-testid="history-row"]`).First().Find(`[data-testid="history-action"]`)); got != action {
+				t.Fatalf("the History's newest entry is %q, want %s", got, action)
+			}
+			if !strings.Contains(text(hist.Find(`[data-testid="history-row"]`).First()), strconv.FormatInt(last.Seq, 10)) {
+				t.Fatalf("the History's newest row is not entry %d", last.Seq)
+			}
+			upd := r.Doc.Find(`#user-updated[hx-swap-oob="true"]`)
+			if want := reloadUser(t, db, u.ID).UpdatedAt.UTC().Format(shown); upd.Length() != 1 || text(upd) != want {
+				t.Fatalf("out-of-band Updated %q (%d), want %q", text(upd), upd.Length(), want)
+			}
+		}
+
+		rot := c.Post(userPath(u.ID, "/rotate-token"), nil, htmxTo("token-panel")...)
+		wantPage(t, rot, "user.token_rotate")
+		if text(rot.Doc.Find(`#user-updated`)) == long.Format(shown) {
+			t.Fatal("Updated did not move after the rotation")
+		}
+		if flash := rot.Doc.Find(`#flash[hx-swap-oob="true"]`); flash.Length() != 1 || flash.Children().Length() != 0 {
+			t.Fatalf("the rotation does not clear the previous message:\n%s", rot.Body)
+		}
+
+		reset := c.Post(userPath(u.ID, "/reset-login"), nil, htmxTo("user-items")...)
+		wantPage(t, reset, "item.reset_login")
+		if panel := reset.Doc.Find(`#token-panel[hx-swap-oob="true"]`); panel.Length() != 1 || panel.Children().Length() != 0 {
+			t.Fatalf("the reset leaves the rotation's token on the page:\n%s", reset.Body)
+		}
+		if !strings.Contains(text(reset.Doc.Find(`#flash[hx-swap-oob="true"]`)), "1 item") {
+			t.Fatalf("the reset's own message is not in the flash:\n%s", reset.Body)
+		}
+
+		reveal := c.Post(userPath(u.ID, "/reveal"), url.Values{"field": {"ssn"}, "reason": {"Checking a dispute, ticket 4411"}}, htmxTo("reveal-ssn")...)
+		wantPage(t, reveal, "user.pii_reveal")
+		if byTestID(reveal.Doc, "revealed").Length() != 1 {
+			t.Fatalf("the reveal shows no value:\n%s", reveal.Body)
 		}
 	})
 }

@@ -1,0 +1,24 @@
+package handlers
+
+import (
+	"github.com/a-h/templ"
+	"github.com/gofiber/fiber/v2"
+
+	"ledgerdesk/models"
+	"ledgerdesk/views/pages"
+)
+
+// userPageOOB is what an action on a user's page (reset login, rotate
+// token, reveal) sends out of band beside its own answer: the History
+// with the action's entry and the "Updated" time, read after the commit.
+func (h *Handler) userPageOOB(c *fiber.Ctx, id int64) (templ.Component, error) {
+	u, err := h.DB.EndUserByID(c.UserContext(), id)
+	if err != nil {
+		return nil, err
+	}
+	history, err := h.history(c.UserContext(), models.EndUserTarget(id))
+	if err != nil {
+		return nil, err
+	}
+	return templ.Join(pages.UserHistory(u, history, true), pages.UserUpdated(u, true)), nil
+}
