@@ -17,3 +17,13 @@ func redirect(c *fiber.Ctx, to string) error {
 	}
 	return c.Redirect(to, fiber.StatusSeeOther)
 }
+
+// stayOn keeps the address bar on the page whose form htmx sent when the
+// answer refuses it (409, 422) and shows that page's form again: a reload
+// then shows the page instead of landing on, or resending, the POST
+// address.
+func stayOn(c *fiber.Ctx, page string) {
+	if current.IsHTMX(c) {
+		c.Set("HX-Replace-Url", page)
+	}
+}

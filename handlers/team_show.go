@@ -119,7 +119,12 @@ func (h *Handler) teamActionDone(c *fiber.Ctx, m *models.TeamMember, err error, 
 		return redirect(c, "/team/"+m.ID)
 	}
 	var merr *models.Error
-	if !errors.As(err, &merr) || current.IsHTMX(c) {
+	if !errors.As(err, &merr) {
+		return err
+	}
+	if current.IsHTMX(c) {
+		// The refusal shows in the flash area, over the member's page.
+		stayOn(c, "/team/"+m.ID)
 		return err
 	}
 	status := http.StatusConflict

@@ -33,6 +33,7 @@ func (h *Handler) UserCreate(c *fiber.Ctx) error {
 		}
 		f := pages.UserFormView{Values: values, Errors: merr.Fields, Message: merr.Message, CSRFToken: current.CSRFToken(c)}
 		status := http.StatusUnprocessableEntity
+		stayOn(c, "/users/new")
 		if current.IsHTMX(c) {
 			return render.Fragment(c, status, pages.UserForm(f))
 		}

@@ -82,6 +82,7 @@ func (h *Handler) UserUpdate(c *fiber.Ctx) error {
 	default:
 		return err
 	}
+	stayOn(c, "/users/"+strconv.FormatInt(u.ID, 10)+"/edit")
 	if current.IsHTMX(c) {
 		return render.Fragment(c, status, pages.UserForm(f))
 	}

@@ -36,6 +36,7 @@ func (h *Handler) WebhookCreate(c *fiber.Ctx) error {
 			return err
 		}
 		f := pages.WebhookFormView{Values: values, Errors: merr.Fields, Message: merr.Message, CSRFToken: current.CSRFToken(c)}
+		stayOn(c, "/webhooks/new")
 		if current.IsHTMX(c) {
 			return render.Fragment(c, http.StatusUnprocessableEntity, pages.WebhookForm(f))
 		}

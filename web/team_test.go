@@ -449,3 +449,48 @@ func TestAccountPassword_RefusesACommonPassword(t *testing.T) {
 		}
 	})
 }
+
+func TestRefusedForms_HTMXKeepsTheAddressBarOnThePage(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, db *models.DB) {
+		h := webtest.New(t, db)
+		admin, me := h.SignIn(t, models.RoleAdmin)
+		u := createUser(t, db, sampleIdentity()).User
+		stale := editForm(t, admin, u.ID)
+		stale.Set("version", "7")
+		invalid := editForm(t, admin, u.ID)
+		invalid.Set("date_of_birth", "1987-02-30")
+
+		cases := []struct {
+			name, path string
+			form       url.Values
+			status     int
+			page       string
+		}{
+			{"demoting the last admin", "/team/" + me.ID + "/role", url.Values{"role": {"auditor"}}, http.StatusConflict, "/team/" + me.ID},
+			{"a stale user edit", userPath(u.ID), stale, http.StatusConflict, userPath(u.ID, "/edit")},
+			{"an invalid user edit", userPath(u.ID), invalid, http.StatusUnprocessableEntity, userPath(u.ID, "/edit")},
+			{"an invalid new user", "/users", url.Values{"client_user_id": {""}}, http.StatusUnprocessableEntity, "/users/new"},
+			{"an invalid webhook", "/webhooks", url.Values{"url": {"not a url"}}, http.StatusUnprocessableEntity, "/webhooks/new"},
+		}
+		for _, tc := range cases {
+			t.Run(tc.name, func(t *testing.T) {
+				hx := admin.Post(tc.path, tc.form, webtest.HTMX...)
+				wantStatus(t, hx, tc.status)
+				if got := hx.Header.Get("HX-Replace-Url"); got != tc.page {
+					t.Errorf("htmx: HX-Replace-Url %q, want %q", got, tc.page)
+				}
+				// Without htmx the page is answered as it is.
+				plain := admin.Post(tc.path, tc.form)
+				wantStatus(t, plain, tc.status)
+				if got := plain.Header.Get("HX-Replace-Url"); got != "" {
+					t.Errorf("plain form: HX-Replace-Url %q", got)
+				}
+			})
+		}
+		// The role form goes through htmx, so the refusal above is the one
+		// a browser gets.
+		if hx, _ := byTestID(admin.Get("/team/"+me.ID).Doc, "role-form").Attr("hx-post"); hx != "/team/"+me.ID+"/role" {
+			t.Fatalf("the role form's hx-post is %q", hx)
+		}
+	})
+}
