@@ -178,8 +178,13 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	case <-ctx.Done():
 	}
 	logger.Info("shutting down: finishing requests in flight")
-	if err := app.ShutdownWithTimeout(30 * time.Second); err != nil {
-		return fmt.Errorf("shutdown: %w", err)
+	shutdownErr := app.ShutdownWithTimeout(30 * time.Second)
+	// Shutdown closes only the listeners the server has begun to serve: a
+	// stop that arrives before app.Listener got that far would leave it
+	// accepting forever, so the listener is closed here as well.
+	ln.Close()
+	if shutdownErr != nil {
+		return fmt.Errorf("shutdown: %w", shutdownErr)
 	}
 	if err := <-errc; err != nil && !errors.Is(err, net.ErrClosed) {
 		return err
