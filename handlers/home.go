@@ -11,30 +11,21 @@ import (
 	"ledgerdesk/views/pages"
 )
 
-// capabilities says, per role, what the portal lets the member do.
-var capabilities = map[models.Role][]string{
-	models.RoleAdmin: {
-		"See end users, their items and the audit log",
-		"Reveal a full SSN or date of birth, with a reason",
-		"Create, update and remove end users; run sandbox actions",
-		"Manage team members, API keys and webhooks",
-		"Export the audit log",
-	},
-	models.RoleCompliance: {
-		"See end users, their items and the audit log",
-		"Reveal a full SSN or date of birth, with a reason",
-		"Export the audit log",
-	},
-	models.RoleAuditor: {
-		"See end users, their items and the audit log (personal data masked)",
-		"Export the audit log",
-	},
-}
-
-// Home is the overview a member lands on (GET /).
+// Home is the overview a member lands on (GET /): figures about end users
+// and items (stored by a schedule, see models.Overview), the live ones the
+// member's role may follow, the audit chain's state and the member's own
+// recent activity.
 func (h *Handler) Home(c *fiber.Ctx) error {
 	m := current.Member(c)
 	ctx := c.UserContext()
+	figures, err := h.DB.Overview(ctx)
+	if err != nil {
+		return err
+	}
+	live, err := h.DB.ReadOverviewLive(ctx, models.Now())
+	if err != nil {
+		return err
+	}
 	head, err := h.DB.AuditHead(ctx)
 	if err != nil {
 		return err
@@ -44,6 +35,7 @@ func (h *Handler) Home(c *fiber.Ctx) error {
 		return err
 	}
 	return render.Page(c, http.StatusOK, "Overview", pages.Home(pages.HomeView{
-		Email: m.EmailAddress, Role: m.Role, Can: capabilities[m.Role], Head: head, MyActivity: activity,
+		Email: m.EmailAddress, Role: m.Role, Figures: figures, Live: live, Head: head,
+		Verify: h.auditVerify.snapshot(), MyActivity: activity, Now: models.Now(),
 	}))
 }

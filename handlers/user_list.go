@@ -25,6 +25,8 @@ func (h *Handler) UserList(c *fiber.Ctx) error {
 			Status:      utils.CopyString(c.Query("status")),
 			Health:      utils.CopyString(c.Query("health")),
 			Institution: utils.CopyString(c.Query("institution")),
+			ErrorCode:   utils.CopyString(c.Query("error_code")),
+			CreatedFrom: utils.CopyString(c.Query("created_from")),
 		},
 		Cursor: utils.CopyString(c.Query("cursor")),
 	}
@@ -66,6 +68,8 @@ func userListQuery(req models.UserPageRequest) url.Values {
 	setUnlessDefault(q, "status", req.Filter.Status, models.StatusActive)
 	setUnlessDefault(q, "health", req.Filter.Health, "")
 	setUnlessDefault(q, "institution", req.Filter.Institution, "")
+	setUnlessDefault(q, "error_code", req.Filter.ErrorCode, "")
+	setUnlessDefault(q, "created_from", req.Filter.CreatedFrom, "")
 	setUnlessDefault(q, "limit", strconv.Itoa(req.Limit), strconv.Itoa(models.PageSizes[0]))
 	return q
 }

@@ -373,12 +373,6 @@ func (db *DB) AuditEntryBySeq(ctx context.Context, seq int64) (*AuditEntry, erro
 	return &e, nil
 }
 
-// DayCount is the number of entries on one UTC day.
-type DayCount struct {
-	Day time.Time
-	N   int64
-}
-
 // ChartDays is how many days the activity chart covers.
 const ChartDays = 30
 
@@ -386,32 +380,16 @@ const ChartDays = 30
 // last days UTC days up to and including now's, oldest first, zeros
 // included.
 func (db *DB) AuditDailyCounts(ctx context.Context, f AuditFilter, now time.Time, days int) ([]DayCount, error) {
-	today := now.UTC().Truncate(24 * time.Hour)
-	start := today.AddDate(0, 0, -(days - 1))
-	out := make([]DayCount, days)
-	for i := range out {
-		out[i].Day = start.AddDate(0, 0, i)
-	}
 	s, err := db.auditScope(ctx, f)
-	if err != nil || s.none {
-		return out, err
+	if err != nil {
+		return nil, err
 	}
-	var rows []struct {
-		Day int64
-		N   int64
+	if s.none {
+		return emptyDays(now, days), nil
 	}
-	perDay := s.apply(db.planned(ctx).Model(&AuditEntry{})).
-		Select(db.Dialect.utcDay("occurred_at")+" AS day, COUNT(*) AS n").Where("occurred_at >= ?", start).Group("day")
-	err = db.planned(ctx).Table("(?) AS per_day", perDay).
-		Select(db.Dialect.dayEpoch("day") + " AS day, n").Scan(&rows).Error
+	out, err := db.countPerDay(ctx, s.apply(db.planned(ctx).Model(&AuditEntry{})), "occurred_at", now, days)
 	if err != nil {
 		return nil, fmt.Errorf("count audit entries per day: %w", err)
-	}
-	for _, r := range rows {
-		d := time.Unix(r.Day, 0).UTC()
-		if i := int(d.Sub(start) / (24 * time.Hour)); i >= 0 && i < days {
-			out[i].N += r.N
-		}
 	}
 	return out, nil
 }

@@ -673,6 +673,9 @@ const (
 	MaxRevealReason = 500
 )
 
+// ActionPIIReveal is the audit action of a reveal of a personal value.
+const ActionPIIReveal = "user.pii_reveal"
+
 // RevealPII returns one personal value in clear, writing a user.pii_reveal
 // entry with the member's reason in the same transaction. The value is
 // returned only if the entry committed.
@@ -710,7 +713,7 @@ func (db *DB) RevealPII(ctx context.Context, o Origin, id int64, field, reason s
 		if value == "" {
 			return Change{}, notFound("This user has no %s on record.", strings.ReplaceAll(field, "_", " "))
 		}
-		return Change{Action: "user.pii_reveal", Target: u.AuditTarget(), Reason: reason,
+		return Change{Action: ActionPIIReveal, Target: u.AuditTarget(), Reason: reason,
 			After: map[string]any{"field": field}}, nil
 	})
 	if err != nil {

@@ -17,8 +17,21 @@ import (
 type UserFilter struct {
 	Search      string // exact id/user_id/client_user_id; name, email, phone by substring or prefix
 	Status      string // StatusActive (default), StatusRemoved or StatusAll
-	Health      string // "", HealthError, HealthExpiring, HealthExpired
+	Health      string // "", HealthError, HealthExpiring, HealthExpiringMonth, HealthExpired
 	Institution string // an institution_id, or ""
+	ErrorCode   string // users with an item in this error, or ""
+	CreatedFrom string // users created on or after this UTC day (YYYY-MM-DD), or ""
+}
+
+// HealthExpiringMonth selects users whose soonest consent ends within
+// ConsentWarningMonth (the list's "consent_expiring" looks a week ahead).
+const HealthExpiringMonth = "consent_expiring_30d"
+
+// createdFrom is CreatedFrom as a time; ok is false when it is empty or
+// not a day.
+func (f UserFilter) createdFrom() (t time.Time, ok bool) {
+	t, err := time.Parse(time.DateOnly, f.CreatedFrom)
+	return t, err == nil && f.CreatedFrom != ""
 }
 
 const (
@@ -64,8 +77,9 @@ const exactCountLimit = 1000
 var searchRule = text.Line(200)
 
 // Validate checks the filter's text, which reaches the database, against
-// the text rule: a refused value is named by its query parameter (q,
-// institution). Status and health are compared with fixed values only.
+// the text rule, and the creation day's form: a refused value is named by
+// its query parameter (q, institution, error_code, created_from). Status
+// and health are compared with fixed values only.
 func (f UserFilter) Validate() error {
 	fields := FieldErrors{}
 	if problem := searchRule.Problem(strings.TrimSpace(f.Search)); problem != "" {
@@ -73,6 +87,12 @@ func (f UserFilter) Validate() error {
 	}
 	if problem := text.Key.Problem(f.Institution); problem != "" {
 		fields.Add("institution", problem)
+	}
+	if problem := text.Key.Problem(f.ErrorCode); problem != "" {
+		fields.Add("error_code", problem)
+	}
+	if _, ok := f.createdFrom(); f.CreatedFrom != "" && !ok {
+		fields.Add("created_from", "Enter a day as YYYY-MM-DD.")
 	}
 	return fields.Err()
 }
@@ -86,7 +106,7 @@ func (r *UserPageRequest) Normalize() {
 		r.Filter.Status = StatusActive
 	}
 	switch r.Filter.Health {
-	case "", HealthError, HealthExpiring, HealthExpired:
+	case "", HealthError, HealthExpiring, HealthExpiringMonth, HealthExpired:
 	default:
 		r.Filter.Health = ""
 	}
@@ -112,11 +132,29 @@ func (db *DB) filtered(q *gorm.DB, f UserFilter, now time.Time) *gorm.DB {
 		q = q.Where("error_item_count > 0")
 	case HealthExpiring:
 		q = q.Where("next_consent_expiration > ? AND next_consent_expiration <= ?", now, now.Add(ConsentWarning))
+	case HealthExpiringMonth:
+		q = q.Where("next_consent_expiration > ? AND next_consent_expiration <= ?", now, now.Add(ConsentWarningMonth))
 	case HealthExpired:
 		q = q.Where("next_consent_expiration <= ?", now)
 	}
+	if from, ok := f.createdFrom(); ok {
+		q = q.Where("created_at >= ?", from)
+	}
+	// An institution and an error code select users through one item that
+	// has both, and that is in error when the list shows errors: "items in
+	// error at this bank" opens exactly the users holding them.
+	var item []string
+	var args []any
 	if f.Institution != "" {
-		q = q.Where("EXISTS (SELECT 1 FROM items i WHERE i.end_user_id = end_users.id AND i.institution_id = ?)", f.Institution)
+		item, args = append(item, "i.institution_id = ?"), append(args, f.Institution)
+	}
+	if f.ErrorCode != "" {
+		item, args = append(item, "i.error_code = ?"), append(args, f.ErrorCode)
+	} else if f.Health == HealthError && f.Institution != "" {
+		item = append(item, "i.error_code IS NOT NULL")
+	}
+	if len(item) > 0 {
+		q = q.Where("EXISTS (SELECT 1 FROM items i WHERE i.end_user_id = end_users.id AND "+strings.Join(item, " AND ")+")", args...)
 	}
 	return q
 }
@@ -226,7 +264,8 @@ func (db *DB) countBeside(ctx context.Context, f UserFilter, now time.Time) func
 // wholeTable says the filter narrows nothing the table's statistics do
 // not already count.
 func (f UserFilter) wholeTable() bool {
-	return f.Search == "" && f.Health == "" && f.Institution == "" && f.Status != StatusRemoved
+	return f.Search == "" && f.Health == "" && f.Institution == "" && f.ErrorCode == "" && f.CreatedFrom == "" &&
+		f.Status != StatusRemoved
 }
 
 // matching is the query for the users the filter selects. page bounds the
@@ -302,7 +341,7 @@ func (db *DB) keptEstimate(f UserFilter) *cached[int64] {
 	if f.Search != "" {
 		return nil
 	}
-	return db.estimates.entry(f.Status + "\x00" + f.Health + "\x00" + f.Institution)
+	return db.estimates.entry(f.Status + "\x00" + f.Health + "\x00" + f.Institution + "\x00" + f.ErrorCode + "\x00" + f.CreatedFrom)
 }
 
 // planEstimate is the row estimate of the filter's plan.

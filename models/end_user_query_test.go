@@ -355,6 +355,15 @@ func TestListEndUsers_SearchAndFilters(t *testing.T) {
 			{"search and institution", models.UserFilter{Search: "pastry", Institution: "ins_109508"}, ids(f.underscore)},
 			{"search and health", models.UserFilter{Search: "+1312", Health: models.HealthExpired}, ids(f.richie)},
 			{"removed and health", models.UserFilter{Status: models.StatusRemoved, Health: models.HealthError}, nil},
+			{"error code", models.UserFilter{ErrorCode: "ITEM_LOGIN_REQUIRED"}, ids(f.carmen)},
+			{"error code nobody has", models.UserFilter{ErrorCode: "INSTITUTION_DOWN"}, nil},
+			{"error code at its institution", models.UserFilter{ErrorCode: "ITEM_LOGIN_REQUIRED", Institution: "ins_109508"}, ids(f.carmen)},
+			{"error code at another of the user's institutions", models.UserFilter{ErrorCode: "ITEM_LOGIN_REQUIRED", Institution: "ins_3"}, nil},
+			{"error means an item in error at the institution", models.UserFilter{Institution: "ins_3", Health: models.HealthError}, nil},
+			{"health consent expiring in 30 days", models.UserFilter{Health: models.HealthExpiringMonth}, ids(f.sydney)},
+			{"created from today", models.UserFilter{CreatedFrom: models.Now().Format(time.DateOnly)},
+				ids(f.carmen, f.sydney, f.richie, f.bare, f.underscore, f.lookalike, f.percent)},
+			{"created from tomorrow", models.UserFilter{CreatedFrom: models.Now().AddDate(0, 0, 1).Format(time.DateOnly)}, nil},
 		}
 		for _, tc := range cases {
 			p := listPage(t, db, models.UserPageRequest{Filter: tc.filter, Limit: 100})
@@ -447,6 +456,11 @@ func TestListEndUsers_BadOrLongSearchIsRefusedNamingItsField(t *testing.T) {
 			{models.UserFilter{Search: "eur\u202eo"}, "q", "U+202E"},
 			{models.UserFilter{Institution: "ins_\xff"}, "institution", "UTF-8"},
 			{models.UserFilter{Institution: "\x00"}, "institution", "U+0000"},
+			{models.UserFilter{ErrorCode: "ITEM\x00"}, "error_code", "U+0000"},
+			{models.UserFilter{ErrorCode: strings.Repeat("E", 1<<20)}, "error_code", ""},
+			{models.UserFilter{CreatedFrom: "yesterday"}, "created_from", "YYYY-MM-DD"},
+			{models.UserFilter{CreatedFrom: "2026-02-30"}, "created_from", "YYYY-MM-DD"},
+			{models.UserFilter{CreatedFrom: "2026-01-01\x00"}, "created_from", "YYYY-MM-DD"},
 		} {
 			_, err := db.ListEndUsers(ctx, models.UserPageRequest{Filter: tc.filter})
 			var merr *models.Error

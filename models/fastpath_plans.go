@@ -30,13 +30,13 @@ func (db *DB) planned(ctx context.Context) *gorm.DB {
 }
 
 // plannedFor is the handle for a users-list query: planned per run when
-// the filter's values decide the plan (a search term; an institution,
-// which may hold most items or a handful), else a plain handle. A page of
+// the filter's values decide the plan (a search term; an institution or
+// error code, which may hold most items or a handful; a creation day), else a plain handle. A page of
 // the whole list, a cursor or a health filter has one best plan, which
 // PostgreSQL keeps once it has planned it a few times: planning page 1
 // costs twice what running it does.
 func (db *DB) plannedFor(ctx context.Context, f UserFilter) *gorm.DB {
-	if f.Search != "" || f.Institution != "" {
+	if f.Search != "" || f.Institution != "" || f.ErrorCode != "" || f.CreatedFrom != "" {
 		return db.planned(ctx)
 	}
 	return db.gorm.WithContext(ctx)

@@ -65,8 +65,12 @@ const (
 	HealthExpired  = "consent_expired"
 )
 
-// ConsentWarning is how soon a consent expiry is flagged.
-const ConsentWarning = 7 * 24 * time.Hour
+// ConsentWarning is how soon a consent expiry is flagged;
+// ConsentWarningMonth is the overview's longer look ahead.
+const (
+	ConsentWarning      = 7 * 24 * time.Hour
+	ConsentWarningMonth = 30 * 24 * time.Hour
+)
 
 // HealthAt derives the item's health at t: an error first, then consent.
 func (it *Item) HealthAt(t time.Time) Health {

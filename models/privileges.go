@@ -55,6 +55,10 @@ var appPrivileges = map[string]string{
 	"webhook_events":     "SELECT, INSERT",
 	"webhook_deliveries": "SELECT, INSERT, UPDATE, DELETE",
 	"webhook_attempts":   "SELECT, INSERT, DELETE",
+
+	// Derived figures, replaced by each refresh.
+	"overview_snapshot": "SELECT, INSERT, UPDATE",
+	"overview_days":     "SELECT, INSERT, UPDATE",
 }
 
 // AppPrivileges returns what GrantApp grants on each of the portal's

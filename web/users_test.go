@@ -156,6 +156,14 @@ func TestUserList_FiltersByStatusHealthAndInstitution(t *testing.T) {
 			{"institution=ins_109508&health=consent_expired", []int64{expired.ID}},
 			{"institution=ins_unknown", nil},
 			{"status=removed&health=error", nil},
+			{"health=consent_expiring_30d", []int64{expiring.ID}},
+			{"error_code=ITEM_LOGIN_REQUIRED", []int64{inErr.ID}},
+			{"error_code=INSTITUTION_DOWN", nil},
+			// inErr's item at Tattersall is healthy: its error is at Platypus.
+			{"institution=ins_109509&health=error", nil},
+			{"institution=ins_109508&health=error", []int64{inErr.ID}},
+			{"created_from=" + models.Now().Format(time.DateOnly), []int64{noItems.ID, healthy.ID, expired.ID, expiring.ID, inErr.ID}},
+			{"created_from=" + models.Now().AddDate(0, 0, 1).Format(time.DateOnly), nil},
 		}
 		for _, tc := range cases {
 			t.Run(tc.query, func(t *testing.T) {
@@ -185,6 +193,48 @@ func TestUserList_FiltersByStatusHealthAndInstitution(t *testing.T) {
 			healthy.ID: "Healthy", noItems.ID: "No items", removed.ID: "Removed"} {
 			if got := row(id); !strings.Contains(got, want) {
 				t.Errorf("row of user %d says %q, want %q", id, strings.Join(strings.Fields(got), " "), want)
+			}
+		}
+	})
+}
+
+func TestUserList_ShortSearchSaysWhatItLookedAt(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, db *models.DB) {
+		h := webtest.New(t, db)
+		c, _ := h.SignIn(t, models.RoleAuditor)
+		createUsers(t, db, 2)
+		for _, tc := range []struct{ q, reason string }{{"ab", "short-search"}, {"zzqxw", ""}} {
+			r := c.Get("/users?q=" + tc.q)
+			wantStatus(t, r, http.StatusOK)
+			empty := byTestID(r.Doc, "user-empty")
+			if empty.Length() != 1 || empty.AttrOr("data-reason", "") != tc.reason {
+				t.Errorf("q=%s: empty message %q (reason %q), want reason %q", tc.q, empty.Text(), empty.AttrOr("data-reason", ""), tc.reason)
+			}
+			if tc.reason != "" && !strings.Contains(empty.Text(), "3 characters") {
+				t.Errorf("q=%s: %q does not say names need 3 characters", tc.q, empty.Text())
+			}
+		}
+		r := c.Get("/users?health=error&error_code=ITEM_LOGIN_REQUIRED")
+		if href := byTestID(r.Doc, "user-clear").AttrOr("href", ""); href != "/users" {
+			t.Errorf("clear filters links to %q", href)
+		}
+	})
+}
+
+func TestUserList_NewFiltersRefuseHostileValuesBesideTheirBox(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, db *models.DB) {
+		h := webtest.New(t, db)
+		c, _ := h.SignIn(t, models.RoleAdmin)
+		for _, tc := range []struct{ query, field string }{
+			{"error_code=" + url.QueryEscape("ITEM\x00"), "error_code"},
+			{"error_code=" + strings.Repeat("E", 300), "error_code"},
+			{"created_from=yesterday", "created_from"},
+			{"created_from=" + url.QueryEscape("\xff\xfe"), "created_from"},
+		} {
+			r := c.Get("/users?" + tc.query)
+			wantStatus(t, r, http.StatusUnprocessableEntity)
+			if msg := byTestID(r.Doc, "error-"+tc.field).Text(); msg == "" {
+				t.Errorf("%.40s: no message beside %s", tc.query, tc.field)
 			}
 		}
 	})

@@ -86,10 +86,17 @@ func bench(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err != nil {
 		return err
 	}
-	pages, err := benchPages(ctx, db)
+	pages, err := benchPages(ctx, db, member.ID)
 	if err != nil {
 		return err
 	}
+	// The overview's figures are computed on a schedule, not per page:
+	// what one refresh costs is reported beside the page it serves.
+	start := time.Now()
+	if _, err := db.RefreshOverview(ctx); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "overview refresh (serve runs it every %s): %.0f ms\n", models.OverviewEvery, float64(time.Since(start).Microseconds())/1000)
 
 	refBase := "http://" + refLn.Addr().String()
 	tw := tabwriter.NewWriter(stdout, 2, 4, 2, ' ', tabwriter.AlignRight)
@@ -228,7 +235,7 @@ func searchArgs(term string) []any {
 
 // benchPages picks real values from the data: a deep cursor, a name
 // substring, an email prefix, a user with items.
-func benchPages(ctx context.Context, db *models.DB) ([]benchPage, error) {
+func benchPages(ctx context.Context, db *models.DB, memberID string) ([]benchPage, error) {
 	g := db.Gorm().WithContext(ctx)
 	var deep struct {
 		CreatedAt time.Time
@@ -268,6 +275,7 @@ func benchPages(ctx context.Context, db *models.DB) ([]benchPage, error) {
 			explainSQL: searchSQL, explainArgs: searchArgs(email)},
 		{name: "filter item health: error", portal: "/users?health=error", reference: "/users?health=error",
 			explainSQL: fmt.Sprintf(listSQL, "removed_at IS NULL AND error_item_count > 0")},
+		{name: "overview", portal: "/", reference: "/overview?member=" + q(memberID)},
 		{name: "user detail", portal: "/users/" + id, reference: "/user?id=" + id,
 			explainSQL: `SELECT * FROM items WHERE end_user_id = $1 ORDER BY id`, explainArgs: []any{sample.ID}},
 	}, nil
@@ -314,6 +322,29 @@ func (s *referenceServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		if err == nil {
 			err = s.rows(ctx, &b, `SELECT * FROM audit_entries WHERE target_type = 'end_user' AND target_id = $1 ORDER BY seq DESC LIMIT 50`, strconv.FormatInt(id, 10))
+		}
+	case "/overview":
+		// What the overview reads per request: the stored figures, the
+		// live ones, the chain head and the member's recent activity.
+		for _, read := range []struct {
+			sql  string
+			args []any
+		}{
+			{`SELECT figures, computed_at FROM overview_snapshot WHERE id = 1`, nil},
+			{`SELECT count(*) FROM team_members WHERE status = 'invited'`, nil},
+			{`SELECT count(*) FROM audit_entries WHERE action = $1 AND occurred_at >= $2`,
+				[]any{models.ActionPIIReveal, time.Now().UTC().Truncate(24 * time.Hour)}},
+			{`SELECT count(*) FROM webhook_endpoints e WHERE EXISTS (SELECT 1 FROM (SELECT a.status_code, a.error FROM webhook_attempts a
+				WHERE a.endpoint_id = e.id ORDER BY a.id DESC LIMIT 1) latest
+				WHERE latest.error <> '' OR latest.status_code < 200 OR latest.status_code > 299)`, nil},
+			{`SELECT count(*) FROM (SELECT 1 FROM webhook_deliveries WHERE status = 'pending' LIMIT 10001) AS backlog`, nil},
+			{`SELECT signed_at FROM audit_checkpoints ORDER BY id DESC LIMIT 1`, nil},
+			{`SELECT * FROM audit_chain_head WHERE id = 1`, nil},
+			{`SELECT * FROM audit_entries WHERE actor_type = 'member' AND actor_id = $1 ORDER BY seq DESC LIMIT 10`, []any{q.Get("member")}},
+		} {
+			if err = s.rows(ctx, &b, read.sql, read.args...); err != nil {
+				break
+			}
 		}
 	default:
 		http.NotFound(w, r)

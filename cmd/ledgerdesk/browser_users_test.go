@@ -160,6 +160,13 @@ func TestBrowser_UserCreateFindRevealResetAndRemove(t *testing.T) {
 		chromedp.WaitVisible(testid("user-search")),
 	)
 	j.setMarker()
+	history := value(t, ctx, "read the history length", chromedp.Evaluate[int](`history.length`))
+	j.step("type two letters", chromedp.SendKeys(testid("user-search"), "zq"))
+	j.waitFor("the list says names need three characters", `(function () {
+		var empty = document.querySelector('[data-testid="user-empty"]');
+		return empty !== null && empty.dataset.reason === "short-search" && location.search.includes("q=zq");
+	})()`)
+	clear(`[data-testid="user-search"]`)
 	j.step("type a name nobody has", chromedp.SendKeys(testid("user-search"), "zzqxw"))
 	j.waitFor("the list empties", `document.querySelector('[data-testid="user-empty"]') !== null && location.search.includes("q=zzqxw")`)
 	part := strings.ToLower(last[4:])
@@ -172,12 +179,17 @@ func TestBrowser_UserCreateFindRevealResetAndRemove(t *testing.T) {
 	if !j.markerKept() {
 		t.Fatal("the search reloaded the page instead of swapping the results")
 	}
+	// Typing replaces the address: Back leaves the list, not a keystroke.
+	if now := value(t, ctx, "read the history length", chromedp.Evaluate[int](`history.length`)); now != history {
+		t.Fatalf("typing added %d history entries", now-history)
+	}
 	if got := j.text(testid("user-count")); got != "1 user" {
 		t.Fatalf("count %q, want 1 user", got)
 	}
 
-	j.step("open the user",
-		chromedp.Click(chromedp.CSS(`[data-testid="user-row"][data-user-id="`+id+`"] a`)),
+	// The whole row opens the user, not only its id link.
+	j.step("open the user by a click on its row's items cell",
+		chromedp.Click(chromedp.CSS(`[data-testid="user-row"][data-user-id="`+id+`"] td:nth-child(5)`)),
 		chromedp.WaitVisible(testid("user-title")),
 	)
 	if loc := j.location(); loc != srv.URL+"/users/"+id {

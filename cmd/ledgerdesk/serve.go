@@ -169,6 +169,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	go func() { worker.Run(workerCtx); close(workerDone) }()
 	defer func() { stopWorker(); <-workerDone }()
 	go checkpointEvery(ctx, db, secrets.AuditSigningKey, *checkpoints, logger)
+	go refreshOverview(ctx, db, logger)
 
 	errc := make(chan error, 1)
 	go func() { errc <- app.Listener(ln) }()
@@ -316,4 +317,26 @@ func setMemoryLimit(getenv func(string) string, log *slog.Logger) {
 	limit := baseMemory + models.PasswordHashingMemory()
 	debug.SetMemoryLimit(limit)
 	log.Info("memory limit", "bytes", limit, "set_with", "GOMEMLIMIT")
+}
+
+// refreshOverview keeps the overview's figures current: once at start, so
+// the first page finds them, then every models.OverviewEvery.
+func refreshOverview(ctx context.Context, db *models.DB, log *slog.Logger) {
+	t := time.NewTicker(models.OverviewEvery)
+	defer t.Stop()
+	for {
+		start := time.Now()
+		refreshed, err := db.RefreshOverviewIfDue(ctx, models.OverviewEvery)
+		switch {
+		case err != nil && !errors.Is(err, context.Canceled):
+			log.Warn("overview refresh", "error", err.Error())
+		case refreshed:
+			log.Debug("overview refreshed", "took", time.Since(start).String())
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
