@@ -43,6 +43,8 @@ type Handler struct {
 
 	// auditVerify runs the integrity page's background verification.
 	auditVerify auditVerifier
+	// exports counts the exports streaming.
+	exports exportGate
 }
 
 // Sessions is what the actions need of the session cookie: the middleware

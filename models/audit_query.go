@@ -22,7 +22,7 @@ var ActionGroups = []string{"auth", "team", "user", "item", "api", "audit", "sys
 var KnownActions = []string{
 	"auth.login", "auth.login_failed", "auth.logout", "auth.password_change",
 	"team.create", "team.update", "team.invite",
-	"user.create", "user.update", "user.remove", "user.pii_reveal", "user.token_rotate",
+	"user.create", "user.update", "user.remove", "user.pii_reveal", "user.token_rotate", "user.export",
 	"item.create", "item.reset_login",
 	"audit.export", "audit.checkpoint", "system.seed",
 }

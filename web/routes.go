@@ -145,6 +145,7 @@ func routes(h *handlers.Handler) []Route {
 		{Method: "GET", Path: "/", Access: Members, Handler: h.Home, Nav: "Overview"},
 
 		{Method: "GET", Path: "/users", Access: Members, Handler: h.UserList, Nav: "Users"},
+		{Method: "POST", Path: "/users/export", Access: Members, Handler: h.UserExport},
 		{Method: "GET", Path: "/users/new", Access: Admins, Handler: h.UserNew},
 		{Method: "POST", Path: "/users", Access: Admins, Handler: h.UserCreate},
 		{Method: "GET", Path: "/users/:id<int>", Access: Members, Handler: h.UserShow},

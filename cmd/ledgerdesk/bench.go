@@ -126,6 +126,12 @@ func bench(ctx context.Context, args []string, getenv func(string) string, stdou
 			ms(percentile(reference, 50)), ms(percentile(reference, 99)), ratio, rows)
 	}
 	tw.Flush()
+	if strings.Contains("users export", *only) {
+		fmt.Fprintln(stdout)
+		if err := benchExport(ctx, client, appBase, "/users", stdout); err != nil {
+			return fmt.Errorf("users export: %w", err)
+		}
+	}
 	if d, f := results["users page 10,000 (cursor)"], results["users page 1"]; f > 0 {
 		fmt.Fprintf(stdout, "\ndeep page / page 1 (p50): %.2fx\n", d/f)
 	}

@@ -166,7 +166,7 @@ func benchAudit(ctx context.Context, args []string, getenv func(string) string, 
 	fmt.Fprintf(stdout, "\nverify: %d entries in %.2f s, intact %v; process RSS peak %d MB\n",
 		res.Checked, time.Since(start).Seconds(), res.OK(), peakKB/1024)
 
-	if err := benchExport(ctx, client, base, stdout); err != nil {
+	if err := benchExport(ctx, client, base, "/audit", stdout); err != nil {
 		return err
 	}
 
@@ -185,10 +185,11 @@ func benchAudit(ctx context.Context, args []string, getenv func(string) string, 
 	return nil
 }
 
-// benchExport downloads the whole log as CSV, reading it as a browser
-// would, while sampling this process's resident memory.
-func benchExport(ctx context.Context, client *http.Client, base string, stdout io.Writer) error {
-	resp, err := client.Get(base + "/audit")
+// benchExport downloads a whole list (the audit log, the users) as CSV
+// from its export, reading it as a browser would, while sampling this
+// process's resident memory.
+func benchExport(ctx context.Context, client *http.Client, base, list string, stdout io.Writer) error {
+	resp, err := client.Get(base + list)
 	if err != nil {
 		return err
 	}
@@ -196,14 +197,14 @@ func benchExport(ctx context.Context, client *http.Client, base string, stdout i
 	resp.Body.Close()
 	m := csrfMeta.FindSubmatch(page)
 	if m == nil {
-		return errors.New("no CSRF token on /audit")
+		return errors.New("no CSRF token on " + list)
 	}
 	debug.FreeOSMemory()
 	before := rssKB()
 	stopRSS := sampleRSS(rssKB)
 	start := time.Now()
 	slow := &http.Client{Jar: client.Jar, Transport: client.Transport} // no overall timeout: the export is long
-	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, base+"/audit/export",
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, base+list+"/export",
 		strings.NewReader(url.Values{"_csrf": {string(m[1])}, "format": {"csv"}}.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	resp, err = slow.Do(req)
@@ -226,7 +227,7 @@ func benchExport(ctx context.Context, client *http.Client, base string, stdout i
 	if resp.StatusCode != http.StatusOK {
 		return fmt.Errorf("export: %d", resp.StatusCode)
 	}
-	fmt.Fprintf(stdout, "export CSV: %d rows (with header), %.1f MB in %.2f s; process RSS %d MB before, peak %d MB\n",
-		rows, float64(bytes)/(1<<20), time.Since(start).Seconds(), before/1024, peak/1024)
+	fmt.Fprintf(stdout, "%s export CSV: %d rows (with header), %.1f MB in %.2f s; process RSS %d MB before, peak %d MB\n",
+		list, rows, float64(bytes)/(1<<20), time.Since(start).Seconds(), before/1024, peak/1024)
 	return nil
 }
