@@ -1,5 +1,7 @@
-// Ledgerdesk's only script besides htmx: it sends the CSRF token from the
-// page's <meta> tag with every htmx request.
+// Ledgerdesk's only script besides htmx: small behaviours the pages ask
+// for with data attributes, as the CSP allows no inline script.
+
+// The CSRF token from the page's <meta> tag goes with every htmx request.
 document.addEventListener("htmx:configRequest", function (evt) {
   var meta = document.querySelector('meta[name="csrf-token"]');
   if (meta && meta.content) {
@@ -34,5 +36,22 @@ document.addEventListener("click", function (evt) {
   } else {
     document.execCommand("copy");
     done();
+  }
+});
+
+// The phone menu: its button's aria-expanded opens and closes the
+// navigation (the CSS shows the menu from it); Escape closes it.
+document.addEventListener("click", function (evt) {
+  var toggle = evt.target.closest("[data-nav-toggle]");
+  if (!toggle) return;
+  toggle.setAttribute("aria-expanded", toggle.getAttribute("aria-expanded") === "true" ? "false" : "true");
+});
+document.addEventListener("keydown", function (evt) {
+  var toggle = document.querySelector('[data-nav-toggle][aria-expanded="true"]');
+  if (evt.key !== "Escape" || !toggle) return;
+  var menu = document.getElementById(toggle.getAttribute("aria-controls"));
+  if (document.activeElement === toggle || (menu && menu.contains(document.activeElement))) {
+    toggle.setAttribute("aria-expanded", "false");
+    toggle.focus();
   }
 });
