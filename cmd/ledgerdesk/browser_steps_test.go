@@ -127,6 +127,14 @@ func (b tab) giveCode(code string, then chromedp.CSS) {
 	)
 }
 
+// focusIsOn reports whether the focus is on the element marked id, and no
+// dialog is open.
+func (b tab) focusIsOn(id string) bool {
+	b.t.Helper()
+	return value(b.t, b.ctx, "find the focus", chromedp.Evaluate[bool](`document.querySelector("dialog[open]") === null &&
+		document.activeElement !== null && document.activeElement.dataset.testid === "`+id+`"`))
+}
+
 func (b tab) signOut() {
 	b.t.Helper()
 	b.step("sign out", chromedp.Click(testid("logout")), chromedp.WaitVisible(testid("login-notice")))
