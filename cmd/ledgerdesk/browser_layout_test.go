@@ -109,3 +109,48 @@ func TestBrowser_PhoneWidthPagesFitAndTheMenuOpensAndCloses(t *testing.T) {
 	j.checkBrowserReport()
 	j.stopServe()
 }
+
+func TestBrowser_DialogCancelsWithEscapeAndConfirmingDeletesTheEndpoint(t *testing.T) {
+	j := startJourney(t, "--no-demo-data")
+	j.signIn(j.email, j.password, testid("nav"))
+	url := "https://93.184.216.34/dialog"
+	hook := j.createWebhook(url)
+	j.step("open the endpoint", chromedp.Navigate(j.base+hook), chromedp.WaitVisible(testid("webhook-title")))
+
+	// Escape and Cancel close the dialog, give the focus back to the
+	// button that opened it, and change nothing.
+	j.openDialog("webhook-delete", url)
+	j.step("press Escape", chromedp.KeyEvent(kb.Escape), chromedp.WaitNotVisible(testid("webhook-delete-dialog")))
+	if !j.focusIsOn("webhook-delete") {
+		t.Fatal("after Escape the focus is not back on Delete endpoint")
+	}
+	j.openDialog("webhook-delete", url)
+	j.step("cancel", chromedp.Click(testid("webhook-delete-cancel")), chromedp.WaitNotVisible(testid("webhook-delete-dialog")))
+	if !j.focusIsOn("webhook-delete") {
+		t.Fatal("after Cancel the focus is not back on Delete endpoint")
+	}
+	// A click on the backdrop, outside the dialog's box, cancels too.
+	j.openDialog("webhook-delete", url)
+	j.step("click the backdrop",
+		chromedp.MouseClickXY(5, 5),
+		chromedp.WaitNotVisible(testid("webhook-delete-dialog")),
+	)
+	if loc := j.location(); loc != j.base+hook {
+		t.Fatalf("cancelling led to %s", loc)
+	}
+	j.step("reload: the endpoint is still there", chromedp.Reload(), chromedp.WaitVisible(testid("webhook-title")))
+	if got := j.text(testid("webhook-title")); got != url {
+		t.Fatalf("the endpoint's page shows %q", got)
+	}
+
+	j.confirm("webhook-delete", testid("webhook-empty"), url)
+	if loc := j.location(); loc != j.base+"/webhooks" {
+		t.Fatalf("deleting led to %s", loc)
+	}
+	if got := j.text(testid("flash")); !strings.Contains(got, "deleted") {
+		t.Fatalf("the flash says %q", got)
+	}
+
+	j.checkBrowserReport()
+	j.stopServe()
+}

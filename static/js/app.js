@@ -55,3 +55,34 @@ document.addEventListener("keydown", function (evt) {
     toggle.focus();
   }
 });
+
+// Confirmation dialogs: data-dialog-open="#id" opens that <dialog> instead
+// of submitting (or following the link); the confirming button inside
+// submits the form around it, data-dialog-close cancels, as does Escape.
+// Without this script the opener acts directly.
+var dialogOpeners = new WeakMap();
+document.addEventListener("click", function (evt) {
+  var opener = evt.target.closest("[data-dialog-open]");
+  if (opener) {
+    var dialog = document.querySelector(opener.getAttribute("data-dialog-open"));
+    if (!dialog || typeof dialog.showModal !== "function") return;
+    evt.preventDefault();
+    dialogOpeners.set(dialog, opener);
+    dialog.showModal();
+    return;
+  }
+  var closer = evt.target.closest("[data-dialog-close]");
+  if (closer && closer.closest("dialog")) closer.closest("dialog").close();
+});
+// Focus goes back to the opener however the dialog closed, unless an htmx
+// swap took the opener away.
+document.addEventListener("close", function (evt) {
+  var opener = dialogOpeners.get(evt.target);
+  if (opener && opener.isConnected) opener.focus();
+}, true);
+// Confirming closes the dialog as the form goes: htmx may answer into
+// another part of the page and leave the form where it is.
+document.addEventListener("submit", function (evt) {
+  var dialog = evt.submitter && evt.submitter.closest("dialog[open]");
+  if (dialog) dialog.close();
+});
