@@ -1,5 +1,6 @@
 // Package static embeds the portal's built assets (CSS, htmx, the small
-// app script) and names each with a content hash for long-lived caching.
+// app script, the favicon) and names each with a content hash for
+// long-lived caching.
 package static
 
 import (
@@ -9,7 +10,7 @@ import (
 	"io/fs"
 )
 
-//go:embed css/app.css js/htmx.min.js js/app.js
+//go:embed css/app.css js/htmx.min.js js/app.js favicon.svg
 var Files embed.FS
 
 // Asset is one embedded file and its content hash.

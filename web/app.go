@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -70,6 +71,9 @@ func setup(cfg Config, db *models.DB, routes func(*handlers.Handler) []Route) (*
 		if !r.Access.Declared() {
 			return nil, fmt.Errorf("web: route %s %s declares no access", r.Method, r.Path)
 		}
+		if r.Nav != "" && !slices.Contains(navOrder, r.Path) {
+			return nil, fmt.Errorf("web: route %s %s is in the navigation but not in navOrder", r.Method, r.Path)
+		}
 	}
 
 	app.Use(
@@ -123,7 +127,8 @@ func setup(cfg Config, db *models.DB, routes func(*handlers.Handler) []Route) (*
 	return app, nil
 }
 
-// navByRole builds each role's navigation once, from the route table.
+// navByRole builds each role's navigation once, from the route table, in
+// navOrder.
 func navByRole(table []Route) map[models.Role][]current.NavItem {
 	out := map[models.Role][]current.NavItem{}
 	for _, role := range models.Roles {
@@ -132,6 +137,9 @@ func navByRole(table []Route) map[models.Role][]current.NavItem {
 				out[role] = append(out[role], current.NavItem{Label: r.Nav, Path: r.Path})
 			}
 		}
+		slices.SortStableFunc(out[role], func(a, b current.NavItem) int {
+			return slices.Index(navOrder, a.Path) - slices.Index(navOrder, b.Path)
+		})
 	}
 	return out
 }

@@ -128,6 +128,11 @@ type Route struct {
 	ChecksCredentials bool
 }
 
+// navOrder is the navigation's order, by how often each screen is used;
+// the route table keeps its routes grouped by area instead. A route with a
+// Nav label must be listed here (Setup refuses the app otherwise).
+var navOrder = []string{"/", "/users", "/audit", "/team", "/api-keys", "/webhooks", "/settings", "/api"}
+
 // routes is the whole route table: every page, partial and form post, with
 // who may use it. Authorization is reviewed here.
 func routes(h *handlers.Handler) []Route {
@@ -181,7 +186,7 @@ func routes(h *handlers.Handler) []Route {
 		{Method: "POST", Path: "/api-keys", Access: Admins, Handler: h.APIKeyCreate},
 		{Method: "GET", Path: "/api-keys/:id<int>", Access: Admins, Handler: h.APIKeyShow},
 		{Method: "POST", Path: "/api-keys/:id<int>/revoke", Access: Admins, Handler: h.APIKeyRevoke},
-		{Method: "GET", Path: "/api", Access: Admins, Handler: h.APIPage},
+		{Method: "GET", Path: "/api", Access: Admins, Handler: h.APIPage, Nav: "API"},
 		{Method: "GET", Path: "/api/openapi.json", Access: Public, Handler: h.APIOpenAPI},
 
 		// The seed-compatible JSON API. These routes run before the session

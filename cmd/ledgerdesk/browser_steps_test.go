@@ -127,6 +127,45 @@ func (b tab) giveCode(code string, then chromedp.CSS) {
 	)
 }
 
+// openDialog clicks the button marked opener and waits for its dialog
+// (components.ConfirmDialog), whose question must name names.
+func (b tab) openDialog(opener string, names ...string) {
+	b.t.Helper()
+	b.step("ask with "+opener, chromedp.Click(testid(opener)), chromedp.WaitVisible(testid(opener+"-dialog")))
+	question := b.text(testid(opener + "-question"))
+	for _, name := range names {
+		if !strings.Contains(question, name) {
+			b.t.Fatalf("%s asks %q, which does not name %q", opener, question, name)
+		}
+	}
+	if !b.dialogHasFocus(opener) {
+		b.t.Fatalf("opening %s's dialog left the focus outside it", opener)
+	}
+}
+
+// confirm opens opener's dialog, confirms, and waits for then.
+func (b tab) confirm(opener string, then chromedp.CSS, names ...string) {
+	b.t.Helper()
+	b.openDialog(opener, names...)
+	b.step("confirm "+opener, chromedp.Click(testid(opener+"-confirm")), chromedp.WaitVisible(then))
+}
+
+// dialogHasFocus reports whether opener's dialog is open and holds the focus.
+func (b tab) dialogHasFocus(opener string) bool {
+	b.t.Helper()
+	return value(b.t, b.ctx, "find the focus", chromedp.Evaluate[bool](`(function () {
+		var d = document.querySelector('[data-testid="`+opener+`-dialog"]');
+		return d !== null && d.open && d.contains(document.activeElement); })()`))
+}
+
+// focusIsOn reports whether the focus is on the element marked id, and no
+// dialog is open.
+func (b tab) focusIsOn(id string) bool {
+	b.t.Helper()
+	return value(b.t, b.ctx, "find the focus", chromedp.Evaluate[bool](`document.querySelector("dialog[open]") === null &&
+		document.activeElement !== null && document.activeElement.dataset.testid === "`+id+`"`))
+}
+
 func (b tab) signOut() {
 	b.t.Helper()
 	b.step("sign out", chromedp.Click(testid("logout")), chromedp.WaitVisible(testid("login-notice")))

@@ -1,51 +1,16 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"math/rand/v2"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 
-	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 
 	"ledgerdesk/web/webtest"
 )
-
-// dialogLog accepts every JavaScript dialog the page opens (hx-confirm's
-// confirm()) and remembers their messages.
-type dialogLog struct {
-	mu       sync.Mutex
-	messages []string
-}
-
-func (d *dialogLog) accept(ctx context.Context, t *testing.T) {
-	dialogs := chromedp.Events(ctx, page.JavascriptDialogOpening)
-	go func() {
-		for ev, err := range dialogs {
-			if err != nil {
-				return
-			}
-			d.mu.Lock()
-			d.messages = append(d.messages, ev.Message)
-			d.mu.Unlock()
-			// Answer from this goroutine: the page, and the click that
-			// opened the dialog, wait until it is closed.
-			if _, err := chromedp.Call(ctx, page.HandleJavaScriptDialog, page.HandleJavaScriptDialogParams{Accept: true}); err != nil && ctx.Err() == nil {
-				t.Errorf("accept the dialog %q: %v", ev.Message, err)
-			}
-		}
-	}()
-}
-
-func (d *dialogLog) all() []string {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return append([]string(nil), d.messages...)
-}
 
 func randomLetters(n int) string {
 	b := make([]byte, n)
@@ -61,8 +26,6 @@ func TestBrowser_UserCreateFindRevealResetAndRemove(t *testing.T) {
 	// No demo users: the test makes the one it needs, and starts faster.
 	j := startJourney(t, "--no-demo-data")
 	ctx, srv := j.ctx, j.srv
-	dialogs := &dialogLog{}
-	dialogs.accept(ctx, t)
 
 	inputValue := func(sel string) string { return value(t, ctx, "read "+sel, chromedp.Value(chromedp.CSS(sel))) }
 	// clear empties a field without typing (chromedp.SetValue refuses "").
@@ -214,22 +177,22 @@ func TestBrowser_UserCreateFindRevealResetAndRemove(t *testing.T) {
 		t.Fatalf("revealed %q, want the SSN", got)
 	}
 
-	j.step("reset login (sandbox), accepting the confirmation",
-		chromedp.Click(testid("user-reset-login")),
-		chromedp.WaitVisible(testid("flash")),
-	)
+	// htmx answers the reset into the items and the flash: the dialog
+	// closes as it goes, and the focus is back on its button.
+	j.setMarker()
+	j.confirm("user-reset-login", testid("flash"), "end user "+id, first+" "+last, userEmail)
 	if got := j.text(testid("flash")); !strings.Contains(got, "0 items") || !strings.Contains(got, "ITEM_LOGIN_REQUIRED") {
 		t.Fatalf("the flash says %q", got)
 	}
-	if d := dialogs.all(); len(d) != 1 || !strings.Contains(d[0], "ITEM_LOGIN_REQUIRED") {
-		t.Fatalf("dialogs shown: %q, want the reset login confirmation", d)
+	if !j.focusIsOn("user-reset-login") || !j.markerKept() {
+		t.Fatal("after the reset the dialog is open, or the focus left its button, or the page reloaded")
 	}
 
-	j.step("remove the user",
-		chromedp.Click(testid("user-remove")),
-		chromedp.WaitVisible(testid("remove-form")),
+	// The removal asks in a dialog too, for the client_user_id.
+	j.openDialog("user-remove", "end user "+id, last)
+	j.step("type the client_user_id and remove the user",
 		chromedp.SendKeys(chromedp.CSS("#f-confirm"), cuid),
-		chromedp.Click(testid("remove-submit")),
+		chromedp.Click(testid("user-remove-confirm")),
 		chromedp.WaitVisible(testid("tombstone")),
 	)
 	if loc := j.location(); loc != srv.URL+"/users/"+id {

@@ -1,5 +1,7 @@
-// Ledgerdesk's only script besides htmx: it sends the CSRF token from the
-// page's <meta> tag with every htmx request.
+// Ledgerdesk's only script besides htmx: small behaviours the pages ask
+// for with data attributes, as the CSP allows no inline script.
+
+// The CSRF token from the page's <meta> tag goes with every htmx request.
 document.addEventListener("htmx:configRequest", function (evt) {
   var meta = document.querySelector('meta[name="csrf-token"]');
   if (meta && meta.content) {
@@ -35,4 +37,52 @@ document.addEventListener("click", function (evt) {
     document.execCommand("copy");
     done();
   }
+});
+
+// The phone menu: its button's aria-expanded opens and closes the
+// navigation (the CSS shows the menu from it); Escape closes it.
+document.addEventListener("click", function (evt) {
+  var toggle = evt.target.closest("[data-nav-toggle]");
+  if (!toggle) return;
+  toggle.setAttribute("aria-expanded", toggle.getAttribute("aria-expanded") === "true" ? "false" : "true");
+});
+document.addEventListener("keydown", function (evt) {
+  var toggle = document.querySelector('[data-nav-toggle][aria-expanded="true"]');
+  if (evt.key !== "Escape" || !toggle) return;
+  var menu = document.getElementById(toggle.getAttribute("aria-controls"));
+  if (document.activeElement === toggle || (menu && menu.contains(document.activeElement))) {
+    toggle.setAttribute("aria-expanded", "false");
+    toggle.focus();
+  }
+});
+
+// Confirmation dialogs: data-dialog-open="#id" opens that <dialog> instead
+// of submitting (or following the link); the confirming button inside
+// submits the form around it, data-dialog-close cancels, as does Escape.
+// Without this script the opener acts directly.
+var dialogOpeners = new WeakMap();
+document.addEventListener("click", function (evt) {
+  var opener = evt.target.closest("[data-dialog-open]");
+  if (opener) {
+    var dialog = document.querySelector(opener.getAttribute("data-dialog-open"));
+    if (!dialog || typeof dialog.showModal !== "function") return;
+    evt.preventDefault();
+    dialogOpeners.set(dialog, opener);
+    dialog.showModal();
+    return;
+  }
+  var closer = evt.target.closest("[data-dialog-close]");
+  if (closer && closer.closest("dialog")) closer.closest("dialog").close();
+});
+// Focus goes back to the opener however the dialog closed, unless an htmx
+// swap took the opener away.
+document.addEventListener("close", function (evt) {
+  var opener = dialogOpeners.get(evt.target);
+  if (opener && opener.isConnected) opener.focus();
+}, true);
+// Confirming closes the dialog as the form goes: htmx may answer into
+// another part of the page and leave the form where it is.
+document.addEventListener("submit", function (evt) {
+  var dialog = evt.submitter && evt.submitter.closest("dialog[open]");
+  if (dialog) dialog.close();
 });

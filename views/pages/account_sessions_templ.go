@@ -10,6 +10,7 @@ import templruntime "github.com/a-h/templ/runtime"
 
 import (
 	"ledgerdesk/views/components"
+	"strconv"
 	"time"
 )
 
@@ -23,8 +24,9 @@ type SessionRow struct {
 	Current    bool // the session making this request
 }
 
-// SessionsTable lists sessions; endPath(handle) is where "End" posts.
-func SessionsTable(rows []SessionRow, endPath func(string) string, csrf string) templ.Component {
+// SessionsTable lists sessions; endPath(handle) is where "End" posts, and
+// whose names their owner in its question ("your", "ann@example.com’s").
+func SessionsTable(rows []SessionRow, endPath func(string) string, whose string, csrf string) templ.Component {
 	return templruntime.GeneratedTemplate(func(templ_7745c5c3_Input templruntime.GeneratedComponentInput) (templ_7745c5c3_Err error) {
 		templ_7745c5c3_W, ctx := templ_7745c5c3_Input.Writer, templ_7745c5c3_Input.Context
 		if templ_7745c5c3_CtxErr := ctx.Err(); templ_7745c5c3_CtxErr != nil {
@@ -51,7 +53,7 @@ func SessionsTable(rows []SessionRow, endPath func(string) string, csrf string) 
 				return templ_7745c5c3_Err
 			}
 		} else {
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 2, "<table class=\"mt-3 w-full text-left text-sm\" data-testid=\"sessions\"><thead class=\"text-xs uppercase text-slate-500\"><tr><th scope=\"col\" class=\"py-1 pr-4\">Device</th><th scope=\"col\" class=\"py-1 pr-4\">IP</th><th scope=\"col\" class=\"py-1 pr-4\">Signed in (UTC)</th><th scope=\"col\" class=\"py-1 pr-4\">Last seen (UTC)</th><th scope=\"col\" class=\"py-1\"><span class=\"sr-only\">Actions</span></th></tr></thead> <tbody class=\"divide-y divide-slate-100\">")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 2, "<div class=\"relative mt-3 overflow-x-auto\"><table class=\"w-full text-left text-sm\" data-testid=\"sessions\"><thead class=\"text-xs uppercase text-slate-500\"><tr><th scope=\"col\" class=\"py-1 pr-4\">Device</th><th scope=\"col\" class=\"py-1 pr-4\">IP</th><th scope=\"col\" class=\"py-1 pr-4\">Signed in (UTC)</th><th scope=\"col\" class=\"py-1 pr-4\">Last seen (UTC)</th><th scope=\"col\" class=\"py-1\"><span class=\"sr-only\">Actions</span></th></tr></thead> <tbody class=\"divide-y divide-slate-100\">")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
@@ -63,7 +65,7 @@ func SessionsTable(rows []SessionRow, endPath func(string) string, csrf string) 
 				var templ_7745c5c3_Var2 string
 				templ_7745c5c3_Var2, templ_7745c5c3_Err = templ.JoinStringErrs(s.Handle)
 				if templ_7745c5c3_Err != nil {
-					return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/pages/account_sessions.templ`, Line: 35, Col: 58}
+					return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/pages/account_sessions.templ`, Line: 38, Col: 59}
 				}
 				_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var2))
 				if templ_7745c5c3_Err != nil {
@@ -76,7 +78,7 @@ func SessionsTable(rows []SessionRow, endPath func(string) string, csrf string) 
 				var templ_7745c5c3_Var3 string
 				templ_7745c5c3_Var3, templ_7745c5c3_Err = templ.JoinStringErrs(s.Device)
 				if templ_7745c5c3_Err != nil {
-					return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/pages/account_sessions.templ`, Line: 37, Col: 17}
+					return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/pages/account_sessions.templ`, Line: 40, Col: 18}
 				}
 				_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var3))
 				if templ_7745c5c3_Err != nil {
@@ -99,7 +101,7 @@ func SessionsTable(rows []SessionRow, endPath func(string) string, csrf string) 
 				var templ_7745c5c3_Var4 string
 				templ_7745c5c3_Var4, templ_7745c5c3_Err = templ.JoinStringErrs(s.IP)
 				if templ_7745c5c3_Err != nil {
-					return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/pages/account_sessions.templ`, Line: 42, Col: 79}
+					return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/pages/account_sessions.templ`, Line: 45, Col: 80}
 				}
 				_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var4))
 				if templ_7745c5c3_Err != nil {
@@ -112,7 +114,7 @@ func SessionsTable(rows []SessionRow, endPath func(string) string, csrf string) 
 				var templ_7745c5c3_Var5 string
 				templ_7745c5c3_Var5, templ_7745c5c3_Err = templ.JoinStringErrs(utc(s.CreatedAt, "2006-01-02 15:04"))
 				if templ_7745c5c3_Err != nil {
-					return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/pages/account_sessions.templ`, Line: 43, Col: 107}
+					return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/pages/account_sessions.templ`, Line: 46, Col: 108}
 				}
 				_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var5))
 				if templ_7745c5c3_Err != nil {
@@ -125,7 +127,7 @@ func SessionsTable(rows []SessionRow, endPath func(string) string, csrf string) 
 				var templ_7745c5c3_Var6 string
 				templ_7745c5c3_Var6, templ_7745c5c3_Err = templ.JoinStringErrs(utc(s.LastSeenAt, "2006-01-02 15:04"))
 				if templ_7745c5c3_Err != nil {
-					return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/pages/account_sessions.templ`, Line: 44, Col: 108}
+					return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/pages/account_sessions.templ`, Line: 47, Col: 109}
 				}
 				_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var6))
 				if templ_7745c5c3_Err != nil {
@@ -143,7 +145,7 @@ func SessionsTable(rows []SessionRow, endPath func(string) string, csrf string) 
 					var templ_7745c5c3_Var7 templ.SafeURL
 					templ_7745c5c3_Var7, templ_7745c5c3_Err = templ.JoinURLErrs(templ.SafeURL(endPath(s.Handle)))
 					if templ_7745c5c3_Err != nil {
-						return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/pages/account_sessions.templ`, Line: 47, Col: 69}
+						return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/pages/account_sessions.templ`, Line: 50, Col: 70}
 					}
 					_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var7))
 					if templ_7745c5c3_Err != nil {
@@ -157,7 +159,14 @@ func SessionsTable(rows []SessionRow, endPath func(string) string, csrf string) 
 					if templ_7745c5c3_Err != nil {
 						return templ_7745c5c3_Err
 					}
-					templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 13, "<button type=\"submit\" data-testid=\"session-end\" class=\"rounded-md border border-slate-300 bg-white px-2 py-1 text-xs font-medium text-slate-700 hover:bg-slate-50\">End</button></form>")
+					templ_7745c5c3_Err = components.ConfirmDialog(components.Confirm{ID: "confirm-end-" + s.Handle, Label: "End", TestID: "session-end", Style: components.OpenSmall,
+						Question: "End " + whose + " session on " + s.Device + " (" + s.IP + ")?",
+						Detail:   "That browser is signed out at once; its next request lands on the login page.",
+						Action:   "End session"}).Render(ctx, templ_7745c5c3_Buffer)
+					if templ_7745c5c3_Err != nil {
+						return templ_7745c5c3_Err
+					}
+					templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 13, "</form>")
 					if templ_7745c5c3_Err != nil {
 						return templ_7745c5c3_Err
 					}
@@ -167,7 +176,7 @@ func SessionsTable(rows []SessionRow, endPath func(string) string, csrf string) 
 					return templ_7745c5c3_Err
 				}
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 15, "</tbody></table>")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 15, "</tbody></table></div>")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
@@ -209,7 +218,7 @@ func MySessions(v MySessionsView) templ.Component {
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		templ_7745c5c3_Err = SessionsTable(v.Sessions, mySessionEndPath, v.CSRFToken).Render(ctx, templ_7745c5c3_Buffer)
+		templ_7745c5c3_Err = SessionsTable(v.Sessions, mySessionEndPath, "your", v.CSRFToken).Render(ctx, templ_7745c5c3_Buffer)
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
@@ -222,7 +231,10 @@ func MySessions(v MySessionsView) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = components.SecondaryButton("End all other sessions", "sessions-end-others").Render(ctx, templ_7745c5c3_Buffer)
+			templ_7745c5c3_Err = components.ConfirmDialog(components.Confirm{ID: "confirm-end-others", Label: "End all other sessions", TestID: "sessions-end-others", Style: components.OpenSecondary,
+				Question: "End your " + strconv.Itoa(len(v.Sessions)-1) + " other session(s)?",
+				Detail:   "Every browser signed in as you, except this one, is signed out at once.",
+				Action:   "End other sessions"}).Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}

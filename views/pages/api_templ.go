@@ -37,27 +37,27 @@ func APIDocs(v APIDocsView) templ.Component {
 			templ_7745c5c3_Var1 = templ.NopComponent
 		}
 		ctx = templ.ClearChildren(ctx)
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 1, "<h1 class=\"text-2xl font-semibold tracking-tight\">API</h1><p class=\"mt-1 max-w-3xl text-sm text-slate-600\">Ledgerdesk answers the seeds' own APIs, so code written against Plaid's User and Dashboard User APIs or Powens' Users API works unchanged against the base URL below. Every change made through the API is in the audit log with the API key as its actor.</p><section class=\"mt-6 rounded-lg border border-slate-200 bg-white p-5 shadow-sm\" data-testid=\"api-overview\"><dl class=\"grid grid-cols-[10rem_1fr] gap-y-1.5 text-sm\"><dt class=\"text-slate-500\">Base URL</dt><dd class=\"font-mono text-xs\" data-testid=\"api-base-url\">")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 1, "<h1 class=\"text-2xl font-semibold tracking-tight\">API</h1><p class=\"mt-1 max-w-3xl text-sm text-slate-600\">Ledgerdesk answers the seeds' own APIs, so code written against Plaid's User and Dashboard User APIs or Powens' Users API works unchanged against the base URL below. Every change made through the API is in the audit log with the API key as its actor.</p><section class=\"mt-6 rounded-lg border border-slate-200 bg-white p-5 shadow-sm\" data-testid=\"api-overview\"><dl class=\"grid grid-cols-1 gap-y-1.5 text-sm sm:grid-cols-[10rem_minmax(0,1fr)]\"><dt class=\"text-slate-500\">Base URL</dt><dd class=\"break-all font-mono text-xs\" data-testid=\"api-base-url\">")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
 		var templ_7745c5c3_Var2 string
 		templ_7745c5c3_Var2, templ_7745c5c3_Err = templ.JoinStringErrs(v.BaseURL)
 		if templ_7745c5c3_Err != nil {
-			return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/pages/api.templ`, Line: 19, Col: 71}
+			return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/pages/api.templ`, Line: 19, Col: 81}
 		}
 		_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var2))
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 2, "</dd><dt class=\"text-slate-500\">OpenAPI</dt><dd><a href=\"/api/openapi.json\" class=\"font-mono text-xs text-indigo-700 hover:underline\" data-testid=\"api-openapi-link\">")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 2, "</dd><dt class=\"text-slate-500\">OpenAPI</dt><dd><a href=\"/api/openapi.json\" class=\"break-all font-mono text-xs text-indigo-700 hover:underline\" data-testid=\"api-openapi-link\">")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
 		var templ_7745c5c3_Var3 string
 		templ_7745c5c3_Var3, templ_7745c5c3_Err = templ.JoinStringErrs(v.BaseURL)
 		if templ_7745c5c3_Err != nil {
-			return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/pages/api.templ`, Line: 21, Col: 135}
+			return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/pages/api.templ`, Line: 21, Col: 145}
 		}
 		_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var3))
 		if templ_7745c5c3_Err != nil {

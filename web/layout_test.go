@@ -1,0 +1,80 @@
+package web_test
+
+import (
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/PuerkitoBio/goquery"
+
+	"ledgerdesk/models"
+	"ledgerdesk/models/testdb"
+	"ledgerdesk/web/webtest"
+)
+
+func TestNavigation_InOrderOfUseWithTheAPIPageForAdmins(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, db *models.DB) {
+		h := webtest.New(t, db)
+		want := map[models.Role][]string{
+			models.RoleAdmin:      {"/", "/users", "/audit", "/team", "/api-keys", "/webhooks", "/settings", "/api"},
+			models.RoleCompliance: {"/", "/users", "/audit"},
+			models.RoleAuditor:    {"/", "/users", "/audit"},
+		}
+		for _, role := range models.Roles {
+			c, _ := h.SignIn(t, role)
+			r := c.Get("/")
+			wantStatus(t, r, http.StatusOK)
+			var got []string
+			r.Doc.Find(`[data-testid="nav"] a`).Each(func(_ int, a *goquery.Selection) {
+				got = append(got, a.AttrOr("href", ""))
+			})
+			if !slices.Equal(got, want[role]) {
+				t.Errorf("%s's navigation is %q, want %q", role, got, want[role])
+			}
+			// Every link is one the role may follow.
+			for _, path := range got {
+				wantStatus(t, c.Get(path), http.StatusOK)
+			}
+		}
+	})
+}
+
+func TestNavigation_FoldsIntoAMenuButton(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, db *models.DB) {
+		h := webtest.New(t, db)
+		c, _ := h.SignIn(t, models.RoleAuditor)
+		r := c.Get("/users")
+		wantStatus(t, r, http.StatusOK)
+		toggle := byTestID(r.Doc, "nav-toggle")
+		if goquery.NodeName(toggle) != "button" || toggle.AttrOr("type", "") != "button" || toggle.AttrOr("aria-expanded", "") != "false" {
+			t.Fatalf("the menu button is %s", goquery.NodeName(toggle))
+		}
+		menu := r.Doc.Find("#" + toggle.AttrOr("aria-controls", "-"))
+		if menu.Length() != 1 || menu.Find(`[data-testid="nav"]`).Length() != 1 || menu.Find(`[data-testid="logout"]`).Length() != 1 {
+			t.Fatal("the menu button does not control the navigation and the sign-out")
+		}
+		if cur := byTestID(r.Doc, "nav-/users").AttrOr("aria-current", ""); cur != "page" {
+			t.Errorf("the current page's link has aria-current %q", cur)
+		}
+	})
+}
+
+func TestLayout_FaviconIsLinkedAndServed(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, db *models.DB) {
+		h := webtest.New(t, db)
+		anon := h.Client(t)
+		member, _ := h.SignIn(t, models.RoleAuditor)
+		for _, r := range []*webtest.Response{anon.Get("/login"), member.Get("/")} {
+			href := r.Doc.Find(`link[rel="icon"]`).AttrOr("href", "")
+			if !strings.HasPrefix(href, "/static/favicon.svg?v=") {
+				t.Fatalf("%s links the icon %q", r.Request.URL.Path, href)
+			}
+			icon := anon.Get(href)
+			wantStatus(t, icon, http.StatusOK)
+			if ct := icon.Header.Get("Content-Type"); ct != "image/svg+xml" || !strings.Contains(icon.Body, "<svg") {
+				t.Fatalf("the icon is served as %q", ct)
+			}
+		}
+	})
+}
