@@ -163,6 +163,12 @@ func webhookExamplePath(t *testing.T, h *webtest.Harness, p string) string {
 			Select("MAX(id)").Scan(&id).Error; err != nil || id == 0 {
 			t.Fatalf("no delivery to the example endpoint: %v", err)
 		}
+		// Failing, as if its first attempt had been answered 500, so a
+		// retry applies.
+		if err := h.DB.Gorm().Model(&models.WebhookDelivery{}).Where("id = ?", id).
+			Updates(map[string]any{"attempts": 1, "last_status_code": 500, "last_error": "HTTP 500"}).Error; err != nil {
+			t.Fatal(err)
+		}
 		p = strings.ReplaceAll(p, "{delivery}", strconv.FormatInt(id, 10))
 	}
 	return p

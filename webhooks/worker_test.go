@@ -84,9 +84,8 @@ func TestWorker_SendsStandardWebhooksHeadersSignedOverIDTimestampAndBody(t *test
 		if s := statuses(t, db); s[models.DeliveryDelivered] != 1 {
 			t.Fatalf("statuses %v", s)
 		}
-		page, err := db.WebhookAttempts(ctx, ep.ID, "", 10)
-		if err != nil || len(page.Attempts) != 1 || page.Attempts[0].StatusCode != 200 || page.Attempts[0].Error != "" {
-			t.Fatalf("attempts %+v, %v", page, err)
+		if as := attemptsOf(t, db, ep.ID); len(as) != 1 || as[0].StatusCode != 200 || as[0].Error != "" {
+			t.Fatalf("attempts %+v", as)
 		}
 	})
 }
@@ -181,9 +180,9 @@ func TestWorker_ReceiverReturning500SeesRetriesWithBackoffThenFailure(t *testing
 		}
 		r.mu.Unlock()
 		r.noBadRequests()
-		page, _ := db.WebhookAttempts(ctx, ep.ID, "", 200)
-		if len(page.Attempts) != d.Attempts || page.Attempts[0].StatusCode != 500 || page.Attempts[0].Error != "HTTP 500" {
-			t.Fatalf("recorded attempts: %d, newest %+v", len(page.Attempts), page.Attempts[0])
+		as := attemptsOf(t, db, ep.ID)
+		if len(as) != d.Attempts || as[0].StatusCode != 500 || as[0].Error != "HTTP 500" {
+			t.Fatalf("recorded attempts: %d, newest %+v", len(as), as[0])
 		}
 		if counts := r.counts(); counts[ids[0]] != 0 {
 			t.Fatalf("a 500 counted as delivered")
