@@ -1,6 +1,7 @@
 package models_test
 
 import (
+	"encoding/json"
 	"slices"
 	"strconv"
 	"strings"
@@ -376,6 +377,58 @@ func TestRetryDelivery_RequeuesOnlyFailingOrGivenUpAndAudits(t *testing.T) {
 			!strings.Contains(es[0].Diff, events[0].EventID) || !strings.Contains(es[1].Diff, `"delivery":`+strconv.FormatInt(failing, 10)) ||
 			!strings.Contains(es[1].Diff, "next_attempt_at") {
 			t.Fatalf("webhook.retry entries %+v", es)
+		}
+	})
+}
+
+func TestSendWebhookTestEvent_QueuesForThatEndpointOnlyAudited(t *testing.T) {
+	t.Parallel()
+	testdb.Each(t, func(t *testing.T, db *models.DB) {
+		target := newEndpoint(t, db, models.EventUserDeleted)
+		bystander := newEndpoint(t, db)
+		eventID, err := db.SendWebhookTestEvent(ctx, adminOrigin, target.Endpoint.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		events := outboxEvents(t, db)
+		if len(events) != 1 || events[0].EventID != eventID || events[0].EventType != models.EventWebhookTest {
+			t.Fatalf("outbox %+v, want the one test event %s", events, eventID)
+		}
+		var body models.WebhookTestPayload
+		if err := json.Unmarshal([]byte(events[0].Payload), &body); err != nil || body.EndpointID != target.Endpoint.ID || body.Created == "" {
+			t.Fatalf("payload %s: %v", events[0].Payload, err)
+		}
+		ds := deliveries(t, db)
+		if len(ds) != 1 || ds[0].EndpointID != target.Endpoint.ID || ds[0].EventID != events[0].ID || ds[0].State() != models.DeliveryStatePending {
+			t.Fatalf("deliveries %+v, want one to endpoint %d", ds, target.Endpoint.ID)
+		}
+		es := entriesWithAction(t, db, "webhook.test")
+		if len(es) != 1 || es[0].TargetID != strconv.FormatInt(target.Endpoint.ID, 10) || !strings.Contains(es[0].Diff, eventID) {
+			t.Fatalf("webhook.test entries %+v", es)
+		}
+		// Ordinary events still go to their subscribers only.
+		createUser(t, db, "after-test", nil)
+		ds = deliveries(t, db)
+		if len(ds) != 2 || ds[1].EndpointID != bystander.Endpoint.ID {
+			t.Fatalf("deliveries after a USER_CREATED: %+v", ds)
+		}
+
+		// A disabled endpoint is sent nothing, so it is refused a test.
+		if _, err := db.UpdateWebhookEndpoint(ctx, adminOrigin, target.Endpoint.ID, models.WebhookEndpointInput{
+			URL: target.Endpoint.URL, Events: []string{models.EventUserDeleted}}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.SendWebhookTestEvent(ctx, adminOrigin, target.Endpoint.ID); models.ErrorKind(err) != models.KindConflict {
+			t.Fatalf("a test to a disabled endpoint: %v", err)
+		}
+		if _, err := db.SendWebhookTestEvent(ctx, adminOrigin, target.Endpoint.ID+1000); models.ErrorKind(err) != models.KindNotFound {
+			t.Fatalf("a test to no endpoint: %v", err)
+		}
+		if n := countRows(t, db, "webhook_events"); n != 2 {
+			t.Fatalf("%d events after refused tests, want 2", n)
+		}
+		if n := len(entriesWithAction(t, db, "webhook.test")); n != 1 {
+			t.Fatalf("%d webhook.test entries", n)
 		}
 	})
 }

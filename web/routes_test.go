@@ -31,6 +31,7 @@ var routeExamples = map[string]string{
 	"/webhooks/:id<int>":                                 "/webhooks/{webhook}",
 	"/webhooks/:id<int>/delete":                          "/webhooks/{webhook}/delete",
 	"/webhooks/:id<int>/rotate-secret":                   "/webhooks/{webhook}/rotate-secret",
+	"/webhooks/:id<int>/test-event":                      "/webhooks/{webhook}/test-event",
 	"/webhooks/:id<int>/deliveries":                      "/webhooks/{webhook}/deliveries",
 	"/webhooks/:id<int>/deliveries/:delivery<int>/retry": "/webhooks/{webhook}/deliveries/{delivery}/retry",
 	"/account/sessions/:session/end":                     "/account/sessions/{session}/end",

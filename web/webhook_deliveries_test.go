@@ -2,11 +2,14 @@ package web_test
 
 import (
 	"context"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -14,7 +17,9 @@ import (
 
 	"ledgerdesk/models"
 	"ledgerdesk/models/testdb"
+	"ledgerdesk/web"
 	"ledgerdesk/web/webtest"
+	"ledgerdesk/webhooks"
 )
 
 // answer is how a receiver answered an attempt: a status (0: none, with
@@ -350,6 +355,113 @@ func TestWebhookList_ShowsFailuresAndLastSuccessPerEndpoint(t *testing.T) {
 		show := c.Get("/webhooks/" + strconv.FormatInt(f.endpoint.ID, 10))
 		if got := byTestID(show.Doc, "webhook-counts").Text(); got != "1 pending · 1 failing · 1 delivered · 1 given up" {
 			t.Errorf("endpoint page counts %q", got)
+		}
+	})
+}
+
+// testReceiver records the requests an endpoint receives.
+type testReceiver struct {
+	srv *httptest.Server
+	mu  sync.Mutex
+	got []receivedRequest
+}
+
+type receivedRequest struct {
+	header http.Header
+	body   []byte
+}
+
+func newTestReceiver(t *testing.T) *testReceiver {
+	r := &testReceiver{}
+	r.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		body, _ := io.ReadAll(req.Body)
+		r.mu.Lock()
+		r.got = append(r.got, receivedRequest{req.Header.Clone(), body})
+		r.mu.Unlock()
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	t.Cleanup(r.srv.Close)
+	return r
+}
+
+func (r *testReceiver) requests() []receivedRequest {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.got)
+}
+
+func TestWebhookTestEvent_QueuedForThatEndpointAndDeliveredSigned(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, db *models.DB) {
+		open := &webhooks.Guard{AllowPrivate: true}
+		h := webtest.New(t, db, func(cfg *web.Config) { cfg.WebhookGuard = open })
+		c, admin := h.SignIn(t, models.RoleAdmin)
+		target, bystander := newTestReceiver(t), newTestReceiver(t)
+		secret := createdSecret(t, c.Post("/webhooks", webhookForm(target.srv.URL+"/hook", models.EventUserDeleted)))
+		createdSecret(t, c.Post("/webhooks", webhookForm(bystander.srv.URL+"/hook", models.EventUserCreated, models.EventUserDeleted)))
+		eps, _ := db.WebhookEndpoints(context.Background())
+		id := strconv.FormatInt(eps[0].ID, 10)
+
+		show := c.Get("/webhooks/" + id)
+		form := byTestID(show.Doc, "webhook-test-form")
+		if form.AttrOr("action", "") != "/webhooks/"+id+"/test-event" || form.Find(`input[name="_csrf"]`).Length() != 1 ||
+			byTestID(show.Doc, "webhook-send-test").Length() != 1 {
+			t.Fatalf("no Send test event form:\n%s", show.Body)
+		}
+		r := c.Post("/webhooks/"+id+"/test-event", nil)
+		wantRedirect(t, r, "/webhooks/"+id)
+		page := c.Get(r.Header.Get("Location"))
+		flash := byTestID(page.Doc, "flash")
+		if !strings.Contains(flash.Text(), "Test event evt_") || !strings.Contains(flash.Text(), "queued") ||
+			flash.Find(`[data-testid="flash-link"]`).AttrOr("href", "") != "/webhooks/"+id+"/deliveries" {
+			t.Fatalf("flash %q:\n%s", flash.Text(), page.Body)
+		}
+		es := auditEntries(t, db, "webhook.test")
+		if len(es) != 1 || es[0].ActorID != admin.ID || es[0].TargetID != id {
+			t.Fatalf("webhook.test entries %+v", es)
+		}
+
+		w := &webhooks.Worker{DB: db, Guard: open, Logger: webtest.Logger()}
+		if n, err := w.RunOnce(context.Background()); err != nil || n != 1 {
+			t.Fatalf("worker round: %d, %v", n, err)
+		}
+		got := target.requests()
+		if len(got) != 1 || len(bystander.requests()) != 0 {
+			t.Fatalf("the endpoint received %d requests, the other %d; want 1 and 0", len(got), len(bystander.requests()))
+		}
+		req := got[0]
+		if req.header.Get(webhooks.HeaderEventType) != models.EventWebhookTest || !strings.Contains(es[0].Diff, req.header.Get(webhooks.HeaderID)) {
+			t.Fatalf("event %q, id %q", req.header.Get(webhooks.HeaderEventType), req.header.Get(webhooks.HeaderID))
+		}
+		if err := webhooks.Verify(secret, req.header, req.body, 5*time.Minute, time.Now()); err != nil {
+			t.Fatalf("the test event does not verify with the endpoint's secret: %v", err)
+		}
+		if !strings.Contains(string(req.body), `"endpoint_id":`+id) {
+			t.Fatalf("body %s", req.body)
+		}
+		deliveries := c.Get("/webhooks/" + id + "/deliveries")
+		row := byTestID(deliveries.Doc, "delivery-row")
+		if row.Length() != 1 || row.AttrOr("data-state", "") != "delivered" || textOf(row, "delivery-event-type") != models.EventWebhookTest {
+			t.Fatalf("deliveries page after the test:\n%s", deliveries.Body)
+		}
+
+		// Admins only, with the token, to an enabled endpoint.
+		for _, role := range []models.Role{models.RoleCompliance, models.RoleAuditor} {
+			rc, _ := h.SignIn(t, role)
+			wantStatus(t, rc.Post("/webhooks/"+id+"/test-event", nil), http.StatusForbidden)
+		}
+		wantStatus(t, c.PostRaw("/webhooks/"+id+"/test-event", url.Values{}), http.StatusForbidden)
+		wantRedirect(t, c.Post("/webhooks/"+id, url.Values{"url": {target.srv.URL + "/hook"}, "events": {models.EventUserDeleted}}), "/webhooks/"+id)
+		if byTestID(c.Get("/webhooks/"+id).Doc, "webhook-test-form").Length() != 0 {
+			t.Fatal("a disabled endpoint offers a test event")
+		}
+		wantStatus(t, c.Post("/webhooks/"+id+"/test-event", nil), http.StatusConflict)
+		if n := len(auditEntries(t, db, "webhook.test")); n != 1 {
+			t.Fatalf("%d webhook.test entries after refused tests", n)
+		}
+		var events int64
+		db.Gorm().Model(&models.WebhookEvent{}).Count(&events)
+		if events != 1 {
+			t.Fatalf("%d events after refused tests", events)
 		}
 	})
 }

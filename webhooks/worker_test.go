@@ -344,3 +344,33 @@ func (c *countingTransport) RoundTrip(req *http.Request) (*http.Response, error)
 	c.n.Add(1)
 	return c.next.RoundTrip(req)
 }
+
+func TestWorker_TestEventReachesOnlyItsEndpointSigned(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, db *models.DB) {
+		target, other := newReceiver(t), newReceiver(t)
+		ep := endpointFor(t, db, target)
+		endpointFor(t, db, other)
+		var eventType atomic.Value
+		target.srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+			eventType.Store(req.Header.Get(webhooks.HeaderEventType))
+			target.serve(w, req)
+		})
+		eventID, err := db.SendWebhookTestEvent(ctx, system, ep.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n, err := newWorker(db, nil).RunOnce(ctx); err != nil || n != 1 {
+			t.Fatalf("RunOnce: %d, %v", n, err)
+		}
+		target.noBadRequests()
+		if got := target.counts(); got[eventID] != 1 || len(got) != 1 || eventType.Load() != models.EventWebhookTest {
+			t.Fatalf("the endpoint received %v (%v), want the test event %s once", got, eventType.Load(), eventID)
+		}
+		if n := other.requests(); n != 0 {
+			t.Fatalf("another endpoint received %d requests", n)
+		}
+		if s := statuses(t, db); s[models.DeliveryDelivered] != 1 || len(s) != 1 {
+			t.Fatalf("statuses %v", s)
+		}
+	})
+}
