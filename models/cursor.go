@@ -50,11 +50,11 @@ type cursorList struct {
 
 // The lists paged by cursor.
 var (
-	userCursors    = newCursorList('u', false, "created_at", "id")
-	memberCursors  = newCursorList('m', true, "created_at", "id")
-	apiKeyCursors  = newCursorList('k', false, "created_at", "id")
-	auditCursors   = newCursorList('a', false, "seq")
-	attemptCursors = newCursorList('w', false, "a.id")
+	userCursors     = newCursorList('u', false, "created_at", "id")
+	memberCursors   = newCursorList('m', true, "created_at", "id")
+	apiKeyCursors   = newCursorList('k', false, "created_at", "id")
+	auditCursors    = newCursorList('a', false, "seq")
+	deliveryCursors = newCursorList('d', false, "d.id")
 )
 
 // newCursorList describes a list ordered by key, newest first: a time

@@ -40,8 +40,8 @@ func TestLists_RefuseHostileAndForeignCursors(t *testing.T) {
 				_, err := db.ListAudit(ctx, models.AuditPageRequest{Cursor: s})
 				return err
 			},
-			"attempts": func(s string) error {
-				_, err := db.WebhookAttempts(ctx, 1, s, 3)
+			"deliveries": func(s string) error {
+				_, err := db.WebhookDeliveries(ctx, models.DeliveryPageRequest{EndpointID: 1, Cursor: s})
 				return err
 			},
 		}

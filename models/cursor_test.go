@@ -12,7 +12,7 @@ import (
 
 var everyCursorList = map[string]cursorList{
 	"users": userCursors, "members": memberCursors, "api keys": apiKeyCursors,
-	"audit": auditCursors, "attempts": attemptCursors,
+	"audit": auditCursors, "deliveries": deliveryCursors,
 }
 
 // sampleCursor is a position in list l, at the row n.
@@ -132,7 +132,7 @@ func TestCursor_RefusesWhatTheListWouldNotWrite(t *testing.T) {
 		{"users time not a number", userCursors, b64("1un.2024-01-01T00:00:00Z.5"), false},
 		{"audit", auditCursors, b64("1an..5"), true},
 		{"audit with a time", auditCursors, b64("1an.1700000000000000000.5"), false},
-		{"attempts", attemptCursors, b64("1wp..5"), true},
+		{"deliveries", deliveryCursors, b64("1dp..5"), true},
 		{"members", memberCursors, b64("1mn.1700000000000000000." + key), true},
 		{"members short key", memberCursors, b64("1mn.1700000000000000000." + key[1:]), false},
 		{"members long key", memberCursors, b64("1mn.1700000000000000000." + key + "0"), false},
@@ -238,7 +238,7 @@ func TestCursorList_KeysetSQLMatchesTheIndexes(t *testing.T) {
 		{userCursors, "created_at DESC, id DESC", "created_at ASC, id ASC", "(created_at, id) < (?, ?)", "(created_at, id) > (?, ?)"},
 		{memberCursors, "created_at DESC, id DESC", "created_at ASC, id ASC", "(created_at, id) < (?, ?)", "(created_at, id) > (?, ?)"},
 		{auditCursors, "seq DESC", "seq ASC", "seq < ?", "seq > ?"},
-		{attemptCursors, "a.id DESC", "a.id ASC", "a.id < ?", "a.id > ?"},
+		{deliveryCursors, "d.id DESC", "d.id ASC", "d.id < ?", "d.id > ?"},
 	} {
 		got := [4]string{tc.l.newestFirst, tc.l.oldestFirst, tc.l.before, tc.l.after}
 		want := [4]string{tc.newestFirst, tc.oldestFirst, tc.before, tc.after}

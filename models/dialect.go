@@ -115,6 +115,16 @@ func (d Dialect) dayEpoch(day string) string {
 	return "CAST(strftime('%s', " + day + ") AS INTEGER)"
 }
 
+// unixSeconds is the SQL for a time expression as whole Unix seconds. An
+// aggregate such as MAX(delivered_at) has no column type on SQLite, so
+// its driver hands the time back as text: a number reads the same on both.
+func (d Dialect) unixSeconds(expr string) string {
+	if d == Postgres {
+		return "CAST(FLOOR(EXTRACT(EPOCH FROM " + expr + ")) AS BIGINT)"
+	}
+	return "CAST(strftime('%s', " + expr + ") AS INTEGER)"
+}
+
 // applyBulk runs a bulk load's change (bulk.go). On PostgreSQL it runs
 // alone, on a connection of its own that fn gets for COPY; on SQLite it is
 // any change, and fn gets no connection.

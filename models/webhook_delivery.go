@@ -267,9 +267,9 @@ func (db *DB) ReleaseDeliveries(ctx context.Context, claimed []ClaimedDelivery) 
 	return nil
 }
 
-// RetryDelivery makes a delivery due now ("retry now"), audited as
-// webhook.retry. A failed delivery gets one more attempt; if that fails
-// too it is failed again, as its 24 hours are over.
+// RetryDelivery makes a failing or given-up delivery due now ("Retry"),
+// audited as webhook.retry. A given-up delivery gets one more attempt; if
+// that fails too it is given up again, as its 24 hours are over.
 func (db *DB) RetryDelivery(ctx context.Context, o Origin, endpointID, deliveryID int64) error {
 	return db.Apply(ctx, o, func(tx *gorm.DB) (Change, error) {
 		var d WebhookDelivery
@@ -280,58 +280,189 @@ func (db *DB) RetryDelivery(ctx context.Context, o Origin, endpointID, deliveryI
 		if err != nil {
 			return Change{}, err
 		}
-		if d.Status == DeliveryDelivered {
+		switch d.State() {
+		case DeliveryStateDelivered:
 			return Change{}, &Error{Kind: KindConflict, Message: "This event was already delivered; receivers de-duplicate on its id, so there is nothing to retry."}
+		case DeliveryStatePending:
+			return Change{}, &Error{Kind: KindConflict, Message: "This event has not been attempted yet: it is sent as soon as it is due, so there is nothing to retry."}
+		}
+		var event WebhookEvent
+		if err := tx.Select("event_id").Where("id = ?", d.EventID).Take(&event).Error; err != nil {
+			return Change{}, fmt.Errorf("load event of webhook delivery %d: %w", d.ID, err)
 		}
 		now := Now()
 		if err := tx.Model(&WebhookDelivery{}).Where("id = ?", d.ID).
 			Updates(map[string]any{"status": DeliveryPending, "next_attempt_at": now, "updated_at": now}).Error; err != nil {
 			return Change{}, fmt.Errorf("retry webhook delivery %d: %w", d.ID, err)
 		}
+		// Which delivery is named in After alone: the diff keeps only
+		// what changed, and the delivery and its event do not.
 		return Change{Action: "webhook.retry", Target: Target{Type: "webhook_endpoint", ID: strconv.FormatInt(endpointID, 10)},
-			Before: map[string]any{"delivery": d.ID, "status": d.Status}, After: map[string]any{"delivery": d.ID, "status": DeliveryPending}}, nil
+			Before: map[string]any{"status": d.Status, "state": string(d.State()), "next_attempt_at": d.NextAttemptAt.UTC().Format(time.RFC3339)},
+			After: map[string]any{"delivery": d.ID, "event": event.EventID, "status": DeliveryPending,
+				"state": string(DeliveryStateFailing), "next_attempt_at": now.UTC().Format(time.RFC3339)}}, nil
 	})
 }
 
-// AttemptRow is an attempt as the deliveries page lists it.
-type AttemptRow struct {
-	WebhookAttempt
-	EventID        string // the public event id
-	EventType      string
-	DeliveryStatus string
+// DeliveryState is where a delivery stands, as the portal shows it. It
+// is read from the delivery's status and attempts: the worker keeps a
+// failing delivery pending, with attempts, until its 24 hours are over.
+type DeliveryState string
+
+const (
+	// DeliveryStatePending: not attempted yet.
+	DeliveryStatePending   DeliveryState = "pending"
+	DeliveryStateDelivered DeliveryState = "delivered"
+	// DeliveryStateFailing: attempted, failed, and due to be tried again.
+	DeliveryStateFailing DeliveryState = "failing"
+	// DeliveryStateGivenUp: its last attempt failed after its 24 hours
+	// were over; only a retry sends it again.
+	DeliveryStateGivenUp DeliveryState = "given_up"
+)
+
+// DeliveryStates are the states in the order the portal lists them.
+var DeliveryStates = []DeliveryState{DeliveryStatePending, DeliveryStateFailing, DeliveryStateDelivered, DeliveryStateGivenUp}
+
+// deliveryStateSQL selects the deliveries of d in each state. The values
+// are written out, as in ClaimDeliveries, so that a plan can use them.
+var deliveryStateSQL = map[DeliveryState]string{
+	DeliveryStatePending:   "d.status = 'pending' AND d.attempts = 0",
+	DeliveryStateFailing:   "d.status = 'pending' AND d.attempts > 0",
+	DeliveryStateDelivered: "d.status = 'delivered'",
+	DeliveryStateGivenUp:   "d.status = 'failed'",
 }
 
-// AttemptPage is one page of an endpoint's attempts, newest first.
-type AttemptPage struct {
-	Attempts []AttemptRow
+// ParseDeliveryState reads a state as the deliveries page's filter writes
+// it; false for anything else.
+func ParseDeliveryState(s string) (DeliveryState, bool) {
+	for _, st := range DeliveryStates {
+		if s == string(st) {
+			return st, true
+		}
+	}
+	return "", false
+}
+
+// Label is the state in words.
+func (s DeliveryState) Label() string {
+	switch s {
+	case DeliveryStateFailing:
+		return "Failing"
+	case DeliveryStateDelivered:
+		return "Delivered"
+	case DeliveryStateGivenUp:
+		return "Given up"
+	}
+	return "Pending"
+}
+
+// Retryable reports whether "Retry" applies: a delivery that was tried
+// and not delivered.
+func (s DeliveryState) Retryable() bool {
+	return s == DeliveryStateFailing || s == DeliveryStateGivenUp
+}
+
+// State is where the delivery stands.
+func (d *WebhookDelivery) State() DeliveryState {
+	switch {
+	case d.Status == DeliveryDelivered:
+		return DeliveryStateDelivered
+	case d.Status == DeliveryFailed:
+		return DeliveryStateGivenUp
+	case d.Attempts > 0:
+		return DeliveryStateFailing
+	}
+	return DeliveryStatePending
+}
+
+// DeliveryRow is a delivery as the deliveries page lists it: its event,
+// and its latest attempts beneath it, newest first.
+type DeliveryRow struct {
+	WebhookDelivery
+	PublicEventID string // the event id receivers see
+	EventType     string
+	// Recent are the latest DeliveryAttemptsShown attempts; Attempts
+	// counts them all.
+	Recent []WebhookAttempt `gorm:"-"`
+}
+
+// DeliveryPage is one page of an endpoint's deliveries, newest first.
+type DeliveryPage struct {
+	Deliveries []DeliveryRow
 	PageCursors
 }
 
-// AttemptPageSize is how many attempts a page lists.
-const AttemptPageSize = 50
+// DeliveryPageSize is how many deliveries a page lists.
+const DeliveryPageSize = 50
 
-// WebhookAttempts lists an endpoint's attempts, newest first, by keyset:
-// cursorText is "" or a page's Next or Prev.
-func (db *DB) WebhookAttempts(ctx context.Context, endpointID int64, cursorText string, limit int) (*AttemptPage, error) {
-	if limit <= 0 || limit > 200 {
-		limit = AttemptPageSize
+// DeliveryAttemptsShown is how many attempts a listed delivery shows: a
+// delivery retried for 24 hours makes dozens.
+const DeliveryAttemptsShown = 20
+
+// DeliveryPageRequest is which deliveries of which endpoint to list.
+type DeliveryPageRequest struct {
+	EndpointID int64
+	State      DeliveryState // "": every state
+	Cursor     string        // "" or a page's Next or Prev
+	Limit      int
+}
+
+// WebhookDeliveries lists an endpoint's deliveries, newest first, by
+// keyset, each with its latest attempts: two queries for the page.
+func (db *DB) WebhookDeliveries(ctx context.Context, r DeliveryPageRequest) (*DeliveryPage, error) {
+	if r.Limit <= 0 || r.Limit > 200 {
+		r.Limit = DeliveryPageSize
 	}
-	from, err := attemptCursors.decode(cursorText)
+	from, err := deliveryCursors.decode(r.Cursor)
 	if err != nil {
 		return nil, err
 	}
-	q := db.gorm.WithContext(ctx).Table("webhook_attempts a").
-		Select("a.*, e.event_id AS event_id, e.event_type, d.status AS delivery_status").
-		Joins("JOIN webhook_deliveries d ON d.id = a.delivery_id").
+	q := db.gorm.WithContext(ctx).Table("webhook_deliveries d").
+		Select("d.*, e.event_id AS public_event_id, e.event_type").
 		Joins("JOIN webhook_events e ON e.id = d.event_id").
-		Where("a.endpoint_id = ?", endpointID)
-	q = attemptCursors.seek(q, from)
-	var rows []AttemptRow
-	if err := q.Limit(limit + 1).Scan(&rows).Error; err != nil {
-		return nil, fmt.Errorf("list webhook attempts of endpoint %d: %w", endpointID, err)
+		Where("d.endpoint_id = ?", r.EndpointID)
+	if r.State != "" {
+		cond, ok := deliveryStateSQL[r.State]
+		if !ok {
+			return nil, &Error{Kind: KindInvalid, Message: "There is no such delivery state."}
+		}
+		q = q.Where(cond)
 	}
-	page := &AttemptPage{}
-	page.Attempts, page.PageCursors = keysetPage(attemptCursors, rows, limit, from,
-		func(a *AttemptRow) cursor { return cursor{id: a.ID} })
+	q = deliveryCursors.seek(q, from)
+	var rows []DeliveryRow
+	if err := q.Limit(r.Limit + 1).Scan(&rows).Error; err != nil {
+		return nil, fmt.Errorf("list webhook deliveries of endpoint %d: %w", r.EndpointID, err)
+	}
+	page := &DeliveryPage{}
+	page.Deliveries, page.PageCursors = keysetPage(deliveryCursors, rows, r.Limit, from,
+		func(d *DeliveryRow) cursor { return cursor{id: d.ID} })
+	if err := db.attachAttempts(ctx, page.Deliveries); err != nil {
+		return nil, err
+	}
 	return page, nil
+}
+
+// attachAttempts loads the latest attempts of every row in one query.
+func (db *DB) attachAttempts(ctx context.Context, rows []DeliveryRow) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	ids := make([]int64, len(rows))
+	at := make(map[int64]int, len(rows))
+	for i, d := range rows {
+		ids[i], at[d.ID] = d.ID, i
+	}
+	var attempts []WebhookAttempt
+	err := db.gorm.WithContext(ctx).Raw(`SELECT id, delivery_id, endpoint_id, attempt, attempted_at, status_code, latency_ms, error
+		FROM (SELECT a.*, ROW_NUMBER() OVER (PARTITION BY a.delivery_id ORDER BY a.id DESC) AS n
+			FROM webhook_attempts a WHERE a.delivery_id IN ?) recent
+		WHERE n <= ? ORDER BY delivery_id, id DESC`, ids, DeliveryAttemptsShown).Scan(&attempts).Error
+	if err != nil {
+		return fmt.Errorf("load attempts of %d webhook deliveries: %w", len(rows), err)
+	}
+	for _, a := range attempts {
+		i := at[a.DeliveryID]
+		rows[i].Recent = append(rows[i].Recent, a)
+	}
+	return nil
 }

@@ -378,12 +378,37 @@ func (db *DB) WebhookEndpointByID(ctx context.Context, id int64) (*WebhookEndpoi
 	return &e, nil
 }
 
-// WebhookEndpointSummary is an endpoint with its deliveries counted by status.
+// DeliveryCounts counts an endpoint's deliveries by state, with when it
+// last accepted one.
+type DeliveryCounts struct {
+	Pending   int64
+	Failing   int64
+	Delivered int64
+	GivenUp   int64
+	// LastDeliveredAt is nil until a delivery succeeds.
+	LastDeliveredAt *time.Time
+}
+
+// Failures counts the deliveries failing or given up.
+func (c DeliveryCounts) Failures() int64 { return c.Failing + c.GivenUp }
+
+// Of is the count of one state.
+func (c DeliveryCounts) Of(s DeliveryState) int64 {
+	switch s {
+	case DeliveryStateFailing:
+		return c.Failing
+	case DeliveryStateDelivered:
+		return c.Delivered
+	case DeliveryStateGivenUp:
+		return c.GivenUp
+	}
+	return c.Pending
+}
+
+// WebhookEndpointSummary is an endpoint with its deliveries counted by state.
 type WebhookEndpointSummary struct {
 	WebhookEndpoint
-	Pending   int64
-	Delivered int64
-	Failed    int64
+	DeliveryCounts
 }
 
 // WebhookEndpoints lists every endpoint, oldest first, with delivery counts.
@@ -400,8 +425,7 @@ func (db *DB) WebhookEndpoints(ctx context.Context) ([]WebhookEndpointSummary, e
 	}
 	out := make([]WebhookEndpointSummary, len(eps))
 	for i, e := range eps {
-		c := counts[e.ID]
-		out[i] = WebhookEndpointSummary{WebhookEndpoint: e, Pending: c[DeliveryPending], Delivered: c[DeliveryDelivered], Failed: c[DeliveryFailed]}
+		out[i] = WebhookEndpointSummary{WebhookEndpoint: e, DeliveryCounts: counts[e.ID]}
 	}
 	return out, nil
 }
@@ -416,31 +440,42 @@ func (db *DB) WebhookEndpointSummaryByID(ctx context.Context, id int64) (*Webhoo
 	if err != nil {
 		return nil, err
 	}
-	c := counts[id]
-	return &WebhookEndpointSummary{WebhookEndpoint: *e, Pending: c[DeliveryPending], Delivered: c[DeliveryDelivered], Failed: c[DeliveryFailed]}, nil
+	return &WebhookEndpointSummary{WebhookEndpoint: *e, DeliveryCounts: counts[id]}, nil
 }
 
-// deliveryCounts counts deliveries by endpoint and status (one endpoint
-// when id is set).
-func (db *DB) deliveryCounts(ctx context.Context, id int64) (map[int64]map[string]int64, error) {
+// deliveryCounts counts deliveries by endpoint and state, in one query
+// for every endpoint (or the one whose id is set).
+func (db *DB) deliveryCounts(ctx context.Context, id int64) (map[int64]DeliveryCounts, error) {
+	count := func(s DeliveryState) string {
+		return "COUNT(CASE WHEN " + deliveryStateSQL[s] + " THEN 1 END) AS " + string(s)
+	}
 	var rows []struct {
 		EndpointID int64
-		Status     string
-		N          int64
+		Pending    int64
+		Failing    int64
+		Delivered  int64
+		GivenUp    int64
+		// In Unix seconds; NULL before any delivery succeeded.
+		LastDelivered *int64
 	}
-	q := db.gorm.WithContext(ctx).Model(&WebhookDelivery{}).Select("endpoint_id, status, COUNT(*) AS n").Group("endpoint_id, status")
+	q := db.gorm.WithContext(ctx).Table("webhook_deliveries d").Select("d.endpoint_id, " +
+		count(DeliveryStatePending) + ", " + count(DeliveryStateFailing) + ", " +
+		count(DeliveryStateDelivered) + ", " + count(DeliveryStateGivenUp) + ", " +
+		db.Dialect.unixSeconds("MAX(d.delivered_at)") + " AS last_delivered").Group("d.endpoint_id")
 	if id != 0 {
-		q = q.Where("endpoint_id = ?", id)
+		q = q.Where("d.endpoint_id = ?", id)
 	}
 	if err := q.Scan(&rows).Error; err != nil {
 		return nil, fmt.Errorf("count webhook deliveries: %w", err)
 	}
-	out := map[int64]map[string]int64{}
+	out := make(map[int64]DeliveryCounts, len(rows))
 	for _, r := range rows {
-		if out[r.EndpointID] == nil {
-			out[r.EndpointID] = map[string]int64{}
+		c := DeliveryCounts{Pending: r.Pending, Failing: r.Failing, Delivered: r.Delivered, GivenUp: r.GivenUp}
+		if r.LastDelivered != nil {
+			at := time.Unix(*r.LastDelivered, 0).UTC()
+			c.LastDeliveredAt = &at
 		}
-		out[r.EndpointID][r.Status] = r.N
+		out[r.EndpointID] = c
 	}
 	return out, nil
 }

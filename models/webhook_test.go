@@ -3,7 +3,6 @@ package models_test
 import (
 	"encoding/json"
 	"errors"
-	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -307,110 +306,6 @@ func TestClaimDeliveries_ClaimsDoNotOverlapAndLeasesExpire(t *testing.T) {
 		}
 		if n := countRows(t, db, "webhook_attempts"); n != 1 {
 			t.Fatalf("%d attempts recorded, want 1", n)
-		}
-	})
-}
-
-func TestRetryDelivery_MakesAFailedDeliveryDueNow(t *testing.T) {
-	t.Parallel()
-	testdb.Each(t, func(t *testing.T, db *models.DB) {
-		c := newEndpoint(t, db)
-		createUser(t, db, "retry-1", nil)
-		claimed, _ := db.ClaimDeliveries(ctx, models.Now().Add(time.Second), time.Minute, 1)
-		if len(claimed) != 1 {
-			t.Fatal("nothing to claim")
-		}
-		failed := models.AttemptResult{Delivery: claimed[0], AttemptedAt: models.Now(), StatusCode: 500, Error: "HTTP 500"}
-		if err := db.RecordAttempts(ctx, []models.AttemptResult{failed}); err != nil {
-			t.Fatal(err)
-		}
-		if ds := deliveries(t, db); ds[0].Status != models.DeliveryFailed || ds[0].Attempts != 1 || ds[0].LastStatusCode != 500 {
-			t.Fatalf("after a final failure: %+v", ds[0])
-		}
-		if err := db.RetryDelivery(ctx, adminOrigin, c.Endpoint.ID+1000, claimed[0].DeliveryID); models.ErrorKind(err) != models.KindNotFound {
-			t.Fatalf("retry through another endpoint: %v", err)
-		}
-		if err := db.RetryDelivery(ctx, adminOrigin, c.Endpoint.ID, claimed[0].DeliveryID); err != nil {
-			t.Fatal(err)
-		}
-		again, _ := db.ClaimDeliveries(ctx, models.Now().Add(time.Second), time.Minute, 1)
-		if len(again) != 1 || again[0].Attempt != 2 {
-			t.Fatalf("retried delivery: %+v", again)
-		}
-		if es := entriesWithAction(t, db, "webhook.retry"); len(es) != 1 {
-			t.Fatalf("%d webhook.retry entries", len(es))
-		}
-	})
-}
-
-func TestWebhookAttempts_KeysetPagesNewestFirst(t *testing.T) {
-	t.Parallel()
-	testdb.Each(t, func(t *testing.T, db *models.DB) {
-		c := newEndpoint(t, db)
-		createUser(t, db, "pages-1", nil)
-		now := models.Now()
-		for i := 0; i < 7; i++ {
-			claimed, err := db.ClaimDeliveries(ctx, now.Add(time.Duration(i+1)*time.Hour), time.Minute, 1)
-			if err != nil || len(claimed) != 1 {
-				t.Fatalf("claim %d: %v", i, err)
-			}
-			next := now.Add(time.Duration(i+1)*time.Hour + time.Second)
-			if err := db.RecordAttempts(ctx, []models.AttemptResult{{Delivery: claimed[0], AttemptedAt: now,
-				StatusCode: 500 + i, Error: "HTTP 5xx", NextAttemptAt: &next}}); err != nil {
-				t.Fatal(err)
-			}
-		}
-		var got []int
-		var pages []*models.AttemptPage
-		cursor := ""
-		for {
-			page, err := db.WebhookAttempts(ctx, c.Endpoint.ID, cursor, 3)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if (cursor == "") != (page.Prev == "") {
-				t.Fatalf("page %d: Prev %q", len(pages), page.Prev)
-			}
-			pages = append(pages, page)
-			for _, a := range page.Attempts {
-				got = append(got, a.Attempt)
-				if a.EventID == "" || a.EventType != models.EventUserCreated || a.DeliveryStatus != models.DeliveryPending {
-					t.Fatalf("attempt row lacks its event: %+v", a)
-				}
-			}
-			if page.Next == "" {
-				break
-			}
-			cursor = page.Next
-		}
-		want := []int{7, 6, 5, 4, 3, 2, 1}
-		if len(got) != len(want) {
-			t.Fatalf("attempts %v, want %v", got, want)
-		}
-		for i := range want {
-			if got[i] != want[i] {
-				t.Fatalf("attempts %v, want %v", got, want)
-			}
-		}
-		// Back from the last page: the same pages, newest first.
-		attempts := func(p *models.AttemptPage) []int {
-			var out []int
-			for _, a := range p.Attempts {
-				out = append(out, a.Attempt)
-			}
-			return out
-		}
-		for i := len(pages) - 1; i > 0; i-- {
-			back, err := db.WebhookAttempts(ctx, c.Endpoint.ID, pages[i].Prev, 3)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !slices.Equal(attempts(back), attempts(pages[i-1])) || back.Next == "" || (back.Prev == "") != (i == 1) {
-				t.Fatalf("back from page %d: attempts %v, cursors %+v; want %v", i, attempts(back), back.PageCursors, attempts(pages[i-1]))
-			}
-		}
-		if _, err := db.WebhookAttempts(ctx, c.Endpoint.ID, "garbage!", 3); models.ErrorKind(err) != models.KindInvalid {
-			t.Fatalf("bad cursor: %v", err)
 		}
 	})
 }

@@ -179,6 +179,7 @@ func routes(h *handlers.Handler) []Route {
 		{Method: "POST", Path: "/webhooks/:id<int>", Access: Admins, Handler: h.WebhookUpdate},
 		{Method: "POST", Path: "/webhooks/:id<int>/delete", Access: Admins, Handler: h.WebhookDelete},
 		{Method: "POST", Path: "/webhooks/:id<int>/rotate-secret", Access: Admins, Handler: h.WebhookRotateSecret},
+		{Method: "POST", Path: "/webhooks/:id<int>/test-event", Access: Admins, Handler: h.WebhookTestEvent},
 		{Method: "GET", Path: "/webhooks/:id<int>/deliveries", Access: Admins, Handler: h.WebhookDeliveries},
 		{Method: "POST", Path: "/webhooks/:id<int>/deliveries/:delivery<int>/retry", Access: Admins, Handler: h.WebhookDeliveryRetry},
 

@@ -31,6 +31,7 @@ var routeExamples = map[string]string{
 	"/webhooks/:id<int>":                                 "/webhooks/{webhook}",
 	"/webhooks/:id<int>/delete":                          "/webhooks/{webhook}/delete",
 	"/webhooks/:id<int>/rotate-secret":                   "/webhooks/{webhook}/rotate-secret",
+	"/webhooks/:id<int>/test-event":                      "/webhooks/{webhook}/test-event",
 	"/webhooks/:id<int>/deliveries":                      "/webhooks/{webhook}/deliveries",
 	"/webhooks/:id<int>/deliveries/:delivery<int>/retry": "/webhooks/{webhook}/deliveries/{delivery}/retry",
 	"/account/sessions/:session/end":                     "/account/sessions/{session}/end",
@@ -162,6 +163,12 @@ func webhookExamplePath(t *testing.T, h *webtest.Harness, p string) string {
 		if err := h.DB.Gorm().Model(&models.WebhookDelivery{}).Where("endpoint_id = ?", created.Endpoint.ID).
 			Select("MAX(id)").Scan(&id).Error; err != nil || id == 0 {
 			t.Fatalf("no delivery to the example endpoint: %v", err)
+		}
+		// Failing, as if its first attempt had been answered 500, so a
+		// retry applies.
+		if err := h.DB.Gorm().Model(&models.WebhookDelivery{}).Where("id = ?", id).
+			Updates(map[string]any{"attempts": 1, "last_status_code": 500, "last_error": "HTTP 500"}).Error; err != nil {
+			t.Fatal(err)
 		}
 		p = strings.ReplaceAll(p, "{delivery}", strconv.FormatInt(id, 10))
 	}

@@ -4,15 +4,11 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"net/http/httptest"
 	"net/netip"
 	"net/url"
-	"slices"
 	"strconv"
 	"strings"
 	"testing"
-
-	"github.com/PuerkitoBio/goquery"
 
 	"ledgerdesk/models"
 	"ledgerdesk/models/testdb"
@@ -230,80 +226,6 @@ func TestWebhookUpdate_DisablesAndDeleteRemovesAudited(t *testing.T) {
 		refused := c.PostRaw("/webhooks/"+strconv.FormatInt(again.ID, 10)+"/delete", url.Values{})
 		wantStatus(t, refused, http.StatusForbidden)
 		onlyEndpoint(t, db)
-	})
-}
-
-func TestWebhookDeliveries_ListsEveryAttemptByPageAndRetriesNow(t *testing.T) {
-	testdb.Each(t, func(t *testing.T, db *models.DB) {
-		receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			w.WriteHeader(http.StatusInternalServerError)
-		}))
-		defer receiver.Close()
-		h := webtest.New(t, db, func(cfg *web.Config) { cfg.WebhookGuard = &webhooks.Guard{AllowPrivate: true} })
-		c, _ := h.SignIn(t, models.RoleAdmin)
-		wantStatus(t, c.Post("/webhooks", webhookForm(receiver.URL+"/hook", models.EventUserCreated)), http.StatusCreated)
-		ep := onlyEndpoint(t, db)
-		for i := 0; i < models.AttemptPageSize+5; i++ {
-			createUser(t, db, nil)
-		}
-		w := &webhooks.Worker{DB: db, Guard: &webhooks.Guard{AllowPrivate: true}, Logger: webtest.Logger()}
-		if n, err := w.RunOnce(context.Background()); err != nil || n != models.AttemptPageSize+5 {
-			t.Fatalf("worker round: %d, %v", n, err)
-		}
-
-		path := "/webhooks/" + strconv.FormatInt(ep.ID, 10) + "/deliveries"
-		first := c.Get(path)
-		wantStatus(t, first, http.StatusOK)
-		rows := byTestID(first.Doc, "attempt-row")
-		if rows.Length() != models.AttemptPageSize {
-			t.Fatalf("%d rows on the first page", rows.Length())
-		}
-		row := rows.First()
-		cell := func(id string) string { return strings.TrimSpace(row.Find(`[data-testid="` + id + `"]`).Text()) }
-		if cell("attempt-status") != "500" || cell("attempt-error") != "HTTP 500" ||
-			!strings.HasSuffix(cell("attempt-latency"), "ms") || cell("delivery-status") != "pending" {
-			t.Fatalf("first row: %s", first.Body)
-		}
-		next, ok := byTestID(first.Doc, "pager-next").Attr("href")
-		if !ok || strings.Contains(next, "offset") {
-			t.Fatalf("next link %q", next)
-		}
-		second := c.Get(next)
-		if n := byTestID(second.Doc, "attempt-row").Length(); n != 5 {
-			t.Fatalf("%d rows on the second page, want 5", n)
-		}
-		if byTestID(second.Doc, "pager-next").Length() != 0 || byTestID(second.Doc, "pager-prev").Length() != 1 {
-			t.Fatal("second page links")
-		}
-		seen := map[string]bool{}
-		for _, doc := range []*webtest.Response{first, second} {
-			byTestID(doc.Doc, "attempt-row").Each(func(_ int, s *goquery.Selection) {
-				id, _ := s.Attr("data-delivery-id")
-				if seen[id] {
-					t.Fatalf("delivery %s listed twice", id)
-				}
-				seen[id] = true
-			})
-		}
-		on, back := pagerWalk(t, c, path, nil, "", attrsOf("attempt-row", "data-delivery-id"))
-		if len(on) != 2 || !slices.EqualFunc(back, on, slices.Equal[[]string]) {
-			t.Fatalf("walking on gives pages %v, back %v", on, back)
-		}
-		wantStatus(t, c.Get(path+"?cursor=bogus"), http.StatusUnprocessableEntity)
-
-		// Retry now: due at once, audited.
-		deliveryID, _ := row.Attr("data-delivery-id")
-		before := statusOfDelivery(t, db, deliveryID)
-		r := c.Post(path+"/"+deliveryID+"/retry", nil)
-		wantRedirect(t, r, path)
-		after := statusOfDelivery(t, db, deliveryID)
-		if !after.NextAttemptAt.Before(before.NextAttemptAt) {
-			t.Fatalf("retry did not bring the attempt forward: %v → %v", before.NextAttemptAt, after.NextAttemptAt)
-		}
-		if es := auditEntries(t, db, "webhook.retry"); len(es) != 1 {
-			t.Fatalf("%d webhook.retry entries", len(es))
-		}
-		wantStatus(t, c.Post("/webhooks/"+strconv.FormatInt(ep.ID+99, 10)+"/deliveries/"+deliveryID+"/retry", nil), http.StatusNotFound)
 	})
 }
 

@@ -198,6 +198,16 @@ func statuses(t testing.TB, db *models.DB) map[string]int {
 	return out
 }
 
+// attemptsOf reads an endpoint's recorded attempts, newest first.
+func attemptsOf(t testing.TB, db *models.DB, endpointID int64) []models.WebhookAttempt {
+	t.Helper()
+	var out []models.WebhookAttempt
+	if err := db.Gorm().Where("endpoint_id = ?", endpointID).Order("id DESC").Find(&out).Error; err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
 // clock is a settable clock for workers.
 type clock struct {
 	mu  sync.Mutex

@@ -84,9 +84,8 @@ func TestWorker_SendsStandardWebhooksHeadersSignedOverIDTimestampAndBody(t *test
 		if s := statuses(t, db); s[models.DeliveryDelivered] != 1 {
 			t.Fatalf("statuses %v", s)
 		}
-		page, err := db.WebhookAttempts(ctx, ep.ID, "", 10)
-		if err != nil || len(page.Attempts) != 1 || page.Attempts[0].StatusCode != 200 || page.Attempts[0].Error != "" {
-			t.Fatalf("attempts %+v, %v", page, err)
+		if as := attemptsOf(t, db, ep.ID); len(as) != 1 || as[0].StatusCode != 200 || as[0].Error != "" {
+			t.Fatalf("attempts %+v", as)
 		}
 	})
 }
@@ -181,9 +180,9 @@ func TestWorker_ReceiverReturning500SeesRetriesWithBackoffThenFailure(t *testing
 		}
 		r.mu.Unlock()
 		r.noBadRequests()
-		page, _ := db.WebhookAttempts(ctx, ep.ID, "", 200)
-		if len(page.Attempts) != d.Attempts || page.Attempts[0].StatusCode != 500 || page.Attempts[0].Error != "HTTP 500" {
-			t.Fatalf("recorded attempts: %d, newest %+v", len(page.Attempts), page.Attempts[0])
+		as := attemptsOf(t, db, ep.ID)
+		if len(as) != d.Attempts || as[0].StatusCode != 500 || as[0].Error != "HTTP 500" {
+			t.Fatalf("recorded attempts: %d, newest %+v", len(as), as[0])
 		}
 		if counts := r.counts(); counts[ids[0]] != 0 {
 			t.Fatalf("a 500 counted as delivered")
@@ -344,4 +343,34 @@ type countingTransport struct {
 func (c *countingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	c.n.Add(1)
 	return c.next.RoundTrip(req)
+}
+
+func TestWorker_TestEventReachesOnlyItsEndpointSigned(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, db *models.DB) {
+		target, other := newReceiver(t), newReceiver(t)
+		ep := endpointFor(t, db, target)
+		endpointFor(t, db, other)
+		var eventType atomic.Value
+		target.srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+			eventType.Store(req.Header.Get(webhooks.HeaderEventType))
+			target.serve(w, req)
+		})
+		eventID, err := db.SendWebhookTestEvent(ctx, system, ep.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n, err := newWorker(db, nil).RunOnce(ctx); err != nil || n != 1 {
+			t.Fatalf("RunOnce: %d, %v", n, err)
+		}
+		target.noBadRequests()
+		if got := target.counts(); got[eventID] != 1 || len(got) != 1 || eventType.Load() != models.EventWebhookTest {
+			t.Fatalf("the endpoint received %v (%v), want the test event %s once", got, eventType.Load(), eventID)
+		}
+		if n := other.requests(); n != 0 {
+			t.Fatalf("another endpoint received %d requests", n)
+		}
+		if s := statuses(t, db); s[models.DeliveryDelivered] != 1 || len(s) != 1 {
+			t.Fatalf("statuses %v", s)
+		}
+	})
 }

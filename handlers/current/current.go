@@ -148,16 +148,35 @@ func APICaller(c *fiber.Ctx) *Caller {
 // SetAPICaller records the JSON API's authenticated caller.
 func SetAPICaller(c *fiber.Ctx, a *Caller) { c.Locals(apiCallerKey, a) }
 
+// Flash is a one-time message, with a link to follow up on it when Href
+// is set (a path in the portal).
+type Flash struct {
+	Text string
+	Href string
+	Link string // the link's words
+}
+
 // AddFlash queues a message for the next page the member sees.
 func AddFlash(c *fiber.Ctx, msg string) {
+	addFlash(c, msg)
+}
+
+// AddFlashLink queues a message with a link to the page where it goes on.
+func AddFlashLink(c *fiber.Ctx, msg, href, link string) {
+	// Kept as the JSON the session store writes would read back, so a
+	// flash reads the same before and after a round trip.
+	addFlash(c, map[string]any{"text": msg, "href": href, "link": link})
+}
+
+func addFlash(c *fiber.Ctx, v any) {
 	if s := Session(c); s != nil && SessionRow(c) != nil {
-		s.AddFlash(msg)
+		s.AddFlash(v)
 		c.Locals(dirtyKey, true)
 	}
 }
 
 // TakeFlashes returns and clears the queued messages.
-func TakeFlashes(c *fiber.Ctx) []string {
+func TakeFlashes(c *fiber.Ctx) []Flash {
 	s := Session(c)
 	if s == nil || SessionRow(c) == nil {
 		return nil
@@ -167,10 +186,16 @@ func TakeFlashes(c *fiber.Ctx) []string {
 		return nil
 	}
 	c.Locals(dirtyKey, true)
-	out := make([]string, 0, len(raw))
+	out := make([]Flash, 0, len(raw))
 	for _, f := range raw {
-		if str, ok := f.(string); ok {
-			out = append(out, str)
+		switch v := f.(type) {
+		case string:
+			out = append(out, Flash{Text: v})
+		case map[string]any:
+			text, _ := v["text"].(string)
+			href, _ := v["href"].(string)
+			link, _ := v["link"].(string)
+			out = append(out, Flash{Text: text, Href: href, Link: link})
 		}
 	}
 	return out

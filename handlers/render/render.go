@@ -19,9 +19,8 @@ import (
 func Page(c *fiber.Ctx, status int, title string, body templ.Component) error {
 	c.Vary("HX-Request")
 	if current.IsHTMX(c) {
-		flashes := current.TakeFlashes(c)
-		if len(flashes) > 0 {
-			body = templ.Join(body, layout.FlashesOOB(flashes))
+		if fs := flashes(c); len(fs) > 0 {
+			body = templ.Join(body, layout.FlashesOOB(fs))
 		}
 		return Fragment(c, status, body)
 	}
@@ -63,9 +62,22 @@ func Meta(c *fiber.Ctx, title string) layout.Meta {
 		for _, item := range current.Nav(c) {
 			m.Nav = append(m.Nav, layout.NavItem{Label: item.Label, Path: item.Path, Active: isActive(c.Path(), item.Path)})
 		}
-		m.Flashes = current.TakeFlashes(c)
+		m.Flashes = flashes(c)
 	}
 	return m
+}
+
+// flashes takes the queued messages, for the layout to show.
+func flashes(c *fiber.Ctx) []layout.Flash {
+	fs := current.TakeFlashes(c)
+	if len(fs) == 0 {
+		return nil
+	}
+	out := make([]layout.Flash, len(fs))
+	for i, f := range fs {
+		out[i] = layout.Flash(f)
+	}
+	return out
 }
 
 func isActive(path, item string) bool {
