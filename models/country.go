@@ -1,6 +1,9 @@
 package models
 
-import "strings"
+import (
+	"regexp"
+	"strings"
+)
 
 // iso3166Alpha2 lists the officially assigned ISO 3166-1 alpha-2 codes.
 const iso3166Alpha2 = "AD AE AF AG AI AL AM AO AQ AR AS AT AU AW AX AZ BA BB BD BE BF BG BH BI BJ BL BM BN BO BQ BR BS BT BV BW BY BZ " +
@@ -21,3 +24,17 @@ var countryCodes = func() map[string]bool {
 
 // IsCountryCode reports whether s is an assigned ISO 3166-1 alpha-2 code.
 func IsCountryCode(s string) bool { return countryCodes[s] }
+
+// usStates are the USPS codes of the states, DC, the territories and the
+// armed forces' regions: a US address's region is one of them.
+var usStates = func() map[string]bool {
+	m := map[string]bool{}
+	for _, c := range strings.Fields("AL AK AZ AR CA CO CT DE FL GA HI ID IL IN IA KS KY LA ME MD MA MI MN MS MO MT NE NV NH NJ NM " +
+		"NY NC ND OH OK OR PA RI SC SD TN TX UT VT VA WA WV WI WY DC AS GU MP PR VI UM AA AE AP") {
+		m[c] = true
+	}
+	return m
+}()
+
+// zipPattern is a US ZIP code: 5 digits, or ZIP+4.
+var zipPattern = regexp.MustCompile(`^[0-9]{5}(-[0-9]{4})?$`)

@@ -3,6 +3,7 @@ package models
 import (
 	"bytes"
 	"encoding/base64"
+	"errors"
 	"slices"
 	"strconv"
 	"strings"
@@ -185,8 +186,13 @@ func (l cursorList) read(s string) (*cursor, bool) {
 // badCursor is what every list answers to a cursor it did not write: an
 // old bookmark, a token from another list, or garbage.
 func badCursor() error {
-	return &Error{Kind: KindInvalid, Message: "This page link is not valid any more; start again from the first page."}
+	return &Error{Kind: KindInvalid, Message: "This page link is not valid any more; start again from the first page.",
+		Err: ErrBadCursor}
 }
+
+// ErrBadCursor is in every error a list returns for a cursor it did not
+// write, so the page can link to the list's first page.
+var ErrBadCursor = errors.New("bad page cursor")
 
 // PageCursors are the cursors of the pages either side of a page of a
 // keyset-paged list, newest first; "" where there is no such page.

@@ -95,7 +95,8 @@ func (id *Identity) Normalize() {
 	id.SSNLast4 = strings.TrimSpace(id.SSNLast4)
 	id.DateOfBirth = strings.TrimSpace(id.DateOfBirth)
 	a := &id.Address
-	a.Street, a.City, a.Region = strings.TrimSpace(a.Street), strings.TrimSpace(a.City), strings.TrimSpace(a.Region)
+	a.Street, a.City = strings.TrimSpace(a.Street), strings.TrimSpace(a.City)
+	a.Region = foldCase(strings.TrimSpace(a.Region), strings.ToUpper)
 	a.PostalCode = strings.TrimSpace(a.PostalCode)
 	a.Country = foldCase(strings.TrimSpace(a.Country), strings.ToUpper)
 }
@@ -188,8 +189,16 @@ func (id *Identity) Validate(fields FieldErrors, now time.Time) {
 	a := id.Address
 	required(FieldStreet, a.Street, "street")
 	required(FieldCity, a.City, "city")
-	required(FieldRegion, a.Region, "region (state)")
-	required(FieldPostalCode, a.PostalCode, "postal code")
+	required(FieldRegion, a.Region, "state")
+	required(FieldPostalCode, a.PostalCode, "ZIP code")
+	// Consumer reports are for US users (see the country below): the region
+	// is a state code and the postal code a ZIP.
+	if _, refused := fields[FieldRegion]; !refused && !usStates[a.Region] {
+		fields.Add(FieldRegion, fmt.Sprintf("%q is not a US state code: two letters like IL (a state, DC or a territory).", a.Region))
+	}
+	if _, refused := fields[FieldPostalCode]; !refused && !zipPattern.MatchString(a.PostalCode) {
+		fields.Add(FieldPostalCode, "Write the ZIP code as 5 digits or ZIP+4, like 60657 or 60657-1234.")
+	}
 	switch {
 	case a.Country == "":
 		fields.Add(FieldCountry, "Enter the country as a two-letter ISO code, like US.")

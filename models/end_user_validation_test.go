@@ -151,8 +151,8 @@ func validationCases(today time.Time) []validationCase {
 		// Address: complete, country ISO 3166-1 alpha-2, and US.
 		{"street missing", address(func(a *models.Address) { a.Street = "" }), []string{models.FieldStreet}, "street"},
 		{"city missing", address(func(a *models.Address) { a.City = "  " }), []string{models.FieldCity}, "city"},
-		{"region missing", address(func(a *models.Address) { a.Region = "" }), []string{models.FieldRegion}, "region"},
-		{"postal code missing", address(func(a *models.Address) { a.PostalCode = "" }), []string{models.FieldPostalCode}, "postal code"},
+		{"region missing", address(func(a *models.Address) { a.Region = "" }), []string{models.FieldRegion}, "state"},
+		{"postal code missing", address(func(a *models.Address) { a.PostalCode = "" }), []string{models.FieldPostalCode}, "ZIP code"},
 		{"country missing", address(func(a *models.Address) { a.Country = "" }), []string{models.FieldCountry}, "country"},
 		{"address missing entirely", address(func(a *models.Address) { *a = models.Address{} }),
 			[]string{models.FieldStreet, models.FieldCity, models.FieldRegion, models.FieldPostalCode, models.FieldCountry}, "street"},
@@ -161,6 +161,16 @@ func validationCases(today time.Time) []validationCase {
 		{"country USA", address(func(a *models.Address) { a.Country = "USA" }), []string{models.FieldCountry}, "ISO 3166"},
 		{"country FR", address(func(a *models.Address) { a.Country = "FR" }), []string{models.FieldCountry}, "US-based"},
 		{"country CA", address(func(a *models.Address) { a.Country = "ca" }), []string{models.FieldCountry}, "US-based"},
+		{"region DC", address(func(a *models.Address) { a.Region = "DC" }), ok, ""},
+		{"region lower-case il", address(func(a *models.Address) { a.Region = " il " }), ok, ""},
+		{"region Puerto Rico", address(func(a *models.Address) { a.Region = "PR" }), ok, ""},
+		{"region spelled out", address(func(a *models.Address) { a.Region = "Illinois" }), []string{models.FieldRegion}, "state code"},
+		{"region not a state", address(func(a *models.Address) { a.Region = "ZZ" }), []string{models.FieldRegion}, "state code"},
+		{"ZIP+4", address(func(a *models.Address) { a.PostalCode = "60657-1234" }), ok, ""},
+		{"ZIP of 4 digits", address(func(a *models.Address) { a.PostalCode = "6065" }), []string{models.FieldPostalCode}, "ZIP"},
+		{"ZIP of 9 digits without a hyphen", address(func(a *models.Address) { a.PostalCode = "606571234" }), []string{models.FieldPostalCode}, "ZIP"},
+		{"ZIP in letters", address(func(a *models.Address) { a.PostalCode = "SW1A 1AA" }), []string{models.FieldPostalCode}, "ZIP"},
+		{"ZIP in Arabic-Indic digits", address(func(a *models.Address) { a.PostalCode = "٦٠٦٥٧" }), []string{models.FieldPostalCode}, "ZIP"},
 
 		{"several fields at once", identity(func(id *models.Identity) {
 			id.FirstName, id.PhoneNumbers, id.DateOfBirth, id.Address.Country = "", []string{"312"}, "1987-02-30", "FR"

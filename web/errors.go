@@ -4,6 +4,8 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"net/url"
+	"strings"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -37,8 +39,11 @@ func errorHandler(log *slog.Logger, api apiRoutes, routes routeNames) fiber.Erro
 		if info.Status == fiber.StatusServiceUnavailable {
 			c.Set(fiber.HeaderRetryAfter, "5")
 		}
-		if models.ErrorKind(err) == models.KindBusy {
+		if models.ErrorKind(err) == models.KindBusy && c.GetRespHeader(fiber.HeaderRetryAfter) == "" {
 			c.Set(fiber.HeaderRetryAfter, "2")
+		}
+		if errors.Is(err, models.ErrBadCursor) {
+			info.FirstPage = firstPage(c)
 		}
 		if current.IsHTMX(c) {
 			// Show the problem where messages appear instead of swapping an
@@ -130,4 +135,23 @@ func messageOf(e *fiber.Error) string {
 		return "Something went wrong on our side. The problem was logged."
 	}
 	return e.Message
+}
+
+// firstPage is the request's list without its cursor: the same filter,
+// from the top.
+func firstPage(c *fiber.Ctx) string {
+	path := c.Path()
+	if !strings.HasPrefix(path, "/") || strings.HasPrefix(path, "//") {
+		return "" // never a link to another host
+	}
+	q := url.Values{}
+	c.Request().URI().QueryArgs().VisitAll(func(k, v []byte) {
+		if string(k) != "cursor" {
+			q.Add(string(k), string(v))
+		}
+	})
+	if len(q) == 0 {
+		return path
+	}
+	return path + "?" + q.Encode()
 }

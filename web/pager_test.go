@@ -257,12 +257,16 @@ func TestLists_HostileOrForeignCursorIs422WithAClearMessage(t *testing.T) {
 					wantStatus(t, c.Get(path+"?cursor="+url.QueryEscape(s)), http.StatusOK)
 					continue
 				}
-				r := c.Get(path + "?cursor=" + url.QueryEscape(s))
+				r := c.Get(path + "?limit=50&cursor=" + url.QueryEscape(s))
 				if r.StatusCode != http.StatusUnprocessableEntity {
 					t.Fatalf("%s with %s: status %d, want 422", path, name, r.StatusCode)
 				}
 				if got := byTestID(r.Doc, "error-message").Text(); !strings.Contains(got, "not valid") || !strings.Contains(got, "first page") {
 					t.Fatalf("%s with %s: message %q", path, name, got)
+				}
+				// The page links to the list's first page, same page size.
+				if href := byTestID(r.Doc, "error-first-page").AttrOr("href", ""); href != path+"?limit=50" {
+					t.Fatalf("%s with %s: first page link %q", path, name, href)
 				}
 			}
 		}

@@ -78,7 +78,7 @@ func TestUserCreate_InvalidInputIs422BesideEachFieldKeepsValuesAndWritesNothing(
 			{"unknown country", func(f url.Values) { f.Set("country", "ZZ") },
 				map[string]string{"country": "not an ISO 3166-1 alpha-2"}},
 			{"address incomplete", func(f url.Values) { f.Set("street", ""); f.Set("postal_code", "") },
-				map[string]string{"street": "Enter the street", "postal_code": "Enter the postal code"}},
+				map[string]string{"street": "Enter the street", "postal_code": "Enter the ZIP code"}},
 			{"no client_user_id", func(f url.Values) { f.Set("client_user_id", "") },
 				map[string]string{"client_user_id": "Enter a client_user_id"}},
 			{"client_user_id too long", func(f url.Values) { f.Set("client_user_id", long) },

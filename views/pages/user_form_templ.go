@@ -185,7 +185,7 @@ func UserForm(f UserFormView) templ.Component {
 			}
 		}
 		if f.User == nil {
-			templ_7745c5c3_Err = components.Input(components.Field{Name: models.FieldClientUserID, Label: "client_user_id", Value: f.Values.ClientUserID, Error: f.Errors[models.FieldClientUserID], Required: true, Autofocus: true,
+			templ_7745c5c3_Err = components.Input(components.Field{Name: models.FieldClientUserID, Label: "Your user ID", APIName: "client_user_id", Value: f.Values.ClientUserID, Error: f.Errors[models.FieldClientUserID], Required: true, Autofocus: true,
 				Hint: "Your own identifier for this user, 1–128 characters. It can never be used again, even after removal."}).Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
@@ -226,31 +226,31 @@ func UserForm(f UserFormView) templ.Component {
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		templ_7745c5c3_Err = components.Input(components.Field{Name: models.FieldFirstName, Label: "First name", Value: f.Values.FirstName, Error: f.Errors[models.FieldFirstName], Autocomplete: "off"}).Render(ctx, templ_7745c5c3_Buffer)
+		templ_7745c5c3_Err = components.Input(components.Field{Name: models.FieldFirstName, Label: "First name", APIName: "first_name", Value: f.Values.FirstName, Error: f.Errors[models.FieldFirstName], Autocomplete: "off"}).Render(ctx, templ_7745c5c3_Buffer)
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		templ_7745c5c3_Err = components.Input(components.Field{Name: models.FieldLastName, Label: "Last name", Value: f.Values.LastName, Error: f.Errors[models.FieldLastName], Autocomplete: "off"}).Render(ctx, templ_7745c5c3_Buffer)
+		templ_7745c5c3_Err = components.Input(components.Field{Name: models.FieldLastName, Label: "Last name", APIName: "last_name", Value: f.Values.LastName, Error: f.Errors[models.FieldLastName], Autocomplete: "off"}).Render(ctx, templ_7745c5c3_Buffer)
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		templ_7745c5c3_Err = components.TextArea(components.Field{Name: models.FieldPhoneNumbers, Label: "Phone numbers", Value: f.Values.PhoneNumbers, Error: f.Errors[models.FieldPhoneNumbers], Hint: "One per line, E.164: +13125551212"}, 2).Render(ctx, templ_7745c5c3_Buffer)
+		templ_7745c5c3_Err = components.TextArea(components.Field{Name: models.FieldPhoneNumbers, Label: "Phone numbers", APIName: "phone_numbers", Value: f.Values.PhoneNumbers, Error: f.Errors[models.FieldPhoneNumbers], Hint: "One per line, E.164: +13125551212"}, 2).Render(ctx, templ_7745c5c3_Buffer)
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		templ_7745c5c3_Err = components.TextArea(components.Field{Name: models.FieldEmails, Label: "Emails", Value: f.Values.Emails, Error: f.Errors[models.FieldEmails], Hint: "One per line"}, 2).Render(ctx, templ_7745c5c3_Buffer)
+		templ_7745c5c3_Err = components.TextArea(components.Field{Name: models.FieldEmails, Label: "Emails", APIName: "emails", Value: f.Values.Emails, Error: f.Errors[models.FieldEmails], Hint: "One per line"}, 2).Render(ctx, templ_7745c5c3_Buffer)
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		templ_7745c5c3_Err = components.Input(components.Field{Name: models.FieldSSNFull, Label: "SSN (full)", Value: f.Values.SSNFull, Error: f.Errors[models.FieldSSNFull], Autocomplete: "off", Hint: ssnHint(f)}).Render(ctx, templ_7745c5c3_Buffer)
+		templ_7745c5c3_Err = components.Input(components.Field{Name: models.FieldSSNFull, Label: "SSN (full)", APIName: "ssn_full", Value: f.Values.SSNFull, Error: f.Errors[models.FieldSSNFull], Autocomplete: "off", Hint: ssnHint(f)}).Render(ctx, templ_7745c5c3_Buffer)
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		templ_7745c5c3_Err = components.Input(components.Field{Name: models.FieldSSNLast4, Label: "SSN (last 4)", Value: f.Values.SSNLast4, Error: f.Errors[models.FieldSSNLast4], Autocomplete: "off", Hint: "4 digits"}).Render(ctx, templ_7745c5c3_Buffer)
+		templ_7745c5c3_Err = components.Input(components.Field{Name: models.FieldSSNLast4, Label: "SSN (last 4)", APIName: "ssn_last_4", Value: f.Values.SSNLast4, Error: f.Errors[models.FieldSSNLast4], Autocomplete: "off", Hint: "4 digits"}).Render(ctx, templ_7745c5c3_Buffer)
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		templ_7745c5c3_Err = components.Input(components.Field{Name: models.FieldDateOfBirth, Label: "Date of birth", Value: f.Values.DateOfBirth, Error: f.Errors[models.FieldDateOfBirth], Autocomplete: "off", Hint: dobHint(f)}).Render(ctx, templ_7745c5c3_Buffer)
+		templ_7745c5c3_Err = components.Input(components.Field{Name: models.FieldDateOfBirth, Label: "Date of birth", APIName: "date_of_birth", Value: f.Values.DateOfBirth, Error: f.Errors[models.FieldDateOfBirth], Autocomplete: "off", Hint: dobHint(f)}).Render(ctx, templ_7745c5c3_Buffer)
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
@@ -304,23 +304,23 @@ func UserForm(f UserFormView) templ.Component {
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		templ_7745c5c3_Err = components.Input(components.Field{Name: models.FieldStreet, Label: "Street", Value: f.Values.Street, Error: f.Errors[models.FieldStreet], Autocomplete: "off"}).Render(ctx, templ_7745c5c3_Buffer)
+		templ_7745c5c3_Err = components.Input(components.Field{Name: models.FieldStreet, Label: "Street", APIName: "primary_address.street", Value: f.Values.Street, Error: f.Errors[models.FieldStreet], Autocomplete: "off"}).Render(ctx, templ_7745c5c3_Buffer)
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		templ_7745c5c3_Err = components.Input(components.Field{Name: models.FieldCity, Label: "City", Value: f.Values.City, Error: f.Errors[models.FieldCity], Autocomplete: "off"}).Render(ctx, templ_7745c5c3_Buffer)
+		templ_7745c5c3_Err = components.Input(components.Field{Name: models.FieldCity, Label: "City", APIName: "primary_address.city", Value: f.Values.City, Error: f.Errors[models.FieldCity], Autocomplete: "off"}).Render(ctx, templ_7745c5c3_Buffer)
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		templ_7745c5c3_Err = components.Input(components.Field{Name: models.FieldRegion, Label: "Region (state)", Value: f.Values.Region, Error: f.Errors[models.FieldRegion], Autocomplete: "off", Hint: "e.g. IL"}).Render(ctx, templ_7745c5c3_Buffer)
+		templ_7745c5c3_Err = components.Input(components.Field{Name: models.FieldRegion, Label: "State", APIName: "primary_address.region", Value: f.Values.Region, Error: f.Errors[models.FieldRegion], Autocomplete: "off", Hint: "Two letters, like IL"}).Render(ctx, templ_7745c5c3_Buffer)
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		templ_7745c5c3_Err = components.Input(components.Field{Name: models.FieldPostalCode, Label: "Postal code", Value: f.Values.PostalCode, Error: f.Errors[models.FieldPostalCode], Autocomplete: "off"}).Render(ctx, templ_7745c5c3_Buffer)
+		templ_7745c5c3_Err = components.Input(components.Field{Name: models.FieldPostalCode, Label: "ZIP code", APIName: "primary_address.postal_code", Value: f.Values.PostalCode, Error: f.Errors[models.FieldPostalCode], Autocomplete: "off", Hint: "5 digits or ZIP+4"}).Render(ctx, templ_7745c5c3_Buffer)
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		templ_7745c5c3_Err = components.Input(components.Field{Name: models.FieldCountry, Label: "Country", Value: f.Values.Country, Error: f.Errors[models.FieldCountry], Autocomplete: "off", Hint: "ISO 3166-1 alpha-2; consumer reports need US"}).Render(ctx, templ_7745c5c3_Buffer)
+		templ_7745c5c3_Err = components.Input(components.Field{Name: models.FieldCountry, Label: "Country", APIName: "primary_address.country", Value: f.Values.Country, Error: f.Errors[models.FieldCountry], Autocomplete: "off", Hint: "ISO 3166-1 alpha-2; consumer reports need US"}).Render(ctx, templ_7745c5c3_Buffer)
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
