@@ -310,7 +310,7 @@ type AuditPage struct {
 
 // AuditCursorBefore is the cursor of the page of entries older than seq:
 // tools use it to jump deep into the log.
-func AuditCursorBefore(seq int64) string { return auditCursors.encode(cursor{id: seq}) }
+func AuditCursorBefore(seq int64) string { return auditCursors.encode(cursor{id: seq, pos: -1}) }
 
 // ListAudit returns a page of the entries the filter selects, newest
 // first, by keyset on seq: page 10,000 costs what page 1 costs.

@@ -19,13 +19,17 @@ import (
 // before it. Page links carry it as one opaque, URL-safe token, the
 // unpadded base64url of
 //
-//	"1" list dir "." time "." id
+//	"2" list dir "." time "." id "." pos
 //
-// "1" is the format's version. list is one letter per list, so a cursor
+// "2" is the format's version. list is one letter per list, so a cursor
 // made for one list is refused by every other. dir is "n" (on) or "p"
 // (back). time is the row's sort time in Unix nanoseconds, empty for a
 // list ordered by its id alone. id is the row's id (a positive number, or
-// a member's key).
+// a member's key). pos is how many rows come before the row reading on,
+// or before the page that starts at it reading back, so a page can say
+// "26–50 of 1,005"; it is where the row was when the link was written,
+// and rows added since move it. Version "1" is the same without pos: its
+// links, bookmarked before, still work, without a position.
 //
 // Decoding is strict: a token is accepted only if it is exactly what the
 // list would have written, so a changed, cut, padded or foreign token is
@@ -35,6 +39,7 @@ type cursor struct {
 	at   time.Time // the row's time, for a list ordered by time, then id
 	id   int64     // the row's id (or seq), for a list with numeric ids
 	key  string    // the row's id, for a list whose ids are keys
+	pos  int64     // see the format; -1: not known (a version 1 link)
 }
 
 // cursorList is how one list's cursors are written, and the keyset its
@@ -106,7 +111,10 @@ const memberKeyLen = 24
 
 func (l cursorList) encode(c cursor) string {
 	b := make([]byte, 0, 64)
-	b = append(b, '1', l.tag, 'n')
+	b = append(b, '2', l.tag, 'n')
+	if c.pos < 0 {
+		b[0] = '1'
+	}
 	if c.back {
 		b[2] = 'p'
 	}
@@ -119,6 +127,10 @@ func (l cursorList) encode(c cursor) string {
 		b = append(b, c.key...)
 	} else {
 		b = strconv.AppendInt(b, c.id, 10)
+	}
+	if c.pos >= 0 {
+		b = append(b, '.')
+		b = strconv.AppendInt(b, c.pos, 10)
 	}
 	return base64.RawURLEncoding.EncodeToString(b)
 }
@@ -144,15 +156,26 @@ func (l cursorList) read(s string) (*cursor, bool) {
 	if err != nil {
 		return nil, false
 	}
-	parts := bytes.SplitN(b, []byte("."), 3)
-	if len(parts) != 3 {
+	parts := bytes.SplitN(b, []byte("."), 4)
+	if len(parts) < 3 || len(parts[0]) != 3 {
 		return nil, false
 	}
 	head, at, id := parts[0], parts[1], parts[2]
-	if len(head) != 3 || head[0] != '1' || head[1] != l.tag || (head[2] != 'n' && head[2] != 'p') {
+	c := &cursor{back: head[2] == 'p', pos: -1}
+	switch {
+	case head[0] == '1' && len(parts) == 3:
+	case head[0] == '2' && len(parts) == 4:
+		n, err := strconv.ParseInt(string(parts[3]), 10, 64)
+		if err != nil || n < 0 {
+			return nil, false
+		}
+		c.pos = n
+	default:
 		return nil, false
 	}
-	c := &cursor{back: head[2] == 'p'}
+	if head[1] != l.tag || (head[2] != 'n' && head[2] != 'p') {
+		return nil, false
+	}
 	switch {
 	case l.timed:
 		ns, err := strconv.ParseInt(string(at), 10, 64)
@@ -199,6 +222,11 @@ var ErrBadCursor = errors.New("bad page cursor")
 type PageCursors struct {
 	Next string // the older rows after the page
 	Prev string // the newer rows before it
+	// Offset is how many rows come before the page's first, when known
+	// (OffsetKnown): exact on the first page, else as the link that led
+	// here said.
+	Offset      int64
+	OffsetKnown bool
 }
 
 // keysetPage makes a page of rows read past from (nil: the first page) in
@@ -219,17 +247,31 @@ func keysetPage[T any](l cursorList, rows []T, limit int, from *cursor, at func(
 		slices.Reverse(rows)
 	}
 	var p PageCursors
+	switch {
+	case from == nil || (back && !more):
+		p.Offset, p.OffsetKnown = 0, true // the first page
+	case from.pos >= 0 && !back:
+		p.Offset, p.OffsetKnown = from.pos, true
+	case from.pos >= 0:
+		p.Offset, p.OffsetKnown = max(from.pos-int64(len(rows)), 0), true
+	}
 	if len(rows) == 0 {
 		return rows, p
 	}
+	pos := func(n int64) int64 {
+		if !p.OffsetKnown {
+			return -1
+		}
+		return n
+	}
 	if more || back {
 		last := at(&rows[len(rows)-1])
-		last.back = false
+		last.back, last.pos = false, pos(p.Offset+int64(len(rows)))
 		p.Next = l.encode(last)
 	}
 	if (from != nil && !back) || (back && more) {
 		first := at(&rows[0])
-		first.back = true
+		first.back, first.pos = true, pos(p.Offset)
 		p.Prev = l.encode(first)
 	}
 	return rows, p

@@ -203,6 +203,11 @@ func TestKeysetPage_WalksOnAndBackThroughEveryRow(t *testing.T) {
 	if cursors[0].Prev != "" {
 		t.Fatalf("the first page has a Prev: %q", cursors[0].Prev)
 	}
+	for i, pc := range cursors {
+		if !pc.OffsetKnown || pc.Offset != int64(i*limit) {
+			t.Fatalf("page %d on: offset %d (known %v), want %d", i, pc.Offset, pc.OffsetKnown, i*limit)
+		}
+	}
 	// Back from the last page gives the same pages, each with both links
 	// but the first.
 	for i := len(pages) - 1; i > 0; i-- {
@@ -217,13 +222,32 @@ func TestKeysetPage_WalksOnAndBackThroughEveryRow(t *testing.T) {
 		if pc.Next == "" || (pc.Prev == "") != (i == 1) {
 			t.Fatalf("back on page %d: cursors %+v", i-1, pc)
 		}
+		if !pc.OffsetKnown || pc.Offset != int64((i-1)*limit) {
+			t.Fatalf("page %d back: offset %d (known %v), want %d", i-1, pc.Offset, pc.OffsetKnown, (i-1)*limit)
+		}
+	}
+}
+
+func TestKeysetPage_AVersionOneLinkWorksWithoutAPosition(t *testing.T) {
+	old := base64.RawURLEncoding.EncodeToString([]byte("1an..12"))
+	from, err := auditCursors.decode(old)
+	if err != nil || from.pos != -1 {
+		t.Fatalf("version 1 link: %+v, %v", from, err)
+	}
+	rows, pc := keysetPage(auditCursors, read(23, 5, from), 5, from, rowCursor)
+	if !slices.Equal(ids(rows), []int64{11, 10, 9, 8, 7}) || pc.OffsetKnown {
+		t.Fatalf("from a version 1 link: %v, %+v", ids(rows), pc)
+	}
+	// Its Next carries no position either, and reads as version 1.
+	if next, err := auditCursors.decode(pc.Next); err != nil || next.pos != -1 {
+		t.Fatalf("Next of a version 1 page: %+v, %v", next, err)
 	}
 }
 
 func TestKeysetPage_EmptyPageHasNoLinks(t *testing.T) {
 	from := &cursor{id: 1}
 	rows, pc := keysetPage(auditCursors, read(10, 5, from), 5, from, rowCursor)
-	if len(rows) != 0 || pc != (PageCursors{}) {
+	if len(rows) != 0 || pc.Next != "" || pc.Prev != "" {
 		t.Fatalf("past the oldest row: %v, %+v", rows, pc)
 	}
 }

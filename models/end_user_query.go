@@ -285,17 +285,23 @@ func (db *DB) matching(ctx context.Context, f UserFilter, now time.Time, page fu
 // countEndUsers counts what the filter selects without counting a large
 // table: on PostgreSQL it takes the planner's estimate (the table's size
 // for the plain list, the plan's row estimate for a filter) and counts
-// exactly only when that estimate is small; elsewhere it counts exactly up
-// to exactCountLimit and says "more than" past it.
+// exactly only when that estimate is small, up to exactCountLimit, saying
+// "more than" past it (the estimate was wrong). The embedded SQLite
+// database holds what one machine's disk does and counts exactly.
 func (db *DB) countEndUsers(ctx context.Context, f UserFilter, now time.Time) (UserCount, error) {
-	if db.Dialect.estimatesRows() {
-		est, err := db.estimateEndUsers(ctx, f, now)
-		if err != nil {
-			return UserCount{}, err
+	if !db.Dialect.estimatesRows() {
+		var n int64
+		if err := db.matching(ctx, f, now, nil).Count(&n).Error; err != nil {
+			return UserCount{}, fmt.Errorf("count end users: %w", err)
 		}
-		if est > exactCountLimit {
-			return UserCount{N: roughly(est), Estimated: true}, nil
-		}
+		return UserCount{N: n, Exact: true}, nil
+	}
+	est, err := db.estimateEndUsers(ctx, f, now)
+	if err != nil {
+		return UserCount{}, err
+	}
+	if est > exactCountLimit {
+		return UserCount{N: roughly(est), Estimated: true}, nil
 	}
 	sub := db.matching(ctx, f, now, func(q *gorm.DB) *gorm.DB { return q.Limit(exactCountLimit + 1) }).
 		Select("1").Limit(exactCountLimit + 1)
@@ -400,5 +406,5 @@ func endUserAt(u *EndUser) cursor { return cursor{at: u.CreatedAt, id: u.ID} }
 // CursorAfter is the cursor of the page that starts right after the user
 // created at t with id: tools use it to jump deep into the list.
 func CursorAfter(t time.Time, id int64) string {
-	return userCursors.encode(cursor{at: t, id: id})
+	return userCursors.encode(cursor{at: t, id: id, pos: -1})
 }

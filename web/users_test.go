@@ -385,8 +385,8 @@ func TestUserList_PagerLinksKeepSearchAndFilters(t *testing.T) {
 		wantStatus(t, r, http.StatusOK)
 		want := idsOf(matching...)
 		wantRows(t, r, want[:25])
-		if got := byTestID(r.Doc, "user-count").Text(); got != "26 users" {
-			t.Fatalf("count %q, want 26 users", got)
+		if got := byTestID(r.Doc, "user-count").Text(); got != "1–25 of 26 users" {
+			t.Fatalf("count %q, want 1–25 of 26 users", got)
 		}
 		wantLinkState := func(testid, href string) {
 			t.Helper()
@@ -408,10 +408,16 @@ func TestUserList_PagerLinksKeepSearchAndFilters(t *testing.T) {
 		if got := fieldValue(t, r.Doc, "q"); got != "pagewalker" {
 			t.Fatalf("page 2's search box shows %q", got)
 		}
+		if got := byTestID(r.Doc, "user-count").Text(); got != "26–26 of 26 users" {
+			t.Fatalf("page 2 count %q, want 26–26 of 26 users", got)
+		}
 		prev, _ := byTestID(r.Doc, "pager-prev").Attr("href")
 		wantLinkState("pager-prev", prev)
 		r = c.Get(prev)
 		wantRows(t, r, want[:25])
+		if got := byTestID(r.Doc, "user-count").Text(); got != "1–25 of 26 users" {
+			t.Fatalf("back on page 1, count %q", got)
+		}
 	})
 }
 

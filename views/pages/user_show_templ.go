@@ -303,7 +303,7 @@ func UserShow(v UserShowView) templ.Component {
 			})
 			templ_7745c5c3_Err = components.ConfirmDialog(components.Confirm{ID: "confirm-remove", Label: "Remove…", TestID: "user-remove", Style: components.OpenDangerOutline, Href: userPath(v.User, "/remove"),
 				Question: "Remove " + userTarget(v) + "?",
-				Detail:   "Removal deletes the user's " + strconv.Itoa(v.User.ItemCount) + " item(s) and erases their identity. The ids and the history stay, and the client_user_id can never be used again.",
+				Detail:   "Removal deletes the user's " + plural(v.User.ItemCount, "item") + " and erases their identity. The ids and the history stay, and the client_user_id can never be used again.",
 				Action:   "Remove user"}).Render(templ.WithChildren(ctx, templ_7745c5c3_Var12), templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
