@@ -157,3 +157,34 @@ func TestBrowser_InvitedReviewerEnrolsTOTPSignsInWithACodeAndIsDeactivated(t *te
 	j.checkBrowserReport()
 	j.stopServe()
 }
+
+// A refused change leaves the address on the member's page: a reload
+// shows the page again instead of sending the form twice.
+func TestBrowser_RefusedRoleChangeKeepsTheAddressOnTheMembersPage(t *testing.T) {
+	j := startJourney(t, "--no-demo-data")
+	j.signIn(j.email, j.password, testid("nav"))
+	j.step("open the only admin's page",
+		chromedp.Navigate(j.base+"/team"),
+		chromedp.WaitVisible(testid("team-row")),
+		chromedp.Click(`[data-testid="team-row"] a[data-testid="team-email"]`),
+		chromedp.WaitVisible(testid("role-form")),
+	)
+	page := j.location()
+	j.setMarker()
+	j.step("demote the last admin", chromedp.SetValue(testid("role-select"), "auditor"), chromedp.Click(testid("role-submit")))
+	j.waitFor("the refusal shows", `(function () {
+		var alert = document.querySelector('[data-testid="alert"]');
+		return alert !== null && alert.textContent.includes("last active admin");
+	})()`)
+	if loc := j.location(); loc != page {
+		t.Fatalf("after the refusal the address is %s, want %s", loc, page)
+	}
+	if !j.markerKept() {
+		t.Fatal("the refusal reloaded the page")
+	}
+	if got := j.text(testid("member-role-label")); !strings.Contains(got, "Admin") {
+		t.Fatalf("the role reads %q after a refused demotion", got)
+	}
+	j.checkBrowserReport()
+	j.stopServe()
+}

@@ -166,6 +166,7 @@ func TestBrowser_UserCreateFindRevealResetAndRemove(t *testing.T) {
 		t.Fatal("the detail page holds the clear SSN before any reveal")
 	}
 
+	historyRows := j.count(`[data-testid="history-row"]`)
 	j.step("reveal the SSN with a reason",
 		chromedp.Click(testid("reveal-ssn")),
 		chromedp.WaitVisible(testid("reveal-reason")),
@@ -176,6 +177,9 @@ func TestBrowser_UserCreateFindRevealResetAndRemove(t *testing.T) {
 	if got := j.text(testid("revealed")); got != ssn {
 		t.Fatalf("revealed %q, want the SSN", got)
 	}
+	// The page's history follows each action without a reload.
+	j.waitFor("the reveal heads the history", fmt.Sprintf(`document.querySelectorAll('[data-testid="history-row"]').length === %d &&
+		document.querySelector('[data-testid="history-action"]').textContent.includes("pii_reveal")`, historyRows+1))
 
 	// htmx answers the reset into the items and the flash: the dialog
 	// closes as it goes, and the focus is back on its button.
@@ -186,6 +190,21 @@ func TestBrowser_UserCreateFindRevealResetAndRemove(t *testing.T) {
 	}
 	if !j.focusIsOn("user-reset-login") || !j.markerKept() {
 		t.Fatal("after the reset the dialog is open, or the focus left its button, or the page reloaded")
+	}
+	j.waitFor("the reset heads the history", `document.querySelector('[data-testid="history-action"]').textContent.includes("reset_login")`)
+
+	// Saving the form unchanged writes nothing and says so.
+	historyRows = j.count(`[data-testid="history-row"]`)
+	j.step("save the edit form unchanged",
+		chromedp.Click(testid("user-edit")),
+		chromedp.WaitVisible(testid("user-form")),
+		chromedp.Click(testid("user-submit")),
+		chromedp.WaitVisible(testid("flash")),
+	)
+	j.waitFor("the page says nothing changed", `document.querySelector('[data-testid="flash"]').textContent.includes("No changes to save")`)
+	j.step("back on the user", chromedp.WaitVisible(testid("history")))
+	if n := j.count(`[data-testid="history-row"]`); n != historyRows {
+		t.Fatalf("an unchanged save added %d history rows", n-historyRows)
 	}
 
 	// The removal asks in a dialog too, for the client_user_id.
