@@ -68,6 +68,8 @@ func LoadZone(name string) (*time.Location, error) {
 	if p := ZoneProblem(name); p != "" {
 		return nil, (FieldErrors{FieldTimeZone: p}).Err()
 	}
+	// The name may share a request's buffer, and the zone keeps it.
+	name = strings.Clone(name)
 	loc, err := time.LoadLocation(name)
 	if err != nil {
 		return nil, (FieldErrors{FieldTimeZone: "Choose a time zone from the list: this one is not known to the server."}).Err()
