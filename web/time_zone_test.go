@@ -250,3 +250,65 @@ func TestAccountTimeZone_WithoutTheCSRFTokenIs403AndChangesNothing(t *testing.T)
 		}
 	})
 }
+
+func TestAccountMFA_SaysSinceWhenInTheMembersZoneAsEveryPageDoes(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, db *models.DB) {
+		h := webtest.New(t, db)
+		clock := newMFAClock(h)
+		m, pw := h.Member(t, models.RoleCompliance)
+		secret := enrolMember(t, h, clock, m, pw)
+		c := h.Client(t)
+		c.Cookies[current.ZoneCookie] = "America/Sao_Paulo"
+		signInWithCode(t, c, clock, m, pw, secret)
+
+		page := c.Get("/account/mfa")
+		wantStatus(t, page, http.StatusOK)
+		since := byTestID(page.Doc, "mfa-since")
+		wantTime(t, "two-step sign-in on since", since, time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC), mustZone(t, "America/Sao_Paulo"))
+		if got := text(since); got != "2026-03-02 06:00" {
+			t.Errorf("on since %q, want 2026-03-02 06:00", got)
+		}
+	})
+}
+
+func TestWebhookDeliveries_SayHowLongAgoAndWhenInTheMembersZone(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, db *models.DB) {
+		h := webtest.New(t, db)
+		c, _ := h.SignIn(t, models.RoleAdmin)
+		f := newDeliveryFixture(t, db, c)
+		setZone(t, c, "Australia/Adelaide")
+		adelaide := mustZone(t, "Australia/Adelaide")
+		page := c.Get(f.path)
+		wantStatus(t, page, http.StatusOK)
+
+		// The fixture's attempts run a minute and an hour ahead of the
+		// clock, less the time the fixture took.
+		delivered := deliveryRow(t, page.Doc, f.delivered)
+		when := byTestIDIn(delivered, "delivery-when")
+		tm := when.Find("time")
+		if tm.AttrOr("datetime", "") != f.deliveredAt.UTC().Format(time.RFC3339) ||
+			tm.AttrOr("title", "") != f.deliveredAt.In(adelaide).Format("2006-01-02 15:04:05 MST")+", "+f.deliveredAt.UTC().Format("2006-01-02 15:04:05 UTC") {
+			t.Errorf("delivered at %q, title %q", tm.AttrOr("datetime", ""), tm.AttrOr("title", ""))
+		}
+		if got := text(when); got != "in 1 minute" && got != "in under a minute" {
+			t.Errorf("delivered %q, want in 1 minute (the fixture's clock)", got)
+		}
+		if got := text(byTestIDIn(deliveryRow(t, page.Doc, f.failing), "delivery-when")); got != "next try in 1 hour" && got != "next try in 59 minutes" {
+			t.Errorf("the failing delivery says %q", got)
+		}
+		// The event's time, and each attempt's, to the second.
+		for _, sel := range []*goquery.Selection{byTestIDIn(delivered, "delivery-created"), byTestIDIn(delivered, "attempt-time").Last()} {
+			at, err := time.Parse(time.RFC3339, sel.Find("time").AttrOr("datetime", ""))
+			if err != nil {
+				t.Fatal(err)
+			}
+			wantTime(t, "an event or attempt", sel, at, adelaide)
+			if got, want := text(sel), at.In(adelaide).Format("2006-01-02 15:04:05"); got != want {
+				t.Errorf("shows %q, want %q", got, want)
+			}
+		}
+		if head := text(page.Doc.Find(`[data-testid="attempt-table"] thead`).First()); strings.Contains(head, "UTC") {
+			t.Errorf("the attempts' header still says UTC: %q", head)
+		}
+	})
+}
