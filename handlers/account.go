@@ -12,9 +12,16 @@ import (
 
 // AccountShow renders the member's account page (GET /account).
 func (h *Handler) AccountShow(c *fiber.Ctx) error {
+	return render.Page(c, http.StatusOK, "Your account", pages.Account(accountView(c)))
+}
+
+// accountView is the account page with its forms as they stand.
+func accountView(c *fiber.Ctx) pages.AccountView {
 	m := current.Member(c)
-	return render.Page(c, http.StatusOK, "Your account", pages.Account(pages.AccountView{
+	token := current.CSRFToken(c)
+	return pages.AccountView{
 		Email: m.EmailAddress, Role: m.Role,
-		Password: pages.PasswordForm{CSRFToken: current.CSRFToken(c)},
-	}))
+		Password: pages.PasswordForm{CSRFToken: token},
+		TimeZone: pages.TimeZoneForm{CSRFToken: token, Value: m.TimeZone, Browser: current.BrowserZone(c)},
+	}
 }

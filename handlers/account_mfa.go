@@ -40,7 +40,7 @@ func (h *Handler) mfaView(c *fiber.Ctx) (pages.MFAView, error) {
 		Errors:            map[string]string{},
 	}
 	if status.Enabled {
-		v.EnabledSince = status.ConfirmedAt.UTC().Format("2 Jan 2006 15:04 UTC")
+		v.EnabledSince, v.Zone = status.ConfirmedAt, current.Location(c)
 		if m.Role == models.RoleAdmin {
 			s, err := h.DB.Settings(c.UserContext())
 			if err != nil {

@@ -27,19 +27,21 @@ func (h *Handler) AccountPasswordChange(c *fiber.Ctx) error {
 			return err
 		}
 		form.Errors, form.Advice = merr.Fields, merr.Advice
-		return h.passwordFormResponse(c, http.StatusUnprocessableEntity, m, form)
+		return h.passwordFormResponse(c, http.StatusUnprocessableEntity, form)
 	}
 	form.Done = fmt.Sprintf("Password changed. %d other session%s signed out.", ended, plural(ended))
 	if !current.IsHTMX(c) {
 		current.AddFlash(c, form.Done)
 		return c.Redirect("/account", fiber.StatusSeeOther)
 	}
-	return h.passwordFormResponse(c, http.StatusOK, m, form)
+	return h.passwordFormResponse(c, http.StatusOK, form)
 }
 
-func (h *Handler) passwordFormResponse(c *fiber.Ctx, status int, m *models.TeamMember, form pages.PasswordForm) error {
+func (h *Handler) passwordFormResponse(c *fiber.Ctx, status int, form pages.PasswordForm) error {
 	if current.IsHTMX(c) {
 		return render.Fragment(c, status, pages.PasswordFormView(form))
 	}
-	return render.Page(c, status, "Your account", pages.Account(pages.AccountView{Email: m.EmailAddress, Role: m.Role, Password: form}))
+	v := accountView(c)
+	v.Password = form
+	return render.Page(c, status, "Your account", pages.Account(v))
 }

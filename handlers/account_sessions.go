@@ -7,6 +7,7 @@ import (
 
 	"ledgerdesk/handlers/current"
 	"ledgerdesk/handlers/render"
+	"ledgerdesk/models"
 	"ledgerdesk/views/pages"
 )
 
@@ -19,5 +20,6 @@ func (h *Handler) AccountSessions(c *fiber.Ctx) error {
 	}
 	return render.Page(c, http.StatusOK, "Your sessions", pages.MySessions(pages.MySessionsView{
 		Sessions: h.sessionRows(c, sessions), CSRFToken: current.CSRFToken(c),
+		Now: models.Now(), Zone: current.Location(c),
 	}))
 }

@@ -26,7 +26,7 @@ func (h *Handler) apiKeysView(c *fiber.Ctx) (*pages.APIKeysView, error) {
 	if err != nil {
 		return nil, err
 	}
-	v := &pages.APIKeysView{Keys: page.Keys, CSRFToken: current.CSRFToken(c)}
+	v := &pages.APIKeysView{Keys: page.Keys, CSRFToken: current.CSRFToken(c), Zone: current.Location(c)}
 	v.NextURL, v.PrevURL = pageURL("/api-keys", nil, page.Next), pageURL("/api-keys", nil, page.Prev)
 	return v, nil
 }

@@ -28,6 +28,7 @@ func (h *Handler) APIKeyShow(c *fiber.Ctx) error {
 	} else if e, ok := emails[k.CreatedBy]; ok {
 		createdBy = e
 	}
-	v := pages.APIKeyShowView{Key: k, CreatedBy: createdBy, History: history, CSRFToken: current.CSRFToken(c)}
+	v := pages.APIKeyShowView{Key: k, CreatedBy: createdBy, History: history, CSRFToken: current.CSRFToken(c),
+		Zone: current.Location(c)}
 	return render.Page(c, http.StatusOK, "API key "+k.Name, pages.APIKeyShow(v))
 }

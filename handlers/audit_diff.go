@@ -32,5 +32,5 @@ func (h *Handler) AuditDiff(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return render.Page(c, http.StatusOK, "Audit entry "+strconv.FormatInt(seq, 10), pages.AuditEntryPage(rows[0], diff))
+	return render.Page(c, http.StatusOK, "Audit entry "+strconv.FormatInt(seq, 10), pages.AuditEntryPage(rows[0], diff, current.Location(c)))
 }

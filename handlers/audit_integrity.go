@@ -25,6 +25,7 @@ func (h *Handler) AuditIntegrity(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	v := pages.AuditIntegrityView{Head: head, Checkpoints: cps, Verify: h.auditVerify.snapshot(), CSRFToken: current.CSRFToken(c)}
+	v := pages.AuditIntegrityView{Head: head, Checkpoints: cps, Verify: h.auditVerify.snapshot(), CSRFToken: current.CSRFToken(c),
+		Zone: current.Location(c)}
 	return render.Page(c, http.StatusOK, "Audit integrity", pages.AuditIntegrity(v))
 }

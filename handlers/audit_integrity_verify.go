@@ -78,11 +78,11 @@ func (h *Handler) AuditVerifyStart(c *fiber.Ctx) error {
 	if !current.IsHTMX(c) {
 		return c.Redirect("/audit/integrity", fiber.StatusSeeOther)
 	}
-	return render.Fragment(c, http.StatusOK, pages.VerifyPanel(st, current.CSRFToken(c)))
+	return render.Fragment(c, http.StatusOK, pages.VerifyPanel(st, current.CSRFToken(c), current.Location(c)))
 }
 
 // AuditVerifyStatus is the verification's progress or result (GET
 // /audit/integrity/verify), polled by the panel while it runs.
 func (h *Handler) AuditVerifyStatus(c *fiber.Ctx) error {
-	return render.Page(c, http.StatusOK, "Audit verification", pages.VerifyPanel(h.auditVerify.snapshot(), current.CSRFToken(c)))
+	return render.Page(c, http.StatusOK, "Audit verification", pages.VerifyPanel(h.auditVerify.snapshot(), current.CSRFToken(c), current.Location(c)))
 }

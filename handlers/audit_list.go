@@ -30,7 +30,7 @@ func auditFilterInput(get func(key string, def ...string) string) models.AuditFi
 func (h *Handler) AuditList(c *fiber.Ctx) error {
 	in := auditFilterInput(c.Query)
 	limit, _ := strconv.Atoi(c.Query("limit"))
-	v := pages.AuditListView{Input: in, Limit: effectiveLimit(limit), CSRFToken: current.CSRFToken(c)}
+	v := pages.AuditListView{Input: in, Limit: effectiveLimit(limit), CSRFToken: current.CSRFToken(c), Zone: current.Location(c)}
 	status := http.StatusOK
 	f, err := models.ParseAuditFilter(in)
 	var merr *models.Error

@@ -37,5 +37,6 @@ func (h *Handler) Home(c *fiber.Ctx) error {
 	return render.Page(c, http.StatusOK, "Overview", pages.Home(pages.HomeView{
 		Email: m.EmailAddress, Role: m.Role, Figures: figures, Live: live, Head: head,
 		Verify: h.auditVerify.snapshot(), MyActivity: activity, Now: models.Now(),
+		Zone: current.Location(c),
 	}))
 }

@@ -23,7 +23,7 @@ func (h *Handler) InviteShow(c *fiber.Ctx) error {
 	}
 	return render.Page(c, http.StatusOK, "Accept your invitation", pages.InviteAccept(pages.InviteAcceptView{
 		Token: token, Email: inv.Member.EmailAddress, Role: inv.Member.Role, ExpiresAt: inv.ExpiresAt,
-		CSRFToken: current.CSRFToken(c),
+		CSRFToken: current.CSRFToken(c), Zone: current.Location(c),
 	}))
 }
 
@@ -43,7 +43,7 @@ func (h *Handler) InviteAccept(c *fiber.Ctx) error {
 		}
 		return render.Page(c, http.StatusUnprocessableEntity, "Accept your invitation", pages.InviteAccept(pages.InviteAcceptView{
 			Token: token, Email: inv.Member.EmailAddress, Role: inv.Member.Role, ExpiresAt: inv.ExpiresAt,
-			Errors: merr.Fields, Advice: merr.Advice, CSRFToken: current.CSRFToken(c),
+			Errors: merr.Fields, Advice: merr.Advice, CSRFToken: current.CSRFToken(c), Zone: current.Location(c),
 		}))
 	}
 	if err != nil {

@@ -45,7 +45,7 @@ func (h *Handler) TeamInvite(c *fiber.Ctx) error {
 // mails it. A mail that fails is reported; the invitation stands.
 func (h *Handler) showInvitationLink(c *fiber.Ctx, status int, issued *models.IssuedInvitation, headline string) error {
 	v := pages.InvitationLinkView{Member: issued.Member, Headline: headline,
-		Link: h.baseURL(c) + "/invite/" + issued.Token, ExpiresAt: issued.ExpiresAt}
+		Link: h.baseURL(c) + "/invite/" + issued.Token, ExpiresAt: issued.ExpiresAt, Zone: current.Location(c)}
 	if h.Mailer != nil {
 		err := h.Mailer.Send(c.UserContext(), invitationMail(issued, v.Link))
 		if err != nil {

@@ -29,7 +29,7 @@ func (h *Handler) TeamList(c *fiber.Ctx) error {
 	req.Limit, _ = strconv.Atoi(c.Query("limit"))
 	typed := req.Filter.Search
 	req.Normalize()
-	v := pages.TeamListView{Filter: req.Filter, Limit: req.Limit}
+	v := pages.TeamListView{Filter: req.Filter, Limit: req.Limit, Zone: current.Location(c)}
 	status := http.StatusOK
 	page, err := h.DB.ListMembers(c.UserContext(), req)
 	var merr *models.Error

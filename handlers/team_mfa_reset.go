@@ -26,6 +26,7 @@ func (h *Handler) TeamMFAResetConfirm(c *fiber.Ctx) error {
 	}
 	return render.Page(c, http.StatusOK, mfaResetTitle, pages.TeamMFAReset(pages.TeamMFAResetView{
 		Member: m, EnrolledAt: enrolledAt, IsSelf: current.Member(c).ID == m.ID, CSRFToken: current.CSRFToken(c),
+		Zone: current.Location(c),
 	}))
 }
 

@@ -41,6 +41,7 @@ func (h *Handler) renderMember(c *fiber.Ctx, status int, m *models.TeamMember, e
 		MFAEnrolledAt: enrolledAt,
 		Member:        m, Sessions: h.sessionRows(c, sessions), Activity: activity,
 		IsSelf: current.Member(c).ID == m.ID, Error: errMsg, CSRFToken: current.CSRFToken(c),
+		Now: models.Now(), Zone: current.Location(c),
 	}
 	if m.Status == models.MemberInvited {
 		inv, err := h.DB.PendingInvitation(ctx, m.ID)

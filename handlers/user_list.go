@@ -37,7 +37,7 @@ func (h *Handler) UserList(c *fiber.Ctx) error {
 		Filter: req.Filter, Limit: req.Limit,
 		CanCreate: current.Member(c).Role.CanManageUsers(),
 		Clock:     models.HealthClock{Now: models.Now()},
-		CSRFToken: current.CSRFToken(c),
+		CSRFToken: current.CSRFToken(c), Zone: current.Location(c),
 	}
 	status := http.StatusOK
 	page, err := h.DB.ListEndUsers(ctx, req)

@@ -4,6 +4,7 @@ import (
 	"github.com/a-h/templ"
 	"github.com/gofiber/fiber/v2"
 
+	"ledgerdesk/handlers/current"
 	"ledgerdesk/models"
 	"ledgerdesk/views/pages"
 )
@@ -20,5 +21,6 @@ func (h *Handler) userPageOOB(c *fiber.Ctx, id int64) (templ.Component, error) {
 	if err != nil {
 		return nil, err
 	}
-	return templ.Join(pages.UserHistory(u, history, true), pages.UserUpdated(u, true)), nil
+	zone := current.Location(c)
+	return templ.Join(pages.UserHistory(u, history, zone, true), pages.UserUpdated(u, zone, true)), nil
 }

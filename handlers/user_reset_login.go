@@ -39,6 +39,6 @@ func (h *Handler) UserResetLogin(c *fiber.Ctx) error {
 	}
 	// The flash carries this action's message; a token shown by an
 	// earlier rotation goes.
-	return render.Page(c, http.StatusOK, "", templ.Join(pages.UserItems(items, models.HealthClock{Now: models.Now()}),
+	return render.Page(c, http.StatusOK, "", templ.Join(pages.UserItems(items, models.HealthClock{Now: models.Now()}, current.Location(c)),
 		page, pages.TokenPanelOOB()))
 }

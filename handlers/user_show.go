@@ -60,6 +60,6 @@ func (h *Handler) userView(c *fiber.Ctx, u *models.EndUser, items []models.Item,
 		User: u, Identity: maskIdentity(ident), Items: items, History: history,
 		Clock:   models.HealthClock{Now: models.Now()},
 		CanEdit: role.CanManageUsers(), CanReveal: role.CanRevealPII(),
-		CSRFToken: current.CSRFToken(c),
+		CSRFToken: current.CSRFToken(c), Zone: current.Location(c),
 	}, nil
 }

@@ -34,7 +34,8 @@ func (h *Handler) WebhookDeliveries(c *fiber.Ctx) error {
 	base := "/webhooks/" + strconv.FormatInt(e.ID, 10) + "/deliveries"
 	filter := url.Values{}
 	setUnlessDefault(filter, "state", string(state), "")
-	v := pages.WebhookDeliveriesView{Endpoint: e, State: state, Page: page, Now: models.Now(), CSRFToken: current.CSRFToken(c)}
+	v := pages.WebhookDeliveriesView{Endpoint: e, State: state, Page: page, Now: models.Now(), CSRFToken: current.CSRFToken(c),
+		Zone: current.Location(c)}
 	v.NextURL, v.PrevURL = pageURL(base, filter, page.Next), pageURL(base, filter, page.Prev)
 	return render.Page(c, http.StatusOK, "Deliveries", pages.WebhookDeliveries(v))
 }

@@ -5,7 +5,9 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"ledgerdesk/handlers/current"
 	"ledgerdesk/handlers/render"
+	"ledgerdesk/models"
 	"ledgerdesk/views/pages"
 )
 
@@ -15,5 +17,5 @@ func (h *Handler) WebhookList(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return render.Page(c, http.StatusOK, "Webhooks", pages.WebhookList(endpoints))
+	return render.Page(c, http.StatusOK, "Webhooks", pages.WebhookList(endpoints, models.Now(), current.Location(c)))
 }

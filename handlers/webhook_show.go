@@ -28,7 +28,7 @@ func webhookShowView(c *fiber.Ctx, e *models.WebhookEndpointSummary) pages.Webho
 	v := pages.WebhookShowView{Endpoint: e, CSRFToken: token,
 		Form: pages.WebhookFormView{Endpoint: &e.WebhookEndpoint, CSRFToken: token,
 			Values: pages.WebhookFormValues{URL: e.URL, Events: e.Events, Enabled: e.Enabled}},
-		Secret: pages.WebhookSecretView{EndpointID: e.ID, EndpointURL: e.URL, CSRFToken: token}}
+		Secret: pages.WebhookSecretView{EndpointID: e.ID, EndpointURL: e.URL, CSRFToken: token, Zone: current.Location(c)}}
 	if until, ok := e.PreviousSecretSignsUntil(models.Now()); ok {
 		v.Secret.PreviousUntil = until
 	}

@@ -76,10 +76,12 @@ func auditFields(e *AuditEntry) []any {
 // sessionColumns are a session and its member, read together (every page
 // a member sees reads them). The member's password hash is not read.
 var sessionColumns = columns{"s.id_hash", "s.member_id", "s.ip", "s.user_agent", "s.data", "s.created_at",
-	"s.last_seen_at", "s.expires_at", "s.mfa_stage", "m.id", "m.email_address", "m.status", "m.role", "m.created_at", "m.updated_at"}
+	"s.last_seen_at", "s.expires_at", "s.mfa_stage", "m.id", "m.email_address", "m.status", "m.role", "m.time_zone",
+	"m.created_at", "m.updated_at"}
 
 func sessionWithMemberFields(out *SessionWithMember) []any {
 	s, m := &out.Session, &out.Member
 	return []any{&s.IDHash, &s.MemberID, &s.IP, &s.UserAgent, &s.Data, &s.CreatedAt, &s.LastSeenAt,
-		&s.ExpiresAt, &s.MFAStage, &m.ID, &m.EmailAddress, &m.Status, &m.Role, &m.CreatedAt, &m.UpdatedAt}
+		&s.ExpiresAt, &s.MFAStage, &m.ID, &m.EmailAddress, &m.Status, &m.Role, &m.TimeZone,
+		&m.CreatedAt, &m.UpdatedAt}
 }

@@ -3,6 +3,7 @@ package models
 import (
 	"reflect"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 
@@ -24,6 +25,16 @@ func TestScannedColumnsMatchTheirModels(t *testing.T) {
 		{"item", itemColumns, func() (any, []any) { i := &Item{}; return i, itemFields(i) }, true},
 		{"api key", apiKeyColumns, func() (any, []any) { k := &APIKey{}; return k, apiKeyFields(k) }, true},
 		{"audit entry", auditColumns, func() (any, []any) { e := &AuditEntry{}; return e, auditFields(e) }, true},
+		{"session", sessionPart("s."), func() (any, []any) {
+			r := &SessionWithMember{}
+			return &r.Session, sessionWithMemberFields(r)[:len(sessionPart("s."))]
+		}, true},
+		// Every column of the member but its password hash, which the
+		// session's reader never needs.
+		{"session's member", append(sessionPart("m."), "password_hash"), func() (any, []any) {
+			r := &SessionWithMember{}
+			return &r.Member, append(sessionWithMemberFields(r)[len(sessionPart("s.")):], &r.Member.PasswordHash)
+		}, true},
 	}
 	for _, tc := range cases {
 		model, fields := tc.row()
@@ -56,6 +67,18 @@ func TestScannedColumnsMatchTheirModels(t *testing.T) {
 			}
 		}
 	}
+}
+
+// sessionPart is the session row's columns of one table, without the
+// table's prefix.
+func sessionPart(prefix string) columns {
+	var out columns
+	for _, c := range sessionColumns {
+		if name, ok := strings.CutPrefix(c, prefix); ok {
+			out = append(out, name)
+		}
+	}
+	return out
 }
 
 func sameSet(a, b []string) bool {

@@ -64,8 +64,11 @@ type TeamMember struct {
 	Status       MemberStatus
 	Role         Role
 	PasswordHash string
-	CreatedAt    time.Time
-	UpdatedAt    time.Time
+	// TimeZone is the IANA zone the member reads times in; "" until they
+	// choose one, and their browser's is used.
+	TimeZone  string
+	CreatedAt time.Time
+	UpdatedAt time.Time
 }
 
 func (TeamMember) TableName() string { return "team_members" }

@@ -216,6 +216,7 @@ func routes(h *handlers.Handler) []Route {
 
 		{Method: "GET", Path: "/account", Access: Members, Handler: h.AccountShow},
 		{Method: "POST", Path: "/account/password", Access: Members, Handler: h.AccountPasswordChange, ChecksCredentials: true},
+		{Method: "POST", Path: "/account/time-zone", Access: Members, Handler: h.AccountTimeZone},
 		{Method: "GET", Path: "/account/sessions", Access: Members, Handler: h.AccountSessions},
 		{Method: "POST", Path: "/account/sessions/end-others", Access: Members, Handler: h.AccountSessionsEndOthers},
 		{Method: "POST", Path: "/account/sessions/:session/end", Access: Members, Handler: h.AccountSessionEnd},

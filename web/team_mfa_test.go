@@ -39,8 +39,8 @@ func TestTeamShow_SaysWhetherAndSinceWhenTheMemberUsesTwoStepSignIn(t *testing.T
 		enrolMember(t, h, clock, m, pw)
 		on := admin.Get("/team/" + m.ID)
 		state := byTestID(on.Doc, "member-mfa")
-		if v, _ := state.Attr("data-mfa"); v != "on" || !strings.Contains(state.Text(), "2026-03-02 09:00 UTC") {
-			t.Fatalf("an enrolled member shows %q (%s), want on since 2026-03-02 09:00 UTC", state.Text(), v)
+		if v, _ := state.Attr("data-mfa"); v != "on" || !strings.Contains(state.Text(), "2026-03-02 09:00") || utcTitle(state) != "2026-03-02 09:00:00 UTC" {
+			t.Fatalf("an enrolled member shows %q (%s, %s), want on since 2026-03-02 09:00 UTC", state.Text(), v, utcTitle(state))
 		}
 		if href, _ := byTestID(on.Doc, "member-mfa-reset").Attr("href"); href != "/team/"+m.ID+"/mfa-reset" {
 			t.Fatalf("the reset link is %q", href)

@@ -585,13 +585,14 @@ func TestUserPageActions_UpdateHistoryAndUpdatedOutOfBandAndReplaceTheMessage(t 
 		c, _ := h.SignIn(t, models.RoleAdmin)
 		u := createUser(t, db, sampleIdentity()).User
 		addItem(t, db, u.ID, nil)
+		// The time in UTC, to the second, is the title of the time shown.
 		const shown = "2006-01-02 15:04:05 UTC"
 		// An old "Updated", so that a new one shows.
 		long := time.Date(2020, 1, 2, 3, 4, 5, 0, time.UTC)
 		if err := db.Gorm().Model(&models.EndUser{}).Where("id = ?", u.ID).Update("updated_at", long).Error; err != nil {
 			t.Fatal(err)
 		}
-		if got := text(byTestID(c.Get(userPath(u.ID)).Doc, "user-updated")); got != long.Format(shown) {
+		if got := utcTitle(byTestID(c.Get(userPath(u.ID)).Doc, "user-updated")); got != long.Format(shown) {
 			t.Fatalf("the page shows Updated %q, want %q", got, long.Format(shown))
 		}
 
@@ -617,14 +618,14 @@ func TestUserPageActions_UpdateHistoryAndUpdatedOutOfBandAndReplaceTheMessage(t 
 				t.Fatalf("the History's newest row is not entry %d", last.Seq)
 			}
 			upd := r.Doc.Find(`#user-updated[hx-swap-oob="true"]`)
-			if want := reloadUser(t, db, u.ID).UpdatedAt.UTC().Format(shown); upd.Length() != 1 || text(upd) != want {
-				t.Fatalf("out-of-band Updated %q (%d), want %q", text(upd), upd.Length(), want)
+			if want := reloadUser(t, db, u.ID).UpdatedAt.UTC().Format(shown); upd.Length() != 1 || utcTitle(upd) != want {
+				t.Fatalf("out-of-band Updated %q (%d), want %q", utcTitle(upd), upd.Length(), want)
 			}
 		}
 
 		rot := c.Post(userPath(u.ID, "/rotate-token"), nil, htmxTo("token-panel")...)
 		wantPage(t, rot, "user.token_rotate")
-		if text(rot.Doc.Find(`#user-updated`)) == long.Format(shown) {
+		if utcTitle(rot.Doc.Find(`#user-updated`)) == long.Format(shown) {
 			t.Fatal("Updated did not move after the rotation")
 		}
 		if flash := rot.Doc.Find(`#flash[hx-swap-oob="true"]`); flash.Length() != 1 || flash.Children().Length() != 0 {

@@ -103,7 +103,7 @@ func TestUserShow_IdentityMaskedItemsWithHealthAndHistory(t *testing.T) {
 				for testid, want := range map[string]string{
 					"item-institution":     "Chase",
 					"item-products":        "auth, transactions",
-					"item-consent-expires": expires.Format("2006-01-02 15:04 UTC"),
+					"item-consent-expires": expires.Format("2006-01-02 15:04"),
 					"item-update-type":     "user_present_required",
 					"item-auth-method":     "INSTANT_AUTH",
 				} {
@@ -322,11 +322,12 @@ func TestUserReveal_AuditorGets403AndNoRevealLink(t *testing.T) {
 	})
 }
 
-func TestUserPages_TimesAreInUTCWhateverTheServersZone(t *testing.T) {
+func TestUserPages_TimesAreInTheMembersZoneWhateverTheServersZone(t *testing.T) {
 	// PostgreSQL's driver returns times in the process's local zone; the
-	// pages label their times UTC, so they must convert. The zone is the
-	// process's, so the test runs itself again in a process in America/Chicago
-	// (time/tzdata is linked in, so the zone exists on any machine).
+	// pages show them in the member's zone (UTC until one is known), so
+	// they must convert. The zone is the process's, so the test runs
+	// itself again in a process in America/Chicago (time/tzdata is linked
+	// in, so the zone exists on any machine).
 	const child = "LEDGERDESK_TEST_ZONE_CHILD"
 	if os.Getenv(child) == "" {
 		name := "^" + t.Name() + "$"
@@ -349,17 +350,29 @@ func TestUserPages_TimesAreInUTCWhateverTheServersZone(t *testing.T) {
 		it := addItem(t, db, u.ID, func(it *models.Item) { it.ConsentExpirationTime = &expires })
 		stored := reloadUser(t, db, u.ID)
 
-		show := c.Get(userPath(u.ID))
-		if got := text(item(show.Doc, it.ItemID).Find(`[data-testid="item-consent-expires"]`)); got != "2031-05-04 03:02 UTC" {
-			t.Fatalf("consent expiry shown as %q, want 2031-05-04 03:02 UTC", got)
-		}
-		if want := stored.CreatedAt.UTC().Format("2006-01-02 15:04:05 UTC"); !strings.Contains(text(byTestID(show.Doc, "user-created")), want) {
-			t.Fatalf("created shown as %q, want %q", text(byTestID(show.Doc, "user-created")), want)
-		}
-		list := c.Get("/users")
-		row := list.Doc.Find(`[data-testid="user-row"] [data-testid="user-created"]`)
-		if want := stored.CreatedAt.UTC().Format("2006-01-02 15:04"); text(row) != want {
-			t.Fatalf("the list shows created %q, want %q", text(row), want)
+		for _, zone := range []string{"", "Asia/Tokyo"} {
+			if zone != "" {
+				setZone(t, c, zone)
+			}
+			loc := time.UTC
+			if zone != "" {
+				loc, _ = time.LoadLocation(zone)
+			}
+			show := c.Get(userPath(u.ID))
+			expiry := item(show.Doc, it.ItemID).Find(`[data-testid="item-consent-expires"]`)
+			if got, want := text(expiry), expires.In(loc).Format("2006-01-02 15:04"); got != want || utcTitle(expiry) != "2031-05-04 03:02:00 UTC" {
+				t.Fatalf("zone %q: consent expiry shown as %q (%s), want %q (2031-05-04 03:02:00 UTC)", zone, got, utcTitle(expiry), want)
+			}
+			created := byTestID(show.Doc, "user-created")
+			if want := stored.CreatedAt.In(loc).Format("2006-01-02 15:04"); text(created) != want ||
+				utcTitle(created) != stored.CreatedAt.UTC().Format("2006-01-02 15:04:05 UTC") {
+				t.Fatalf("zone %q: created shown as %q (%s), want %q", zone, text(created), utcTitle(created), want)
+			}
+			list := c.Get("/users")
+			row := list.Doc.Find(`[data-testid="user-row"] [data-testid="user-created"]`)
+			if want := stored.CreatedAt.In(loc).Format("2006-01-02 15:04"); text(row) != want {
+				t.Fatalf("zone %q: the list shows created %q, want %q", zone, text(row), want)
+			}
 		}
 	})
 }

@@ -345,8 +345,14 @@ func TestWebhookList_ShowsFailuresAndLastSuccessPerEndpoint(t *testing.T) {
 		if href := busy.Find(`[data-testid="webhook-failing"]`).AttrOr("href", ""); href != f.path+"?state=failing" {
 			t.Errorf("failing link %q", href)
 		}
-		if got, want := textOf(busy, "webhook-last-delivered"), f.deliveredAt.UTC().Format("2006-01-02 15:04:05"); got != want {
-			t.Errorf("last delivered %q, want %q", got, want)
+		last := busy.Find(`[data-testid="webhook-last-delivered"] time`)
+		if got, want := last.AttrOr("datetime", ""), f.deliveredAt.UTC().Format(time.RFC3339); got != want || utcTitle(last) != f.deliveredAt.UTC().Format("2006-01-02 15:04:05 UTC") {
+			t.Errorf("last delivered at %q (%s), want %q", got, utcTitle(last), want)
+		}
+		// The fixture's delivery is a minute ahead of the clock, less the
+		// time the fixture took.
+		if got := text(last); got != "in 1 minute" && got != "in under a minute" {
+			t.Errorf("last delivered %q, want in 1 minute", got)
 		}
 		if textOf(quiet, "webhook-failures") != "0" || textOf(quiet, "webhook-last-delivered") != "never" ||
 			quiet.Find(`[data-testid="webhook-failing"]`).Length() != 0 {

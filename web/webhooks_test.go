@@ -279,7 +279,7 @@ func TestWebhookRotateSecret_ShowsTheNewSecretOnceAndAuditsIt(t *testing.T) {
 		if first == old {
 			t.Fatal("the secret did not change")
 		}
-		if !strings.Contains(byTestID(r.Doc, "secret-overlap").Text(), "UTC") {
+		if until := byTestID(r.Doc, "secret-overlap").Find("time"); !strings.HasSuffix(utcTitle(until), " UTC") || until.AttrOr("datetime", "") == "" {
 			t.Fatalf("no overlap shown after a rotation:\n%s", r.Body)
 		}
 		if stored, _ := db.WebhookEndpointByID(context.Background(), ep.ID); stored == nil {

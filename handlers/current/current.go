@@ -4,6 +4,7 @@ package current
 
 import (
 	"strconv"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/gorilla/sessions"
@@ -23,6 +24,7 @@ const (
 	apiCallerKey
 	clientIPKey
 	csrfKey
+	zoneKey
 )
 
 // NavItem is one entry of the navigation, as the route table declares it.
@@ -56,6 +58,37 @@ func SetSignedIn(c *fiber.Ctx, sess *sessions.Session, row *models.SessionWithMe
 		c.Locals(memberKey, &row.Member)
 		c.Locals(rowKey, &row.Session)
 	}
+}
+
+// ZoneCookie is the cookie app.js keeps the browser's time zone in.
+const ZoneCookie = "ld_tz"
+
+// Zone is the time zone the request's times are shown in: the member's
+// choice, else the browser's (its cookie, checked like any input), else
+// UTC. Worked out once per request.
+func Zone(c *fiber.Ctx) models.Zone {
+	if z, ok := c.Locals(zoneKey).(models.Zone); ok {
+		return z
+	}
+	chosen := ""
+	if m := Member(c); m != nil {
+		chosen = m.TimeZone
+	}
+	z := models.ResolveZone(chosen, c.Cookies(ZoneCookie))
+	c.Locals(zoneKey, z)
+	return z
+}
+
+// Location is the zone views write the request's times in.
+func Location(c *fiber.Ctx) *time.Location { return Zone(c).Location }
+
+// BrowserZone is the browser's time zone as its cookie names it, or ""
+// when it names none the portal knows.
+func BrowserZone(c *fiber.Ctx) string {
+	if z := models.ResolveZone("", c.Cookies(ZoneCookie)); z.Source == models.ZoneBrowser {
+		return z.Name()
+	}
+	return ""
 }
 
 // RequestID is the id the request carries in logs, audit entries and pages.

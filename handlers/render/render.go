@@ -63,6 +63,7 @@ func Meta(c *fiber.Ctx, title string) layout.Meta {
 			m.Nav = append(m.Nav, layout.NavItem{Label: item.Label, Path: item.Path, Active: isActive(c.Path(), item.Path)})
 		}
 		m.Flashes = flashes(c)
+		m.Zone = current.Zone(c)
 	}
 	return m
 }

@@ -86,3 +86,18 @@ document.addEventListener("submit", function (evt) {
   var dialog = evt.submitter && evt.submitter.closest("dialog[open]");
   if (dialog) dialog.close();
 });
+
+// The browser's time zone goes to the server in a cookie, for pages to
+// show times in until the member chooses a zone on their account page.
+(function () {
+  var zone;
+  try {
+    zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+  } catch (e) {
+    return;
+  }
+  if (!zone || !/^[A-Za-z0-9_+\-\/]{1,64}$/.test(zone)) return;
+  if (document.cookie.split("; ").indexOf("ld_tz=" + zone) >= 0) return;
+  document.cookie = "ld_tz=" + zone + "; path=/; max-age=31536000; SameSite=Lax" +
+    (location.protocol === "https:" ? "; Secure" : "");
+})();

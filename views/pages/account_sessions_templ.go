@@ -25,7 +25,7 @@ type SessionRow struct {
 
 // SessionsTable lists sessions; endPath(handle) is where "End" posts, and
 // whose names their owner in its question ("your", "ann@example.com’s").
-func SessionsTable(rows []SessionRow, endPath func(string) string, whose string, csrf string) templ.Component {
+func SessionsTable(rows []SessionRow, endPath func(string) string, whose string, csrf string, now time.Time, zone *time.Location) templ.Component {
 	return templruntime.GeneratedTemplate(func(templ_7745c5c3_Input templruntime.GeneratedComponentInput) (templ_7745c5c3_Err error) {
 		templ_7745c5c3_W, ctx := templ_7745c5c3_Input.Writer, templ_7745c5c3_Input.Context
 		if templ_7745c5c3_CtxErr := ctx.Err(); templ_7745c5c3_CtxErr != nil {
@@ -52,7 +52,7 @@ func SessionsTable(rows []SessionRow, endPath func(string) string, whose string,
 				return templ_7745c5c3_Err
 			}
 		} else {
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 2, "<div class=\"relative mt-3 overflow-x-auto\"><table class=\"w-full text-left text-sm\" data-testid=\"sessions\"><thead class=\"text-xs uppercase text-slate-500\"><tr><th scope=\"col\" class=\"py-1 pr-4\">Device</th><th scope=\"col\" class=\"py-1 pr-4\">IP</th><th scope=\"col\" class=\"py-1 pr-4\">Signed in (UTC)</th><th scope=\"col\" class=\"py-1 pr-4\">Last seen (UTC)</th><th scope=\"col\" class=\"py-1\"><span class=\"sr-only\">Actions</span></th></tr></thead> <tbody class=\"divide-y divide-slate-100\">")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 2, "<div class=\"relative mt-3 overflow-x-auto\"><table class=\"w-full text-left text-sm\" data-testid=\"sessions\"><thead class=\"text-xs uppercase text-slate-500\"><tr><th scope=\"col\" class=\"py-1 pr-4\">Device</th><th scope=\"col\" class=\"py-1 pr-4\">IP</th><th scope=\"col\" class=\"py-1 pr-4\">Signed in</th><th scope=\"col\" class=\"py-1 pr-4\">Last seen</th><th scope=\"col\" class=\"py-1\"><span class=\"sr-only\">Actions</span></th></tr></thead> <tbody class=\"divide-y divide-slate-100\">")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
@@ -106,29 +106,19 @@ func SessionsTable(rows []SessionRow, endPath func(string) string, whose string,
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
-				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 8, "</td><td class=\"whitespace-nowrap py-1.5 pr-4 tabular-nums text-xs\">")
+				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 8, "</td><td class=\"whitespace-nowrap py-1.5 pr-4 tabular-nums text-xs\" data-testid=\"session-created\">")
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
-				var templ_7745c5c3_Var5 string
-				templ_7745c5c3_Var5, templ_7745c5c3_Err = templ.JoinStringErrs(utc(s.CreatedAt, "2006-01-02 15:04"))
-				if templ_7745c5c3_Err != nil {
-					return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/pages/account_sessions.templ`, Line: 45, Col: 108}
-				}
-				_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var5))
+				templ_7745c5c3_Err = components.Time(s.CreatedAt, zone).Render(ctx, templ_7745c5c3_Buffer)
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
-				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 9, "</td><td class=\"whitespace-nowrap py-1.5 pr-4 tabular-nums text-xs\">")
+				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 9, "</td><td class=\"whitespace-nowrap py-1.5 pr-4 text-xs\" data-testid=\"session-last-seen\">")
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
-				var templ_7745c5c3_Var6 string
-				templ_7745c5c3_Var6, templ_7745c5c3_Err = templ.JoinStringErrs(utc(s.LastSeenAt, "2006-01-02 15:04"))
-				if templ_7745c5c3_Err != nil {
-					return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/pages/account_sessions.templ`, Line: 46, Col: 109}
-				}
-				_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var6))
+				templ_7745c5c3_Err = components.Ago(s.LastSeenAt, now, zone).Render(ctx, templ_7745c5c3_Buffer)
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
@@ -141,12 +131,12 @@ func SessionsTable(rows []SessionRow, endPath func(string) string, whose string,
 					if templ_7745c5c3_Err != nil {
 						return templ_7745c5c3_Err
 					}
-					var templ_7745c5c3_Var7 templ.SafeURL
-					templ_7745c5c3_Var7, templ_7745c5c3_Err = templ.JoinURLErrs(templ.SafeURL(endPath(s.Handle)))
+					var templ_7745c5c3_Var5 templ.SafeURL
+					templ_7745c5c3_Var5, templ_7745c5c3_Err = templ.JoinURLErrs(templ.SafeURL(endPath(s.Handle)))
 					if templ_7745c5c3_Err != nil {
 						return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/pages/account_sessions.templ`, Line: 49, Col: 70}
 					}
-					_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var7))
+					_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var5))
 					if templ_7745c5c3_Err != nil {
 						return templ_7745c5c3_Err
 					}
@@ -188,6 +178,8 @@ func SessionsTable(rows []SessionRow, endPath func(string) string, whose string,
 type MySessionsView struct {
 	Sessions  []SessionRow
 	CSRFToken string
+	Now       time.Time
+	Zone      *time.Location // times are shown in it
 }
 
 func mySessionEndPath(handle string) string { return "/account/sessions/" + handle + "/end" }
@@ -208,16 +200,16 @@ func MySessions(v MySessionsView) templ.Component {
 			}()
 		}
 		ctx = templ.InitializeContext(ctx)
-		templ_7745c5c3_Var8 := templ.GetChildren(ctx)
-		if templ_7745c5c3_Var8 == nil {
-			templ_7745c5c3_Var8 = templ.NopComponent
+		templ_7745c5c3_Var6 := templ.GetChildren(ctx)
+		if templ_7745c5c3_Var6 == nil {
+			templ_7745c5c3_Var6 = templ.NopComponent
 		}
 		ctx = templ.ClearChildren(ctx)
 		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 16, "<p class=\"text-sm text-slate-500\"><a href=\"/account\" class=\"hover:underline\">Your account</a> / sessions</p><h1 class=\"mt-1 text-2xl font-semibold tracking-tight\">Your sessions</h1><p class=\"mt-1 text-sm text-slate-600\">Every browser signed in as you. End any you do not recognise, and change your password if in doubt.</p><section class=\"mt-6 rounded-lg border border-slate-200 bg-white p-5 shadow-sm\">")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		templ_7745c5c3_Err = SessionsTable(v.Sessions, mySessionEndPath, "your", v.CSRFToken).Render(ctx, templ_7745c5c3_Buffer)
+		templ_7745c5c3_Err = SessionsTable(v.Sessions, mySessionEndPath, "your", v.CSRFToken, v.Now, v.Zone).Render(ctx, templ_7745c5c3_Buffer)
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}

@@ -1,32 +1,17 @@
 package pages
 
 import (
-	"strconv"
 	"time"
+
+	"ledgerdesk/views/components"
 )
 
-// utc formats t in UTC, as the pages label their times. PostgreSQL's driver
-// returns times in the server's local zone, so a time is never formatted
-// as it comes.
-func utc(t time.Time, layout string) string { return t.UTC().Format(layout) }
-
-// ago says how long before now t was, in the largest whole unit.
-func ago(now, t time.Time) string {
-	d := now.Sub(t)
-	switch {
-	case d < time.Minute:
-		return "just now"
-	case d < time.Hour:
-		return plural(int(d/time.Minute), "minute") + " ago"
-	case d < 48*time.Hour:
-		return plural(int(d/time.Hour), "hour") + " ago"
+// zoneName is the zone's IANA name, for a page with no note at its foot.
+func zoneName(zone *time.Location) string {
+	if zone == nil {
+		return "UTC"
 	}
-	return plural(int(d/(24*time.Hour)), "day") + " ago"
+	return zone.String()
 }
 
-func plural(n int, unit string) string {
-	if n == 1 {
-		return "1 " + unit
-	}
-	return strconv.Itoa(n) + " " + unit + "s"
-}
+func plural(n int, unit string) string { return components.Plural(n, unit) }
