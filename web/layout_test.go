@@ -78,3 +78,45 @@ func TestLayout_FaviconIsLinkedAndServed(t *testing.T) {
 		}
 	})
 }
+
+// Flash messages are announced: they sit in one polite status region that
+// every page has, empty or not, and an htmx answer changes what the region
+// holds instead of replacing it (a new live region is not announced).
+func TestFlash_MessagesAreInALiveStatusRegionOnEveryPageAndSwappedIntoIt(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, db *models.DB) {
+		h := webtest.New(t, db)
+		c, _ := h.SignIn(t, models.RoleAdmin)
+		u := createUser(t, db, nil).User
+
+		wantRegion := func(what string, r *webtest.Response) *goquery.Selection {
+			t.Helper()
+			region := r.Doc.Find("#flash")
+			if region.Length() != 1 || region.AttrOr("role", "") != "status" || region.AttrOr("aria-live", "") != "polite" {
+				t.Fatalf("%s: the flash area is not one polite status region:\n%s", what, r.Body)
+			}
+			return region
+		}
+		if region := wantRegion("a page without messages", c.Get(userPath(u.ID))); region.Children().Length() != 0 {
+			t.Fatal("a page without messages shows some")
+		}
+
+		wantRedirect(t, c.Post(userPath(u.ID, "/reset-login"), nil), userPath(u.ID))
+		page := c.Get(userPath(u.ID))
+		region := wantRegion("the page after a form", page)
+		msg := byTestIDIn(region, "flash")
+		if msg.Length() != 1 || !strings.Contains(text(msg), "0 items") {
+			t.Fatalf("the message is not in the region:\n%s", page.Body)
+		}
+		// One live region: the message is not another one inside it.
+		if _, nested := msg.Attr("role"); nested {
+			t.Fatalf("the message has a role of its own: %s", msg.AttrOr("role", ""))
+		}
+
+		hx := c.Post(userPath(u.ID, "/reset-login"), nil, htmxTo("user-items")...)
+		wantStatus(t, hx, http.StatusOK)
+		oob := hx.Doc.Find(`#flash[hx-swap-oob]`)
+		if oob.Length() != 1 || oob.AttrOr("hx-swap-oob", "") != "innerHTML" || byTestIDIn(oob, "flash").Length() != 1 {
+			t.Fatalf("the htmx answer does not put its message into the region:\n%s", hx.Body)
+		}
+	})
+}

@@ -202,20 +202,28 @@ type journey struct {
 	tab
 	srv             *server
 	report          *browserReport
+	data            string // serve's data directory, for the CLI
 	email, password string
 }
 
 // startJourney starts chromium and `ledgerdesk serve` with a fresh data
-// directory and serveArgs.
+// directory and serveArgs, for a journey of at most 90 seconds.
 func startJourney(t *testing.T, serveArgs ...string) *journey {
 	t.Helper()
-	ctx, report := newBrowser(t)
-	srv := startServe(t, env(), append([]string{"--data", t.TempDir()}, serveArgs...)...)
+	return startJourneyWithin(t, 90*time.Second, serveArgs...)
+}
+
+// startJourneyWithin is startJourney for a journey of at most within.
+func startJourneyWithin(t *testing.T, within time.Duration, serveArgs ...string) *journey {
+	t.Helper()
+	ctx, report := newBrowser(t, within)
+	data := t.TempDir()
+	srv := startServe(t, env(), append([]string{"--data", data}, serveArgs...)...)
 	email, password := credentials(srv.stdout.String())
 	if password == "" {
 		t.Fatalf("serve printed no first admin:\n%s", srv.stdout)
 	}
-	return &journey{tab: tab{t: t, ctx: ctx, base: srv.URL}, srv: srv, report: report, email: email, password: password}
+	return &journey{tab: tab{t: t, ctx: ctx, base: srv.URL}, srv: srv, report: report, data: data, email: email, password: password}
 }
 
 // checkBrowserReport fails the test on any CSP violation or script error

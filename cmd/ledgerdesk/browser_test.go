@@ -118,9 +118,9 @@ func (r *browserReport) listen(ev any) {
 }
 
 // newBrowser starts Debian's chromium headless with a fresh profile and
-// nothing that phones home. Without chromium the test is skipped, except
-// in CI, where it must run.
-func newBrowser(t *testing.T) (context.Context, *browserReport) {
+// nothing that phones home, for at most within. Without chromium the test
+// is skipped, except in CI, where it must run.
+func newBrowser(t *testing.T, within time.Duration) (context.Context, *browserReport) {
 	t.Helper()
 	if _, err := os.Stat(chromiumPath); err != nil {
 		if os.Getenv("CI") == "true" {
@@ -145,7 +145,7 @@ func newBrowser(t *testing.T) (context.Context, *browserReport) {
 	// The listener is on the tab from its first command, so nothing the
 	// pages report is missed.
 	ctx, cancelCtx := chromedp.NewContext(allocCtx, chromedp.WithLogf(t.Logf), chromedp.WithListener(report.listen))
-	ctx, cancelTimeout := context.WithTimeout(ctx, 90*time.Second)
+	ctx, cancelTimeout := context.WithTimeout(ctx, within)
 	t.Cleanup(func() { cancelTimeout(); cancelCtx(); cancelAlloc() })
 
 	err := chromedp.Do(ctx, chromedp.Func(func(ctx context.Context, tab *chromedp.Target) error {

@@ -101,3 +101,48 @@ document.addEventListener("submit", function (evt) {
   document.cookie = "ld_tz=" + zone + "; path=/; max-age=31536000; SameSite=Lax" +
     (location.protocol === "https:" ? "; Secure" : "");
 })();
+
+// After a form's answer is swapped in, the focus goes where the answer is:
+// to the first field it refused, or, when the focus went away with the old
+// form, to the answer itself (given tabindex="-1" to hold it). Searches and
+// filters (GET) leave the focus in their box, and a focus the answer did
+// not take away (a dialog's opener, an autofocus) stays. This runs after
+// settling, when htmx has applied any autofocus.
+var outOfBand = new WeakSet();
+var focusDone = new WeakSet();
+document.addEventListener("htmx:oobAfterSwap", function (evt) {
+  outOfBand.add(evt.target);
+});
+document.addEventListener("htmx:afterSettle", function (evt) {
+  var d = evt.detail;
+  var region = evt.target;
+  if (!(region instanceof Element) || !region.isConnected || outOfBand.has(region)) return;
+  if (!d || !d.xhr || !d.requestConfig || d.requestConfig.verb === "get" || focusDone.has(d.xhr)) return;
+  var invalid = region.matches('[aria-invalid="true"]') ? region : region.querySelector('[aria-invalid="true"]');
+  var active = document.activeElement;
+  if (invalid) {
+    invalid.focus();
+  } else if (!active || active === document.body || !active.isConnected) {
+    if (!region.hasAttribute("tabindex")) region.setAttribute("tabindex", "-1");
+    region.focus();
+  } else {
+    return;
+  }
+  focusDone.add(d.xhr);
+});
+
+// Flash messages are in a status region, whose changes screen readers
+// announce; a page that arrives with messages (after a form's redirect)
+// has not changed it, so they are put in again once the page has loaded.
+// The region keeps its height meanwhile, so nothing below it jumps.
+document.addEventListener("DOMContentLoaded", function () {
+  var region = document.getElementById("flash");
+  if (!region || !region.firstElementChild) return;
+  var messages = Array.prototype.slice.call(region.childNodes);
+  region.style.minHeight = region.offsetHeight + "px";
+  region.replaceChildren();
+  setTimeout(function () {
+    region.replaceChildren.apply(region, messages);
+    region.style.minHeight = "";
+  }, 150);
+});

@@ -95,7 +95,7 @@ func AccountMFA(v MFAView) templ.Component {
 			templ_7745c5c3_Var2 = templ.NopComponent
 		}
 		ctx = templ.ClearChildren(ctx)
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 2, "<section id=\"mfa\" data-testid=\"mfa\" class=\"max-w-2xl\"><p class=\"text-sm text-slate-500\"><a href=\"/account\" class=\"hover:underline\">Your account</a> / two-step sign-in</p><h1 class=\"mt-1 text-2xl font-semibold tracking-tight\">Two-step sign-in</h1>")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 2, "<section id=\"mfa\" data-testid=\"mfa\" class=\"max-w-2xl\"><p class=\"text-sm text-slate-500\"><a href=\"/account\" class=\"underline hover:text-slate-800\">Your account</a> / two-step sign-in</p><h1 class=\"mt-1 text-2xl font-semibold tracking-tight\">Two-step sign-in</h1>")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}

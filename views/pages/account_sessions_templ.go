@@ -52,7 +52,7 @@ func SessionsTable(rows []SessionRow, endPath func(string) string, whose string,
 				return templ_7745c5c3_Err
 			}
 		} else {
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 2, "<div class=\"relative mt-3 overflow-x-auto\"><table class=\"w-full text-left text-sm\" data-testid=\"sessions\"><thead class=\"text-xs uppercase text-slate-500\"><tr><th scope=\"col\" class=\"py-1 pr-4\">Device</th><th scope=\"col\" class=\"py-1 pr-4\">IP</th><th scope=\"col\" class=\"py-1 pr-4\">Signed in</th><th scope=\"col\" class=\"py-1 pr-4\">Last seen</th><th scope=\"col\" class=\"py-1\"><span class=\"sr-only\">Actions</span></th></tr></thead> <tbody class=\"divide-y divide-slate-100\">")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 2, "<div tabindex=\"0\" role=\"region\" aria-label=\"Sessions\" class=\"relative mt-3 overflow-x-auto\"><table class=\"w-full text-left text-sm\" data-testid=\"sessions\"><thead class=\"text-xs uppercase text-slate-500\"><tr><th scope=\"col\" class=\"py-1 pr-4\">Device</th><th scope=\"col\" class=\"py-1 pr-4\">IP</th><th scope=\"col\" class=\"py-1 pr-4\">Signed in</th><th scope=\"col\" class=\"py-1 pr-4\">Last seen</th><th scope=\"col\" class=\"py-1\"><span class=\"sr-only\">Actions</span></th></tr></thead> <tbody class=\"divide-y divide-slate-100\">")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
@@ -205,7 +205,7 @@ func MySessions(v MySessionsView) templ.Component {
 			templ_7745c5c3_Var6 = templ.NopComponent
 		}
 		ctx = templ.ClearChildren(ctx)
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 16, "<p class=\"text-sm text-slate-500\"><a href=\"/account\" class=\"hover:underline\">Your account</a> / sessions</p><h1 class=\"mt-1 text-2xl font-semibold tracking-tight\">Your sessions</h1><p class=\"mt-1 text-sm text-slate-600\">Every browser signed in as you. End any you do not recognise, and change your password if in doubt.</p><section class=\"mt-6 rounded-lg border border-slate-200 bg-white p-5 shadow-sm\">")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 16, "<p class=\"text-sm text-slate-500\"><a href=\"/account\" class=\"underline hover:text-slate-800\">Your account</a> / sessions</p><h1 class=\"mt-1 text-2xl font-semibold tracking-tight\">Your sessions</h1><p class=\"mt-1 text-sm text-slate-600\">Every browser signed in as you. End any you do not recognise, and change your password if in doubt.</p><section class=\"mt-6 rounded-lg border border-slate-200 bg-white p-5 shadow-sm\">")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}

@@ -61,7 +61,7 @@ func APIKeys(v APIKeysView) templ.Component {
 			templ_7745c5c3_Var1 = templ.NopComponent
 		}
 		ctx = templ.ClearChildren(ctx)
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 1, "<div class=\"flex flex-wrap items-end justify-between gap-4\"><div><h1 class=\"text-2xl font-semibold tracking-tight\">API keys</h1><p class=\"mt-1 text-sm text-slate-600\">Keys let platforms call the <a href=\"/api\" class=\"text-indigo-700 hover:underline\">seed-compatible JSON API</a>. Read-only keys may only get and list; read-write keys may also create, update and remove users.</p></div></div><div class=\"mt-6 grid grid-cols-1 gap-6 lg:grid-cols-[1fr_22rem]\">")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 1, "<div class=\"flex flex-wrap items-end justify-between gap-4\"><div><h1 class=\"text-2xl font-semibold tracking-tight\">API keys</h1><p class=\"mt-1 text-sm text-slate-600\">Keys let platforms call the <a href=\"/api\" class=\"text-indigo-700 underline hover:text-indigo-900\">seed-compatible JSON API</a>. Read-only keys may only get and list; read-write keys may also create, update and remove users.</p></div></div><div class=\"mt-6 grid grid-cols-1 gap-6 lg:grid-cols-[1fr_22rem]\">")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}

@@ -688,7 +688,7 @@ func ActivityTable(entries []models.AuditEntry, now time.Time, zone *time.Locati
 				return templ_7745c5c3_Err
 			}
 		} else {
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 48, "<div class=\"overflow-x-auto\"><table class=\"mt-3 w-full text-left text-sm\" data-testid=\"activity\"><thead class=\"text-xs uppercase text-slate-600\"><tr><th class=\"py-1 pr-4\">#</th><th class=\"py-1 pr-4\">When</th><th class=\"py-1 pr-4\">Action</th><th class=\"py-1 pr-4\">Target</th><th class=\"py-1\">IP</th></tr></thead> <tbody class=\"divide-y divide-slate-100\">")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 48, "<div tabindex=\"0\" role=\"region\" aria-label=\"Recent activity\" class=\"overflow-x-auto\"><table class=\"mt-3 w-full text-left text-sm\" data-testid=\"activity\"><thead class=\"text-xs uppercase text-slate-600\"><tr><th class=\"py-1 pr-4\">#</th><th class=\"py-1 pr-4\">When</th><th class=\"py-1 pr-4\">Action</th><th class=\"py-1 pr-4\">Target</th><th class=\"py-1\">IP</th></tr></thead> <tbody class=\"divide-y divide-slate-100\">")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}

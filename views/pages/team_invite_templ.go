@@ -43,7 +43,7 @@ func TeamInvitePage(f InviteFormView) templ.Component {
 			templ_7745c5c3_Var1 = templ.NopComponent
 		}
 		ctx = templ.ClearChildren(ctx)
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 1, "<p class=\"text-sm text-slate-500\"><a href=\"/team\" class=\"hover:underline\">Team</a> / invite</p><h1 class=\"mt-1 text-2xl font-semibold tracking-tight\">Invite a team member</h1><form method=\"post\" action=\"/team/invite\" data-testid=\"invite-form\" class=\"mt-6 max-w-lg rounded-lg border border-slate-200 bg-white p-6 shadow-sm\" novalidate>")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 1, "<p class=\"text-sm text-slate-500\"><a href=\"/team\" class=\"underline hover:text-slate-800\">Team</a> / invite</p><h1 class=\"mt-1 text-2xl font-semibold tracking-tight\">Invite a team member</h1><form method=\"post\" action=\"/team/invite\" data-testid=\"invite-form\" class=\"mt-6 max-w-lg rounded-lg border border-slate-200 bg-white p-6 shadow-sm\" novalidate>")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
@@ -173,27 +173,27 @@ func InvitationLink(v InvitationLinkView) templ.Component {
 			templ_7745c5c3_Var5 = templ.NopComponent
 		}
 		ctx = templ.ClearChildren(ctx)
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 13, "<p class=\"text-sm text-slate-500\"><a href=\"/team\" class=\"hover:underline\">Team</a> / <a href=\"")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 13, "<p class=\"text-sm text-slate-500\"><a href=\"/team\" class=\"underline hover:text-slate-800\">Team</a> / <a href=\"")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
 		var templ_7745c5c3_Var6 templ.SafeURL
 		templ_7745c5c3_Var6, templ_7745c5c3_Err = templ.JoinURLErrs(templ.SafeURL(memberPath(v.Member, "")))
 		if templ_7745c5c3_Err != nil {
-			return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/pages/team_invite.templ`, Line: 52, Col: 135}
+			return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/pages/team_invite.templ`, Line: 52, Col: 150}
 		}
 		_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var6))
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 14, "\" class=\"hover:underline\">")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 14, "\" class=\"underline hover:text-slate-800\">")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
 		var templ_7745c5c3_Var7 string
 		templ_7745c5c3_Var7, templ_7745c5c3_Err = templ.JoinStringErrs(v.Member.EmailAddress)
 		if templ_7745c5c3_Err != nil {
-			return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/pages/team_invite.templ`, Line: 52, Col: 185}
+			return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/pages/team_invite.templ`, Line: 52, Col: 215}
 		}
 		_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var7))
 		if templ_7745c5c3_Err != nil {
@@ -246,20 +246,20 @@ func InvitationLink(v InvitationLinkView) templ.Component {
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 19, "</span>, and is shown only now: Ledgerdesk keeps only a hash of it. A lost link can be replaced with “Resend invitation”.</p><div class=\"mt-3 flex items-center gap-2\"><input id=\"invite-link\" type=\"text\" readonly value=\"")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 19, "</span>, and is shown only now: Ledgerdesk keeps only a hash of it. A lost link can be replaced with “Resend invitation”.</p><div class=\"mt-3 flex items-center gap-2\"><input id=\"invite-link\" type=\"text\" readonly aria-label=\"Invitation link\" value=\"")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
 		var templ_7745c5c3_Var11 string
 		templ_7745c5c3_Var11, templ_7745c5c3_Err = templ.JoinStringErrs(v.Link)
 		if templ_7745c5c3_Err != nil {
-			return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/pages/team_invite.templ`, Line: 57, Col: 62}
+			return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/pages/team_invite.templ`, Line: 57, Col: 91}
 		}
 		_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var11))
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 20, "\" data-testid=\"invite-link\" class=\"w-full rounded-md border border-amber-300 bg-white px-3 py-2 font-mono text-sm\"> <button type=\"button\" data-copy=\"#invite-link\" class=\"rounded-md bg-amber-600 px-3 py-2 text-sm font-semibold text-white hover:bg-amber-500\">Copy</button></div>")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 20, "\" data-testid=\"invite-link\" class=\"w-full rounded-md border border-amber-300 bg-white px-3 py-2 font-mono text-sm\"> <button type=\"button\" data-copy=\"#invite-link\" class=\"rounded-md bg-amber-700 px-3 py-2 text-sm font-semibold text-white hover:bg-amber-800\">Copy</button></div>")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}

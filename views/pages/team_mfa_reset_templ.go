@@ -92,27 +92,27 @@ func TeamMFAReset(v TeamMFAResetView) templ.Component {
 			templ_7745c5c3_Var2 = templ.NopComponent
 		}
 		ctx = templ.ClearChildren(ctx)
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 4, "<p class=\"text-sm text-slate-500\"><a href=\"/team\" class=\"hover:underline\">Team</a> / <a href=\"")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 4, "<p class=\"text-sm text-slate-500\"><a href=\"/team\" class=\"underline hover:text-slate-800\">Team</a> / <a href=\"")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
 		var templ_7745c5c3_Var3 templ.SafeURL
 		templ_7745c5c3_Var3, templ_7745c5c3_Err = templ.JoinURLErrs(templ.SafeURL(memberPath(v.Member, "")))
 		if templ_7745c5c3_Err != nil {
-			return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/pages/team_mfa_reset.templ`, Line: 31, Col: 135}
+			return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/pages/team_mfa_reset.templ`, Line: 31, Col: 150}
 		}
 		_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var3))
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 5, "\" class=\"hover:underline\">")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 5, "\" class=\"underline hover:text-slate-800\">")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
 		var templ_7745c5c3_Var4 string
 		templ_7745c5c3_Var4, templ_7745c5c3_Err = templ.JoinStringErrs(v.Member.EmailAddress)
 		if templ_7745c5c3_Err != nil {
-			return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/pages/team_mfa_reset.templ`, Line: 31, Col: 185}
+			return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/pages/team_mfa_reset.templ`, Line: 31, Col: 215}
 		}
 		_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var4))
 		if templ_7745c5c3_Err != nil {
@@ -145,7 +145,7 @@ func TeamMFAReset(v TeamMFAResetView) templ.Component {
 		}
 		switch {
 		case v.IsSelf:
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 9, "<p class=\"mt-3 text-sm text-slate-700\" data-testid=\"mfa-reset-self\">You cannot reset your own two-step sign-in here. On <a href=\"/account/mfa\" class=\"font-medium text-indigo-700 hover:underline\">your two-step sign-in page</a> you can make new recovery codes or turn it off with a code from your app or a recovery code; if you have neither, ask another admin.</p>")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 9, "<p class=\"mt-3 text-sm text-slate-700\" data-testid=\"mfa-reset-self\">You cannot reset your own two-step sign-in here. On <a href=\"/account/mfa\" class=\"font-medium text-indigo-700 underline hover:text-indigo-900\">your two-step sign-in page</a> you can make new recovery codes or turn it off with a code from your app or a recovery code; if you have neither, ask another admin.</p>")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}

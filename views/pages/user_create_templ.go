@@ -34,7 +34,7 @@ func UserNewPage(f UserFormView) templ.Component {
 			templ_7745c5c3_Var1 = templ.NopComponent
 		}
 		ctx = templ.ClearChildren(ctx)
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 1, "<p class=\"text-sm text-slate-500\"><a href=\"/users\" class=\"hover:underline\">End users</a> / new</p><h1 class=\"mt-1 text-2xl font-semibold tracking-tight\">New end user</h1><div class=\"mt-6 max-w-3xl\">")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 1, "<p class=\"text-sm text-slate-500\"><a href=\"/users\" class=\"underline hover:text-slate-800\">End users</a> / new</p><h1 class=\"mt-1 text-2xl font-semibold tracking-tight\">New end user</h1><div class=\"mt-6 max-w-3xl\">")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
@@ -85,20 +85,20 @@ func TokenPanel(u *models.EndUser, token, headline string) templ.Component {
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 4, "</h2><p class=\"mt-1 text-sm text-amber-900\">Copy the user_token now. It is shown <strong>only this once</strong>: Ledgerdesk keeps only a hash of it and cannot show it again — a lost token can only be rotated.</p><div class=\"mt-3 flex items-center gap-2\"><input id=\"user-token\" type=\"text\" readonly value=\"")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 4, "</h2><p class=\"mt-1 text-sm text-amber-900\">Copy the user_token now. It is shown <strong>only this once</strong>: Ledgerdesk keeps only a hash of it and cannot show it again — a lost token can only be rotated.</p><div class=\"mt-3 flex items-center gap-2\"><input id=\"user-token\" type=\"text\" readonly aria-label=\"user_token\" value=\"")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
 		var templ_7745c5c3_Var4 string
 		templ_7745c5c3_Var4, templ_7745c5c3_Err = templ.JoinStringErrs(token)
 		if templ_7745c5c3_Err != nil {
-			return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/pages/user_create.templ`, Line: 22, Col: 60}
+			return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/pages/user_create.templ`, Line: 22, Col: 84}
 		}
 		_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var4))
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 5, "\" data-testid=\"user-token\" class=\"w-full rounded-md border border-amber-300 bg-white px-3 py-2 font-mono text-sm\"> <button type=\"button\" data-copy=\"#user-token\" data-testid=\"copy-token\" class=\"rounded-md bg-amber-600 px-3 py-2 text-sm font-semibold text-white hover:bg-amber-500\">Copy</button></div><p class=\"mt-3 text-sm\"><a href=\"")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 5, "\" data-testid=\"user-token\" class=\"w-full rounded-md border border-amber-300 bg-white px-3 py-2 font-mono text-sm\"> <button type=\"button\" data-copy=\"#user-token\" data-testid=\"copy-token\" class=\"rounded-md bg-amber-700 px-3 py-2 text-sm font-semibold text-white hover:bg-amber-800\">Copy</button></div><p class=\"mt-3 text-sm\"><a href=\"")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
@@ -153,14 +153,14 @@ func UserCreatedPage(u *models.EndUser, token string) templ.Component {
 			templ_7745c5c3_Var7 = templ.NopComponent
 		}
 		ctx = templ.ClearChildren(ctx)
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 8, "<p class=\"text-sm text-slate-500\"><a href=\"/users\" class=\"hover:underline\">End users</a> / ")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 8, "<p class=\"text-sm text-slate-500\"><a href=\"/users\" class=\"underline hover:text-slate-800\">End users</a> / ")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
 		var templ_7745c5c3_Var8 string
 		templ_7745c5c3_Var8, templ_7745c5c3_Err = templ.JoinStringErrs(strconv.FormatInt(u.ID, 10))
 		if templ_7745c5c3_Err != nil {
-			return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/pages/user_create.templ`, Line: 30, Col: 121}
+			return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/pages/user_create.templ`, Line: 30, Col: 136}
 		}
 		_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var8))
 		if templ_7745c5c3_Err != nil {

@@ -34,7 +34,7 @@ func WebhookNewPage(f WebhookFormView) templ.Component {
 			templ_7745c5c3_Var1 = templ.NopComponent
 		}
 		ctx = templ.ClearChildren(ctx)
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 1, "<p class=\"text-sm text-slate-500\"><a href=\"/webhooks\" class=\"hover:underline\">Webhooks</a> / new</p><h1 class=\"mt-1 text-2xl font-semibold tracking-tight\">New webhook endpoint</h1><div class=\"mt-6 max-w-2xl\">")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 1, "<p class=\"text-sm text-slate-500\"><a href=\"/webhooks\" class=\"underline hover:text-slate-800\">Webhooks</a> / new</p><h1 class=\"mt-1 text-2xl font-semibold tracking-tight\">New webhook endpoint</h1><div class=\"mt-6 max-w-2xl\">")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
@@ -72,20 +72,20 @@ func WebhookSecretPanel(e *models.WebhookEndpoint, secret string) templ.Componen
 			templ_7745c5c3_Var2 = templ.NopComponent
 		}
 		ctx = templ.ClearChildren(ctx)
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 3, "<section role=\"status\" data-testid=\"secret-panel\" class=\"mt-4 rounded-lg border border-amber-300 bg-amber-50 p-5 shadow-sm\"><h2 class=\"font-semibold text-amber-900\">Endpoint created</h2><p class=\"mt-1 text-sm text-amber-900\">Copy the signing secret now and store it with your receiver. It is shown <strong>only this once</strong>.</p><div class=\"mt-3 flex items-center gap-2\"><input id=\"webhook-secret\" type=\"text\" readonly value=\"")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 3, "<section role=\"status\" data-testid=\"secret-panel\" class=\"mt-4 rounded-lg border border-amber-300 bg-amber-50 p-5 shadow-sm\"><h2 class=\"font-semibold text-amber-900\">Endpoint created</h2><p class=\"mt-1 text-sm text-amber-900\">Copy the signing secret now and store it with your receiver. It is shown <strong>only this once</strong>.</p><div class=\"mt-3 flex items-center gap-2\"><input id=\"webhook-secret\" type=\"text\" readonly aria-label=\"Signing secret\" value=\"")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
 		var templ_7745c5c3_Var3 string
 		templ_7745c5c3_Var3, templ_7745c5c3_Err = templ.JoinStringErrs(secret)
 		if templ_7745c5c3_Err != nil {
-			return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/pages/webhook_create.templ`, Line: 22, Col: 65}
+			return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/pages/webhook_create.templ`, Line: 22, Col: 93}
 		}
 		_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var3))
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 4, "\" data-testid=\"webhook-secret\" class=\"w-full rounded-md border border-amber-300 bg-white px-3 py-2 font-mono text-sm\"> <button type=\"button\" data-copy=\"#webhook-secret\" data-testid=\"copy-secret\" class=\"rounded-md bg-amber-600 px-3 py-2 text-sm font-semibold text-white hover:bg-amber-500\">Copy</button></div><p class=\"mt-3 text-sm text-amber-900\">Requests are signed the <a href=\"https://www.standardwebhooks.com\" class=\"underline\">Standard Webhooks</a> way: verify each one with a Standard Webhooks library given this secret (or by hand: HMAC-SHA256, keyed with the base64-decoded part after <code>whsec_</code>, over <code>webhook-id</code>, a dot, <code>webhook-timestamp</code>, a dot and the raw body, compared in base64 with each <code>v1,</code> value of <code>webhook-signature</code>). De-duplicate on <code>webhook-id</code>.</p><p class=\"mt-3 text-sm\"><a href=\"")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 4, "\" data-testid=\"webhook-secret\" class=\"w-full rounded-md border border-amber-300 bg-white px-3 py-2 font-mono text-sm\"> <button type=\"button\" data-copy=\"#webhook-secret\" data-testid=\"copy-secret\" class=\"rounded-md bg-amber-700 px-3 py-2 text-sm font-semibold text-white hover:bg-amber-800\">Copy</button></div><p class=\"mt-3 text-sm text-amber-900\">Requests are signed the <a href=\"https://www.standardwebhooks.com\" class=\"underline\">Standard Webhooks</a> way: verify each one with a Standard Webhooks library given this secret (or by hand: HMAC-SHA256, keyed with the base64-decoded part after <code>whsec_</code>, over <code>webhook-id</code>, a dot, <code>webhook-timestamp</code>, a dot and the raw body, compared in base64 with each <code>v1,</code> value of <code>webhook-signature</code>). De-duplicate on <code>webhook-id</code>.</p><p class=\"mt-3 text-sm\"><a href=\"")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
@@ -127,14 +127,14 @@ func WebhookCreatedPage(e *models.WebhookEndpoint, secret string) templ.Componen
 			templ_7745c5c3_Var5 = templ.NopComponent
 		}
 		ctx = templ.ClearChildren(ctx)
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 6, "<p class=\"text-sm text-slate-500\"><a href=\"/webhooks\" class=\"hover:underline\">Webhooks</a> / ")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 6, "<p class=\"text-sm text-slate-500\"><a href=\"/webhooks\" class=\"underline hover:text-slate-800\">Webhooks</a> / ")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
 		var templ_7745c5c3_Var6 string
 		templ_7745c5c3_Var6, templ_7745c5c3_Err = templ.JoinStringErrs(strconv.FormatInt(e.ID, 10))
 		if templ_7745c5c3_Err != nil {
-			return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/pages/webhook_create.templ`, Line: 31, Col: 123}
+			return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/pages/webhook_create.templ`, Line: 31, Col: 138}
 		}
 		_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var6))
 		if templ_7745c5c3_Err != nil {

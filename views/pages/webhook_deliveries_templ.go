@@ -178,27 +178,27 @@ func WebhookDeliveries(v WebhookDeliveriesView) templ.Component {
 			templ_7745c5c3_Var2 = templ.NopComponent
 		}
 		ctx = templ.ClearChildren(ctx)
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 7, "<p class=\"text-sm text-slate-500\"><a href=\"/webhooks\" class=\"hover:underline\">Webhooks</a> / <a href=\"")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 7, "<p class=\"text-sm text-slate-500\"><a href=\"/webhooks\" class=\"underline hover:text-slate-800\">Webhooks</a> / <a href=\"")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
 		var templ_7745c5c3_Var3 templ.SafeURL
 		templ_7745c5c3_Var3, templ_7745c5c3_Err = templ.JoinURLErrs(templ.SafeURL(webhookPath(v.Endpoint.ID, "")))
 		if templ_7745c5c3_Err != nil {
-			return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/pages/webhook_deliveries.templ`, Line: 97, Col: 149}
+			return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/pages/webhook_deliveries.templ`, Line: 97, Col: 164}
 		}
 		_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var3))
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 8, "\" class=\"hover:underline\">")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 8, "\" class=\"underline hover:text-slate-800\">")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
 		var templ_7745c5c3_Var4 string
 		templ_7745c5c3_Var4, templ_7745c5c3_Err = templ.JoinStringErrs(strconv.FormatInt(v.Endpoint.ID, 10))
 		if templ_7745c5c3_Err != nil {
-			return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/pages/webhook_deliveries.templ`, Line: 97, Col: 214}
+			return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/pages/webhook_deliveries.templ`, Line: 97, Col: 244}
 		}
 		_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var4))
 		if templ_7745c5c3_Err != nil {
@@ -607,7 +607,7 @@ func deliveryRow(v WebhookDeliveriesView, d models.DeliveryRow) templ.Component 
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 43, "\" class=\"flex items-start gap-3 px-4 py-2\"><details class=\"group min-w-0 flex-1\" data-testid=\"delivery-attempts\"><summary class=\"grid cursor-pointer list-none grid-cols-1 [&::-webkit-details-marker]:hidden gap-x-4 gap-y-1 rounded py-1 text-sm hover:bg-slate-50 md:grid-cols-12 md:items-center\"><span class=\"min-w-0 md:col-span-4\"><span class=\"mr-1 inline-block text-slate-400 transition-transform group-open:rotate-90\" aria-hidden=\"true\">▸</span> <span class=\"font-mono text-xs\" data-testid=\"delivery-event\">")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 43, "\" class=\"flex items-start gap-3 px-4 py-2\"><details class=\"group min-w-0 flex-1\" data-testid=\"delivery-attempts\"><summary class=\"grid cursor-pointer list-none grid-cols-1 [&::-webkit-details-marker]:hidden gap-x-4 gap-y-1 rounded py-1 text-sm hover:bg-slate-50 md:grid-cols-12 md:items-center\"><span class=\"min-w-0 md:col-span-4\"><span class=\"mr-1 inline-block text-slate-500 transition-transform group-open:rotate-90\" aria-hidden=\"true\">▸</span> <span class=\"font-mono text-xs\" data-testid=\"delivery-event\">")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
@@ -675,7 +675,7 @@ func deliveryRow(v WebhookDeliveriesView, d models.DeliveryRow) templ.Component 
 			return templ_7745c5c3_Err
 		}
 		if d.Attempts > 0 {
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 50, "<span class=\"text-slate-400\">·</span> <span data-testid=\"delivery-last-response\">")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 50, "<span class=\"text-slate-600\">·</span> <span data-testid=\"delivery-last-response\">")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
@@ -790,7 +790,7 @@ func deliveryAttempts(d models.DeliveryRow, zone *time.Location) templ.Component
 				return templ_7745c5c3_Err
 			}
 		} else {
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 61, "<div class=\"overflow-x-auto py-2 pl-5\"><table class=\"text-left text-xs\" data-testid=\"attempt-table\"><thead class=\"text-slate-500\"><tr><th scope=\"col\" class=\"py-1 pr-4 font-medium\">Attempt</th><th scope=\"col\" class=\"py-1 pr-4 font-medium\">Time</th><th scope=\"col\" class=\"py-1 pr-4 font-medium\">Status</th><th scope=\"col\" class=\"py-1 pr-4 font-medium\">Latency</th><th scope=\"col\" class=\"py-1 font-medium\">Error</th></tr></thead> <tbody class=\"divide-y divide-slate-100\">")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 61, "<div tabindex=\"0\" role=\"region\" aria-label=\"Attempts\" class=\"overflow-x-auto py-2 pl-5\"><table class=\"text-left text-xs\" data-testid=\"attempt-table\"><thead class=\"text-slate-500\"><tr><th scope=\"col\" class=\"py-1 pr-4 font-medium\">Attempt</th><th scope=\"col\" class=\"py-1 pr-4 font-medium\">Time</th><th scope=\"col\" class=\"py-1 pr-4 font-medium\">Status</th><th scope=\"col\" class=\"py-1 pr-4 font-medium\">Latency</th><th scope=\"col\" class=\"py-1 font-medium\">Error</th></tr></thead> <tbody class=\"divide-y divide-slate-100\">")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
@@ -834,7 +834,7 @@ func deliveryAttempts(d models.DeliveryRow, zone *time.Location) templ.Component
 					return templ_7745c5c3_Err
 				}
 				if a.StatusCode == 0 {
-					templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 66, "<span class=\"text-slate-400\">—</span>")
+					templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 66, "<span class=\"text-slate-600\">—</span>")
 					if templ_7745c5c3_Err != nil {
 						return templ_7745c5c3_Err
 					}

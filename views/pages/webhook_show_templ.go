@@ -85,20 +85,20 @@ func WebhookSecretSection(v WebhookSecretView) templ.Component {
 			return templ_7745c5c3_Err
 		}
 		if v.NewSecret != "" {
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 2, "<div role=\"status\" data-testid=\"secret-panel\" class=\"mt-3 rounded-md border border-amber-300 bg-amber-50 p-4\"><p class=\"text-sm text-amber-900\">New signing secret. Copy it now and give it to your receiver: it is shown <strong>only this once</strong>.</p><div class=\"mt-3 flex items-center gap-2\"><input id=\"webhook-secret\" type=\"text\" readonly value=\"")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 2, "<div role=\"status\" data-testid=\"secret-panel\" class=\"mt-3 rounded-md border border-amber-300 bg-amber-50 p-4\"><p class=\"text-sm text-amber-900\">New signing secret. Copy it now and give it to your receiver: it is shown <strong>only this once</strong>.</p><div class=\"mt-3 flex items-center gap-2\"><input id=\"webhook-secret\" type=\"text\" readonly aria-label=\"New signing secret\" value=\"")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
 			var templ_7745c5c3_Var2 string
 			templ_7745c5c3_Var2, templ_7745c5c3_Err = templ.JoinStringErrs(v.NewSecret)
 			if templ_7745c5c3_Err != nil {
-				return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/pages/webhook_show.templ`, Line: 61, Col: 72}
+				return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/pages/webhook_show.templ`, Line: 61, Col: 104}
 			}
 			_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var2))
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 3, "\" data-testid=\"webhook-secret\" class=\"w-full rounded-md border border-amber-300 bg-white px-3 py-2 font-mono text-sm\"> <button type=\"button\" data-copy=\"#webhook-secret\" data-testid=\"copy-secret\" class=\"rounded-md bg-amber-600 px-3 py-2 text-sm font-semibold text-white hover:bg-amber-500\">Copy</button></div></div>")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 3, "\" data-testid=\"webhook-secret\" class=\"w-full rounded-md border border-amber-300 bg-white px-3 py-2 font-mono text-sm\"> <button type=\"button\" data-copy=\"#webhook-secret\" data-testid=\"copy-secret\" class=\"rounded-md bg-amber-700 px-3 py-2 text-sm font-semibold text-white hover:bg-amber-800\">Copy</button></div></div>")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
@@ -197,14 +197,14 @@ func WebhookShow(v WebhookShowView) templ.Component {
 			templ_7745c5c3_Var6 = templ.NopComponent
 		}
 		ctx = templ.ClearChildren(ctx)
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 11, "<p class=\"text-sm text-slate-500\"><a href=\"/webhooks\" class=\"hover:underline\">Webhooks</a> / ")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 11, "<p class=\"text-sm text-slate-500\"><a href=\"/webhooks\" class=\"underline hover:text-slate-800\">Webhooks</a> / ")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
 		var templ_7745c5c3_Var7 string
 		templ_7745c5c3_Var7, templ_7745c5c3_Err = templ.JoinStringErrs(strconv.FormatInt(v.Endpoint.ID, 10))
 		if templ_7745c5c3_Err != nil {
-			return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/pages/webhook_show.templ`, Line: 82, Col: 132}
+			return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/pages/webhook_show.templ`, Line: 82, Col: 147}
 		}
 		_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var7))
 		if templ_7745c5c3_Err != nil {
