@@ -1,7 +1,7 @@
 # Ledgerdesk. `make run` starts the portal, `make test` runs every test.
 GO ?= go
 
-.PHONY: run build test lint generate templ css check-generated clean
+.PHONY: run build test lint generate templ css check-generated screenshots clean
 
 ## run: start the portal on the embedded SQLite database (./data)
 run:
@@ -14,6 +14,13 @@ build:
 ## test: install what the tests need, then run the whole suite
 test:
 	./.ci/test
+
+## screenshots: a full-page PNG of every screen, for every role, at 1440
+## and 390 px wide, into screenshots/ (git ignores it); needs chromium
+screenshots: node_modules/.package-lock.json
+	rm -rf screenshots && mkdir -p screenshots
+	LEDGERDESK_SCREENSHOTS=$(CURDIR)/screenshots CI=true $(GO) test -count=1 -run 'TestBrowser_A11yEveryScreen' ./cmd/ledgerdesk/
+	@echo "screenshots in screenshots/: $$(ls screenshots | wc -l) files"
 
 ## lint: gofmt (a check: it rewrites nothing), go vet and staticcheck
 lint:

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"maps"
 	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -286,10 +287,20 @@ func TestBrowser_A11yEveryScreenEveryRoleDesktopAndPhone(t *testing.T) {
 		}
 	}
 	findings := &a11yFindings{found: map[string]*a11yFinding{}}
+	// `make screenshots` sets LEDGERDESK_SCREENSHOTS to a folder: each
+	// screen checked is also saved there as a full-page PNG.
+	shots := os.Getenv("LEDGERDESK_SCREENSHOTS")
 	check := func(b tab, screen, where string) {
 		b.t.Helper()
 		b.settled(screen)
 		findings.add(screen, where, b.axe(source))
+		if shots != "" {
+			name := strings.NewReplacer(" ", "-", "/", "-", "(", "", ")", "", ",", "").Replace(where + " " + screen)
+			png := value(b.t, b.ctx, "screenshot "+screen, chromedp.FullScreenshot(100))
+			if err := os.WriteFile(filepath.Join(shots, strings.ToLower(name)+".png"), png, 0o644); err != nil {
+				b.t.Fatalf("save the screenshot: %v", err)
+			}
+		}
 	}
 
 	checked := 0
