@@ -23,6 +23,7 @@ var layers = map[string]int{
 	"static":   0, // the embedded CSS, htmx and icons
 	"mail":     1, // invitation emails
 	"webhooks": 1, // webhook delivery from the outbox
+	"batches":  1, // batch actions run in the background
 	"views":    1, // templ: models' types in, HTML out
 	"handlers": 2, // parse, authorize, call models, pick a view
 	"web":      3, // the app: routes, middleware, sessions

@@ -607,35 +607,46 @@ func differingFields(a, b *Identity) []string {
 // webhook event. confirm must repeat the client_user_id exactly.
 func (db *DB) RemoveEndUser(ctx context.Context, o Origin, id int64, confirm string) error {
 	return db.Apply(ctx, o, func(tx *gorm.DB) (Change, error) {
-		var u EndUser
-		if err := lockForUpdate(tx).Where("id = ?", id).Take(&u).Error; err != nil {
-			if errors.Is(err, gorm.ErrRecordNotFound) {
-				return Change{}, notFound("No end user %d.", id)
+		return db.removeEndUser(tx, id, func(u *EndUser) error {
+			if confirm != u.ClientUserID {
+				return FieldErrors{"confirm": "Type the user's client_user_id exactly to confirm the removal."}.Err()
 			}
-			return Change{}, err
-		}
-		if u.Removed() {
-			return Change{}, &Error{Kind: KindConflict, Message: "This user was already removed."}
-		}
-		if confirm != u.ClientUserID {
-			return Change{}, FieldErrors{"confirm": "Type the user's client_user_id exactly to confirm the removal."}.Err()
-		}
-		res := tx.Where("end_user_id = ?", u.ID).Delete(&Item{})
-		if res.Error != nil {
-			return Change{}, fmt.Errorf("delete items of end user %d: %w", id, res.Error)
-		}
-		now := Now()
-		cols := db.identityColumns(u.UserID, nil)
-		cols["removed_at"], cols["updated_at"], cols["version"] = now, now, u.Version+1
-		cols["item_count"], cols["error_item_count"], cols["next_consent_expiration"] = 0, 0, nil
-		if err := tx.Model(&EndUser{}).Where("id = ?", u.ID).Updates(cols).Error; err != nil {
-			return Change{}, fmt.Errorf("erase end user %d: %w", id, err)
-		}
-		return Change{Action: "user.remove", Target: u.AuditTarget(),
-			Before: map[string]any{"items": u.ItemCount, "identity": u.HasIdentity, "removed": false},
-			After:  map[string]any{"items": 0, "identity": false, "removed": true, "items_deleted": res.RowsAffected},
-			Events: []OutboxEvent{userEvent(EventUserDeleted, &u)}}, nil
+			return nil
+		})
 	})
+}
+
+// removeEndUser is RemoveEndUser's change inside tx, once confirmed
+// accepts the locked user.
+func (db *DB) removeEndUser(tx *gorm.DB, id int64, confirmed func(*EndUser) error) (Change, error) {
+	var u EndUser
+	if err := lockForUpdate(tx).Where("id = ?", id).Take(&u).Error; err != nil {
+		if errors.Is(err, gorm.ErrRecordNotFound) {
+			return Change{}, notFound("No end user %d.", id)
+		}
+		return Change{}, err
+	}
+	if u.Removed() {
+		return Change{}, &Error{Kind: KindConflict, Message: "This user was already removed."}
+	}
+	if err := confirmed(&u); err != nil {
+		return Change{}, err
+	}
+	res := tx.Where("end_user_id = ?", u.ID).Delete(&Item{})
+	if res.Error != nil {
+		return Change{}, fmt.Errorf("delete items of end user %d: %w", id, res.Error)
+	}
+	now := Now()
+	cols := db.identityColumns(u.UserID, nil)
+	cols["removed_at"], cols["updated_at"], cols["version"] = now, now, u.Version+1
+	cols["item_count"], cols["error_item_count"], cols["next_consent_expiration"] = 0, 0, nil
+	if err := tx.Model(&EndUser{}).Where("id = ?", u.ID).Updates(cols).Error; err != nil {
+		return Change{}, fmt.Errorf("erase end user %d: %w", id, err)
+	}
+	return Change{Action: "user.remove", Target: u.AuditTarget(),
+		Before: map[string]any{"items": u.ItemCount, "identity": u.HasIdentity, "removed": false},
+		After:  map[string]any{"items": 0, "identity": false, "removed": true, "items_deleted": res.RowsAffected},
+		Events: []OutboxEvent{userEvent(EventUserDeleted, &u)}}, nil
 }
 
 // RotateUserToken gives the user a new user_token, returned once; the old

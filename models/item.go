@@ -195,42 +195,53 @@ func (db *DB) ResetLogin(ctx context.Context, o Origin, endUserID int64) (int, e
 // user's items when nil). An item_id that is not the user's is refused and
 // nothing changes.
 func (db *DB) ResetLoginItems(ctx context.Context, o Origin, endUserID int64, itemIDs []string) (int, error) {
-	var changed []string
+	var changed int
 	err := db.Apply(ctx, o, func(tx *gorm.DB) (Change, error) {
-		changed = nil
-		var u EndUser
-		if err := tx.Select("id", "removed_at").Where("id = ?", endUserID).Take(&u).Error; err != nil {
-			return Change{}, notFound("No end user %d.", endUserID)
-		}
-		if u.Removed() {
-			return Change{}, &Error{Kind: KindConflict, Message: "This user was removed; it has no items."}
-		}
-		var items []Item
-		if err := tx.Where("end_user_id = ?", endUserID).Order("id").Find(&items).Error; err != nil {
-			return Change{}, err
-		}
-		if itemIDs != nil {
-			items = selectItems(items, itemIDs)
-			if items == nil {
-				return Change{}, FieldErrors{"item_ids": "Every item_id must be one of this user's items."}.Err()
-			}
-		}
-		for i := range items {
-			it := &items[i]
-			it.Error = loginRequired(o.RequestID)
-			code := it.Error.ErrorCode
-			if err := tx.Model(it).Updates(map[string]any{"error": mustJSON(it.Error), "error_code": code, "updated_at": Now()}).Error; err != nil {
-				return Change{}, fmt.Errorf("reset login of item %s: %w", it.ItemID, err)
-			}
-			changed = append(changed, it.ItemID)
-		}
-		if err := refreshItemSummary(tx, endUserID); err != nil {
-			return Change{}, err
-		}
-		return Change{Action: "item.reset_login", Target: Target{Type: "end_user", ID: strconv.FormatInt(endUserID, 10)},
-			After: map[string]any{"items": changed, "error_code": "ITEM_LOGIN_REQUIRED"}}, nil
+		c, n, err := resetLogin(tx, o.RequestID, endUserID, itemIDs)
+		changed = n
+		return c, err
 	})
-	return len(changed), err
+	return changed, err
+}
+
+// resetLogin is ResetLoginItems' change inside tx, and how many items it
+// changed.
+func resetLogin(tx *gorm.DB, requestID string, endUserID int64, itemIDs []string) (Change, int, error) {
+	var u EndUser
+	if err := tx.Select("id", "removed_at").Where("id = ?", endUserID).Take(&u).Error; err != nil {
+		if errors.Is(err, gorm.ErrRecordNotFound) {
+			return Change{}, 0, notFound("No end user %d.", endUserID)
+		}
+		return Change{}, 0, err
+	}
+	if u.Removed() {
+		return Change{}, 0, &Error{Kind: KindConflict, Message: "This user was removed; it has no items."}
+	}
+	var items []Item
+	if err := tx.Where("end_user_id = ?", endUserID).Order("id").Find(&items).Error; err != nil {
+		return Change{}, 0, err
+	}
+	if itemIDs != nil {
+		items = selectItems(items, itemIDs)
+		if items == nil {
+			return Change{}, 0, FieldErrors{"item_ids": "Every item_id must be one of this user's items."}.Err()
+		}
+	}
+	var changed []string
+	for i := range items {
+		it := &items[i]
+		it.Error = loginRequired(requestID)
+		code := it.Error.ErrorCode
+		if err := tx.Model(it).Updates(map[string]any{"error": mustJSON(it.Error), "error_code": code, "updated_at": Now()}).Error; err != nil {
+			return Change{}, 0, fmt.Errorf("reset login of item %s: %w", it.ItemID, err)
+		}
+		changed = append(changed, it.ItemID)
+	}
+	if err := refreshItemSummary(tx, endUserID); err != nil {
+		return Change{}, 0, err
+	}
+	return Change{Action: "item.reset_login", Target: Target{Type: "end_user", ID: strconv.FormatInt(endUserID, 10)},
+		After: map[string]any{"items": changed, "error_code": "ITEM_LOGIN_REQUIRED"}}, len(changed), nil
 }
 
 // selectItems returns the items ids names, or nil if any id is not there.

@@ -59,6 +59,11 @@ var appPrivileges = map[string]string{
 	// Derived figures, replaced by each refresh.
 	"overview_snapshot": "SELECT, INSERT, UPDATE",
 	"overview_days":     "SELECT, INSERT, UPDATE",
+
+	// A job's row moves through its states; its targets get outcomes.
+	// Neither is deleted by the portal.
+	"batch_jobs":        "SELECT, INSERT, UPDATE",
+	"batch_job_targets": "SELECT, INSERT, UPDATE",
 }
 
 // AppPrivileges returns what GrantApp grants on each of the portal's

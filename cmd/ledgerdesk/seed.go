@@ -78,13 +78,4 @@ func (p *progressBar) note(msg string) {
 }
 
 // thousands writes n with comma separators: 1,000,000.
-func thousands(n int) string {
-	s := fmt.Sprint(n)
-	if n < 0 {
-		return "-" + thousands(-n)
-	}
-	for i := len(s) - 3; i > 0; i -= 3 {
-		s = s[:i] + "," + s[i:]
-	}
-	return s
-}
+func thousands(n int) string { return models.GroupDigits(int64(n)) }

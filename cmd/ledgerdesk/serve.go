@@ -13,6 +13,7 @@ import (
 	"runtime/debug"
 	"time"
 
+	"ledgerdesk/batches"
 	"ledgerdesk/mail"
 	"ledgerdesk/models"
 	"ledgerdesk/models/demo"
@@ -168,6 +169,12 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	worker := &webhooks.Worker{DB: db, Guard: guard, Logger: logger}
 	go func() { worker.Run(workerCtx); close(workerDone) }()
 	defer func() { stopWorker(); <-workerDone }()
+	// The batch runner stops with the server too, releasing a job it holds
+	// so that another process resumes it at once.
+	runnerCtx, stopRunner := context.WithCancel(ctx)
+	runnerDone := make(chan struct{})
+	go func() { (&batches.Runner{DB: db, Logger: logger}).Run(runnerCtx); close(runnerDone) }()
+	defer func() { stopRunner(); <-runnerDone }()
 	go checkpointEvery(ctx, db, secrets.AuditSigningKey, *checkpoints, logger)
 	go refreshOverview(ctx, db, logger)
 
@@ -191,7 +198,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return err
 	}
 	stopWorker()
+	stopRunner()
 	<-workerDone
+	<-runnerDone
 	logger.Info("stopped")
 	return nil
 }

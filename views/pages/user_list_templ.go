@@ -896,6 +896,6 @@ func countLabel(p *models.UserPage) string {
 	return groupDigits(p.Offset+1) + "–" + groupDigits(p.Offset+shown) + " of " + total
 }
 
-func groupDigits(n int64) string { return components.GroupDigits(n) }
+func groupDigits(n int64) string { return models.GroupDigits(n) }
 
 var _ = templruntime.GeneratedTemplate
