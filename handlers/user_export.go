@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
-	"github.com/gofiber/fiber/v2/utils"
 
 	"ledgerdesk/handlers/current"
 	"ledgerdesk/models"
@@ -45,20 +44,24 @@ type userExportLine struct {
 	NextConsentExpiration string   `json:"next_consent_expiration"`
 }
 
-// UserExport streams the users the posted filter selects (POST
-// /users/export) as CSV or JSON lines, newest first, batch by batch: the
+// UserExport streams the users the posted filter or ticked ids select
+// (POST /users/export) as CSV or JSON lines, newest first, batch by batch: the
 // whole result is never in memory. The export is audited (user.export,
-// with the filter) before the first row goes out and covers the users
+// with the selection) before the first row goes out and covers the users
 // created up to that entry.
 func (h *Handler) UserExport(c *fiber.Ctx) error {
 	format, err := exportFormat(c)
 	if err != nil {
 		return err
 	}
-	in := models.UserFilter{
-		Search: utils.CopyString(c.FormValue("q")), Status: utils.CopyString(c.FormValue("status")),
-		Health: utils.CopyString(c.FormValue("health")), Institution: utils.CopyString(c.FormValue("institution")),
-		ErrorCode: utils.CopyString(c.FormValue("error_code")), CreatedFrom: utils.CopyString(c.FormValue("created_from")),
+	// The list's own export button sends its filter alone; a batch
+	// selection says which scope it takes.
+	a := c.Context().PostArgs()
+	in := models.UserSelection{ByFilter: true, Filter: userFilterOf(a)}
+	if len(a.Peek("scope")) > 0 {
+		if in, err = userSelectionOf(a); err != nil {
+			return err
+		}
 	}
 	release, err := h.exports.enter(c)
 	if err != nil {

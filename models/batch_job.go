@@ -181,18 +181,28 @@ const previewSample = 10
 // returns the first few. It counts exactly: the count is what the admin
 // confirms.
 func (db *DB) PreviewBatch(ctx context.Context, s UserSelection) (*BatchPreview, error) {
+	return db.preview(ctx, s, db.eligible)
+}
+
+// PreviewExport counts the users an export of s would hold, whatever
+// their state, and returns the first few.
+func (db *DB) PreviewExport(ctx context.Context, s UserSelection) (*BatchPreview, error) {
+	return db.preview(ctx, s, db.selected)
+}
+
+func (db *DB) preview(ctx context.Context, s UserSelection, users func(context.Context, UserSelection) *gorm.DB) (*BatchPreview, error) {
 	s, err := s.Normalize()
 	if err != nil {
 		return nil, err
 	}
 	p := &BatchPreview{Selection: s}
-	if err := db.eligible(ctx, s).Count(&p.Count).Error; err != nil {
-		return nil, fmt.Errorf("count batch targets: %w", err)
+	if err := users(ctx, s).Count(&p.Count).Error; err != nil {
+		return nil, fmt.Errorf("count selected users: %w", err)
 	}
-	p.Sample, err = listRows.query(db, db.eligible(ctx, s).Order(userCursors.newestFirst).Limit(previewSample),
+	p.Sample, err = listRows.query(db, users(ctx, s).Order(userCursors.newestFirst).Limit(previewSample),
 		make([]EndUser, 0, previewSample))
 	if err != nil {
-		return nil, fmt.Errorf("batch sample: %w", err)
+		return nil, fmt.Errorf("selected users: %w", err)
 	}
 	return p, nil
 }

@@ -25,43 +25,35 @@ func (f UserFilter) Values() url.Values {
 	return q
 }
 
-// RecordUserExport checks the filter and writes the user.export entry for
-// an export of it in a format; it returns the filter as the export will
-// apply it (defaults filled) and the time it covers: users created up to
-// the entry, so the export is the list as the entry found it.
-func (db *DB) RecordUserExport(ctx context.Context, o Origin, f UserFilter, format string) (UserFilter, time.Time, error) {
-	if err := f.Validate(); err != nil {
-		return f, time.Time{}, err
+// RecordUserExport checks the selection and writes the user.export entry
+// for an export of it in a format; it returns the selection as the export
+// will apply it (defaults filled) and the time it covers: users created up
+// to the entry, so the export is the list as the entry found it.
+func (db *DB) RecordUserExport(ctx context.Context, o Origin, s UserSelection, format string) (UserSelection, time.Time, error) {
+	s, err := s.Normalize()
+	if err != nil {
+		return s, time.Time{}, err
 	}
-	r := UserPageRequest{Filter: f}
-	r.Normalize()
-	f = r.Filter
 	var upTo time.Time
-	err := db.Apply(ctx, o, func(tx *gorm.DB) (Change, error) {
+	err = db.Apply(ctx, o, func(tx *gorm.DB) (Change, error) {
 		upTo = Now()
-		filter := map[string]any{}
-		for k, v := range f.Values() {
-			filter[k] = v[0]
-		}
-		after := map[string]any{"format": format, "filter": filter, "created_up_to": upTo.Format(time.RFC3339Nano)}
+		after := s.auditValue()
+		after["format"], after["created_up_to"] = format, upTo.Format(time.RFC3339Nano)
 		return Change{Action: ActionUserExport, Target: Target{Type: "end_user"}, After: after}, nil
 	})
-	return f, upTo, err
+	return s, upTo, err
 }
 
 // ActionUserExport is the audit action of an export of the users list.
 const ActionUserExport = "user.export"
 
-// EachEndUser calls fn with every user the filter selects that was
-// created up to upTo, newest first, reading batch by batch by keyset.
-// fn must not keep the user it is given.
-func (db *DB) EachEndUser(ctx context.Context, f UserFilter, upTo time.Time, fn func(*EndUser) error) error {
-	if err := f.Validate(); err != nil {
+// EachEndUser calls fn with every user of the selection that was created up to upTo, newest first, reading batch by
+// batch by keyset. fn must not keep the user it is given.
+func (db *DB) EachEndUser(ctx context.Context, s UserSelection, upTo time.Time, fn func(*EndUser) error) error {
+	s, err := s.Normalize()
+	if err != nil {
 		return err
 	}
-	r := UserPageRequest{Filter: f}
-	r.Normalize()
-	f = r.Filter
 	now := Now()
 	var from *cursor
 	rows := make([]EndUser, 0, userExportBatch)
@@ -69,8 +61,11 @@ func (db *DB) EachEndUser(ctx context.Context, f UserFilter, upTo time.Time, fn 
 		page := func(q *gorm.DB) *gorm.DB {
 			return userCursors.seek(q.Where("created_at <= ?", upTo), from).Limit(userExportBatch)
 		}
-		var err error
-		rows, err = endUserRows.query(db, page(db.matching(ctx, f, now, page)), rows[:0])
+		q := db.gorm.WithContext(ctx).Model(&EndUser{}).Where("id IN ?", s.IDs)
+		if s.ByFilter {
+			q = db.matching(ctx, s.Filter, now, page)
+		}
+		rows, err = endUserRows.query(db, page(q), rows[:0])
 		if err != nil {
 			return fmt.Errorf("export end users: %w", err)
 		}

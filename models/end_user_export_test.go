@@ -28,7 +28,7 @@ func TestEachEndUser_ReadsEveryMatchOnceNewestFirstAcrossBatches(t *testing.T) {
 				req.Cursor = p.Next
 			}
 			var got []int64
-			err := db.EachEndUser(ctx, f, models.Now(), func(u *models.EndUser) error {
+			err := db.EachEndUser(ctx, models.UserSelection{ByFilter: true, Filter: f}, models.Now(), func(u *models.EndUser) error {
 				got = append(got, u.ID)
 				return nil
 			})
@@ -49,9 +49,35 @@ func TestEachEndUser_ReadsEveryMatchOnceNewestFirstAcrossBatches(t *testing.T) {
 		}
 		// Users created after the export began are not in it.
 		var n int
-		err := db.EachEndUser(ctx, models.UserFilter{}, models.Now().AddDate(-10, 0, 0), func(*models.EndUser) error { n++; return nil })
+		err := db.EachEndUser(ctx, models.UserSelection{ByFilter: true}, models.Now().AddDate(-10, 0, 0), func(*models.EndUser) error { n++; return nil })
 		if err != nil || n != 0 {
 			t.Errorf("an export up to ten years ago read %d users (%v)", n, err)
+		}
+	})
+}
+
+func TestEachEndUser_ReadsTheTickedUsersInAnyState(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, db *models.DB) {
+		a := createUser(t, db, "tick-a", nil).User
+		b := createUser(t, db, "tick-b", nil).User
+		createUser(t, db, "tick-c", nil)
+		if err := db.RemoveEndUser(ctx, adminOrigin, a.ID, "tick-a"); err != nil {
+			t.Fatal(err)
+		}
+		sel := models.UserSelection{IDs: []int64{a.ID, b.ID, 424242}}
+		var got []int64
+		if err := db.EachEndUser(ctx, sel, models.Now(), func(u *models.EndUser) error { got = append(got, u.ID); return nil }); err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != 2 || got[0] != b.ID || got[1] != a.ID {
+			t.Fatalf("exported %v, want [%d %d]: the ticked users, newest first, the removed one too", got, b.ID, a.ID)
+		}
+		p, err := db.PreviewExport(ctx, sel)
+		if err != nil || p.Count != 2 {
+			t.Fatalf("export preview: %+v %v", p, err)
+		}
+		if err := db.EachEndUser(ctx, models.UserSelection{}, models.Now(), func(*models.EndUser) error { return nil }); err == nil {
+			t.Fatal("an empty selection was read as everyone")
 		}
 	})
 }

@@ -49,6 +49,8 @@ var routeExamples = map[string]string{
 	"/2.0/users/:id":                                     "/2.0/users/{user}",
 	"/audit/:seq<int>/diff":                              "/audit/1/diff",
 	"/audit/checkpoints/:id<int>":                        "/audit/checkpoints/{checkpoint}",
+	"/batches/:id<int>":                                  "/batches/{batch}",
+	"/batches/:id<int>/cancel":                           "/batches/{batch}/cancel",
 }
 
 // teamPlaceholders make the team members a walk's request needs: an
@@ -124,6 +126,9 @@ func examplePath(t *testing.T, h *webtest.Harness, r web.Route) (string, *models
 		}
 		return strings.ReplaceAll(p, "{checkpoint}", strconv.FormatInt(cp.ID, 10)), nil
 	}
+	if strings.Contains(p, "{batch}") {
+		return strings.ReplaceAll(p, "{batch}", strconv.FormatInt(newBatchJob(t, h).ID, 10)), nil
+	}
 	if !strings.Contains(p, "{user}") {
 		return p, nil
 	}
@@ -145,6 +150,20 @@ func newEndUser(t *testing.T, h *webtest.Harness) *models.EndUser {
 		t.Fatal(err)
 	}
 	return created.User
+}
+
+// newBatchJob is a queued batch job, asked by a fresh admin, to reset the
+// login of a fresh end user.
+func newBatchJob(t *testing.T, h *webtest.Harness) *models.BatchJob {
+	t.Helper()
+	m, _ := h.Member(t, models.RoleAdmin)
+	u := newEndUser(t, h)
+	j, err := h.DB.StartBatch(context.Background(), models.Origin{Actor: models.Actor{Type: models.ActorMember, ID: m.ID}},
+		models.BatchRequest{Action: models.BatchResetLogin, Selection: models.UserSelection{IDs: []int64{u.ID}}, Expect: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return j
 }
 
 // webhookExamplePath fills p with a fresh endpoint and, if p names one, a

@@ -87,6 +87,38 @@ document.addEventListener("submit", function (evt) {
   if (dialog) dialog.close();
 });
 
+// Batch selection on the users list: the header box ticks every row of
+// the page, the count says how many are ticked, and ticking a row points
+// the form back at the selected users.
+function batchBoxes() {
+  return document.querySelectorAll('input[name="ids"][form="user-batch"]');
+}
+function updateBatch() {
+  var boxes = batchBoxes();
+  var ticked = 0;
+  boxes.forEach(function (b) { if (b.checked) ticked++; });
+  var all = document.querySelector("[data-select-page]");
+  if (all) {
+    all.checked = boxes.length > 0 && ticked === boxes.length;
+    all.indeterminate = ticked > 0 && ticked < boxes.length;
+  }
+  var count = document.querySelector("[data-batch-count]");
+  if (count) count.textContent = ticked === 0 ? "" : ticked + " selected";
+  var scope = document.getElementById("batch-scope");
+  if (scope && ticked > 0) scope.value = "selected";
+}
+document.addEventListener("change", function (evt) {
+  var t = evt.target;
+  if (t.matches("[data-select-page]")) {
+    batchBoxes().forEach(function (b) { b.checked = t.checked; });
+    updateBatch();
+  } else if (t.matches('input[name="ids"][form="user-batch"]')) {
+    updateBatch();
+  }
+});
+document.addEventListener("htmx:afterSettle", updateBatch);
+document.addEventListener("DOMContentLoaded", updateBatch);
+
 // The browser's time zone goes to the server in a cookie, for pages to
 // show times in until the member chooses a zone on their account page.
 (function () {
