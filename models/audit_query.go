@@ -24,11 +24,11 @@ var KnownActions = []string{
 	"team.create", "team.update", "team.invite",
 	"user.create", "user.update", "user.remove", "user.pii_reveal", "user.token_rotate", "user.export",
 	"item.create", "item.reset_login",
-	"audit.export", "audit.checkpoint", "system.seed",
+	"audit.export", "audit.checkpoint", "system.seed", ActionKeysResealStart, ActionKeysReseal,
 }
 
 // KnownTargetTypes are offered as suggestions in the target filter.
-var KnownTargetTypes = []string{"end_user", "team_member", "api_key", "webhook", "audit_log", "audit_checkpoint"}
+var KnownTargetTypes = []string{"end_user", "team_member", "api_key", "webhook", "audit_log", "audit_checkpoint", "field_keys"}
 
 // AuditFilter selects audit entries. Every field is optional; set fields
 // combine with AND. It round-trips through a URL (Query, ParseAuditFilter),

@@ -17,6 +17,7 @@ import (
 type FieldCipher struct {
 	current string
 	keys    map[string]cipher.AEAD
+	ids     []string // current first, then the older keys as configured
 }
 
 // KeyID names a key by a short hash of it, so the id stored beside a
@@ -43,6 +44,9 @@ func NewFieldCipher(current []byte, older ...[]byte) (*FieldCipher, error) {
 			return nil, err
 		}
 		id := KeyID(k)
+		if _, dup := fc.keys[id]; !dup {
+			fc.ids = append(fc.ids, id)
+		}
 		fc.keys[id] = aead
 		if i == 0 {
 			fc.current = id
@@ -53,6 +57,16 @@ func NewFieldCipher(current []byte, older ...[]byte) (*FieldCipher, error) {
 
 // CurrentKeyID is the id stored beside values sealed now.
 func (fc *FieldCipher) CurrentKeyID() string { return fc.current }
+
+// KeyIDs lists the ids of the configured keys, the current one first.
+func (fc *FieldCipher) KeyIDs() []string { return append([]string(nil), fc.ids...) }
+
+// Has reports whether the key with this id is configured, so values it
+// sealed open.
+func (fc *FieldCipher) Has(keyID string) bool {
+	_, ok := fc.keys[keyID]
+	return ok
+}
 
 // Seal encrypts plaintext; context (the record and field) is bound as
 // additional data, so a value copied to another record or field won't open.

@@ -8,6 +8,7 @@
 //	ledgerdesk audit verify --checkpoint FILE --public-key KEY
 //	ledgerdesk audit checkpoint             sign the audit chain head
 //	ledgerdesk seed --users N [--seed S]    add realistic demo end users and items
+//	ledgerdesk keys status|reseal           field keys: what each seals; move values to the current one
 package main
 
 import (
@@ -38,6 +39,8 @@ commands:
                                      ... and that it still matches a signed checkpoint
   audit checkpoint                   sign the audit chain head now
   seed --users N [--seed S]          add N demo end users with their items
+  keys status                        how many sealed values each field key still seals
+  keys reseal [--batch-size N]       seal every value with the current field key (docs/keys.md)
   bench                              measure the users pages at scale (PostgreSQL)
   bench api                          measure the JSON API at scale (PostgreSQL)
   bench audit                        measure the audit pages at scale (PostgreSQL)
@@ -66,6 +69,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		err = audit(ctx, args, getenv, stdout, stderr)
 	case "seed":
 		err = seed(ctx, args, getenv, stdout, stderr)
+	case "keys":
+		err = keys(ctx, args, getenv, stdout, stderr)
 	case "bench":
 		err = bench(ctx, args, getenv, stdout, stderr)
 	case "help", "-h", "--help":
