@@ -172,6 +172,12 @@ func TestBrowser_A11yEveryScreenEveryRoleDesktopAndPhone(t *testing.T) {
 		chromedp.Click(testid("webhook-send-test")),
 		chromedp.WaitVisible(testid("flash")))
 	key := admin.createAPIKey("accessibility check")
+	admin.step("reset the login of the users in error, as a batch",
+		chromedp.Navigate(j.base+"/users/batch/reset-login?scope=filter&health=error"),
+		chromedp.WaitVisible(testid("batch-form")),
+		chromedp.Click(testid("batch-submit")),
+		chromedp.WaitVisible(testid("job-progress")))
+	job := strings.TrimPrefix(admin.location(), j.base)
 	admin.step("list users with an item in error", chromedp.Navigate(j.base+"/users?health=error"), chromedp.WaitVisible(testid("user-row")))
 	user := value(t, j.ctx, "read a user's link", chromedp.Evaluate[string](
 		`document.querySelector('[data-testid="user-row"] a').getAttribute("href")`))
@@ -221,6 +227,15 @@ func TestBrowser_A11yEveryScreenEveryRoleDesktopAndPhone(t *testing.T) {
 		{name: "user page, remove dialog open", path: user, ready: "user-title", roles: admins, then: func(b tab) {
 			b.step("open the dialog", chromedp.Click(testid("user-remove")), chromedp.WaitVisible(testid("user-remove-dialog")))
 		}},
+		{name: "batch export", path: "/users/batch/export?scope=filter&health=error", ready: "batch-form"},
+		{name: "batch removal, a wrong count", path: "/users/batch/remove?scope=filter&health=error", ready: "batch-form", roles: admins, then: func(b tab) {
+			b.step("type a wrong count",
+				chromedp.SendKeys(chromedp.CSS("#f-confirm"), "0"),
+				chromedp.Click(testid("batch-submit")),
+				chromedp.WaitVisible(testid("error-confirm")))
+		}},
+		{name: "batch job", path: job, ready: "job-progress", roles: admins},
+		{name: "batch jobs", path: "/batches", ready: "job-list", roles: admins},
 		{name: "audit list", path: "/audit", ready: "audit-results"},
 		{name: "audit integrity", path: "/audit/integrity", ready: "chain-head"},
 		{name: "audit entry", path: "/audit/1/diff", ready: "audit-entry-title"},
