@@ -21,6 +21,7 @@ const module = "ledgerdesk"
 var layers = map[string]int{
 	"models":   0, // domain rules, queries and migrations
 	"static":   0, // the embedded CSS, htmx and icons
+	"version":  0, // which build is running
 	"mail":     1, // invitation emails
 	"webhooks": 1, // webhook delivery from the outbox
 	"batches":  1, // batch actions run in the background

@@ -1,25 +1,53 @@
 package web_test
 
 import (
+	"encoding/json"
+	"maps"
 	"net/http"
 	"net/http/httptest"
+	"slices"
+	"strings"
 	"testing"
 
 	"ledgerdesk/models"
 	"ledgerdesk/models/testdb"
+	"ledgerdesk/version"
 	"ledgerdesk/web/webtest"
 )
 
-func TestHealthz_AnswersOK(t *testing.T) {
+func TestHealthz_AnswersOKAndTheBuildAndNothingElse(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, db *models.DB) {
 		h := webtest.New(t, db)
 		r := h.Client(t).Get("/healthz")
 		wantStatus(t, r, http.StatusOK)
-		if r.Body != "ok" {
-			t.Fatalf("body %q", r.Body)
+		if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
+			t.Fatalf("Content-Type %q, want JSON", ct)
+		}
+		if r.Header.Get("Cache-Control") != "no-store" {
+			t.Fatalf("Cache-Control %q", r.Header.Get("Cache-Control"))
 		}
 		if _, set := r.Header["Set-Cookie"]; set {
 			t.Fatal("a health check set a cookie")
+		}
+		// Anyone may ask: the answer holds the status and the build, and
+		// no other field (no host, path, database or setting).
+		var body map[string]json.RawMessage
+		if err := json.Unmarshal([]byte(r.Body), &body); err != nil {
+			t.Fatalf("body %q: %v", r.Body, err)
+		}
+		if got := slices.Sorted(maps.Keys(body)); !slices.Equal(got, []string{"status", "version"}) {
+			t.Fatalf("fields %v, want status and version only: %s", got, r.Body)
+		}
+		if string(body["status"]) != `"ok"` {
+			t.Fatalf("status %s", body["status"])
+		}
+		var build map[string]string
+		if err := json.Unmarshal(body["version"], &build); err != nil {
+			t.Fatalf("version %s: %v", body["version"], err)
+		}
+		want := version.Get()
+		if !maps.Equal(build, map[string]string{"version": want.Version, "commit": want.Commit, "built": want.Built}) {
+			t.Fatalf("version %v, want %+v", build, want)
 		}
 	})
 }

@@ -42,6 +42,9 @@ type settings struct {
 	getenv   func(string) string
 	declared []*setting
 	checks   []func() string
+	// described: the command is being described for the configuration
+	// reference, so parse stops it before it reads anything.
+	described bool
 }
 
 // setting is one flag, perhaps with a variable. Its raw text is read when
@@ -52,6 +55,7 @@ type setting struct {
 	usage     string
 	def       string
 	secret    bool // never echoed: it may hold a password
+	required  bool // no default: the command stops without it
 	value     *rawValue
 	parse     func(string) error
 }
@@ -82,6 +86,10 @@ func newSettings(name string, getenv func(string) string, stderr io.Writer) *set
 	fs.SetOutput(stderr)
 	s := &settings{fs: fs, getenv: getenv}
 	fs.Usage = s.printUsage
+	if r, ok := stderr.(*settingsRecorder); ok {
+		r.recorded = append(r.recorded, s)
+		s.described = true
+	}
 	return s
 }
 
@@ -149,6 +157,9 @@ func (s *settings) declare(kind, name, env, def, usage string, secret bool, pars
 // parse reads args and the environment into the declared values, then
 // runs the checks. It reports every problem at once.
 func (s *settings) parse(args []string) error {
+	if s.described {
+		return exitCode(0)
+	}
 	if err := s.fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return exitCode(0) // the flag package printed the settings
@@ -327,6 +338,7 @@ func (s *settings) RequiredInt(name string, min, max int, usage, missing string)
 		*p = n
 		return nil
 	})
+	s.declared[len(s.declared)-1].required = true
 	s.check(func() string {
 		if *p == 0 {
 			return missing

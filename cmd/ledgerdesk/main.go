@@ -9,6 +9,9 @@
 //	ledgerdesk audit checkpoint             sign the audit chain head
 //	ledgerdesk seed --users N [--seed S]    add realistic demo end users and items
 //	ledgerdesk keys status|reseal           field keys: what each seals; move values to the current one
+//	ledgerdesk version                      name the build
+//	ledgerdesk healthcheck                  ask the portal on this host for /healthz
+//	ledgerdesk config-reference             print docs/configuration.md
 package main
 
 import (
@@ -45,6 +48,9 @@ commands:
   bench api                          measure the JSON API at scale (PostgreSQL)
   bench audit                        measure the audit pages at scale (PostgreSQL)
   bench signin                       storm a serve process with sign-ins; watch its memory and pages
+  version                            print the version, commit and build time
+  healthcheck                        exit 0 when the portal on this host answers /healthz, else 1
+  config-reference                   print the configuration reference (docs/configuration.md)
 
 Run "ledgerdesk COMMAND -h" for a command's flags.
 `
@@ -73,6 +79,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		err = keys(ctx, args, getenv, stdout, stderr)
 	case "bench":
 		err = bench(ctx, args, getenv, stdout, stderr)
+	case "version":
+		err = printVersion(ctx, args, getenv, stdout, stderr)
+	case "healthcheck":
+		err = healthcheck(ctx, args, getenv, stdout, stderr)
+	case "config-reference":
+		err = configReferenceCommand(ctx, args, getenv, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
