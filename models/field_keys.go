@@ -1,9 +1,10 @@
 package models
 
 import (
+	"cmp"
 	"context"
 	"fmt"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -168,15 +169,13 @@ func (db *DB) FieldKeyStatus(ctx context.Context) ([]SealedValues, error) {
 			}
 		}
 	}
-	sort.SliceStable(out, func(i, j int) bool {
-		a, b := out[i], out[j]
-		if a.Table != b.Table {
-			return a.Table < b.Table
-		}
-		if a.Field != b.Field {
-			return a.Field < b.Field
-		}
-		return a.KeyID < b.KeyID
+	slices.SortStableFunc(out, func(a, b SealedValues) int {
+		return fieldKeyOrder(a.Table, a.Field, a.KeyID, b.Table, b.Field, b.KeyID)
 	})
 	return out, nil
+}
+
+// fieldKeyOrder orders per-field counts by table, field, then key id.
+func fieldKeyOrder(aTable, aField, aKey, bTable, bField, bKey string) int {
+	return cmp.Or(cmp.Compare(aTable, bTable), cmp.Compare(aField, bField), cmp.Compare(aKey, bKey))
 }

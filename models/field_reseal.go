@@ -4,7 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sort"
+	"slices"
 
 	"gorm.io/gorm"
 )
@@ -151,16 +151,7 @@ func (t resealTally) sorted() []ResealCount {
 	for _, c := range t {
 		out = append(out, *c)
 	}
-	sort.Slice(out, func(i, j int) bool {
-		a, b := out[i], out[j]
-		if a.Table != b.Table {
-			return a.Table < b.Table
-		}
-		if a.Field != b.Field {
-			return a.Field < b.Field
-		}
-		return a.KeyID < b.KeyID
-	})
+	slices.SortFunc(out, func(a, b ResealCount) int { return fieldKeyOrder(a.Table, a.Field, a.KeyID, b.Table, b.Field, b.KeyID) })
 	return out
 }
 

@@ -132,6 +132,12 @@ func bench(ctx context.Context, args []string, getenv func(string) string, stdou
 			return fmt.Errorf("users export: %w", err)
 		}
 	}
+	if *only == "batch" {
+		fmt.Fprintln(stdout)
+		if err := benchBatch(ctx, db, member, 20*time.Second, stdout); err != nil {
+			return fmt.Errorf("batch: %w", err)
+		}
+	}
 	if d, f := results["users page 10,000 (cursor)"], results["users page 1"]; f > 0 {
 		fmt.Fprintf(stdout, "\ndeep page / page 1 (p50): %.2fx\n", d/f)
 	}
