@@ -63,7 +63,7 @@ func TestBrowser_PhoneWidthPagesFitAndTheMenuOpensAndCloses(t *testing.T) {
 
 	j.step("turn the window into a phone", chromedp.EmulateViewport(phoneWidth, 844, chromedp.EmulateMobile))
 	for _, path := range []string{"/", "/users", user, "/audit", "/team", "/api-keys", key, "/webhooks", hook,
-		"/settings", "/account", "/account/sessions", "/api"} {
+		"/settings", "/account", "/account/sessions", "/api", "/users/batch/remove?scope=filter", "/batches"} {
 		j.step("open "+path, chromedp.Navigate(j.base+path), chromedp.WaitVisible(testid("nav-toggle")))
 		// A phone zooms out to show a page wider than itself, and
 		// window.innerWidth grows with the zoom: the phone's width is the
