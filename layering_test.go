@@ -26,6 +26,7 @@ var layers = map[string]int{
 	"webhooks": 1, // webhook delivery from the outbox
 	"batches":  1, // batch actions run in the background
 	"views":    1, // templ: models' types in, HTML out
+	"metrics":  1, // Prometheus metrics: models' events and state in, a scrape out
 	"handlers": 2, // parse, authorize, call models, pick a view
 	"web":      3, // the app: routes, middleware, sessions
 	"cmd":      4, // the binary and its subcommands
@@ -34,8 +35,12 @@ var layers = map[string]int{
 // forbiddenImports are libraries a folder's own code never imports itself
 // (a handler still reads the database, through models).
 var forbiddenImports = map[string][]string{
-	// A model never sees a request.
-	"models": {"net/http", "github.com/gofiber/fiber", "github.com/valyala/fasthttp"},
+	// A model never sees a request, and reports to metrics through an
+	// Observer rather than a metrics library.
+	"models": {"net/http", "github.com/gofiber/fiber", "github.com/valyala/fasthttp", "github.com/prometheus"},
+	// Metrics read the database through models, and never a request's
+	// own values (the web middleware hands them the route pattern).
+	"metrics": {"database/sql", "gorm.io", "github.com/jackc/pgx", "github.com/gofiber/fiber", "github.com/valyala/fasthttp"},
 	// A handler never builds SQL: models does.
 	"handlers": {"database/sql", "gorm.io", "github.com/jackc/pgx"},
 	// A view never queries and never reads the request: it is given values.

@@ -130,9 +130,11 @@ func (db *DB) Apply(ctx context.Context, o Origin, fn func(tx *gorm.DB) (Change,
 func (db *DB) applyAlone(ctx context.Context, o Origin, fn func(tx *gorm.DB) (Change, error)) error {
 	db.lockWrites()
 	defer db.unlockWrites()
-	return db.gorm.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	start, refused := time.Now(), false
+	err := db.gorm.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		change, err := fn(tx)
 		if err != nil {
+			refused = true
 			return err
 		}
 		if err := writeOutbox(tx, change.Events); err != nil {
@@ -141,6 +143,16 @@ func (db *DB) applyAlone(ctx context.Context, o Origin, fn func(tx *gorm.DB) (Ch
 		_, err = appendAudit(tx, o, change)
 		return err
 	})
+	db.observeCommit(start, refused, err)
+	return err
+}
+
+// observeCommit tells the observer how a transaction of one change went,
+// unless the change refused itself (its own error: nothing was appended).
+func (db *DB) observeCommit(start time.Time, refused bool, err error) {
+	if !refused {
+		db.observe().AuditCommitted(1, time.Since(start), err)
+	}
 }
 
 // applyOnConn is Apply for a change that also needs the connection its
@@ -150,7 +162,8 @@ func (db *DB) applyAlone(ctx context.Context, o Origin, fn func(tx *gorm.DB) (Ch
 func (db *DB) applyOnConn(ctx context.Context, o Origin, fn func(tx *gorm.DB, conn *sql.Conn) (Change, error)) error {
 	db.lockWrites()
 	defer db.unlockWrites()
-	return db.gorm.WithContext(ctx).Connection(func(c *gorm.DB) error {
+	start, refused := time.Now(), false
+	err := db.gorm.WithContext(ctx).Connection(func(c *gorm.DB) error {
 		conn, ok := c.Statement.ConnPool.(*sql.Conn)
 		if !ok {
 			return fmt.Errorf("audit: no dedicated connection (%T)", c.Statement.ConnPool)
@@ -158,6 +171,7 @@ func (db *DB) applyOnConn(ctx context.Context, o Origin, fn func(tx *gorm.DB, co
 		return c.Transaction(func(tx *gorm.DB) error {
 			change, err := fn(tx, conn)
 			if err != nil {
+				refused = true
 				return err
 			}
 			if err := writeOutbox(tx, change.Events); err != nil {
@@ -167,6 +181,8 @@ func (db *DB) applyOnConn(ctx context.Context, o Origin, fn func(tx *gorm.DB, co
 			return err
 		})
 	})
+	db.observeCommit(start, refused, err)
+	return err
 }
 
 // appendAudit locks the chain head, links a new entry to it and moves it.

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"gorm.io/gorm"
 )
@@ -186,7 +187,14 @@ func take(batch []*pendingChange, p *pendingChange) []*pendingChange {
 // error if its change failed, else with the batch's outcome.
 func (db *DB) commitBatch(batch []*pendingChange) {
 	errs := make([]error, len(batch))
+	start := time.Now()
 	err := db.runBatch(batch, errs)
+	// The batch's size is the changes that went in together, not those
+	// that refused themselves and were rolled back; a batch of none
+	// appended nothing.
+	if together := len(batch) - countErrors(errs); together > 0 {
+		db.observe().AuditCommitted(together, time.Since(start), err)
+	}
 	if errors.Is(err, errNothingToCommit) {
 		err = nil
 	}
@@ -196,6 +204,16 @@ func (db *DB) commitBatch(batch []*pendingChange) {
 		}
 		p.done <- errs[i]
 	}
+}
+
+func countErrors(errs []error) int {
+	n := 0
+	for _, err := range errs {
+		if err != nil {
+			n++
+		}
+	}
+	return n
 }
 
 // runBatch is one transaction for the whole batch. A commit that fails

@@ -27,6 +27,19 @@ const verifyBatch = 5000
 // result names the first seq where it does. progress, if not nil, is called
 // after each batch with the number of entries checked so far.
 func (db *DB) VerifyAuditChain(ctx context.Context, progress func(checked int64)) (VerifyResult, error) {
+	res, err := db.verifyAuditChain(ctx, progress)
+	switch {
+	case err != nil:
+		db.observe().AuditVerified(VerifyFailed)
+	case res.OK():
+		db.observe().AuditVerified(VerifyIntact)
+	default:
+		db.observe().AuditVerified(VerifyBroken)
+	}
+	return res, err
+}
+
+func (db *DB) verifyAuditChain(ctx context.Context, progress func(checked int64)) (VerifyResult, error) {
 	var res VerifyResult
 	head, err := db.AuditHead(ctx)
 	if err != nil {

@@ -48,9 +48,13 @@ func accountKey(email string) string {
 // set it up first one that reaches only the setup (auth.mfa_enrol_required).
 // Failures are audited as auth.login_failed and counted for throttling.
 func (db *DB) SignIn(ctx context.Context, o Origin, email, password string, newSession Session) (*TeamMember, error) {
+	// Each way out says how the attempt ended; any other is an error.
+	outcome := SignInFailed
+	defer func() { db.observe().SignIn(SignInPassword, outcome) }()
 	if !text.Line(MaxEmailLength).Valid(strings.TrimSpace(email)) {
 		// No account has such an address, and the caller knows it: refused
 		// before anything is counted, looked up or hashed.
+		outcome = SignInUnknownAccount
 		return nil, ErrBadCredentials
 	}
 	key := accountKey(email)
@@ -77,6 +81,7 @@ func (db *DB) SignIn(ctx context.Context, o Origin, email, password string, newS
 		if err := db.recordFailedLogin(ctx, o, nil, "throttled"); err != nil {
 			return nil, err
 		}
+		outcome = SignInThrottled
 		return nil, &Error{Kind: KindThrottled, Message: fmt.Sprintf(
 			"Too many failed sign-in attempts. Try again in %d minute%s.", minutes, plural(minutes))}
 	}
@@ -101,15 +106,18 @@ func (db *DB) SignIn(ctx context.Context, o Origin, email, password string, newS
 		if derr := db.gorm.WithContext(context.WithoutCancel(ctx)).Delete(&attempt).Error; derr != nil {
 			return nil, fmt.Errorf("sign in: withdraw unchecked attempt: %w", derr)
 		}
+		if err == ErrPasswordCheckBusy {
+			outcome = SignInBusy
+		}
 		return nil, err
 	}
 	if !ok || m.Status != MemberActive {
-		reason := "unknown_account"
+		reason, refused := "unknown_account", SignInUnknownAccount
 		switch {
 		case found && !ok:
-			reason = "wrong_password"
+			reason, refused = "wrong_password", SignInWrongPassword
 		case found:
-			reason = "member_" + string(m.Status)
+			reason, refused = "member_"+string(m.Status), SignInInactive
 		}
 		var target *TeamMember
 		if found {
@@ -118,6 +126,7 @@ func (db *DB) SignIn(ctx context.Context, o Origin, email, password string, newS
 		if err := db.recordFailedLogin(ctx, o, target, reason); err != nil {
 			return nil, err
 		}
+		outcome = refused
 		return nil, ErrBadCredentials
 	}
 
@@ -153,7 +162,19 @@ func (db *DB) SignIn(ctx context.Context, o Origin, email, password string, newS
 	if err != nil {
 		return nil, err
 	}
+	outcome = passwordAccepted(stage)
 	return &m, nil
+}
+
+// passwordAccepted is the outcome of a right password that led to stage.
+func passwordAccepted(stage SignInStage) SignInOutcome {
+	switch stage {
+	case AwaitingSecondFactor:
+		return SignInCodeRequired
+	case AwaitingEnrolment:
+		return SignInEnrolRequired
+	}
+	return SignInSucceeded
 }
 
 // recordFailedLogin audits a refused sign-in; SignIn has already counted

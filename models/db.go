@@ -12,6 +12,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/glebarez/sqlite"
@@ -50,6 +51,8 @@ type DB struct {
 	estimates    keyedCache[int64] // the planner's estimates of users-list filters without a search
 
 	clock func() time.Time // nil: Now; see SetClock
+
+	observer atomic.Pointer[observerRef] // hears what metrics count; see Observe
 }
 
 // SetClock replaces the clock that TOTP codes are checked against, so

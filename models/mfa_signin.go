@@ -183,6 +183,28 @@ func (db *DB) applyWithFactor(ctx context.Context, o Origin, m *TeamMember, use 
 // right, the waiting session is replaced by a completed one (a new id),
 // audited as auth.login with the factor used.
 func (db *DB) CompleteSignIn(ctx context.Context, o Origin, m *TeamMember, code string, p Promotion) error {
+	err := db.completeSignIn(ctx, o, m, code, p)
+	db.observe().SignIn(SignInCode, codeOutcome(err))
+	return err
+}
+
+// codeOutcome is how a second-factor step that returned err ended.
+func codeOutcome(err error) SignInOutcome {
+	var merr *Error
+	switch {
+	case err == nil:
+		return SignInSucceeded
+	case errors.Is(err, errWrongCode):
+		return SignInWrongCode
+	case errors.Is(err, errReplayedCode):
+		return SignInReplayedCode
+	case errors.As(err, &merr) && merr.Kind == KindThrottled:
+		return SignInThrottled
+	}
+	return SignInFailed
+}
+
+func (db *DB) completeSignIn(ctx context.Context, o Origin, m *TeamMember, code string, p Promotion) error {
 	use, err := db.checkSecondFactor(ctx, o, m, code, "sign_in")
 	if err != nil {
 		return err

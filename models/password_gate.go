@@ -39,6 +39,8 @@ type hashGate struct {
 	free    int
 	waiting waitQueue
 	arrived uint64
+	// timeouts counts checks that waited the whole queue wait in vain.
+	timeouts atomic.Int64
 }
 
 var passwordGate = newHashGate(max(1, runtime.GOMAXPROCS(0)-1))
@@ -48,6 +50,29 @@ var passwordGate = newHashGate(max(1, runtime.GOMAXPROCS(0)-1))
 func PasswordHashingMemory() int64 { return int64(passwordGate.slots) * argonMemoryKiB << 10 }
 
 func newHashGate(slots int) *hashGate { return &hashGate{slots: slots, free: slots} }
+
+// PasswordHashingStats is the password-hashing gate as it stands.
+type PasswordHashingStats struct {
+	Slots   int // hashes that may run at once
+	InUse   int // hashes running
+	Waiting int // checks queued for a slot
+	// Computed counts the hashes computed since the process started;
+	// TimedOut the checks refused as busy after waiting for a slot.
+	Computed int64
+	TimedOut int64
+}
+
+// PasswordHashing reads the gate's state: it takes the gate's lock for a
+// moment, no more.
+func PasswordHashing() PasswordHashingStats {
+	g := passwordGate
+	g.mu.Lock()
+	s := PasswordHashingStats{Slots: g.slots, InUse: g.slots - g.free, Waiting: len(g.waiting)}
+	g.mu.Unlock()
+	s.Computed = hashesComputed.Load()
+	s.TimedOut = g.timeouts.Load()
+	return s
+}
 
 // acquire waits, up to the queue wait or the context's end, for a slot.
 // priority is the account's recent failures: lower goes first.
@@ -70,6 +95,7 @@ func (g *hashGate) acquire(ctx context.Context, priority int) (release func(), e
 		return g.release, nil
 	case <-t.C:
 		err = ErrPasswordCheckBusy
+		g.timeouts.Add(1)
 	case <-ctx.Done():
 		err = ctx.Err()
 	}

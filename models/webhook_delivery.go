@@ -175,6 +175,28 @@ func (db *DB) RecordAttempts(ctx context.Context, results []AttemptResult) error
 	if len(results) == 0 {
 		return nil
 	}
+	if err := db.recordAttempts(ctx, results); err != nil {
+		return err
+	}
+	o := db.observe()
+	for _, r := range results {
+		o.WebhookAttempted(r.Delivery.EndpointID, r.Outcome(), r.Latency)
+	}
+	return nil
+}
+
+// Outcome is what the attempt led to.
+func (r AttemptResult) Outcome() AttemptOutcome {
+	switch {
+	case r.Delivered:
+		return AttemptDelivered
+	case r.NextAttemptAt != nil:
+		return AttemptRetrying
+	}
+	return AttemptGivenUp
+}
+
+func (db *DB) recordAttempts(ctx context.Context, results []AttemptResult) error {
 	db.lockWrites()
 	defer db.unlockWrites()
 	return db.gorm.WithContext(ctx).Transaction(func(tx *gorm.DB) error {

@@ -76,6 +76,9 @@ func setup(cfg Config, db *models.DB, routes func(*handlers.Handler) []Route) (*
 		}
 	}
 
+	if cfg.Metrics != nil {
+		app.Use(countRequests(cfg.Metrics, names))
+	}
 	app.Use(
 		addresses.handler,
 		requestID,
@@ -91,7 +94,7 @@ func setup(cfg Config, db *models.DB, routes func(*handlers.Handler) []Route) (*
 	// a browser never sends by itself, so there is nothing to forge.
 	var perCaller fiber.Handler
 	if cfg.APIRequestsPerMinute > 0 {
-		perCaller = apiLimit(cfg.APIRequestsPerMinute, api)
+		perCaller = apiLimit(cfg.APIRequestsPerMinute, api, cfg.Metrics)
 	}
 	for _, r := range table {
 		if r.Access.IsAPI() {
@@ -108,7 +111,7 @@ func setup(cfg Config, db *models.DB, routes func(*handlers.Handler) []Route) (*
 		loadSession(sessions, navs),
 		csrf.handler,
 	)
-	credentials := credentialLimit(cfg.CredentialAttemptsPerMinute)
+	credentials := credentialLimit(cfg.CredentialAttemptsPerMinute, cfg.Metrics)
 	for _, r := range table {
 		if r.Access.IsAPI() {
 			continue

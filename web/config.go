@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"ledgerdesk/mail"
+	"ledgerdesk/metrics"
 	"ledgerdesk/models"
 	"ledgerdesk/webhooks"
 )
@@ -49,6 +50,9 @@ type Config struct {
 	// one end user's own user_token, a minute (0: 1,200; negative: no
 	// limit).
 	APIRequestsPerMinute int
+	// Metrics counts requests and rate limits; nil: nothing is counted.
+	// They are served on a listener of their own, never by this app.
+	Metrics *metrics.Metrics
 }
 
 // withDefaults fills what the caller left zero.

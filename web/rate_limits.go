@@ -10,6 +10,7 @@ import (
 
 	"ledgerdesk/handlers/apijson"
 	"ledgerdesk/handlers/current"
+	"ledgerdesk/metrics"
 )
 
 // Default limits; Config overrides them.
@@ -23,13 +24,16 @@ const (
 // a code, before any of it is checked. Counts are kept in this process's
 // memory over a sliding minute; with several processes behind a balancer
 // an address gets at most this many per process.
-func credentialLimit(perMinute int) fiber.Handler {
+func credentialLimit(perMinute int, m *metrics.Metrics) fiber.Handler {
 	return limiter.New(limiter.Config{
 		Max:               perMinute,
 		Expiration:        time.Minute,
 		LimiterMiddleware: limiter.SlidingWindow{},
 		KeyGenerator:      func(c *fiber.Ctx) string { return addressKey(current.ClientIP(c)) },
 		LimitReached: func(c *fiber.Ctx) error {
+			if m != nil {
+				m.RateLimited(metrics.LimitCredentials)
+			}
 			return &rateLimitedError{retryAfter: string(c.Response().Header.Peek(fiber.HeaderRetryAfter))}
 		},
 	})
@@ -38,13 +42,16 @@ func credentialLimit(perMinute int) fiber.Handler {
 // apiLimit refuses, in the API's own error shape, a caller (an API key, or
 // an end user with their own user_token) past perMinute requests, counted
 // across both APIs.
-func apiLimit(perMinute int, api apiRoutes) fiber.Handler {
+func apiLimit(perMinute int, api apiRoutes, m *metrics.Metrics) fiber.Handler {
 	return limiter.New(limiter.Config{
 		Max:               perMinute,
 		Expiration:        time.Minute,
 		LimiterMiddleware: limiter.SlidingWindow{},
 		KeyGenerator:      apiCallerKey,
 		LimitReached: func(c *fiber.Ctx) error {
+			if m != nil {
+				m.RateLimited(metrics.LimitAPI)
+			}
 			retry := string(c.Response().Header.Peek(fiber.HeaderRetryAfter))
 			if api.styleOf(c.Path()) == powensAPI {
 				return apijson.PowensRateLimited(perMinute, retry)

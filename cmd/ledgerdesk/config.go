@@ -524,6 +524,24 @@ func checkListen(v string) error {
 	return nil
 }
 
+// checkMetricsListen accepts what checkListen does, or "" (off).
+func checkMetricsListen(v string) error {
+	if v == "" {
+		return nil
+	}
+	return checkListen(v)
+}
+
+// samePort reports whether two checked host:port addresses name the same
+// port. Port 0 asks for any free port, which two listeners never share.
+func samePort(a, b string) bool {
+	_, pa, _ := net.SplitHostPort(a)
+	_, pb, _ := net.SplitHostPort(b)
+	na, _ := strconv.Atoi(pa)
+	nb, _ := strconv.Atoi(pb)
+	return na != 0 && na == nb
+}
+
 // checkEmail accepts an address like name@example.com, as a team member's.
 func checkEmail(v string) error {
 	if _, err := models.NormalizeEmail(v); err != nil {

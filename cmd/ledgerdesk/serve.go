@@ -9,12 +9,14 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"runtime/debug"
 	"time"
 
 	"ledgerdesk/batches"
 	"ledgerdesk/mail"
+	"ledgerdesk/metrics"
 	"ledgerdesk/models"
 	"ledgerdesk/models/demo"
 	"ledgerdesk/web"
@@ -26,6 +28,8 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	var dbo dbOptions
 	dbo.register(s)
 	listen := s.String("listen", "LISTEN", "127.0.0.1:8080", "the `host:port` to listen on (port 0: any free port)", checkListen)
+	metricsListen := s.String("metrics-listen", "LEDGERDESK_METRICS_LISTEN", "",
+		"serve Prometheus metrics at http://`host:port`/metrics, a listener apart from the portal's; empty: off", checkMetricsListen)
 	doMigrate := s.Bool("migrate", "", false, "apply pending migrations before serving (PostgreSQL)")
 	secure := s.Bool("secure-cookies", "LEDGERDESK_SECURE_COOKIES", false,
 		"mark cookies Secure and send HSTS: the portal is reached over TLS")
@@ -66,6 +70,13 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		}
 		return ""
 	})
+	s.check(func() string {
+		if *metricsListen != "" && samePort(*metricsListen, *listen) {
+			return fmt.Sprintf("%s: %q is on the port %s listens on (%q): metrics are never served on the portal's port; give them a port of their own, e.g. 127.0.0.1:9464",
+				s.label("metrics-listen"), *metricsListen, s.label("listen"), *listen)
+		}
+		return ""
+	})
 	var mailer *mail.SMTP
 	s.check(func() (problem string) {
 		mailer, problem = mailerFrom(s, smtpURL, *mailFrom, *smtpCA)
@@ -103,6 +114,10 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	defer db.Close()
 	warnRolePrivileges(ctx, db, logger)
+	var portalMetrics *metrics.Metrics
+	if *metricsListen != "" {
+		portalMetrics = metrics.New(db)
+	}
 
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {
@@ -116,6 +131,14 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		scheme = "https"
 	}
 	url := fmt.Sprintf("%s://%s", scheme, ln.Addr().String())
+	var metricsLn net.Listener
+	if portalMetrics != nil {
+		if metricsLn, err = net.Listen("tcp", *metricsListen); err != nil {
+			ln.Close()
+			return fmt.Errorf("metrics listener: %w", err)
+		}
+		defer metricsLn.Close()
+	}
 
 	firstAdmin, password, err := ensureFirstAdmin(ctx, db, *adminEmail)
 	if err != nil {
@@ -142,6 +165,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		WebhookGuard:                guard,
 		Mailer:                      sender(mailer),
 		PublicURL:                   *publicURL,
+		Metrics:                     portalMetrics,
 	}, db)
 	if err != nil {
 		ln.Close()
@@ -149,6 +173,17 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 
 	fmt.Fprintf(stdout, "Ledgerdesk is running at %s\n", url)
+	if portalMetrics != nil {
+		fmt.Fprintf(stdout, "Metrics at http://%s%s\n", metricsLn.Addr().String(), metrics.Path)
+		logger.Info("serving metrics", "addr", metricsLn.Addr().String(), "path", metrics.Path)
+		srv := portalMetrics.Server()
+		go func() {
+			if err := srv.Serve(metricsLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				logger.Error("metrics listener stopped", "error", err.Error())
+			}
+		}()
+		defer srv.Close()
+	}
 	if seeded != nil {
 		fmt.Fprintf(stdout, "Added %s demo end users with %s items to the new database (--no-demo-data starts empty).\n",
 			thousands(seeded.Users), thousands(seeded.Items))
