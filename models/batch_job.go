@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"gorm.io/gorm"
@@ -55,6 +56,12 @@ const (
 // past it the entry gives the filter and the count.
 const auditListedTargets = 1000
 
+// inlineTargets is the most targets the request that asks for a job
+// writes itself. A larger selection is written by the runner, in a
+// transaction of its own, so that a request over a million users answers
+// at once and a thousand of them cannot hold a thousand long writes.
+var inlineTargets int64 = 10_000
+
 // BatchJob is one batch action and how far it got.
 type BatchJob struct {
 	ID        int64 `gorm:"primaryKey"`
@@ -67,7 +74,10 @@ type BatchJob struct {
 	// Selection is the UserSelection asked for, as JSON.
 	Selection  string
 	Total      int64
-	Succeeded  int64
+	Prepared   bool
+	// ReachedUserID is the last target the runner reached.
+	ReachedUserID int64
+	Succeeded     int64
 	Failed     int64
 	Note       string
 	CreatedAt  time.Time
@@ -234,24 +244,24 @@ func (db *DB) StartBatch(ctx context.Context, o Origin, r BatchRequest) (*BatchJ
 	}
 	job := &BatchJob{Action: r.Action, State: BatchQueued, ActorID: o.Actor.ID, RequestID: o.RequestID,
 		IP: o.IP, UserAgent: o.UserAgent, Selection: storeSelection(s)}
+	if s.ByFilter && r.Expect > inlineTargets {
+		return db.startLargeBatch(ctx, o, r, s, job)
+	}
 	apply := db.Apply
 	if s.ByFilter {
-		// A filter may select millions of users: their targets are
-		// written in a transaction of its own, not one a committer shares
-		// with other changes waiting behind it.
+		// Up to inlineTargets rows: a transaction of its own, not one a
+		// committer shares with other changes waiting behind it.
 		apply = db.applyAlone
 	}
 	err = apply(ctx, o, func(tx *gorm.DB) (Change, error) {
-		job.ID, job.CreatedAt = 0, Now()
+		job.ID, job.CreatedAt, job.Prepared = 0, Now(), true
 		if err := tx.Create(job).Error; err != nil {
 			return Change{}, fmt.Errorf("create batch job: %w", err)
 		}
-		res := tx.Exec("INSERT INTO batch_job_targets (batch_job_id, end_user_id) SELECT CAST(? AS BIGINT), picked.id FROM (?) AS picked",
-			job.ID, db.eligible(ctx, s).Select("end_users.id"))
-		if res.Error != nil {
-			return Change{}, fmt.Errorf("write batch targets: %w", res.Error)
+		n, err := db.writeTargets(ctx, tx, job, s)
+		if err != nil {
+			return Change{}, err
 		}
-		n := res.RowsAffected
 		if err := checkBatchCount(r, n); err != nil {
 			return Change{}, err
 		}
@@ -275,6 +285,67 @@ func (db *DB) StartBatch(ctx context.Context, o Origin, r BatchRequest) (*BatchJ
 		return nil, err
 	}
 	return job, nil
+}
+
+// startLargeBatch writes a job over more than inlineTargets users without
+// its targets: the runner writes them first, and stops the job, changing
+// no one, if the selection no longer holds the count confirmed.
+func (db *DB) startLargeBatch(ctx context.Context, o Origin, r BatchRequest, s UserSelection, job *BatchJob) (*BatchJob, error) {
+	if err := checkBatchCount(r, r.Expect); err != nil {
+		return nil, err
+	}
+	err := db.Apply(ctx, o, func(tx *gorm.DB) (Change, error) {
+		job.ID, job.CreatedAt, job.Total = 0, Now(), r.Expect
+		if err := tx.Create(job).Error; err != nil {
+			return Change{}, fmt.Errorf("create batch job: %w", err)
+		}
+		after := s.auditValue()
+		after["action"], after["count"] = r.Action, r.Expect
+		return Change{Action: ActionBatchStart, Target: job.target(), After: after}, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return job, nil
+}
+
+// writeTargets writes the users of s a job may change as its targets, and
+// returns how many. A job written before its targets takes the users
+// created up to the job.
+func (db *DB) writeTargets(ctx context.Context, tx *gorm.DB, j *BatchJob, s UserSelection) (int64, error) {
+	users := db.eligible(ctx, s).Where("created_at <= ?", j.CreatedAt).Select("end_users.id")
+	res := tx.Exec("INSERT INTO batch_job_targets (batch_job_id, end_user_id) SELECT CAST(? AS BIGINT), picked.id FROM (?) AS picked",
+		j.ID, users)
+	if res.Error != nil {
+		return 0, fmt.Errorf("write batch targets: %w", res.Error)
+	}
+	return res.RowsAffected, nil
+}
+
+// prepareBatch writes the targets of a job started without them. It
+// reports false, writing nothing, when the selection no longer holds the
+// count confirmed.
+func (db *DB) prepareBatch(ctx context.Context, j *BatchJob) (bool, int64, error) {
+	var n int64
+	errChanged := errors.New("the selection changed")
+	err := db.gorm.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		var err error
+		if n, err = db.writeTargets(ctx, tx, j, j.Selected()); err != nil {
+			return err
+		}
+		if n != j.Total {
+			return errChanged
+		}
+		return tx.Model(&BatchJob{}).Where("id = ? AND lease_token = ?", j.ID, j.LeaseToken).Update("prepared", true).Error
+	})
+	if errors.Is(err, errChanged) {
+		return false, n, nil
+	}
+	if err != nil {
+		return false, 0, fmt.Errorf("prepare batch job %d: %w", j.ID, err)
+	}
+	j.Prepared = true
+	return true, n, nil
 }
 
 // checkBatchCount refuses a batch whose selection no longer holds the
@@ -489,8 +560,21 @@ func (db *DB) RunBatchStep(ctx context.Context, j *BatchJob, size int, lease tim
 	} else if !ok {
 		return true, db.finishBatch(ctx, j, BatchCancelled, "Stopped: the member who asked for it is no longer an active admin.")
 	}
+	if !j.Prepared {
+		ok, n, err := db.prepareBatch(ctx, j)
+		if err != nil {
+			return false, err
+		}
+		if !ok {
+			return true, db.finishBatch(ctx, j, BatchCancelled, fmt.Sprintf(
+				"Stopped before any change: the selection held %s users when the job started, not the %s confirmed.",
+				GroupDigits(n), GroupDigits(j.Total)))
+		}
+		return false, nil
+	}
 	var pending []int64
-	err := db.gorm.WithContext(ctx).Model(&BatchTarget{}).Where("batch_job_id = ? AND outcome = ?", j.ID, TargetPending).
+	err := db.gorm.WithContext(ctx).Model(&BatchTarget{}).
+		Where("batch_job_id = ? AND end_user_id > ? AND outcome = ?", j.ID, j.ReachedUserID, TargetPending).
 		Order("end_user_id").Limit(size).Pluck("end_user_id", &pending).Error
 	if err != nil {
 		return false, fmt.Errorf("next targets of batch job %d: %w", j.ID, err)
@@ -498,37 +582,83 @@ func (db *DB) RunBatchStep(ctx context.Context, j *BatchJob, size int, lease tim
 	if len(pending) == 0 {
 		return true, db.finishBatch(ctx, j, BatchDone, "")
 	}
-	var succeeded, failed int64
-	defer func() {
-		if succeeded+failed > 0 {
-			j.Succeeded += succeeded
-			j.Failed += failed
-			// Counted after the step; a runner that stops before this
-			// line leaves the next claim to count again.
-			_ = db.gorm.WithContext(context.WithoutCancel(ctx)).Model(&BatchJob{}).Where("id = ?", j.ID).
-				Updates(map[string]any{"succeeded": gorm.Expr("succeeded + ?", succeeded), "failed": gorm.Expr("failed + ?", failed)}).Error
+	succeeded, failed, err := db.changeTargets(ctx, j, pending)
+	if succeeded+failed > 0 {
+		j.Succeeded += succeeded
+		j.Failed += failed
+		cols := map[string]any{"succeeded": gorm.Expr("succeeded + ?", succeeded), "failed": gorm.Expr("failed + ?", failed)}
+		if err == nil {
+			j.ReachedUserID = pending[len(pending)-1]
+			cols["reached_user_id"] = j.ReachedUserID
 		}
-	}()
-	for _, id := range pending {
-		if err := ctx.Err(); err != nil {
-			return false, err
-		}
-		err := db.changeTarget(ctx, j, id)
-		var merr *Error
-		switch {
-		case err == nil:
-			succeeded++
-		case errors.As(err, &merr) && merr.Kind != KindInternal:
-			if err := db.failTarget(ctx, j.ID, id, merr.Message); err != nil {
-				return false, err
-			}
-			failed++
-		default:
-			return false, err
+		// Counted after the step; a runner that stops before this line
+		// leaves the next claim to count again.
+		if uerr := db.gorm.WithContext(context.WithoutCancel(ctx)).Model(&BatchJob{}).Where("id = ?", j.ID).Updates(cols).Error; uerr != nil && err == nil {
+			err = fmt.Errorf("count batch progress: %w", uerr)
 		}
 	}
-	return false, nil
+	return false, err
 }
+
+// changeTargets changes the users ids names for the job, several at once
+// where commits are grouped (each change is still its own transaction),
+// and records a refused one as failed. It stops at the first other error.
+func (db *DB) changeTargets(ctx context.Context, j *BatchJob, ids []int64) (succeeded, failed int64, err error) {
+	parallel := 1
+	if db.Dialect.groupsCommits() {
+		parallel = batchParallel
+	}
+	var mu sync.Mutex
+	var firstErr error
+	next := make(chan int64)
+	var wg sync.WaitGroup
+	for range parallel {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for id := range next {
+				err := db.changeTarget(ctx, j, id)
+				var merr *Error
+				if errors.As(err, &merr) && merr.Kind != KindInternal {
+					err = db.failTarget(ctx, j.ID, id, merr.Message)
+					if err == nil {
+						mu.Lock()
+						failed++
+						mu.Unlock()
+						continue
+					}
+				}
+				mu.Lock()
+				if err == nil {
+					succeeded++
+				} else if firstErr == nil {
+					firstErr = err
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	for _, id := range ids {
+		mu.Lock()
+		stop := firstErr != nil
+		mu.Unlock()
+		if stop || ctx.Err() != nil {
+			break
+		}
+		next <- id
+	}
+	close(next)
+	wg.Wait()
+	if firstErr == nil {
+		firstErr = ctx.Err()
+	}
+	return succeeded, failed, firstErr
+}
+
+// batchParallel is how many users a runner changes at once on
+// PostgreSQL: enough to fill a group commit, few enough to leave the
+// pool to the pages.
+const batchParallel = 8
 
 // changeTarget makes the job's change to one user and records the
 // target's outcome, in one audited transaction.

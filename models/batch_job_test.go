@@ -377,3 +377,50 @@ func TestBatch_ListIsNewestFirst(t *testing.T) {
 		}
 	})
 }
+
+func TestBatch_ALargeSelectionIsWrittenByTheRunnerAndCheckedAgain(t *testing.T) {
+	defer models.WriteTargetsInlineUpTo(2)()
+	testdb.Each(t, func(t *testing.T, db *models.DB) {
+		_, o := batchAdmin(t, db)
+		ids := usersWithItems(t, db, "big-", 5)
+		for _, id := range ids {
+			addItem(t, db, id, plaidError("ITEM_LOCKED"), nil)
+		}
+		sel := models.UserSelection{ByFilter: true, Filter: models.UserFilter{ErrorCode: "ITEM_LOCKED"}}
+		job, err := db.StartBatch(ctx, o, models.BatchRequest{Action: models.BatchResetLogin, Selection: sel, Expect: 5})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if job.Prepared || countRows(t, db, "batch_job_targets") != 0 {
+			t.Fatal("the request wrote a large selection's targets itself")
+		}
+		if after := auditAfter(t, entriesWithAction(t, db, models.ActionBatchStart)[0]); after["count"] != float64(5) || after["filter"] == nil {
+			t.Fatalf("start entry: %v", after)
+		}
+		// A user created after the job is not in it.
+		late := usersWithItems(t, db, "late-", 1)[0]
+		addItem(t, db, late, plaidError("ITEM_LOCKED"), nil)
+		j := runBatch(t, db, 2)
+		if j.State != models.BatchDone || j.Succeeded != 5 || countRows(t, db, "batch_job_targets") != 5 {
+			t.Fatalf("job: %+v", j)
+		}
+
+		// The selection shrinks between the confirmation and the runner:
+		// the job stops, changing no one.
+		inError := models.UserSelection{ByFilter: true, Filter: models.UserFilter{Health: models.HealthError}}
+		job2, err := db.StartBatch(ctx, o, models.BatchRequest{Action: models.BatchRemove, Selection: inError, Expect: 6, Confirm: "6"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := db.RemoveEndUser(ctx, adminOrigin, ids[0], "big-0"); err != nil {
+			t.Fatal(err)
+		}
+		j2 := runBatch(t, db, 2)
+		if j2.ID != job2.ID || j2.State != models.BatchCancelled || j2.Processed() != 0 || !strings.Contains(j2.Note, "held 5 users") {
+			t.Fatalf("job over a changed selection: %+v", j2)
+		}
+		if n := countRows(t, db, "end_users WHERE removed_at IS NULL"); n != 5 {
+			t.Fatalf("%d users left, want the 5 not removed by hand", n)
+		}
+	})
+}

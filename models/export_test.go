@@ -23,3 +23,11 @@ func RecentCheckTimes() []time.Duration {
 	defer checkTimes.mu.Unlock()
 	return append([]time.Duration(nil), checkTimes.samples[:checkTimes.n]...)
 }
+
+// WriteTargetsInlineUpTo makes jobs over more than n users leave their
+// targets to the runner, until restore is called.
+func WriteTargetsInlineUpTo(n int64) (restore func()) {
+	old := inlineTargets
+	inlineTargets = n
+	return func() { inlineTargets = old }
+}

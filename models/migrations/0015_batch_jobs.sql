@@ -15,6 +15,11 @@ CREATE TABLE batch_jobs (
     -- The selection as asked, as JSON: the ids ticked, or the filter.
     selection {{.Text}} NOT NULL,
     total {{.BigInt}} NOT NULL DEFAULT 0,
+    -- Whether the targets are written: a selection of many users is
+    -- written by the runner, not by the request that asked for it.
+    prepared {{.Bool}} NOT NULL DEFAULT FALSE,
+    -- The last target the runner reached (targets go by user id).
+    reached_user_id {{.BigInt}} NOT NULL DEFAULT 0,
     succeeded {{.BigInt}} NOT NULL DEFAULT 0,
     failed {{.BigInt}} NOT NULL DEFAULT 0,
     -- Why a job stopped before its end, when it did.
@@ -30,13 +35,16 @@ CREATE TABLE batch_jobs (
 -- What the runners poll: unfinished jobs, oldest first.
 CREATE INDEX batch_jobs_open_idx ON batch_jobs (id) WHERE state IN ('queued', 'running', 'cancelling');
 
+-- A job over a million users writes a million targets: end_user_id has no
+-- foreign key (end users are never deleted, and the key would be checked
+-- for every row written), and the runner walks the primary key from its
+-- cursor rather than keeping an index of the pending ones.
 CREATE TABLE batch_job_targets (
     batch_job_id {{.BigInt}} NOT NULL REFERENCES batch_jobs (id) ON DELETE CASCADE,
-    end_user_id {{.BigInt}} NOT NULL REFERENCES end_users (id),
+    end_user_id {{.BigInt}} NOT NULL,
     outcome {{.Text}} NOT NULL DEFAULT 'pending' CHECK (outcome IN ('pending', 'done', 'failed')),
     message {{.Text}} NOT NULL DEFAULT '',
     PRIMARY KEY (batch_job_id, end_user_id)
 );
--- The runner's next targets, and the failures the job page lists.
-CREATE INDEX batch_job_targets_pending_idx ON batch_job_targets (batch_job_id, end_user_id) WHERE outcome = 'pending';
+-- The failures the job page lists.
 CREATE INDEX batch_job_targets_failed_idx ON batch_job_targets (batch_job_id, end_user_id) WHERE outcome = 'failed';
