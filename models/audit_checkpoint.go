@@ -104,6 +104,21 @@ func (cp AuditCheckpoint) SignatureValid(pub ed25519.PublicKey) bool {
 // checkpoint. The audit.checkpoint entry recording it comes right after
 // the head it signs.
 func (db *DB) CreateCheckpoint(ctx context.Context, o Origin, key ed25519.PrivateKey) (*AuditCheckpoint, error) {
+	return db.createCheckpoint(ctx, o, key, false)
+}
+
+// CreateCheckpointIfDue is CreateCheckpoint when CheckpointDue holds, and
+// nil otherwise, decided while holding the chain head: of several
+// processes signing on a schedule, one signs and the others find the
+// checkpoint it made.
+func (db *DB) CreateCheckpointIfDue(ctx context.Context, o Origin, key ed25519.PrivateKey) (*AuditCheckpoint, error) {
+	return db.createCheckpoint(ctx, o, key, true)
+}
+
+// errCheckpointNotDue rolls back a scheduled checkpoint another signed.
+var errCheckpointNotDue = errors.New("checkpoint: not due")
+
+func (db *DB) createCheckpoint(ctx context.Context, o Origin, key ed25519.PrivateKey, onlyIfDue bool) (*AuditCheckpoint, error) {
 	if len(key) != ed25519.PrivateKeySize {
 		return nil, errors.New("checkpoint: no Ed25519 signing key")
 	}
@@ -111,9 +126,19 @@ func (db *DB) CreateCheckpoint(ctx context.Context, o Origin, key ed25519.Privat
 	// Alone, not batched: the entry must come right after the head it signs.
 	err := db.applyAlone(ctx, o, func(tx *gorm.DB) (Change, error) {
 		var head ChainHead
-		// Sign the head writers see: hold it until this commits.
+		// Sign the head writers see: hold it until this commits. The lock
+		// also orders signers.
 		if err := lockForUpdate(tx).First(&head, 1).Error; err != nil {
 			return Change{}, fmt.Errorf("read chain head: %w", err)
+		}
+		if onlyIfDue {
+			var last []AuditCheckpoint
+			if err := tx.Order("id DESC").Limit(1).Find(&last).Error; err != nil {
+				return Change{}, fmt.Errorf("read newest checkpoint: %w", err)
+			}
+			if !checkpointDue(head, last) {
+				return Change{}, errCheckpointNotDue
+			}
 		}
 		cp = AuditCheckpoint{Seq: head.Seq, Hash: head.Hash, SignedAt: Now(),
 			PublicKey: EncodePublicKey(key.Public().(ed25519.PublicKey))}
@@ -124,10 +149,19 @@ func (db *DB) CreateCheckpoint(ctx context.Context, o Origin, key ed25519.Privat
 		return Change{Action: "audit.checkpoint", Target: Target{Type: "audit_checkpoint", ID: strconv.FormatInt(cp.ID, 10)},
 			After: map[string]any{"seq": cp.Seq, "hash": cp.Hash}}, nil
 	})
+	if errors.Is(err, errCheckpointNotDue) {
+		return nil, nil
+	}
 	if err != nil {
 		return nil, fmt.Errorf("create checkpoint: %w", err)
 	}
 	return &cp, nil
+}
+
+// checkpointDue says the head moved past the newest checkpoint's own
+// entry (or there is none).
+func checkpointDue(head ChainHead, newest []AuditCheckpoint) bool {
+	return len(newest) == 0 || head.Seq > newest[0].Seq+1
 }
 
 // CheckpointDue reports whether the chain moved since the newest
@@ -142,7 +176,7 @@ func (db *DB) CheckpointDue(ctx context.Context) (bool, error) {
 	if err := db.gorm.WithContext(ctx).Order("id DESC").Limit(1).Find(&last).Error; err != nil {
 		return false, fmt.Errorf("read newest checkpoint: %w", err)
 	}
-	return len(last) == 0 || head.Seq > last[0].Seq+1, nil
+	return checkpointDue(head, last), nil
 }
 
 // ListCheckpoints returns the newest checkpoints.

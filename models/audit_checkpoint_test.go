@@ -2,9 +2,11 @@ package models_test
 
 import (
 	"bytes"
+	"context"
 	"crypto/ed25519"
 	"encoding/json"
 	"strings"
+	"sync"
 	"testing"
 
 	"ledgerdesk/models"
@@ -170,4 +172,37 @@ func hexOf(b []byte) string {
 		out = append(out, digits[c>>4], digits[c&15])
 	}
 	return string(out)
+}
+
+func TestCheckpoint_OfSeveralSignersOnAScheduleOneSigns(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, db *models.DB) {
+		record(t, db, "test.one", "1")
+		record(t, db, "test.two", "2")
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		signed := 0
+		for range 6 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				cp, err := db.CreateCheckpointIfDue(context.Background(), systemOrigin, signingKey)
+				if err != nil {
+					t.Error(err)
+				}
+				if cp != nil {
+					mu.Lock()
+					signed++
+					mu.Unlock()
+				}
+			}()
+		}
+		wg.Wait()
+		if signed != 1 || countRows(t, db, "audit_checkpoints") != 1 || len(entriesWithAction(t, db, "audit.checkpoint")) != 1 {
+			t.Fatalf("%d signers signed, %d checkpoints: want exactly one", signed, countRows(t, db, "audit_checkpoints"))
+		}
+		// Nothing new since: no one signs again.
+		if cp, err := db.CreateCheckpointIfDue(ctx, systemOrigin, signingKey); err != nil || cp != nil {
+			t.Fatalf("a checkpoint of an unchanged chain: %v %v", cp, err)
+		}
+	})
 }

@@ -154,10 +154,12 @@ func checkpointEvery(ctx context.Context, db *models.DB, key ed25519.PrivateKey,
 		case <-ctx.Done():
 			return
 		case <-t.C:
+			// Due is checked again while holding the chain head: of
+			// several processes, one signs.
 			due, err := db.CheckpointDue(ctx)
 			if err == nil && due {
 				var cp *models.AuditCheckpoint
-				if cp, err = db.CreateCheckpoint(ctx, origin, key); err == nil {
+				if cp, err = db.CreateCheckpointIfDue(ctx, origin, key); err == nil && cp != nil {
 					log.Info("audit checkpoint signed", "seq", cp.Seq)
 				}
 			}
