@@ -34,7 +34,7 @@ type alertRules struct {
 var metricName = regexp.MustCompile(`\bledgerdesk_[a-z0-9_]+`)
 
 // The committed alert rules parse as a Prometheus rule file and name only
-// metrics the portal serves; the README shows the same rules.
+// metrics the portal serves; the operations guide shows the same rules.
 func TestAlertRules_ParseAndNameMetricsThatExist(t *testing.T) {
 	raw, err := os.ReadFile(alertsFile)
 	if err != nil {
@@ -97,12 +97,12 @@ func TestAlertRules_ParseAndNameMetricsThatExist(t *testing.T) {
 		t.Errorf("alerts %v, want %v", alerts, want)
 	}
 
-	readme, err := os.ReadFile("../README.md")
+	guide, err := os.ReadFile(operationsGuide)
 	if err != nil {
 		t.Fatal(err)
 	}
 	rules := string(raw[strings.Index(string(raw), "groups:"):])
-	if !strings.Contains(string(readme), rules) {
-		t.Errorf("README.md does not show the rules of %s as they are", alertsFile)
+	if !strings.Contains(string(guide), rules) {
+		t.Errorf("%s does not show the rules of %s as they are", operationsGuide, alertsFile)
 	}
 }

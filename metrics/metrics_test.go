@@ -24,8 +24,9 @@ var (
 	system = models.Origin{Actor: models.SystemActor}
 )
 
-// Every metric the README lists is served, with its labels, on both
-// databases; the counters with known labels start at zero.
+// The metrics are served, with their labels, on both databases; the
+// counters with known labels start at zero. (That the operations guide
+// lists each is TestMetrics_OperationsGuideListsEveryMetricAsServed.)
 func TestMetrics_ScrapeServesEveryMetricWithItsLabels(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, db *models.DB) {
 		m := metrics.New(db)

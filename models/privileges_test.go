@@ -215,15 +215,15 @@ func schemaOf(t *testing.T, db *models.DB) string {
 	return s
 }
 
-// The README shows the grants an operator's role gets; they are the ones
-// GrantApp gives.
-func TestGrantApp_READMEShowsTheGrantsGiven(t *testing.T) {
-	readme, err := os.ReadFile("../README.md")
+// The operations guide shows the grants an operator's role gets; they are
+// the ones GrantApp gives.
+func TestGrantApp_OperationsGuideShowsTheGrantsGiven(t *testing.T) {
+	guide, err := os.ReadFile("../docs/operations.md")
 	if err != nil {
 		t.Fatal(err)
 	}
 	shown := map[string]string{}
-	for _, line := range strings.Split(string(readme), "\n") {
+	for _, line := range strings.Split(string(guide), "\n") {
 		privs, rest, ok := strings.Cut(strings.TrimPrefix(line, "GRANT "), " ON TABLE ")
 		if !strings.HasPrefix(line, "GRANT ") || !ok {
 			continue
@@ -234,6 +234,6 @@ func TestGrantApp_READMEShowsTheGrantsGiven(t *testing.T) {
 		}
 	}
 	if want := models.AppPrivileges(); !reflect.DeepEqual(shown, want) {
-		t.Errorf("the README shows %v,\nGrantApp grants %v", shown, want)
+		t.Errorf("docs/operations.md shows %v,\nGrantApp grants %v", shown, want)
 	}
 }
