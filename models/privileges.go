@@ -213,7 +213,7 @@ type RoleProblem struct {
 
 // roleFix is how to give the portal a role of its own.
 const roleFix = "connect the portal as a role of its own: run `ledgerdesk migrate --grant-to ROLE` with the owner's DATABASE_URL, " +
-	"then serve with ROLE's (README: Run it on PostgreSQL)"
+	"then serve with ROLE's (docs/operations.md: Run it on PostgreSQL)"
 
 // RoleProblems checks the role this handle is connected as: a superuser,
 // the owner of the audit log (or a member of the role that owns it), or a

@@ -103,7 +103,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		for _, problem := range bad.problems {
 			fmt.Fprintf(stderr, "%s: %s\n", bad.command, problem)
 		}
-		fmt.Fprintf(stderr, "Run \"%s -h\" for its settings; README.md's Configuration says what each accepts.\n", bad.command)
+		fmt.Fprintf(stderr, "Run \"%s -h\" for its settings; docs/configuration.md says what each accepts.\n", bad.command)
 		return 2
 	}
 	fmt.Fprintf(stderr, "ledgerdesk %s: %v\n", cmd, err)

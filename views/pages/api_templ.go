@@ -78,7 +78,7 @@ func APIDocs(v APIDocsView) templ.Component {
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		templ_7745c5c3_Err = example("Create a user", "curl -s "+v.BaseURL+"/user/create \\\n  -H 'Content-Type: application/json' \\\n  -H 'PLAID-CLIENT-ID: $CLIENT_ID' -H 'PLAID-SECRET: $SECRET' \\\n  -d '{\"client_user_id\": \"c0e2c4ee-b763-4af5-cfe9-46a46bce883d\"}'").Render(ctx, templ_7745c5c3_Buffer)
+		templ_7745c5c3_Err = example("Create a user", "curl -s "+v.BaseURL+"/user/create \\\n  -H 'Content-Type: application/json' \\\n  -H \"PLAID-CLIENT-ID: $CLIENT_ID\" -H \"PLAID-SECRET: $SECRET\" \\\n  -d '{\"client_user_id\": \"c0e2c4ee-b763-4af5-cfe9-46a46bce883d\"}'").Render(ctx, templ_7745c5c3_Buffer)
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
