@@ -25,7 +25,11 @@ func (h *Handler) AuditIntegrity(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	v := pages.AuditIntegrityView{Head: head, Checkpoints: cps, Verify: h.auditVerify.snapshot(), CSRFToken: current.CSRFToken(c),
+	verify, err := h.verifyStatus(ctx)
+	if err != nil {
+		return err
+	}
+	v := pages.AuditIntegrityView{Head: head, Checkpoints: cps, Verify: verify, CSRFToken: current.CSRFToken(c),
 		Zone: current.Location(c)}
 	return render.Page(c, http.StatusOK, "Audit integrity", pages.AuditIntegrity(v))
 }

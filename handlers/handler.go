@@ -41,8 +41,6 @@ type Handler struct {
 	// in emails; empty: the address of the request.
 	PublicURL string
 
-	// auditVerify runs the integrity page's background verification.
-	auditVerify auditVerifier
 	// exports counts the exports streaming.
 	exports exportGate
 }

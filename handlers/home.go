@@ -34,9 +34,13 @@ func (h *Handler) Home(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	verify, err := h.verifyStatus(ctx)
+	if err != nil {
+		return err
+	}
 	return render.Page(c, http.StatusOK, "Overview", pages.Home(pages.HomeView{
 		Email: m.EmailAddress, Role: m.Role, Figures: figures, Live: live, Head: head,
-		Verify: h.auditVerify.snapshot(), MyActivity: activity, Now: models.Now(),
+		Verify: verify, MyActivity: activity, Now: models.Now(),
 		Zone: current.Location(c),
 	}))
 }

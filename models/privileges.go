@@ -64,6 +64,8 @@ var appPrivileges = map[string]string{
 	// Neither is deleted by the portal.
 	"batch_jobs":        "SELECT, INSERT, UPDATE",
 	"batch_job_targets": "SELECT, INSERT, UPDATE",
+	// Verifications' progress and outcome; the chain itself is only read.
+	"audit_verifications": "SELECT, INSERT, UPDATE",
 }
 
 // AppPrivileges returns what GrantApp grants on each of the portal's

@@ -539,3 +539,68 @@ func TestUserShow_HistoryComesFromTheAuditLogAndLinksToIt(t *testing.T) {
 		}
 	})
 }
+
+func TestAuditIntegrity_TwoProcessesShareOneVerification(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, db *models.DB) {
+		// Two portal processes on one database, a member on each.
+		a, b := webtest.New(t, db), webtest.New(t, db)
+		ca, _ := a.SignIn(t, models.RoleAuditor)
+		cb, _ := b.SignIn(t, models.RoleCompliance)
+
+		// Process A runs a verification (as if still walking the chain):
+		// B's page shows its progress, and a click on B joins it.
+		v, ok, err := db.StartVerification(context.Background(), "a@example.com", 500)
+		if err != nil || !ok {
+			t.Fatal(err)
+		}
+		if err := db.RecordVerificationProgress(context.Background(), v.ID, 200); err != nil {
+			t.Fatal(err)
+		}
+		r := cb.Post("/audit/integrity/verify", nil, webtest.HTMX...)
+		wantStatus(t, r, http.StatusOK)
+		if byTestID(r.Doc, "verify-panel").AttrOr("data-state", "") != "running" || !strings.Contains(r.Body, "200 of 500") {
+			t.Fatalf("B's click: %s", r.Body)
+		}
+		if n := countTable(t, db, "audit_verifications"); n != 1 {
+			t.Fatalf("%d verifications, want the one running", n)
+		}
+		// A finishes; B's poll reads the outcome.
+		if err := db.FinishVerification(context.Background(), v.ID, models.VerifyResult{Checked: 500, HeadSeq: 500}, nil); err != nil {
+			t.Fatal(err)
+		}
+		r = cb.Get("/audit/integrity/verify", webtest.HTMX...)
+		if byTestID(r.Doc, "verify-ok").Length() != 1 {
+			t.Fatalf("B's poll after A finished: %s", r.Body)
+		}
+
+		// A process that stops mid-run: its page says so once it is
+		// silent, and the next click, on the other process, starts again.
+		v2, _, err := db.StartVerification(context.Background(), "a@example.com", 500)
+		if err != nil {
+			t.Fatal(err)
+		}
+		exec := func(sql string, args ...any) {
+			if err := db.Gorm().Exec(sql, args...).Error; err != nil {
+				t.Fatal(err)
+			}
+		}
+		exec("UPDATE audit_verifications SET heartbeat_at = ? WHERE id = ?", models.Now().Add(-models.VerificationSilence-time.Second), v2.ID)
+		r = ca.Get("/audit/integrity/verify", webtest.HTMX...)
+		if byTestID(r.Doc, "verify-failed").Length() != 1 {
+			t.Fatalf("a silent run: %s", r.Body)
+		}
+		r = cb.Post("/audit/integrity/verify", nil, webtest.HTMX...)
+		wantStatus(t, r, http.StatusOK)
+		deadline := time.Now().Add(20 * time.Second)
+		for byTestID(r.Doc, "verify-ok").Length() == 0 {
+			if time.Now().After(deadline) {
+				t.Fatalf("the new verification did not finish: %s", r.Body)
+			}
+			time.Sleep(20 * time.Millisecond)
+			r = ca.Get("/audit/integrity/verify", webtest.HTMX...)
+		}
+		if n := countTable(t, db, "audit_verifications"); n != 3 {
+			t.Fatalf("%d verifications, want 3", n)
+		}
+	})
+}
