@@ -184,10 +184,18 @@ func TestTracing_AClientsTraceparentIsOnlyLinked(t *testing.T) {
 		}
 	}
 	// A malformed header is ignored.
-	spans.Reset()
-	h.Client(t).Get("/login", "traceparent", "00-"+strings.Repeat("0", 32)+"-"+callerSpan+"-01")
-	if req := serverSpan(t, spans.GetSpans()); req.Parent.IsValid() || len(req.Links) != 0 {
-		t.Errorf("an all-zero trace id was taken: parent %v, links %v", req.Parent, req.Links)
+	for _, bad := range []string{
+		"00-" + strings.Repeat("0", 32) + "-" + callerSpan + "-01", // no trace
+		"ff-" + callerTrace + "-" + callerSpan + "-01",             // a version that cannot be
+		"00-" + callerTrace + "-" + callerSpan + "-01-" + strings.Repeat("x", 8000),
+		"00-\xff\xfe" + callerTrace[4:] + "-" + callerSpan + "-01",
+		"00-" + callerTrace + "-" + callerSpan + "-01\x00",
+	} {
+		spans.Reset()
+		h.Client(t).Get("/login", "traceparent", bad)
+		if req := serverSpan(t, spans.GetSpans()); req.Parent.IsValid() || len(req.Links) != 0 {
+			t.Errorf("traceparent %.60q was taken: parent %v, links %v", bad, req.Parent, req.Links)
+		}
 	}
 }
 

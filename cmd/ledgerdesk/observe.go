@@ -22,8 +22,8 @@ import (
 // logOptions are serve's settings for its log.
 type logOptions struct {
 	level  slog.Level
-	format string        // json or text
-	slow   time.Duration // the slow-query log's threshold; 0: off
+	format string         // json or text
+	slow   *time.Duration // the slow-query log's threshold; 0: off
 }
 
 func (o *logOptions) register(s *settings) {
@@ -44,9 +44,8 @@ func (o *logOptions) register(s *settings) {
 			}
 			return nil
 		})
-	slow := s.Duration("slow-query", "LEDGERDESK_SLOW_QUERY", 500*time.Millisecond, 0,
+	o.slow = s.Duration("slow-query", "LEDGERDESK_SLOW_QUERY", 500*time.Millisecond, 0,
 		"log each SQL statement that takes this long or longer, with its text but never its values; 0 turns it off")
-	s.check(func() string { o.slow = *slow; return "" })
 }
 
 // logger is the log the options describe, written to w.

@@ -111,7 +111,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return err
 	}
 	defer db.Close()
-	db.WatchQueries(querytrace.Settings{Slow: logs.slow, Logger: logger, Tracing: tracer})
+	db.WatchQueries(querytrace.Settings{Slow: *logs.slow, Logger: logger, Tracing: tracer})
 	warnRolePrivileges(ctx, db, logger)
 
 	ln, err := net.Listen("tcp", *listen)

@@ -85,15 +85,19 @@ type running struct {
 	span  trace.Span // nil when the statement is not traced
 }
 
-// begin starts watching a statement, unless nothing is watched. The
-// context it returns carries the statement's span, if it has one.
+// begin starts watching a statement, unless there is nothing to watch it
+// for. The context it returns carries the statement's span, if it has one.
 func (w *Watch) begin(ctx context.Context, sql string) (context.Context, running, bool) {
 	on := w.on.Load()
 	if on == nil {
 		return ctx, running{}, false
 	}
+	traced := on.tracer != nil && trace.SpanFromContext(ctx).IsRecording()
+	if !traced && on.slow == 0 {
+		return ctx, running{}, false
+	}
 	r := running{on: on, sql: sql, start: time.Now()}
-	if on.tracer != nil && trace.SpanFromContext(ctx).IsRecording() {
+	if traced {
 		ctx, r.span = on.tracer.Start(ctx, w.spanName(sql), w.spanStart(sql)...)
 	}
 	return ctx, r, true

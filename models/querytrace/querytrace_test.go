@@ -74,10 +74,19 @@ type sqliteError struct{ code int }
 func (e sqliteError) Error() string { return "constraint failed" }
 func (e sqliteError) Code() int     { return e.code }
 
-// Off, the Watch costs the statement nothing: no allocation on pgx's
+// Off, or tracing only and the statement outside any trace (background
+// work), the Watch costs the statement nothing: no allocation on pgx's
 // path, GORM's, or the models' own.
 func TestWatch_OffAllocatesNothing(t *testing.T) {
-	w := New(true)
+	t.Run("off", func(t *testing.T) { allocatesNothing(t, New(true)) })
+	t.Run("tracing, outside any trace", func(t *testing.T) {
+		w := New(true)
+		w.Set(Settings{Tracing: sdktrace.NewTracerProvider()})
+		allocatesNothing(t, w)
+	})
+}
+
+func allocatesNothing(t *testing.T, w *Watch) {
 	ctx := context.Background()
 	start := pgx.TraceQueryStartData{SQL: "SELECT 1", Args: []any{1}}
 	end := pgx.TraceQueryEndData{CommandTag: pgconn.NewCommandTag("SELECT 1")}
