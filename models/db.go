@@ -21,6 +21,8 @@ import (
 	"gorm.io/driver/postgres"
 	"gorm.io/gorm"
 	"gorm.io/gorm/logger"
+
+	"ledgerdesk/models/querytrace"
 )
 
 // DB is the portal's database handle.
@@ -53,7 +55,15 @@ type DB struct {
 	clock func() time.Time // nil: Now; see SetClock
 
 	observer atomic.Pointer[observerRef] // hears what metrics count; see Observe
+
+	// watch hears of every statement, for the slow-query log and traces:
+	// as pgx's tracer on PostgreSQL, as GORM's logger on SQLite.
+	watch *querytrace.Watch
 }
+
+// WatchQueries logs the statements slower than s.Slow and, with s.Tracing,
+// traces each statement run under a traced request; see querytrace.
+func (db *DB) WatchQueries(s querytrace.Settings) { db.watch.Set(s) }
 
 // SetClock replaces the clock that TOTP codes are checked against, so
 // tests can step through time steps without waiting for them.
@@ -98,16 +108,19 @@ func OpenPostgres(dsn string) (*DB, error) {
 		cfg.MaxConns = 20
 	}
 	cfg.MaxConnIdleTime = 5 * time.Minute
+	watch := querytrace.New(true)
+	cfg.ConnConfig.Tracer = watch
 	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
 	if err != nil {
 		return nil, fmt.Errorf("open postgres: %w", err)
 	}
-	g, err := gorm.Open(postgres.New(postgres.Config{Conn: stdlib.OpenDBFromPool(pool)}), gormConfig())
+	// pgx's tracer sees GORM's statements too: GORM's logger stays silent.
+	g, err := gorm.Open(postgres.New(postgres.Config{Conn: stdlib.OpenDBFromPool(pool)}), gormConfig(logger.Default.LogMode(logger.Silent)))
 	if err != nil {
 		pool.Close()
 		return nil, fmt.Errorf("open postgres: %w", err)
 	}
-	return &DB{gorm: g, Dialect: Postgres, pool: pool}, nil
+	return &DB{gorm: g, Dialect: Postgres, pool: pool, watch: watch}, nil
 }
 
 // PostgresDSN is dsn with the session settings the portal relies on, for
@@ -132,7 +145,8 @@ func OpenSQLite(path string) (*DB, error) {
 		}
 		dsn = "file:" + path + "?" + pragmas + "&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)"
 	}
-	g, err := gorm.Open(sqlite.Open(dsn), gormConfig())
+	watch := querytrace.New(false)
+	g, err := gorm.Open(sqlite.Open(dsn), gormConfig(watch.GORM()))
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
@@ -148,7 +162,7 @@ func OpenSQLite(path string) (*DB, error) {
 	} else {
 		sqlDB.SetMaxOpenConns(8)
 	}
-	return &DB{gorm: g, Dialect: SQLite}, nil
+	return &DB{gorm: g, Dialect: SQLite, watch: watch}, nil
 }
 
 // privateSQLiteFiles creates the database file with mode 0600 before
@@ -180,12 +194,13 @@ func privateSQLiteFiles(path string) error {
 	return nil
 }
 
-func gormConfig() *gorm.Config {
-	// The GORM logger prints statements with their values, which may carry
-	// personal data, so it stays silent; errors reach the log through the
-	// callers, with context and without values.
+// gormConfig is GORM's configuration with log as its logger. GORM's own
+// logger prints statements with their values, which may carry personal
+// data, so it is never used: errors reach the log through the callers,
+// with context and without values, and statements through querytrace.
+func gormConfig(log logger.Interface) *gorm.Config {
 	return &gorm.Config{
-		Logger:                 logger.Default.LogMode(logger.Silent),
+		Logger:                 log,
 		SkipDefaultTransaction: true,
 		NowFunc:                Now,
 	}

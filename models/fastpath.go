@@ -12,6 +12,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"gorm.io/gorm"
+
+	"ledgerdesk/models/querytrace"
 )
 
 // The fast path is how the reads every page makes reach the database: the
@@ -45,26 +47,24 @@ type columns []string
 func (c columns) String() string { return strings.Join(c, ", ") }
 
 // query runs q, a query GORM built, for r's columns and appends the rows
-// to out. On PostgreSQL GORM only writes the statement and pgx runs it:
+// to out. GORM only writes the statement. On PostgreSQL pgx runs it:
 // unnamed, so it is planned for its values, when q came from db.planned.
 func (r fastRows[T]) query(db *DB, q *gorm.DB, out []T) ([]T, error) {
 	q = q.Select(r.cols.String())
-	if db.pool == nil {
-		rows, err := q.Rows()
-		if err != nil {
-			return out, err
-		}
-		return r.scan(rows, out)
-	}
 	stmt := q.Session(&gorm.Session{DryRun: true}).Find(&[]T{})
 	if stmt.Error != nil {
 		return out, stmt.Error
 	}
-	args := stmt.Statement.Vars
+	ctx, text, args := stmt.Statement.Context, stmt.Statement.SQL.String(), stmt.Statement.Vars
+	if db.pool == nil {
+		// Not q.Rows(): GORM's logger would time the statement before its
+		// rows are read, and SQLite runs it as they are.
+		return r.direct(ctx, db, stmt.Statement.ConnPool, text, args, out)
+	}
 	if plansPerRun(q) {
 		args = append([]any{pgx.QueryExecModeCacheDescribe}, args...)
 	}
-	rows, err := db.pool.Query(stmt.Statement.Context, stmt.Statement.SQL.String(), args...)
+	rows, err := db.pool.Query(ctx, text, args...)
 	if err != nil {
 		return out, err
 	}
@@ -95,11 +95,33 @@ func (r fastRows[T]) list(ctx context.Context, db *DB, s statement, out []T, arg
 	if err != nil {
 		return out, err
 	}
-	rows, err := sqlDB.QueryContext(ctx, s.sqlite, args...)
+	return r.direct(ctx, db, sqlDB, s.sqlite, args, out)
+}
+
+// direct runs a statement on SQLite through database/sql and appends its
+// rows to out. GORM's logger does not hear of it, so it is watched here,
+// until its rows are read.
+func (r fastRows[T]) direct(ctx context.Context, db *DB, conn gorm.ConnPool, text string, args []any, out []T) ([]T, error) {
+	ctx, watched := db.watchDirect(ctx, text)
+	rows, err := conn.QueryContext(ctx, text, args...)
 	if err != nil {
+		watched.End(-1, err)
 		return out, err
 	}
-	return r.scan(rows, out)
+	n := len(out)
+	out, err = r.scan(rows, out)
+	watched.End(int64(len(out)-n), err)
+	return out, err
+}
+
+// watchDirect watches a statement sent to database/sql directly, which
+// GORM's logger does not hear of; on PostgreSQL pgx's tracer sees it
+// already.
+func (db *DB) watchDirect(ctx context.Context, text string) (context.Context, querytrace.Statement) {
+	if db.pool != nil {
+		return ctx, querytrace.Statement{}
+	}
+	return db.watch.Start(ctx, text)
 }
 
 // scan appends rows already open to out, and closes them.
@@ -192,6 +214,9 @@ func (db *DB) insertReturningID(tx *gorm.DB, s statement, fields []any) (int64, 
 		}
 	}
 	var id int64
-	err := tx.Statement.ConnPool.QueryRowContext(tx.Statement.Context, db.Dialect.sql(s), args...).Scan(&id)
+	q := db.Dialect.sql(s)
+	ctx, watched := db.watchDirect(tx.Statement.Context, q)
+	err := tx.Statement.ConnPool.QueryRowContext(ctx, q, args...).Scan(&id)
+	watched.End(1, err)
 	return id, err
 }

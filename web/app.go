@@ -76,12 +76,14 @@ func setup(cfg Config, db *models.DB, routes func(*handlers.Handler) []Route) (*
 		}
 	}
 
+	app.Use(addresses.handler, requestID)
+	if cfg.Tracing != nil {
+		app.Use(traceRequests(cfg.Tracing, names, addresses.isTrusted))
+	}
 	if cfg.Metrics != nil {
 		app.Use(countRequests(cfg.Metrics, names))
 	}
 	app.Use(
-		addresses.handler,
-		requestID,
 		accessLog(cfg.Logger, names),
 		recoverPanics(cfg.Logger, names),
 		securityHeaders(cfg.SecureCookies),

@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"ledgerdesk/mail"
 	"ledgerdesk/metrics"
 	"ledgerdesk/models"
@@ -35,6 +37,9 @@ type Config struct {
 	SessionKey []byte
 	// Logger receives the access log and internal errors.
 	Logger *slog.Logger
+	// Tracing gives every request a span; nil: none, and no cost. The
+	// database's statements join them through models.DB.WatchQueries.
+	Tracing trace.TracerProvider
 	// WebhookGuard decides which webhook URLs may be saved; nil refuses
 	// private, loopback and link-local destinations.
 	WebhookGuard *webhooks.Guard

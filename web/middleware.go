@@ -12,6 +12,7 @@ import (
 
 	"ledgerdesk/handlers/current"
 	"ledgerdesk/models"
+	"ledgerdesk/models/querytrace"
 	"ledgerdesk/web/session"
 )
 
@@ -31,10 +32,12 @@ func recoverPanics(log *slog.Logger, routes routeNames) fiber.Handler {
 }
 
 // requestID gives every request a fresh id. An id sent by the client is
-// not reused: it ends up in audit entries, so the portal picks it.
+// not reused: it ends up in audit entries, so the portal picks it. The
+// request's context carries it too, for the slow-query log.
 func requestID(c *fiber.Ctx) error {
 	id := models.RandomHex(8)
 	current.SetRequestID(c, id)
+	c.SetUserContext(querytrace.WithRequestID(c.UserContext(), id))
 	c.Set(fiber.HeaderXRequestID, id)
 	return c.Next()
 }

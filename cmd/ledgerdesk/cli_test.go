@@ -101,7 +101,7 @@ func startServe(t *testing.T, getenv func(string) string, args ...string) *serve
 	t.Cleanup(func() { s.stop(t) })
 	// serve logs "serving" after it printed everything to stdout.
 	deadline := time.Now().Add(30 * time.Second)
-	for !strings.Contains(s.stderr.String(), `"msg":"serving"`) {
+	for !strings.Contains(s.stderr.String(), `"msg":"serving"`) && !strings.Contains(s.stderr.String(), " msg=serving ") {
 		select {
 		case code := <-s.done:
 			s.code, s.exited = code, true

@@ -23,6 +23,7 @@ func TestCLI_InvalidSettingsStopTheCommandNamingTheSetting(t *testing.T) {
 	missing := filepath.Join(dir, "missing.pem")
 	const pgPassword = "pg-s3cret-pass"
 	const smtpPassword = "smtp-s3cret-pass"
+	const otelPassword = "otel-s3cret-pass"
 
 	type tc struct {
 		name string
@@ -83,6 +84,20 @@ func TestCLI_InvalidSettingsStopTheCommandNamingTheSetting(t *testing.T) {
 			{"an argument that is no flag", nil, []string{"now"}, []string{`unexpected argument "now"`}},
 			{"session key not hex", []string{"LEDGERDESK_SESSION_KEY", "not-hex"}, nil, []string{"LEDGERDESK_SESSION_KEY", "hex"}},
 			{"field key of 40 bytes", []string{"LEDGERDESK_FIELD_KEY", strings.Repeat("ab", 40)}, nil, []string{"LEDGERDESK_FIELD_KEY", "32 bytes"}},
+			{"log level verbose", nil, []string{"--log-level", "verbose"}, []string{"--log-level", "LEDGERDESK_LOG_LEVEL", "debug, info, warn or error"}},
+			{"log format xml", []string{"LEDGERDESK_LOG_FORMAT", "xml"}, nil, []string{"LEDGERDESK_LOG_FORMAT", "--log-format", "json or text"}},
+			{"negative slow query", nil, []string{"--slow-query", "-1s"}, []string{"--slow-query", "LEDGERDESK_SLOW_QUERY", "0 or more"}},
+			{"slow query without a unit", []string{"LEDGERDESK_SLOW_QUERY", "500"}, nil, []string{"LEDGERDESK_SLOW_QUERY", "--slow-query", "duration"}},
+			{"traces to zipkin", []string{"OTEL_TRACES_EXPORTER", "zipkin"}, nil, []string{"OTEL_TRACES_EXPORTER", `"zipkin"`, "otlp", "none"}},
+			{"traces over gRPC", []string{"OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:4317", "OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"}, nil,
+				[]string{"OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf"}},
+			{"OTLP endpoint without a scheme", []string{"OTEL_EXPORTER_OTLP_ENDPOINT", "collector:4318"}, nil, []string{"OTEL_EXPORTER_OTLP_ENDPOINT", "http://"}},
+			{"OTLP endpoint with a password", []string{"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "https://otel:" + otelPassword + "@collector.example.com/v1/traces"}, nil,
+				[]string{"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_HEADERS"}},
+			{"unknown sampler", []string{"OTEL_TRACES_EXPORTER", "otlp", "OTEL_TRACES_SAMPLER", "sometimes"}, nil, []string{"OTEL_TRACES_SAMPLER", "parentbased_traceidratio"}},
+			{"sampler ratio above 1", []string{"OTEL_TRACES_EXPORTER", "otlp", "OTEL_TRACES_SAMPLER", "traceidratio", "OTEL_TRACES_SAMPLER_ARG", "1.5"}, nil,
+				[]string{"OTEL_TRACES_SAMPLER_ARG", "0 to 1"}},
+			{"SDK disabled maybe", []string{"OTEL_SDK_DISABLED", "maybe", "OTEL_TRACES_EXPORTER", "otlp"}, nil, []string{"OTEL_SDK_DISABLED", "true or false"}},
 			{"old field key of 40 bytes", []string{"LEDGERDESK_FIELD_KEYS_OLD", strings.Repeat("cd", 32) + "," + strings.Repeat("ab", 40)}, nil, []string{"LEDGERDESK_FIELD_KEYS_OLD", "32 bytes"}},
 		},
 		"migrate": {
@@ -139,7 +154,7 @@ func TestCLI_InvalidSettingsStopTheCommandNamingTheSetting(t *testing.T) {
 						t.Errorf("the message does not say %q:\n%s", want, r.stderr)
 					}
 				}
-				for _, secret := range []string{pgPassword, smtpPassword} {
+				for _, secret := range []string{pgPassword, smtpPassword, otelPassword} {
 					if strings.Contains(r.stdout+r.stderr, secret) {
 						t.Errorf("a password from a URL was printed:\n%s", r.stderr)
 					}
@@ -160,7 +175,8 @@ func TestCLI_HelpListsEverySettingAndExits0(t *testing.T) {
 	if r.code != 0 {
 		t.Fatalf("serve -h exited %d", r.code)
 	}
-	for _, want := range []string{"--idle-timeout duration", "env LEDGERDESK_IDLE_TIMEOUT", "default 30m0s", "--secure-cookies[=true|false]", "--smtp-url URL"} {
+	for _, want := range []string{"--idle-timeout duration", "env LEDGERDESK_IDLE_TIMEOUT", "default 30m0s", "--secure-cookies[=true|false]", "--smtp-url URL",
+		"--log-level level", "--log-format format", "--slow-query duration", "default 500ms"} {
 		if !strings.Contains(r.stderr, want) {
 			t.Errorf("serve -h does not show %q:\n%s", want, r.stderr)
 		}

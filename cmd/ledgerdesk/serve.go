@@ -19,6 +19,7 @@ import (
 	"ledgerdesk/metrics"
 	"ledgerdesk/models"
 	"ledgerdesk/models/demo"
+	"ledgerdesk/models/querytrace"
 	"ledgerdesk/web"
 	"ledgerdesk/webhooks"
 )
@@ -64,6 +65,10 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		"JSON API calls one API key (or user_token) may make a minute; 0: no limit")
 	checkpoints := s.Duration("audit-checkpoint-every", "LEDGERDESK_AUDIT_CHECKPOINT_EVERY", time.Hour, 0,
 		"sign the audit chain head this often; 0 turns it off")
+	var logs logOptions
+	logs.register(s)
+	var tracing tracingOptions
+	tracing.register(s)
 	s.check(func() string {
 		if *idle > *absolute {
 			return fmt.Sprintf("%s (%v) must not exceed %s (%v)", s.label("idle-timeout"), *idle, s.label("absolute-timeout"), *absolute)
@@ -101,8 +106,13 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err := s.parse(args); err != nil {
 		return err
 	}
-	logger := slog.New(slog.NewJSONHandler(stderr, nil))
+	logger := logs.logger(stderr)
 	setMemoryLimit(getenv, logger)
+	tracer, stopTracing, err := tracing.start(ctx, logger)
+	if err != nil {
+		return err
+	}
+	defer stopTracing()
 	if mailer != nil && mailer.Insecure() {
 		logger.Warn("invitation emails go to the mail server without TLS (tls=none in the SMTP URL): anyone on the way can read their links",
 			"smtp_server", mailer.Addr())
@@ -113,6 +123,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return err
 	}
 	defer db.Close()
+	db.WatchQueries(querytrace.Settings{Slow: *logs.slow, Logger: logger, Tracing: tracer})
 	warnRolePrivileges(ctx, db, logger)
 	var portalMetrics *metrics.Metrics
 	if *metricsListen != "" {
@@ -162,6 +173,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		AbsoluteTimeout:             *absolute,
 		SessionKey:                  secrets.SessionKey,
 		Logger:                      logger,
+		Tracing:                     tracer,
 		WebhookGuard:                guard,
 		Mailer:                      sender(mailer),
 		PublicURL:                   *publicURL,
