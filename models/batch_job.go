@@ -72,19 +72,19 @@ type BatchJob struct {
 	IP        string
 	UserAgent string
 	// Selection is the UserSelection asked for, as JSON.
-	Selection  string
-	Total      int64
-	Prepared   bool
+	Selection string
+	Total     int64
+	Prepared  bool
 	// ReachedUserID is the last target the runner reached.
 	ReachedUserID int64
 	Succeeded     int64
-	Failed     int64
-	Note       string
-	CreatedAt  time.Time
-	StartedAt  *time.Time
-	FinishedAt *time.Time
-	LeaseUntil *time.Time
-	LeaseToken string
+	Failed        int64
+	Note          string
+	CreatedAt     time.Time
+	StartedAt     *time.Time
+	FinishedAt    *time.Time
+	LeaseUntil    *time.Time
+	LeaseToken    string
 }
 
 func (BatchJob) TableName() string { return "batch_jobs" }
