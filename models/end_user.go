@@ -402,15 +402,6 @@ func (db *DB) CreateEndUser(ctx context.Context, o Origin, in EndUserInput) (*Cr
 	return &Created{User: created, UserToken: token}, nil
 }
 
-// isUniqueViolation recognizes a unique-index refusal on both databases.
-func isUniqueViolation(err error) bool {
-	if errors.Is(err, gorm.ErrDuplicatedKey) {
-		return true
-	}
-	msg := err.Error()
-	return strings.Contains(msg, "SQLSTATE 23505") || strings.Contains(msg, "UNIQUE constraint failed")
-}
-
 // EndUserByID returns a user, removed or not.
 func (db *DB) EndUserByID(ctx context.Context, id int64) (*EndUser, error) {
 	return db.findEndUser(ctx, notFound("No end user %d.", id), endUserByID, id)

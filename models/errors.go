@@ -9,7 +9,9 @@ import (
 	"net"
 	"strings"
 
+	sqlite "github.com/glebarez/go-sqlite"
 	"github.com/jackc/pgx/v5/pgconn"
+	sqlite3 "modernc.org/sqlite/lib"
 )
 
 // Kind says what went wrong in terms a page can act on.
@@ -116,4 +118,17 @@ func IsUnavailable(err error) bool {
 	msg := err.Error()
 	return strings.Contains(msg, "conn closed") || strings.Contains(msg, "connection refused") ||
 		strings.Contains(msg, "broken pipe") || strings.Contains(msg, "connection reset")
+}
+
+// isUniqueViolation recognizes a unique-index refusal on both databases
+// by the code the engine gives it, not its wording: a new engine release
+// may word its messages differently.
+func isUniqueViolation(err error) bool {
+	var sqliteErr *sqlite.Error
+	if errors.As(err, &sqliteErr) {
+		code := sqliteErr.Code()
+		return code == sqlite3.SQLITE_CONSTRAINT_UNIQUE || code == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
+	}
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == "23505"
 }

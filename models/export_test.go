@@ -31,3 +31,7 @@ func WriteTargetsInlineUpTo(n int64) (restore func()) {
 	inlineTargets = n
 	return func() { inlineTargets = old }
 }
+
+// IsUniqueViolation is isUniqueViolation, for tests of what each engine
+// reports.
+var IsUniqueViolation = isUniqueViolation

@@ -84,6 +84,9 @@ func setup(cfg Config, db *models.DB, routes func(*handlers.Handler) []Route) (*
 		app.Use(countRequests(cfg.Metrics, names))
 	}
 	app.Use(
+		// Outside accessLog, which turns errors into their pages: those
+		// are compressed too.
+		compressResponses(),
 		accessLog(cfg.Logger, names),
 		recoverPanics(cfg.Logger, names),
 		securityHeaders(cfg.SecureCookies),

@@ -2,6 +2,7 @@ package web
 
 import (
 	"crypto/hmac"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
@@ -44,6 +45,11 @@ var (
 // sends, never the query string (it ends up in logs and Referer headers).
 // Nothing is stored: every portal process, and a restarted one, checks the
 // same tokens with the shared session key.
+//
+// Every page carries its token masked anew (maskToken), so no two
+// responses hold the same bytes: compressed pages that also echo what the
+// visitor typed then give away nothing about the token through their
+// length (BREACH).
 type csrfGuard struct {
 	key        []byte
 	cookieName string
@@ -96,7 +102,7 @@ func (g *csrfGuard) handler(c *fiber.Ctx) error {
 		visitor = models.RandomToken(32)
 		g.setVisitorCookie(c, visitor)
 	}
-	current.SetCSRFTokenFunc(c, func() string { return g.tokenFor(c, visitor) })
+	current.SetCSRFTokenFunc(c, func() string { return maskToken(g.tokenFor(c, visitor)) })
 
 	if !isSafeMethod(c.Method()) {
 		if err := g.checkOrigin(c); err != nil {
@@ -106,8 +112,8 @@ func (g *csrfGuard) handler(c *fiber.Ctx) error {
 		if sent == "" {
 			return &csrfError{err: errCSRFMissing}
 		}
-		want := g.tokenFor(c, visitor)
-		if want == "" || !hmac.Equal([]byte(sent), []byte(want)) {
+		want, got := g.tokenFor(c, visitor), unmaskToken(sent)
+		if want == nil || got == nil || !hmac.Equal(got, want) {
 			return &csrfError{err: errCSRFInvalid}
 		}
 	}
@@ -122,9 +128,10 @@ func (g *csrfGuard) handler(c *fiber.Ctx) error {
 }
 
 // tokenFor is the token the request's session, else its visitor value,
-// must send. It is read when a page renders, so a page drawn right after
-// the session changed carries the new session's token.
-func (g *csrfGuard) tokenFor(c *fiber.Ctx, visitor string) string {
+// must send, unmasked; nil when there is neither. It is read when a page
+// renders, so a page drawn right after the session changed carries the new
+// session's token.
+func (g *csrfGuard) tokenFor(c *fiber.Ctx, visitor string) []byte {
 	binding := ""
 	switch row := current.SessionRow(c); {
 	case row != nil:
@@ -132,11 +139,53 @@ func (g *csrfGuard) tokenFor(c *fiber.Ctx, visitor string) string {
 	case visitor != "":
 		binding = "visitor:" + visitor
 	default:
-		return ""
+		return nil
 	}
 	mac := hmac.New(sha256.New, g.key)
 	mac.Write([]byte(binding))
-	return base64.RawURLEncoding.EncodeToString(mac.Sum(nil))
+	return mac.Sum(nil)
+}
+
+// The token as pages carry it: base64url of a random pad and the token
+// XORed with it, 86 characters. The bare token, 43 characters, as pages
+// served before masking carry it, is accepted too.
+var (
+	maskedTokenLen   = base64.RawURLEncoding.EncodedLen(2 * sha256.Size)
+	unmaskedTokenLen = base64.RawURLEncoding.EncodedLen(sha256.Size)
+)
+
+// maskToken hides token behind a fresh random pad; "" for no token.
+func maskToken(token []byte) string {
+	if token == nil {
+		return ""
+	}
+	out := make([]byte, 2*len(token))
+	pad, masked := out[:len(token)], out[len(token):]
+	rand.Read(pad)
+	for i := range token {
+		masked[i] = pad[i] ^ token[i]
+	}
+	return base64.RawURLEncoding.EncodeToString(out)
+}
+
+// unmaskToken is the token a sent value carries, or nil for anything that
+// is not a token in either form.
+func unmaskToken(sent string) []byte {
+	if len(sent) != maskedTokenLen && len(sent) != unmaskedTokenLen {
+		return nil
+	}
+	b, err := base64.RawURLEncoding.DecodeString(sent)
+	if err != nil {
+		return nil
+	}
+	if len(b) == sha256.Size {
+		return b
+	}
+	pad, masked := b[:sha256.Size], b[sha256.Size:]
+	for i := range masked {
+		masked[i] ^= pad[i]
+	}
+	return masked
 }
 
 // checkOrigin refuses what the browser says came from another site.

@@ -1,8 +1,10 @@
 package web_test
 
 import (
+	"encoding/base64"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 
@@ -289,4 +291,49 @@ func TestCSRF_ARequestFromAnotherSiteIsRefusedWhateverItCarries(t *testing.T) {
 			})
 		})
 	}
+}
+
+// Pages are compressed beside what they echo, so no two may carry the
+// same token bytes (BREACH): each page masks the token anew, and every
+// masking of it, like the bare token, is accepted.
+func TestCSRF_EveryPageCarriesTheTokenMaskedAnew(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, db *models.DB) {
+		h := webtest.New(t, db)
+		m, _ := h.Member(t, models.RoleAdmin)
+		c := h.Client(t)
+		var tokens []string
+		for range 3 {
+			c.Get("/login")
+			if len(c.CSRF) != 86 || slices.Contains(tokens, c.CSRF) {
+				t.Fatalf("token %q after %q", c.CSRF, tokens)
+			}
+			tokens = append(tokens, c.CSRF)
+		}
+		raw, err := base64.RawURLEncoding.DecodeString(tokens[0])
+		if err != nil || len(raw) != 64 {
+			t.Fatalf("token %q is not 64 bytes of base64url: %v", tokens[0], err)
+		}
+		bare := make([]byte, 32)
+		for i := range bare {
+			bare[i] = raw[i] ^ raw[32+i]
+		}
+		login := func(token string) *webtest.Response {
+			return c.PostRaw("/login", url.Values{"_csrf": {token}, "email": {m.EmailAddress}, "password": {typedPassword()}})
+		}
+		for _, token := range append(tokens, base64.RawURLEncoding.EncodeToString(bare)) {
+			// Past the token check, the password is wrong.
+			wantStatus(t, login(token), http.StatusUnauthorized)
+		}
+
+		tampered := slices.Clone(raw)
+		tampered[40] ^= 1
+		for _, token := range []string{
+			base64.RawURLEncoding.EncodeToString(tampered),
+			base64.RawURLEncoding.EncodeToString(raw[32:]), // the masked half alone
+			tokens[0][:85], tokens[0] + "A", "=" + tokens[0][1:],
+			strings.Repeat("\x00", 86), "\xff\xfe" + tokens[0][2:], strings.Repeat(tokens[0], 1000),
+		} {
+			wantFormExpired(t, login(token))
+		}
+	})
 }

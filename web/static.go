@@ -10,17 +10,27 @@ import (
 	"ledgerdesk/static"
 )
 
-// serveStatic answers /static/* from the embedded files. A URL carrying
+// serveStatic answers /static/* from the embedded files, compressed once
+// per process (brotli, else gzip, as the client accepts). A URL carrying
 // the file's content hash (static.URL) is cached for a year; any other is
-// revalidated by ETag.
+// revalidated by ETag, which names the encoding too: each is its own
+// representation.
 func serveStatic(c *fiber.Ctx) error {
 	name := c.Params("*")
 	asset, ok := static.Lookup(name)
 	if !ok {
 		return fiber.ErrNotFound
 	}
-	etag := `"` + asset.Hash + `"`
+	body, encoding, tag := asset.Body, "", asset.Hash
+	switch accepts := &c.Request().Header; {
+	case accepts.HasAcceptEncoding("br") && asset.Brotli() != nil:
+		body, encoding, tag = asset.Brotli(), "br", tag+"-br"
+	case accepts.HasAcceptEncoding("gzip") && asset.Gzip() != nil:
+		body, encoding, tag = asset.Gzip(), "gzip", tag+"-gz"
+	}
+	etag := `"` + tag + `"`
 	c.Set(fiber.HeaderETag, etag)
+	c.Vary(fiber.HeaderAcceptEncoding)
 	if c.Query("v") == asset.Hash {
 		c.Set(fiber.HeaderCacheControl, "public, max-age=31536000, immutable")
 	} else {
@@ -34,5 +44,8 @@ func serveStatic(c *fiber.Ctx) error {
 		ctype = fiber.MIMEOctetStream
 	}
 	c.Set(fiber.HeaderContentType, ctype)
-	return c.Send(asset.Body)
+	if encoding != "" {
+		c.Set(fiber.HeaderContentEncoding, encoding)
+	}
+	return c.Send(body)
 }

@@ -176,11 +176,12 @@ func TestWebhookDeliveries_OneRowPerEventWithItsStateAndAttemptsBeneath(t *testi
 		if got := textOf(deliveryRow(t, page.Doc, f.givenUp), "attempt-error"); !strings.Contains(got, "timed out") {
 			t.Errorf("given-up delivery's errors %q", got)
 		}
-		// Every Retry form carries the CSRF token and posts to its own delivery.
+		// Every Retry form carries a CSRF token (masked anew in each) and posts
+		// to its own delivery.
 		byTestID(page.Doc, "delivery-retry-form").Each(func(_ int, form *goquery.Selection) {
 			id := form.Closest(`[data-testid="delivery-row"]`).AttrOr("data-delivery-id", "")
 			if form.AttrOr("method", "") != "post" || form.AttrOr("action", "") != f.path+"/"+id+"/retry" ||
-				form.Find(`input[name="_csrf"]`).AttrOr("value", "") != c.CSRF {
+				form.Find(`input[name="_csrf"]`).AttrOr("value", "") == "" {
 				t.Errorf("retry form %s: action %q", id, form.AttrOr("action", ""))
 			}
 		})
