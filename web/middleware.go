@@ -47,14 +47,7 @@ func requestID(c *fiber.Ctx) error {
 func accessLog(log *slog.Logger, routes routeNames) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		start := time.Now()
-		err := c.Next()
-		if err != nil {
-			// Let the error handler set the status before we read it.
-			if herr := c.App().ErrorHandler(c, err); herr != nil {
-				_ = c.SendStatus(fiber.StatusInternalServerError)
-			}
-			err = nil
-		}
+		nextAnswered(c)
 		memberID, apiKeyID := "", ""
 		if m := current.Member(c); m != nil {
 			memberID = m.ID
@@ -71,7 +64,18 @@ func accessLog(log *slog.Logger, routes routeNames) fiber.Handler {
 			"member_id", memberID,
 			"api_client_id", apiKeyID,
 		)
-		return err
+		return nil
+	}
+}
+
+// nextAnswered runs the rest of the chain and, when it fails, lets the
+// error handler write the answer, so that the status read afterwards is
+// the one the client gets.
+func nextAnswered(c *fiber.Ctx) {
+	if err := c.Next(); err != nil {
+		if herr := c.App().ErrorHandler(c, err); herr != nil {
+			_ = c.SendStatus(fiber.StatusInternalServerError)
+		}
 	}
 }
 

@@ -14,16 +14,10 @@ import (
 func countRequests(m *metrics.Metrics, routes routeNames) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		start := time.Now()
-		err := c.Next()
-		if err != nil {
-			if herr := c.App().ErrorHandler(c, err); herr != nil {
-				_ = c.SendStatus(fiber.StatusInternalServerError)
-			}
-			err = nil
-		}
+		nextAnswered(c)
 		status := c.Response().StatusCode()
 		m.ObserveRequest(requestRoute(c, routes, status), c.Method(), status, time.Since(start))
-		return err
+		return nil
 	}
 }
 
