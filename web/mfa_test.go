@@ -480,3 +480,20 @@ func TestLoginMFA_CancelSignsOut(t *testing.T) {
 		wantRedirect(t, c.Get("/login/mfa"), "/login")
 	})
 }
+
+func TestSettings_AChangeOnOneProcessHoldsOnTheOthersAtOnce(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, db *models.DB) {
+		// Two portal processes on one database.
+		a, b := webtest.New(t, db), webtest.New(t, db)
+		newMFAClock(a)
+		boss, _ := a.SignIn(t, models.RoleAdmin)
+		admin, pw := b.Member(t, models.RoleAdmin)
+
+		wantRedirect(t, boss.Post("/settings", url.Values{"mfa_required_for_admins": {"on"}}), "/settings")
+		// Settings are read from the database at every use, never kept in
+		// a process: the next sign-in on the other process applies it.
+		other := b.Client(t)
+		other.Login(admin.EmailAddress, pw)
+		wantRedirect(t, other.Get("/users"), "/account/mfa?next=%2Fusers")
+	})
+}
