@@ -50,7 +50,7 @@ func (h *Handler) AuditExport(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	release, err := h.exports.enter(c)
+	release, err := h.exports.enter(c, exportsBusy)
 	if err != nil {
 		return err
 	}

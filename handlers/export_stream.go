@@ -38,21 +38,28 @@ const (
 	maxExports = 4
 )
 
-// exportGate counts the exports streaming; its zero value is ready.
+// exportGate counts the reads of a whole selection running at once (the
+// exports streaming, the exact counts of a batch's confirmation); its zero
+// value is ready.
 type exportGate struct {
 	mu      sync.Mutex
 	running int
 }
 
-// enter takes a place, or refuses with 429 (and a Retry-After) when all
-// are taken; the caller must call the returned release.
-func (g *exportGate) enter(c *fiber.Ctx) (release func(), err error) {
+// Refusals of a full gate.
+const (
+	exportsBusy = "Other exports are running; try again in a minute, when one has finished. Nothing was exported."
+	countsBusy  = "Other selections are being counted; try again in a moment."
+)
+
+// enter takes a place, or refuses with 429 (a Retry-After and the busy
+// message) when all are taken; the caller must call the returned release.
+func (g *exportGate) enter(c *fiber.Ctx, busy string) (release func(), err error) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if g.running >= maxExports {
 		c.Set(fiber.HeaderRetryAfter, "30")
-		return nil, &models.Error{Kind: models.KindBusy,
-			Message: "Other exports are running; try again in a minute, when one has finished. Nothing was exported."}
+		return nil, &models.Error{Kind: models.KindBusy, Message: busy}
 	}
 	g.running++
 	var once sync.Once

@@ -15,7 +15,7 @@ func TestExportGate_RefusesPastItsPlacesUntilOneIsGivenBack(t *testing.T) {
 	var releases []func()
 	app := fiber.New()
 	app.Get("/", func(c *fiber.Ctx) error {
-		release, err := g.enter(c)
+		release, err := g.enter(c, exportsBusy)
 		var merr *models.Error
 		if errors.As(err, &merr) && merr.Kind == models.KindBusy {
 			return c.SendStatus(fiber.StatusTooManyRequests)

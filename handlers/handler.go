@@ -43,6 +43,9 @@ type Handler struct {
 
 	// exports counts the exports streaming.
 	exports exportGate
+	// counts counts the exact counts of batch confirmations running: each
+	// may read a million rows.
+	counts exportGate
 }
 
 // Sessions is what the actions need of the session cookie: the middleware

@@ -63,7 +63,7 @@ func (h *Handler) UserExport(c *fiber.Ctx) error {
 			return err
 		}
 	}
-	release, err := h.exports.enter(c)
+	release, err := h.exports.enter(c, exportsBusy)
 	if err != nil {
 		return err
 	}

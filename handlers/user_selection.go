@@ -66,7 +66,12 @@ func (h *Handler) userBatchView(c *fiber.Ctx, action string, a formArgs) (pages.
 		if action == pages.BatchExport {
 			preview = h.DB.PreviewExport
 		}
+		var release func()
+		if release, err = h.counts.enter(c, countsBusy); err != nil {
+			return v, 0, err
+		}
 		v.Preview, err = preview(c.UserContext(), sel)
+		release()
 	}
 	var merr *models.Error
 	switch {
