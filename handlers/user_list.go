@@ -20,14 +20,7 @@ import (
 // results.
 func (h *Handler) UserList(c *fiber.Ctx) error {
 	req := models.UserPageRequest{
-		Filter: models.UserFilter{
-			Search:      utils.CopyString(c.Query("q")),
-			Status:      utils.CopyString(c.Query("status")),
-			Health:      utils.CopyString(c.Query("health")),
-			Institution: utils.CopyString(c.Query("institution")),
-			ErrorCode:   utils.CopyString(c.Query("error_code")),
-			CreatedFrom: utils.CopyString(c.Query("created_from")),
-		},
+		Filter: userFilterOf(c.Context().QueryArgs()),
 		Cursor: utils.CopyString(c.Query("cursor")),
 	}
 	req.Limit, _ = strconv.Atoi(c.Query("limit"))
