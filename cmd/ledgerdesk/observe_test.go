@@ -3,15 +3,20 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"io"
+	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/trace"
 
 	"ledgerdesk/web/webtest"
 )
@@ -51,7 +56,8 @@ func TestServe_LogsSlowStatementsAndExportsTraces(t *testing.T) {
 	srv := httptest.NewServer(otlp)
 	defer srv.Close()
 
-	s := startServe(t, env("OTEL_EXPORTER_OTLP_ENDPOINT", srv.URL, "OTEL_SERVICE_NAME", "ignored-here"),
+	s := startServe(t, env("OTEL_EXPORTER_OTLP_ENDPOINT", srv.URL, "OTEL_SERVICE_NAME", "ignored-here",
+		"OTEL_TRACES_SAMPLER", "parentbased_always_on"),
 		"--data", t.TempDir(), "--no-demo-data", "--slow-query", "1ns")
 	if !strings.Contains(s.stderr.String(), `"msg":"tracing on","endpoint":"`+srv.URL+`/v1/traces"`) {
 		t.Errorf("serve does not say that tracing is on, and where to:\n%s", s.stderr)
@@ -159,5 +165,49 @@ func TestServe_LogFormatAndLevel(t *testing.T) {
 	}
 	if log := stderr.String(); strings.Contains(log, `"level":"INFO"`) || strings.Contains(log, `"level":"DEBUG"`) {
 		t.Errorf("--log-level warn still logs info or debug:\n%s", log)
+	}
+}
+
+// Unset, the sampler records about one request in ten that start a trace,
+// and every request a trusted proxy's sampled trace carries; named, it is
+// the one named.
+func TestTracingSampler_DefaultSamplesATenthAndFollowsTheParent(t *testing.T) {
+	share := func(s sdktrace.Sampler) float64 {
+		rng := rand.New(rand.NewPCG(1, 2))
+		sampled := 0
+		const n = 20000
+		for range n {
+			var id trace.TraceID
+			binary.BigEndian.PutUint64(id[:8], rng.Uint64())
+			binary.BigEndian.PutUint64(id[8:], rng.Uint64())
+			r := s.ShouldSample(sdktrace.SamplingParameters{ParentContext: context.Background(), TraceID: id, Name: "GET /users"})
+			if r.Decision == sdktrace.RecordAndSample {
+				sampled++
+			}
+		}
+		return float64(sampled) / n
+	}
+	var unset tracingOptions
+	if problem := unset.read(env("OTEL_TRACES_EXPORTER", "otlp")); problem != "" {
+		t.Fatal(problem)
+	}
+	if got := share(unset.sampler); got < 0.09 || got > 0.11 {
+		t.Errorf("unset sampler records %.3f of new traces, want about %.1f", got, defaultTraceRatio)
+	}
+	parent := trace.ContextWithRemoteSpanContext(context.Background(), trace.NewSpanContext(trace.SpanContextConfig{
+		TraceID: trace.TraceID{1}, SpanID: trace.SpanID{1}, TraceFlags: trace.FlagsSampled, Remote: true}))
+	r := unset.sampler.ShouldSample(sdktrace.SamplingParameters{ParentContext: parent, TraceID: trace.TraceID{1}, Name: "GET /users"})
+	if r.Decision != sdktrace.RecordAndSample {
+		t.Error("unset sampler drops a request whose trusted parent is sampled")
+	}
+
+	for name, want := range map[string]float64{"parentbased_always_on": 1, "always_off": 0, "parentbased_traceidratio": 1} {
+		var o tracingOptions
+		if problem := o.read(env("OTEL_TRACES_EXPORTER", "otlp", "OTEL_TRACES_SAMPLER", name)); problem != "" {
+			t.Fatal(problem)
+		}
+		if got := share(o.sampler); got != want {
+			t.Errorf("OTEL_TRACES_SAMPLER=%s records %.3f of new traces, want %.0f", name, got, want)
+		}
 	}
 }
