@@ -134,6 +134,10 @@ type NewMember struct {
 	Password string
 }
 
+// errMemberEmailInUse refuses a second team member with an address.
+var errMemberEmailInUse = &Error{Kind: KindConflict, Message: "A team member with that email already exists.",
+	Fields: FieldErrors{"email": "A team member with that email already exists."}}
+
 // CreateMember adds an active team member with a password, audited as
 // team.create. Used by the first start and `ledgerdesk admin create`.
 func (db *DB) CreateMember(ctx context.Context, o Origin, in NewMember) (*TeamMember, error) {
@@ -164,10 +168,14 @@ func (db *DB) CreateMember(ctx context.Context, o Origin, in NewMember) (*TeamMe
 			return Change{}, err
 		}
 		if n > 0 {
-			return Change{}, &Error{Kind: KindConflict, Message: "A team member with that email already exists.",
-				Fields: FieldErrors{"email": "A team member with that email already exists."}}
+			return Change{}, errMemberEmailInUse
 		}
 		if err := tx.Create(m).Error; err != nil {
+			// The same address, added by another request or process
+			// since the count.
+			if isUniqueViolation(err) {
+				return Change{}, errMemberEmailInUse
+			}
 			return Change{}, fmt.Errorf("insert team member: %w", err)
 		}
 		return Change{Action: "team.create", Target: m.AuditTarget(), After: map[string]any{

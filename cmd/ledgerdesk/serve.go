@@ -253,7 +253,8 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 }
 
 // ensureFirstAdmin creates an admin with a random password when the
-// database has no team member yet.
+// database has no team member yet. Of several processes starting at once
+// on an empty database, one creates it; the others find it there.
 func ensureFirstAdmin(ctx context.Context, db *models.DB, email string) (*models.TeamMember, string, error) {
 	n, err := db.CountMembers(ctx)
 	if err != nil || n > 0 {
@@ -263,6 +264,10 @@ func ensureFirstAdmin(ctx context.Context, db *models.DB, email string) (*models
 	m, err := db.CreateMember(ctx, models.Origin{Actor: models.SystemActor}, models.NewMember{
 		Email: email, Role: models.RoleAdmin, Password: password,
 	})
+	if models.ErrorKind(err) == models.KindConflict {
+		// Another process created it since the count.
+		return nil, "", nil
+	}
 	if err != nil {
 		return nil, "", fmt.Errorf("create first admin: %w", err)
 	}
