@@ -60,9 +60,7 @@ func TestMetrics_OperationsGuideListsEveryMetricAsServed(t *testing.T) {
 	if _, err := db.CreateCheckpoint(ctx, system, key); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := db.VerifyAuditChain(ctx, nil); err != nil {
-		t.Fatal(err)
-	}
+	recordVerification(t, db)
 	served := metricstest.Get(t, m.Handler())
 
 	for name, family := range served {

@@ -101,17 +101,8 @@ func (m *Metrics) WebhookAttempted(endpointID int64, outcome models.AttemptOutco
 	}
 }
 
-// verification is the last walk of the chain that finished.
-type verification struct {
-	intact bool
-	at     time.Time
-}
-
-// AuditVerified counts a walk of the chain and keeps the last finished
-// one's result.
+// AuditVerified counts a walk of the chain. The last result is read from
+// the database (figures.go), where every process's verifications are.
 func (m *Metrics) AuditVerified(outcome models.VerifyOutcome) {
 	m.verifications.WithLabelValues(string(outcome)).Inc()
-	if outcome != models.VerifyFailed {
-		m.lastVerified.Store(&verification{intact: outcome == models.VerifyIntact, at: time.Now()})
-	}
 }

@@ -10,8 +10,8 @@ import (
 	"ledgerdesk/models"
 )
 
-// Figures read from the database: the chain head, the last checkpoint and
-// the outbox. A scrape reads them at most every figuresTTL, whatever the
+// Figures read from the database: the chain head, the last checkpoint, the
+// last verification and the outbox. A scrape reads them at most every figuresTTL, whatever the
 // scrape rate and however many processes are scraped, and waits at most
 // figuresTimeout for them: when the database does not answer, the scrape
 // still does, with ledgerdesk_db_up 0 and these figures left out (a stale
@@ -34,6 +34,10 @@ var (
 		"Webhook deliveries neither delivered nor given up (due now or waiting for a retry), counted up to 100,000.", nil, nil)
 	oldestDueDesc = prometheus.NewDesc("ledgerdesk_webhook_outbox_oldest_due_age_seconds",
 		"How long the longest-waiting due webhook delivery has been due; 0 when none is.", nil, nil)
+	lastVerifyOKDesc = prometheus.NewDesc("ledgerdesk_audit_last_verification_ok",
+		"1 when the newest verification of the whole audit chain that finished, in any process, found it intact, 0 when it found it broken; absent before the first.", nil, nil)
+	lastVerifyTimeDesc = prometheus.NewDesc("ledgerdesk_audit_last_verification_timestamp_seconds",
+		"When that verification finished (Unix time); absent before the first.", nil, nil)
 )
 
 // figuresCollector reads models.MonitoringFigures, keeping each read for
@@ -55,7 +59,8 @@ func newFiguresCollector(db *models.DB) *figuresCollector {
 }
 
 func (*figuresCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{dbUpDesc, headSeqDesc, checkpointAgeDesc, checkpointSeqDesc, backlogDesc, oldestDueDesc} {
+	for _, d := range []*prometheus.Desc{dbUpDesc, headSeqDesc, checkpointAgeDesc, checkpointSeqDesc, backlogDesc, oldestDueDesc,
+		lastVerifyOKDesc, lastVerifyTimeDesc} {
 		ch <- d
 	}
 }
@@ -79,6 +84,15 @@ func (c *figuresCollector) Collect(ch chan<- prometheus.Metric) {
 		oldest = ageAt(now, *f.OldestDue)
 	}
 	ch <- prometheus.MustNewConstMetric(oldestDueDesc, prometheus.GaugeValue, oldest)
+	// A 0 before any verification would read as a broken chain.
+	if v := f.LastVerification; v != nil && v.FinishedAt != nil {
+		ok := 0.0
+		if v.Result().OK() {
+			ok = 1
+		}
+		ch <- prometheus.MustNewConstMetric(lastVerifyOKDesc, prometheus.GaugeValue, ok)
+		ch <- prometheus.MustNewConstMetric(lastVerifyTimeDesc, prometheus.GaugeValue, float64(v.FinishedAt.UnixNano())/1e9)
+	}
 }
 
 // read returns the figures, reading them again once the last read is

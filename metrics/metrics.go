@@ -9,7 +9,6 @@ package metrics
 import (
 	"net/http"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -43,7 +42,6 @@ type Metrics struct {
 	auditCommits  prometheus.Histogram
 	auditFailures prometheus.Counter
 	verifications *prometheus.CounterVec
-	lastVerified  atomic.Pointer[verification]
 
 	signIns *prometheus.CounterVec
 
@@ -63,7 +61,6 @@ func New(db *models.DB) *Metrics {
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		poolCollector{db},
 		passwordHashingCollector{},
-		verificationCollector{m},
 		newFiguresCollector(db),
 	)
 	db.Observe(m)

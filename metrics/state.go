@@ -70,32 +70,3 @@ func (passwordHashingCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(hashesDesc, prometheus.CounterValue, float64(s.Computed))
 	ch <- prometheus.MustNewConstMetric(hashTimeoutsDesc, prometheus.CounterValue, float64(s.TimedOut))
 }
-
-var (
-	lastVerifyOKDesc = prometheus.NewDesc("ledgerdesk_audit_last_verification_ok",
-		"1 when the last walk of the whole audit chain in this process found it intact, 0 when it found it broken; absent before the first.", nil, nil)
-	lastVerifyTimeDesc = prometheus.NewDesc("ledgerdesk_audit_last_verification_timestamp_seconds",
-		"When the last walk of the whole audit chain in this process finished (Unix time); absent before the first.", nil, nil)
-)
-
-// verificationCollector reports the last verification AuditVerified kept,
-// once there is one: a 0 before any walk would read as a broken chain.
-type verificationCollector struct{ m *Metrics }
-
-func (verificationCollector) Describe(ch chan<- *prometheus.Desc) {
-	ch <- lastVerifyOKDesc
-	ch <- lastVerifyTimeDesc
-}
-
-func (c verificationCollector) Collect(ch chan<- prometheus.Metric) {
-	v := c.m.lastVerified.Load()
-	if v == nil {
-		return
-	}
-	ok := 0.0
-	if v.intact {
-		ok = 1
-	}
-	ch <- prometheus.MustNewConstMetric(lastVerifyOKDesc, prometheus.GaugeValue, ok)
-	ch <- prometheus.MustNewConstMetric(lastVerifyTimeDesc, prometheus.GaugeValue, float64(v.at.UnixNano())/1e9)
-}

@@ -59,6 +59,9 @@ type MonitoringFigures struct {
 	// one of them was due to be sent, if any is due by now.
 	OutboxBacklog int64
 	OldestDue     *time.Time
+	// LastVerification is the newest verification of the chain that
+	// finished, run by any process (nil before the first).
+	LastVerification *Verification
 }
 
 // ReadMonitoringFigures reads the figures at now. Each is one indexed
@@ -93,6 +96,13 @@ func (db *DB) ReadMonitoringFigures(ctx context.Context, now time.Time) (Monitor
 		return f, fmt.Errorf("monitoring: oldest due delivery: %w", err)
 	default:
 		f.OldestDue = &oldest.NextAttemptAt
+	}
+	var done []Verification
+	if err := g.Where("state = ?", VerificationDone).Order("id DESC").Limit(1).Find(&done).Error; err != nil {
+		return f, fmt.Errorf("monitoring: last verification: %w", err)
+	}
+	if len(done) > 0 {
+		f.LastVerification = &done[0]
 	}
 	return f, nil
 }

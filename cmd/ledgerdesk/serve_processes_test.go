@@ -475,6 +475,13 @@ func TestServe_TwoProcessesOnOneDatabaseServeOnePortal(t *testing.T) {
 		if wa, wb := walks(a), walks(b); wa != 1 || wb != 0 {
 			t.Errorf("walks of the chain: %v on A, %v on B; want 1 on A only", wa, wb)
 		}
+		// Its result is the database's: B reports it as A does. (These are
+		// the first scrapes, so no figure read earlier stands in for it.)
+		for _, p := range []*serveProcess{a, b} {
+			if ok, found := metricstest.Fetch(t, p.metrics).Value("ledgerdesk_audit_last_verification_ok"); !found || ok != 1 {
+				t.Errorf("%s reports the last verification as %v (found: %v), want 1", p.name, ok, found)
+			}
+		}
 	})
 
 	t.Run("settings", func(t *testing.T) {
