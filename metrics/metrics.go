@@ -62,6 +62,7 @@ func New(db *models.DB) *Metrics {
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		poolCollector{db},
+		replicaCollector{db},
 		passwordHashingCollector{},
 		verificationCollector{m},
 		newFiguresCollector(db),

@@ -147,7 +147,10 @@ func (db *DB) openReplica(dsn string) (*replica, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
-	g, err := gorm.Open(postgres.New(postgres.Config{Conn: stdlib.OpenDBFromPool(pool)}), gormConfig(logger.Default.LogMode(logger.Silent)))
+	gc := gormConfig(logger.Default.LogMode(logger.Silent))
+	// A replica down at start is no error: the poller finds it later.
+	gc.DisableAutomaticPing = true
+	g, err := gorm.Open(postgres.New(postgres.Config{Conn: stdlib.OpenDBFromPool(pool)}), gc)
 	if err != nil {
 		pool.Close()
 		return nil, fmt.Errorf("%s: %w", name, err)
