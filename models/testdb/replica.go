@@ -147,15 +147,25 @@ func startReplica(base string) (*ReplicaServer, error) {
 		return nil, err
 	}
 	data := filepath.Join(dir, "data")
-	backup := exec.Command(filepath.Join(bin, "pg_basebackup"), "-h", u.Hostname(), "-p", portOf(u), "-U", u.User.Username(),
-		"-D", data, "-R", "-X", "stream", "-c", "fast", "--no-sync")
-	backup.SysProcAttr = &syscall.SysProcAttr{Credential: r.cred, Pdeathsig: syscall.SIGKILL}
-	if out, err := backup.CombinedOutput(); err != nil {
+	// A copy cut short (the server ended the connection, as a test that
+	// ends other sessions may) is tried again; a refusal is not.
+	for attempt := 1; ; attempt++ {
+		backup := exec.Command(filepath.Join(bin, "pg_basebackup"), "-h", u.Hostname(), "-p", portOf(u), "-U", u.User.Username(),
+			"-D", data, "-R", "-X", "stream", "-c", "fast", "--no-sync")
+		backup.SysProcAttr = &syscall.SysProcAttr{Credential: r.cred, Pdeathsig: syscall.SIGKILL}
+		out, err := backup.CombinedOutput()
+		if err == nil {
+			break
+		}
 		msg := strings.TrimSpace(string(out))
-		if strings.Contains(msg, "pg_hba.conf") {
+		refused := strings.Contains(msg, "pg_hba.conf")
+		if refused {
 			msg += " (let the test user replicate: add `host replication all 127.0.0.1/32 trust` to pg_hba.conf and reload; .ci/test does)"
 		}
-		return fail(fmt.Errorf("pg_basebackup: %v: %s", err, msg))
+		if refused || attempt == 3 {
+			return fail(fmt.Errorf("pg_basebackup: %v: %s", err, msg))
+		}
+		os.RemoveAll(data)
 	}
 	port, err := freePort()
 	if err != nil {
