@@ -18,7 +18,7 @@ func (h *Handler) AuditChart(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	days, err := h.DB.AuditDailyCounts(c.UserContext(), f, models.Now(), models.ChartDays)
+	days, err := h.DB.AuditDailyCounts(models.ReplicaReads(c.UserContext()), f, models.Now(), models.ChartDays)
 	if err != nil {
 		return err
 	}

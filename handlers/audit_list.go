@@ -41,7 +41,7 @@ func (h *Handler) AuditList(c *fiber.Ctx) error {
 		return err
 	default:
 		req := models.AuditPageRequest{Filter: f, Cursor: utils.CopyString(c.Query("cursor")), Limit: v.Limit}
-		page, err := h.DB.ListAudit(c.UserContext(), req)
+		page, err := h.DB.ListAudit(models.ReplicaReads(c.UserContext()), req)
 		if err != nil {
 			return err
 		}

@@ -108,9 +108,12 @@ func (h *Handler) streamExport(c *fiber.Ctx, what, name, format string, header [
 	c.Set(fiber.HeaderCacheControl, "no-store")
 	conn := c.Context().Conn()
 	requestID := current.RequestID(c)
+	// The rows are read on the request's behalf: from a replica once it
+	// has replayed the export's own audit entry.
+	reads := models.ReplicaReads(c.UserContext())
 	c.Context().SetBodyStreamWriter(func(w *bufio.Writer) {
 		defer release()
-		ctx, cancel := context.WithTimeout(context.Background(), exportTimeout)
+		ctx, cancel := context.WithTimeout(models.KeepReads(context.Background(), reads), exportTimeout)
 		defer cancel()
 		s := &exportStream{w: w, conn: conn, format: format, json: json.NewEncoder(w)}
 		s.extendDeadline()

@@ -25,7 +25,7 @@ func (h *Handler) UserList(c *fiber.Ctx) error {
 	}
 	req.Limit, _ = strconv.Atoi(c.Query("limit"))
 	req.Normalize()
-	ctx := c.UserContext()
+	ctx := models.ReplicaReads(c.UserContext())
 	v := pages.UserListView{
 		Filter: req.Filter, Limit: req.Limit,
 		CanCreate: current.Member(c).Role.CanManageUsers(),

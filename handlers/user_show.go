@@ -26,7 +26,7 @@ func (h *Handler) UserShow(c *fiber.Ctx) error {
 	var u *models.EndUser
 	var items []models.Item
 	var history []pages.HistoryEntry
-	g, ctx := errgroup.WithContext(c.UserContext())
+	g, ctx := errgroup.WithContext(models.ReplicaReads(c.UserContext()))
 	g.Go(func() (err error) {
 		u, err = h.DB.EndUserByID(ctx, id)
 		return err

@@ -60,6 +60,7 @@ func New(db *models.DB) *Metrics {
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		poolCollector{db},
+		replicaCollector{db},
 		passwordHashingCollector{},
 		newFiguresCollector(db),
 	)

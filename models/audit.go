@@ -119,10 +119,14 @@ var personalFields = map[string]bool{
 // may carry other callers' changes too, each in its own savepoint (see
 // audit_batch.go); fn must then do its work through tx alone.
 func (db *DB) Apply(ctx context.Context, o Origin, fn func(tx *gorm.DB) (Change, error)) error {
+	var err error
 	if db.Dialect.groupsCommits() {
-		return db.applyBatched(ctx, o, fn)
+		err = db.applyBatched(ctx, o, fn)
+	} else {
+		err = db.applyAlone(ctx, o, fn)
 	}
-	return db.applyAlone(ctx, o, fn)
+	db.noteCommit(ctx, err)
+	return err
 }
 
 // applyAlone is Apply in a transaction of its own, for a change that must

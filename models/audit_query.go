@@ -315,6 +315,10 @@ func AuditCursorBefore(seq int64) string { return auditCursors.encode(cursor{id:
 // ListAudit returns a page of the entries the filter selects, newest
 // first, by keyset on seq: page 10,000 costs what page 1 costs.
 func (db *DB) ListAudit(ctx context.Context, r AuditPageRequest) (*AuditPage, error) {
+	return readFrom(ctx, db, 0, func(d *DB) (*AuditPage, error) { return d.listAudit(ctx, r) })
+}
+
+func (db *DB) listAudit(ctx context.Context, r AuditPageRequest) (*AuditPage, error) {
 	if !slices.Contains(PageSizes, r.Limit) {
 		r.Limit = PageSizes[0]
 	}
@@ -345,6 +349,10 @@ func (db *DB) ListAudit(ctx context.Context, r AuditPageRequest) (*AuditPage, er
 // history (FilterForTarget), also after the record was removed, or what an
 // actor did (FilterForActor). Pages that show a history use it.
 func (db *DB) AuditHistory(ctx context.Context, f AuditFilter, limit int) ([]AuditEntry, error) {
+	return readFrom(ctx, db, 0, func(d *DB) ([]AuditEntry, error) { return d.auditHistory(ctx, f, limit) })
+}
+
+func (db *DB) auditHistory(ctx context.Context, f AuditFilter, limit int) ([]AuditEntry, error) {
 	s, err := db.auditScope(ctx, f)
 	if err != nil || s.none {
 		return nil, err
@@ -380,6 +388,10 @@ const ChartDays = 30
 // last days UTC days up to and including now's, oldest first, zeros
 // included.
 func (db *DB) AuditDailyCounts(ctx context.Context, f AuditFilter, now time.Time, days int) ([]DayCount, error) {
+	return readFrom(ctx, db, 0, func(d *DB) ([]DayCount, error) { return d.auditDailyCounts(ctx, f, now, days) })
+}
+
+func (db *DB) auditDailyCounts(ctx context.Context, f AuditFilter, now time.Time, days int) ([]DayCount, error) {
 	s, err := db.auditScope(ctx, f)
 	if err != nil {
 		return nil, err
@@ -402,6 +414,13 @@ const exportBatch = 1000
 // upTo, newest first, reading batch by batch by keyset. fn must not keep
 // the entry it is given.
 func (db *DB) EachAuditEntry(ctx context.Context, f AuditFilter, upTo int64, fn func(*AuditEntry) error) error {
+	var e *AuditEntry
+	return readEach(ctx, db, exportCatchUp, func(d *DB, row func() error) error {
+		return d.eachAuditEntry(ctx, f, upTo, func(x *AuditEntry) error { e = x; return row() })
+	}, func() error { return fn(e) })
+}
+
+func (db *DB) eachAuditEntry(ctx context.Context, f AuditFilter, upTo int64, fn func(*AuditEntry) error) error {
 	s, err := db.auditScope(ctx, f)
 	if err != nil || s.none {
 		return err

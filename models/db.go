@@ -59,6 +59,8 @@ type DB struct {
 	// watch hears of every statement, for the slow-query log and traces:
 	// as pgx's tracer on PostgreSQL, as GORM's logger on SQLite.
 	watch *querytrace.Watch
+
+	replicas *replicaSet // read replicas, if any; see replica.go
 }
 
 // WatchQueries logs the statements slower than s.Slow and, with s.Tracing,
@@ -81,6 +83,11 @@ func (db *DB) now() time.Time {
 func (db *DB) Configure(fields *FieldCipher, environment string) {
 	db.fields = fields
 	db.env = environment
+	if db.replicas != nil {
+		for _, r := range db.replicas.list {
+			r.db.fields, r.db.env = fields, environment
+		}
+	}
 }
 
 func (db *DB) cipher() *FieldCipher {
@@ -230,6 +237,9 @@ func (db *DB) Ping(ctx context.Context) error {
 // pool.
 func (db *DB) Close() error {
 	db.closeCommitter()
+	if db.replicas != nil {
+		db.replicas.close()
+	}
 	sqlDB, err := db.gorm.DB()
 	if err != nil {
 		return err

@@ -395,7 +395,7 @@ func (db *DB) CreateEndUser(ctx context.Context, o Origin, in EndUserInput) (*Cr
 		// Stored as inserted: nothing to read back.
 		return &Created{User: u, UserToken: token}, nil
 	}
-	created, err := db.EndUserByID(ctx, u.ID)
+	created, err := db.endUserByID(ctx, u.ID)
 	if err != nil {
 		return nil, err
 	}
@@ -404,6 +404,10 @@ func (db *DB) CreateEndUser(ctx context.Context, o Origin, in EndUserInput) (*Cr
 
 // EndUserByID returns a user, removed or not.
 func (db *DB) EndUserByID(ctx context.Context, id int64) (*EndUser, error) {
+	return readFrom(ctx, db, 0, func(d *DB) (*EndUser, error) { return d.endUserByID(ctx, id) })
+}
+
+func (db *DB) endUserByID(ctx context.Context, id int64) (*EndUser, error) {
 	return db.findEndUser(ctx, notFound("No end user %d.", id), endUserByID, id)
 }
 
@@ -526,7 +530,7 @@ func (db *DB) UpdateEndUserKeeping(ctx context.Context, o Origin, id int64, vers
 	if err != nil {
 		return nil, false, err
 	}
-	u, err = db.EndUserByID(ctx, id)
+	u, err = db.endUserByID(ctx, id)
 	if err != nil {
 		return nil, false, err
 	}
@@ -553,7 +557,7 @@ func keepSealed(ident, before *Identity, keep KeepPII) {
 // removed or missing user, a difference) it returns nil and the update
 // goes on to report or write it.
 func (db *DB) identityUnchanged(ctx context.Context, id int64, version int, ident *Identity, keep KeepPII) (*EndUser, error) {
-	u, err := db.EndUserByID(ctx, id)
+	u, err := db.endUserByID(ctx, id)
 	if err != nil {
 		var merr *Error
 		if errors.As(err, &merr) && merr.Kind == KindNotFound {

@@ -50,6 +50,13 @@ const ActionUserExport = "user.export"
 // EachEndUser calls fn with every user of the selection that was created up to upTo, newest first, reading batch by
 // batch by keyset. fn must not keep the user it is given.
 func (db *DB) EachEndUser(ctx context.Context, s UserSelection, upTo time.Time, fn func(*EndUser) error) error {
+	var u *EndUser
+	return readEach(ctx, db, exportCatchUp, func(d *DB, row func() error) error {
+		return d.eachEndUser(ctx, s, upTo, func(x *EndUser) error { u = x; return row() })
+	}, func() error { return fn(u) })
+}
+
+func (db *DB) eachEndUser(ctx context.Context, s UserSelection, upTo time.Time, fn func(*EndUser) error) error {
 	s, err := s.Normalize()
 	if err != nil {
 		return err

@@ -203,6 +203,10 @@ func escapeLike(s string) string {
 // ListEndUsers returns one page of users, newest first, by keyset (never
 // OFFSET), so a page deep in the list costs what the first costs.
 func (db *DB) ListEndUsers(ctx context.Context, r UserPageRequest) (*UserPage, error) {
+	return readFrom(ctx, db, 0, func(d *DB) (*UserPage, error) { return d.listEndUsers(ctx, r) })
+}
+
+func (db *DB) listEndUsers(ctx context.Context, r UserPageRequest) (*UserPage, error) {
 	if err := r.Filter.Validate(); err != nil {
 		return nil, err
 	}

@@ -89,6 +89,10 @@ var itemsOfUser = newStatement("SELECT " + itemColumns.String() + " FROM items W
 
 // ItemsOfUser lists a user's items, oldest first.
 func (db *DB) ItemsOfUser(ctx context.Context, endUserID int64) ([]Item, error) {
+	return readFrom(ctx, db, 0, func(d *DB) ([]Item, error) { return d.itemsOfUser(ctx, endUserID) })
+}
+
+func (db *DB) itemsOfUser(ctx context.Context, endUserID int64) ([]Item, error) {
 	out, err := itemRows.list(ctx, db, itemsOfUser, nil, endUserID)
 	if err != nil {
 		return nil, fmt.Errorf("items of end user %d: %w", endUserID, err)

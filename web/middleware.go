@@ -9,6 +9,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/middleware/helmet"
+	"github.com/gorilla/sessions"
 
 	"ledgerdesk/handlers/current"
 	"ledgerdesk/models"
@@ -136,7 +137,11 @@ func loadSession(m *session.Manager, navs map[models.Role][]current.NavItem) fib
 			return err
 		}
 		current.SetSignedIn(c, loaded.Session, loaded.Row)
+		var reads *models.Reads
 		if loaded.Row != nil {
+			var ctx context.Context
+			ctx, reads = models.WithReads(c.UserContext(), readAfter(loaded.Session))
+			c.SetUserContext(ctx)
 			if loaded.Row.Session.MFAStage == models.SignedIn {
 				current.SetNav(c, navs[loaded.Row.Member.Role])
 			}
@@ -145,6 +150,9 @@ func loadSession(m *session.Manager, navs map[models.Role][]current.NavItem) fib
 			}
 		}
 		err = c.Next()
+		if reads != nil && reads.Moved() {
+			keepReadAfter(c, reads.After())
+		}
 		if loaded.Row != nil && current.SessionDirty(c) && current.SessionRow(c) != nil {
 			if serr := m.Save(c, loaded.Session); serr != nil && err == nil {
 				err = serr
@@ -157,4 +165,27 @@ func loadSession(m *session.Manager, navs map[models.Role][]current.NavItem) fib
 func isAsset(c *fiber.Ctx) bool {
 	p := c.Path()
 	return p == "/healthz" || p == "/readyz" || len(p) > 8 && p[:8] == "/static/"
+}
+
+// readAfterValue is the session value holding where the member's last
+// change ended in the primary's write-ahead log: their pages read from a
+// replica only once it has replayed that far (read-your-writes).
+const readAfterValue = "read_after"
+
+func readAfter(s *sessions.Session) models.LSN {
+	v, _ := s.Values[readAfterValue].(string)
+	lsn, err := models.ParseLSN(v)
+	if err != nil {
+		return 0
+	}
+	return lsn
+}
+
+// keepReadAfter stores the position a change in this request moved the
+// member's reads to, in the session that request still has.
+func keepReadAfter(c *fiber.Ctx, lsn models.LSN) {
+	if s := current.Session(c); s != nil && current.SessionRow(c) != nil {
+		s.Values[readAfterValue] = lsn.String()
+		current.SessionChanged(c)
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"html"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
@@ -44,6 +45,8 @@ func bench(ctx context.Context, args []string, getenv func(string) string, stdou
 	explain := s.Bool("explain", "", true, "print EXPLAIN ANALYZE for each page's list query")
 	cpuProfile := s.String("cpuprofile", "", "", "write a CPU profile of the measured requests to this `file`", nil)
 	only := s.String("only", "", "", "measure only the pages whose name contains this text", nil)
+	var replicas replicaOptions
+	replicas.register(s, dbo)
 	if err := s.parse(args); err != nil {
 		return err
 	}
@@ -52,6 +55,10 @@ func bench(ctx context.Context, args []string, getenv func(string) string, stdou
 		return err
 	}
 	defer db.Close()
+	if err := replicas.add(db, slog.New(slog.DiscardHandler)); err != nil {
+		return err
+	}
+	db.PollReplicas(ctx)
 
 	if err := ensureUsers(ctx, db, *users, stdout); err != nil {
 		return err

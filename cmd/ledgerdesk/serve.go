@@ -65,6 +65,8 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		"JSON API calls one API key (or user_token) may make a minute; 0: no limit")
 	checkpoints := s.Duration("audit-checkpoint-every", "LEDGERDESK_AUDIT_CHECKPOINT_EVERY", time.Hour, 0,
 		"sign the audit chain head this often; 0 turns it off")
+	var replicas replicaOptions
+	replicas.register(s, &dbo)
 	var logs logOptions
 	logs.register(s)
 	var tracing tracingOptions
@@ -124,6 +126,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	defer db.Close()
 	db.WatchQueries(querytrace.Settings{Slow: *logs.slow, Logger: logger, Tracing: tracer})
+	if err := replicas.add(db, logger); err != nil {
+		return err
+	}
 	warnRolePrivileges(ctx, db, logger)
 	var portalMetrics *metrics.Metrics
 	if *metricsListen != "" {

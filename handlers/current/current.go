@@ -234,6 +234,9 @@ func TakeFlashes(c *fiber.Ctx) []Flash {
 	return out
 }
 
+// SessionChanged marks the session's values as changed, to be saved.
+func SessionChanged(c *fiber.Ctx) { c.Locals(dirtyKey, true) }
+
 // SessionDirty reports whether the session's values changed and need saving.
 func SessionDirty(c *fiber.Ctx) bool {
 	d, _ := c.Locals(dirtyKey).(bool)

@@ -22,6 +22,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"ledgerdesk/models"
+	"ledgerdesk/models/testdb"
 	"ledgerdesk/web"
 )
 
@@ -255,6 +256,7 @@ func Sensitive(v string) {
 // sensitive value reached the log. Call it from TestMain.
 func Main(m *testing.M) {
 	code := m.Run()
+	testdb.StopReplica()
 	sinkMu.Lock()
 	logged := sink.String()
 	values := make([]string, 0, len(sensitive))
