@@ -99,8 +99,8 @@ func newUserExportLine(access models.FieldAccess, u *models.EndUser) userExportL
 	return userExportLine{ID: u.ID, UserID: u.UserID, ClientUserID: u.ClientUserID,
 		CreatedAt: exportTime(&u.CreatedAt), UpdatedAt: exportTime(&u.UpdatedAt), RemovedAt: exportTime(u.RemovedAt),
 		FirstName: access.Show(models.PolicyNames, u.FirstName).Value, LastName: access.Show(models.PolicyNames, u.LastName).Value,
-		Emails:       nonNil(access.ShowList(models.PolicyEmails, u.Emails).Values),
-		PhoneNumbers: nonNil(access.ShowList(models.PolicyPhones, u.PhoneNumbers).Values),
+		Emails:        nonNil(access.ShowList(models.PolicyEmails, u.Emails).Values),
+		PhoneNumbers:  nonNil(access.ShowList(models.PolicyPhones, u.PhoneNumbers).Values),
 		AddressStreet: addr.Street, AddressCity: addr.City, AddressRegion: addr.Region,
 		AddressPostalCode: addr.PostalCode, AddressCountry: addr.Country, SSNOnFile: ssnOnFile,
 		ItemCount: u.ItemCount, ErrorItemCount: u.ErrorItemCount, NextConsentExpiration: exportTime(u.NextConsentExpiration)}
