@@ -18,7 +18,11 @@ func (h *Handler) APIKeyShow(c *fiber.Ctx) error {
 		return err
 	}
 	ctx := c.UserContext()
-	history, err := h.history(ctx, k.AuditTarget())
+	access, err := h.fieldAccess(c)
+	if err != nil {
+		return err
+	}
+	history, err := h.history(ctx, access, k.AuditTarget())
 	if err != nil {
 		return err
 	}

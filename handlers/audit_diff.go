@@ -13,7 +13,8 @@ import (
 )
 
 // AuditDiff shows one entry's before/after (GET /audit/:seq/diff), personal
-// values redacted: the row's expansion for htmx, the entry's own page
+// values redacted and the fields the policy hides from the member left
+// out: the row's expansion for htmx, the entry's own page
 // otherwise.
 func (h *Handler) AuditDiff(c *fiber.Ctx) error {
 	seq, err := idParam(c, "seq")
@@ -24,11 +25,15 @@ func (h *Handler) AuditDiff(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	diff := e.RedactedDiff()
+	access, err := h.fieldAccess(c)
+	if err != nil {
+		return err
+	}
+	diff := access.Diff(e.RedactedDiff())
 	if current.IsHTMX(c) {
 		return render.Fragment(c, http.StatusOK, pages.AuditDiffTable(diff))
 	}
-	rows, err := h.auditRows(c.UserContext(), []models.AuditEntry{*e})
+	rows, err := h.auditRows(c.UserContext(), access, []models.AuditEntry{*e})
 	if err != nil {
 		return err
 	}

@@ -39,7 +39,7 @@ type exportLine struct {
 
 // AuditExport streams what the posted filter selects (POST /audit/export)
 // as CSV or JSON lines, newest first, row by row: the whole result is never
-// in memory. The export is itself audited (audit.export, with the filter)
+// in memory, diffs as the member's field access shows them. The export is itself audited (audit.export, with the filter)
 // before the first row goes out, and covers the log up to that entry.
 func (h *Handler) AuditExport(c *fiber.Ctx) error {
 	format, err := exportFormat(c)
@@ -47,6 +47,10 @@ func (h *Handler) AuditExport(c *fiber.Ctx) error {
 		return err
 	}
 	f, err := models.ParseAuditFilter(auditFilterInput(c.FormValue))
+	if err != nil {
+		return err
+	}
+	access, err := h.fieldAccess(c)
 	if err != nil {
 		return err
 	}
@@ -70,7 +74,7 @@ func (h *Handler) AuditExport(c *fiber.Ctx) error {
 			line := exportLine{Seq: e.Seq, OccurredAt: e.OccurredAt.UTC().Format(time.RFC3339Nano),
 				ActorType: string(e.ActorType), ActorID: e.ActorID, ActorEmail: email, Action: e.Action,
 				TargetType: e.TargetType, TargetID: e.TargetID, RequestID: e.RequestID, IP: e.IP,
-				UserAgent: e.UserAgent, Reason: e.Reason, Diff: e.RedactedDiff(), PrevHash: e.PrevHash, Hash: e.Hash}
+				UserAgent: e.UserAgent, Reason: e.Reason, Diff: access.Diff(e.RedactedDiff()), PrevHash: e.PrevHash, Hash: e.Hash}
 			return s.write(line.csvRecord, line)
 		})
 	})

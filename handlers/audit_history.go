@@ -10,12 +10,12 @@ import (
 // auditHistory lists the newest entries a filter selects for a record's
 // page: models.FilterForTarget for what happened to the record (also once
 // it is removed), models.FilterForActor for what a member or key did.
-func (h *Handler) auditHistory(ctx context.Context, f models.AuditFilter) ([]pages.HistoryEntry, error) {
+func (h *Handler) auditHistory(ctx context.Context, access models.FieldAccess, f models.AuditFilter) ([]pages.HistoryEntry, error) {
 	entries, err := h.DB.AuditHistory(ctx, f, historyLimit)
 	if err != nil {
 		return nil, err
 	}
-	rows, err := h.auditRows(ctx, entries)
+	rows, err := h.auditRows(ctx, access, entries)
 	if err != nil {
 		return nil, err
 	}
@@ -31,6 +31,6 @@ const historyLimit = 50
 
 // history lists the audit entries about a record, naming the members and
 // API keys who acted.
-func (h *Handler) history(ctx context.Context, t models.Target) ([]pages.HistoryEntry, error) {
-	return h.auditHistory(ctx, models.FilterForTarget(t))
+func (h *Handler) history(ctx context.Context, access models.FieldAccess, t models.Target) ([]pages.HistoryEntry, error) {
+	return h.auditHistory(ctx, access, models.FilterForTarget(t))
 }

@@ -46,7 +46,11 @@ func (h *Handler) AuditList(c *fiber.Ctx) error {
 			return err
 		}
 		v.Filter = f
-		if v.Rows, err = h.auditRows(c.UserContext(), page.Entries); err != nil {
+		access, err := h.fieldAccess(c)
+		if err != nil {
+			return err
+		}
+		if v.Rows, err = h.auditRows(c.UserContext(), access, page.Entries); err != nil {
 			return err
 		}
 		q := f.Values()
@@ -69,7 +73,9 @@ func effectiveLimit(n int) int {
 }
 
 // auditRows names member actors by their email address.
-func (h *Handler) auditRows(ctx context.Context, entries []models.AuditEntry) ([]pages.AuditRow, error) {
+// Fields are the changed fields the member's field access lets them know
+// of.
+func (h *Handler) auditRows(ctx context.Context, access models.FieldAccess, entries []models.AuditEntry) ([]pages.AuditRow, error) {
 	var memberIDs, keyIDs []string
 	for _, e := range entries {
 		switch e.ActorType {
@@ -89,7 +95,7 @@ func (h *Handler) auditRows(ctx context.Context, entries []models.AuditEntry) ([
 	}
 	out := make([]pages.AuditRow, len(entries))
 	for i, e := range entries {
-		out[i] = pages.AuditRow{Entry: e, Actor: actorLabel(e, emails, keys)}
+		out[i] = pages.AuditRow{Entry: e, Actor: actorLabel(e, emails, keys), Fields: access.ChangedFields(&e)}
 	}
 	return out, nil
 }

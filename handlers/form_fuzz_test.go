@@ -128,7 +128,7 @@ func FuzzListFilters(f *testing.F) {
 			} else {
 				users.Normalize()
 				if !text.Line(200).Valid(users.Filter.Search) || !text.Key.Valid(users.Filter.Institution) {
-					t.Fatalf("users filter %+q taken", users.Filter)
+					t.Fatalf("users filter %+v taken", users.Filter)
 				}
 			}
 

@@ -53,5 +53,10 @@ func (h *Handler) settingsView(c *fiber.Ctx) (pages.SettingsView, error) {
 	if err != nil {
 		return pages.SettingsView{}, err
 	}
-	return pages.SettingsView{CSRFToken: current.CSRFToken(c), MFARequiredForAdmins: s.MFARequiredForAdmins, SelfWithoutMFA: !on}, nil
+	policy, err := h.fieldPolicyView(c)
+	if err != nil {
+		return pages.SettingsView{}, err
+	}
+	return pages.SettingsView{CSRFToken: current.CSRFToken(c), MFARequiredForAdmins: s.MFARequiredForAdmins, SelfWithoutMFA: !on,
+		FieldPolicy: policy}, nil
 }

@@ -29,7 +29,11 @@ func (h *Handler) renderMember(c *fiber.Ctx, status int, m *models.TeamMember, e
 	if err != nil {
 		return err
 	}
-	activity, err := h.memberActivity(ctx, m.ID)
+	access, err := h.fieldAccess(c)
+	if err != nil {
+		return err
+	}
+	activity, err := h.memberActivity(ctx, access, m.ID)
 	if err != nil {
 		return err
 	}
@@ -58,12 +62,12 @@ func (h *Handler) renderMember(c *fiber.Ctx, status int, m *models.TeamMember, e
 
 // memberActivity names the actors (as every audit list does) and the
 // members among the targets.
-func (h *Handler) memberActivity(ctx context.Context, memberID string) ([]pages.ActivityEntry, error) {
+func (h *Handler) memberActivity(ctx context.Context, access models.FieldAccess, memberID string) ([]pages.ActivityEntry, error) {
 	entries, err := h.DB.MemberActivity(ctx, memberID, historyLimit)
 	if err != nil {
 		return nil, err
 	}
-	rows, err := h.auditRows(ctx, entries)
+	rows, err := h.auditRows(ctx, access, entries)
 	if err != nil {
 		return nil, err
 	}
@@ -87,7 +91,7 @@ func (h *Handler) memberActivity(ctx context.Context, memberID string) ([]pages.
 		if e.TargetType == "" {
 			target = ""
 		}
-		out[i] = pages.ActivityEntry{Entry: e, Actor: r.Actor, Target: target}
+		out[i] = pages.ActivityEntry{Entry: e, Actor: r.Actor, Target: target, Fields: r.Fields}
 	}
 	return out, nil
 }

@@ -15,8 +15,8 @@ import (
 
 // userExportColumns is the users export's column order (CSV header, JSON
 // key order). It only ever grows at the end. The SSN and date of birth
-// are never exported: they are revealed one user at a time, with a
-// reason; ssn_on_file says whether there is one.
+// are never exported, whatever the field policy: they are revealed one
+// user at a time, with a reason; ssn_on_file says whether there is one.
 var userExportColumns = []string{"id", "user_id", "client_user_id", "created_at", "updated_at", "removed_at",
 	"first_name", "last_name", "emails", "phone_numbers", "address_street", "address_city", "address_region",
 	"address_postal_code", "address_country", "ssn_on_file", "item_count", "error_item_count", "next_consent_expiration"}
@@ -54,12 +54,16 @@ func (h *Handler) UserExport(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	access, err := h.fieldAccess(c)
+	if err != nil {
+		return err
+	}
 	// The list's own export button sends its filter alone; a batch
 	// selection says which scope it takes.
 	a := c.Context().PostArgs()
-	in := models.UserSelection{ByFilter: true, Filter: userFilterOf(a)}
+	in := models.UserSelection{ByFilter: true, Filter: userFilterOf(a, access)}
 	if len(a.Peek("scope")) > 0 {
-		if in, err = userSelectionOf(a); err != nil {
+		if in, err = userSelectionOf(a, access); err != nil {
 			return err
 		}
 	}
@@ -75,19 +79,30 @@ func (h *Handler) UserExport(c *fiber.Ctx) error {
 	name := fmt.Sprintf("ledgerdesk-users-%s.%s", upTo.Format("20060102T150405Z"), format)
 	h.streamExport(c, "users", name, format, userExportColumns, release, func(ctx context.Context, s *exportStream) error {
 		return h.DB.EachEndUser(ctx, f, upTo, func(u *models.EndUser) error {
-			line := newUserExportLine(u)
+			line := newUserExportLine(access, u)
 			return s.write(line.csvRecord, line)
 		})
 	})
 	return nil
 }
 
-func newUserExportLine(u *models.EndUser) userExportLine {
+// newUserExportLine is one user as the member's field access shows them:
+// a value as on the user's page before any reveal, a hidden field empty
+// (a hidden SSN leaves ssn_on_file empty too).
+func newUserExportLine(access models.FieldAccess, u *models.EndUser) userExportLine {
+	addr := access.ShowAddress(models.Address{Street: u.AddressStreet, City: u.AddressCity, Region: u.AddressRegion,
+		PostalCode: u.AddressPostalCode, Country: u.AddressCountry})
+	ssnOnFile := u.SSNKind
+	if access.State(models.PolicySSN) == models.FieldHidden {
+		ssnOnFile = ""
+	}
 	return userExportLine{ID: u.ID, UserID: u.UserID, ClientUserID: u.ClientUserID,
 		CreatedAt: exportTime(&u.CreatedAt), UpdatedAt: exportTime(&u.UpdatedAt), RemovedAt: exportTime(u.RemovedAt),
-		FirstName: u.FirstName, LastName: u.LastName, Emails: nonNil(u.Emails), PhoneNumbers: nonNil(u.PhoneNumbers),
-		AddressStreet: u.AddressStreet, AddressCity: u.AddressCity, AddressRegion: u.AddressRegion,
-		AddressPostalCode: u.AddressPostalCode, AddressCountry: u.AddressCountry, SSNOnFile: u.SSNKind,
+		FirstName: access.Show(models.PolicyNames, u.FirstName).Value, LastName: access.Show(models.PolicyNames, u.LastName).Value,
+		Emails:        nonNil(access.ShowList(models.PolicyEmails, u.Emails).Values),
+		PhoneNumbers:  nonNil(access.ShowList(models.PolicyPhones, u.PhoneNumbers).Values),
+		AddressStreet: addr.Street, AddressCity: addr.City, AddressRegion: addr.Region,
+		AddressPostalCode: addr.PostalCode, AddressCountry: addr.Country, SSNOnFile: ssnOnFile,
 		ItemCount: u.ItemCount, ErrorItemCount: u.ErrorItemCount, NextConsentExpiration: exportTime(u.NextConsentExpiration)}
 }
 

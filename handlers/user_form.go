@@ -47,20 +47,29 @@ func formValuesOf(id *models.Identity) pages.UserFormValues {
 	}
 }
 
-// maskIdentity is what the detail page may show of an identity.
-func maskIdentity(id *models.Identity) *pages.MaskedIdentity {
+// editableFields are the fields the identity form shows and saves in
+// clear; the SSN and date of birth it only ever replaces or keeps.
+var editableFields = []models.PersonalField{models.PolicyNames, models.PolicyEmails, models.PolicyPhones, models.PolicyAddress}
+
+// refuseBlindEdit refuses the identity form to a member the field policy
+// does not show every field it edits in clear: saving it would write over
+// values they cannot see. The policy's own rule keeps these visible to
+// admins, so this holds only if that rule is ever loosened.
+func refuseBlindEdit(access models.FieldAccess) error {
+	for _, f := range editableFields {
+		if access.State(f) != models.FieldVisible {
+			return &models.Error{Kind: models.KindForbidden,
+				Message: "The field policy does not show you this user's " + strings.ToLower(f.Label()) + ", so you cannot edit their identity."}
+		}
+	}
+	return nil
+}
+
+// storedSealed is what the form says beside the SSN and date of birth of
+// the stored identity: their values as the field policy shows them.
+func storedSealed(access models.FieldAccess, id *models.Identity) (ssn, dob string) {
 	if id == nil {
-		return nil
+		return "", ""
 	}
-	kind := "full"
-	if id.SSNLast4 != "" {
-		kind = "last4"
-	}
-	return &pages.MaskedIdentity{
-		FirstName: id.FirstName, LastName: id.LastName,
-		PhoneNumbers: id.PhoneNumbers, Emails: id.Emails,
-		SSN: models.MaskSSN(id.SSNFull + id.SSNLast4), SSNKind: kind,
-		DateOfBirth: models.MaskDate(id.DateOfBirth),
-		Address:     id.Address,
-	}
+	return access.Show(models.PolicySSN, id.SSNFull+id.SSNLast4).Value, access.Show(models.PolicyDOB, id.DateOfBirth).Value
 }

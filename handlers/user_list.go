@@ -19,8 +19,12 @@ import (
 // URL; htmx requests (search as you type, filters, pager) get only the
 // results.
 func (h *Handler) UserList(c *fiber.Ctx) error {
+	access, err := h.fieldAccess(c)
+	if err != nil {
+		return err
+	}
 	req := models.UserPageRequest{
-		Filter: userFilterOf(c.Context().QueryArgs()),
+		Filter: userFilterOf(c.Context().QueryArgs(), access),
 		Cursor: utils.CopyString(c.Query("cursor")),
 	}
 	req.Limit, _ = strconv.Atoi(c.Query("limit"))
@@ -28,7 +32,7 @@ func (h *Handler) UserList(c *fiber.Ctx) error {
 	ctx := models.ReplicaReads(c.UserContext())
 	v := pages.UserListView{
 		Filter: req.Filter, Limit: req.Limit,
-		CanCreate: current.Member(c).Role.CanManageUsers(),
+		CanCreate: current.Member(c).Role.CanManageUsers(), Access: access,
 		Clock:     models.HealthClock{Now: models.Now()},
 		CSRFToken: current.CSRFToken(c), Zone: current.Location(c),
 	}

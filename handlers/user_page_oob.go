@@ -17,7 +17,11 @@ func (h *Handler) userPageOOB(c *fiber.Ctx, id int64) (templ.Component, error) {
 	if err != nil {
 		return nil, err
 	}
-	history, err := h.history(c.UserContext(), models.EndUserTarget(id))
+	access, err := h.fieldAccess(c)
+	if err != nil {
+		return nil, err
+	}
+	history, err := h.history(c.UserContext(), access, models.EndUserTarget(id))
 	if err != nil {
 		return nil, err
 	}

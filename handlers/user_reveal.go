@@ -14,13 +14,24 @@ import (
 	"ledgerdesk/views/pages"
 )
 
-// UserRevealForm asks for the reason (GET /users/:id/reveal?field=ssn).
+// UserRevealForm asks for the reason (GET /users/:id/reveal?field=ssn),
+// for a field the field policy lets the member reveal.
 func (h *Handler) UserRevealForm(c *fiber.Ctx) error {
 	u, err := h.endUserParam(c)
 	if err != nil {
 		return err
 	}
-	field := revealField(c.Query("field"))
+	field, err := revealField(c.Query("field"))
+	if err != nil {
+		return err
+	}
+	access, err := h.fieldAccess(c)
+	if err != nil {
+		return err
+	}
+	if access.State(models.PersonalField(field)) != models.FieldReveal {
+		return &models.Error{Kind: models.KindForbidden, Message: "The field policy does not let your role reveal this field."}
+	}
 	form := pages.RevealForm(u, field, "", "", current.CSRFToken(c))
 	if current.IsHTMX(c) {
 		return render.Fragment(c, http.StatusOK, form)
@@ -36,9 +47,12 @@ func (h *Handler) UserReveal(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	field := revealField(c.FormValue("field"))
+	field, err := revealField(c.FormValue("field"))
+	if err != nil {
+		return err
+	}
 	reason := utils.CopyString(c.FormValue("reason"))
-	value, err := h.DB.RevealPII(c.UserContext(), current.Origin(c), u.ID, field, reason)
+	value, err := h.DB.RevealPII(c.UserContext(), current.Origin(c), current.Member(c).Role, u.ID, field, reason)
 	var body = pages.Revealed(value)
 	status := http.StatusOK
 	if err != nil {
@@ -64,9 +78,15 @@ func (h *Handler) UserReveal(c *fiber.Ctx) error {
 	return render.Page(c, status, "Reveal", pages.RevealPage(u, body))
 }
 
-func revealField(s string) string {
-	if s == models.RevealDateOfBirth {
-		return models.RevealDateOfBirth
+// revealField reads the field asked for; none is the SSN, as the first
+// reveal links asked.
+func revealField(s string) (string, error) {
+	if s == "" {
+		return models.RevealSSN, nil
 	}
-	return models.RevealSSN
+	f, ok := models.ParsePersonalField(s)
+	if !ok {
+		return "", &models.Error{Kind: models.KindNotFound, Message: "There is no such personal field to reveal."}
+	}
+	return string(f), nil
 }

@@ -20,17 +20,24 @@ type formArgs interface {
 	PeekMulti(key string) [][]byte
 }
 
-// userFilterOf reads the users list's filter from query or form values.
-func userFilterOf(a formArgs) models.UserFilter {
+// userFilterOf reads the users list's filter from query or form values;
+// its search looks inside personal fields as the member's field access
+// allows (models.SearchScope).
+func userFilterOf(a formArgs, access models.FieldAccess) models.UserFilter {
 	return models.UserFilter{Search: string(a.Peek("q")), Status: string(a.Peek("status")),
 		Health: string(a.Peek("health")), Institution: string(a.Peek("institution")),
-		ErrorCode: string(a.Peek("error_code")), CreatedFrom: string(a.Peek("created_from"))}
+		ErrorCode: string(a.Peek("error_code")), CreatedFrom: string(a.Peek("created_from")),
+		Scope: access.SearchScope()}
 }
 
 // userSelectionOf reads what a batch form selects: scope "filter" takes
 // every user the filter selects; any other scope, the ticked ids.
-func userSelectionOf(a formArgs) (models.UserSelection, error) {
-	sel := models.UserSelection{ByFilter: string(a.Peek("scope")) == "filter", Filter: userFilterOf(a)}
+//
+// A batch job keeps its filter without the scope and runs it as the
+// plain search: jobs are for admins, whose field policy keeps every
+// searched field visible (models.Allowed), so that is the same search.
+func userSelectionOf(a formArgs, access models.FieldAccess) (models.UserSelection, error) {
+	sel := models.UserSelection{ByFilter: string(a.Peek("scope")) == "filter", Filter: userFilterOf(a, access)}
 	if sel.ByFilter {
 		return sel, nil
 	}
@@ -57,9 +64,13 @@ func listURLOf(sel models.UserSelection) string {
 // the request names, with a fresh count; a refused selection gives the
 // page with its messages and 422.
 func (h *Handler) userBatchView(c *fiber.Ctx, action string, a formArgs) (pages.UserBatchView, int, error) {
+	access, err := h.fieldAccess(c)
+	if err != nil {
+		return pages.UserBatchView{}, 0, err
+	}
 	v := pages.UserBatchView{Action: action, CSRFToken: current.CSRFToken(c), Zone: current.Location(c),
-		Clock: models.HealthClock{Now: models.Now()}}
-	sel, err := userSelectionOf(a)
+		Clock: models.HealthClock{Now: models.Now()}, Access: access}
+	sel, err := userSelectionOf(a, access)
 	v.Selection, v.BackURL = sel, listURLOf(sel)
 	if err == nil {
 		preview := h.DB.PreviewBatch
@@ -97,7 +108,11 @@ func (h *Handler) userBatchConfirm(c *fiber.Ctx, action string) error {
 // the form again, with a fresh count, saying why it was refused.
 func (h *Handler) userBatchStart(c *fiber.Ctx, action string) error {
 	a := c.Context().PostArgs()
-	sel, err := userSelectionOf(a)
+	access, err := h.fieldAccess(c)
+	if err != nil {
+		return err
+	}
+	sel, err := userSelectionOf(a, access)
 	var job *models.BatchJob
 	if err == nil {
 		expect, _ := strconv.ParseInt(string(a.Peek("expect")), 10, 64)

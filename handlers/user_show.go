@@ -14,9 +14,15 @@ import (
 )
 
 // UserShow is a user's detail page (GET /users/:id): ids, the identity
-// with SSN and date of birth masked, items with health, and history.
+// as the field policy shows it to the member, items with health, and
+// history.
 func (h *Handler) UserShow(c *fiber.Ctx) error {
 	id, err := endUserID(c)
+	if err != nil {
+		return err
+	}
+	// Read before the reads below run side by side: they may not touch c.
+	access, err := h.fieldAccess(c)
 	if err != nil {
 		return err
 	}
@@ -36,7 +42,7 @@ func (h *Handler) UserShow(c *fiber.Ctx) error {
 		return err
 	})
 	g.Go(func() (err error) {
-		history, err = h.history(ctx, models.EndUserTarget(id))
+		history, err = h.history(ctx, access, models.EndUserTarget(id))
 		return err
 	})
 	if err := g.Wait(); err != nil {
@@ -55,11 +61,14 @@ func (h *Handler) userView(c *fiber.Ctx, u *models.EndUser, items []models.Item,
 	if err != nil {
 		return nil, err
 	}
-	role := current.Member(c).Role
+	access, err := h.fieldAccess(c)
+	if err != nil {
+		return nil, err
+	}
 	return &pages.UserShowView{
-		User: u, Identity: maskIdentity(ident), Items: items, History: history,
-		Clock:   models.HealthClock{Now: models.Now()},
-		CanEdit: role.CanManageUsers(), CanReveal: role.CanRevealPII(),
+		User: u, Identity: access.Identity(ident), Items: items, History: history,
+		Clock:     models.HealthClock{Now: models.Now()},
+		CanEdit:   current.Member(c).Role.CanManageUsers(),
 		CSRFToken: current.CSRFToken(c), Zone: current.Location(c),
 	}, nil
 }

@@ -14,7 +14,8 @@ import (
 )
 
 // UserEdit shows the identity form filled from the stored identity
-// (GET /users/:id/edit). SSN and date of birth stay masked.
+// (GET /users/:id/edit). SSN and date of birth are shown beside their
+// fields as the field policy shows them, never in the fields.
 func (h *Handler) UserEdit(c *fiber.Ctx) error {
 	u, err := h.endUserParam(c)
 	if err != nil {
@@ -23,14 +24,19 @@ func (h *Handler) UserEdit(c *fiber.Ctx) error {
 	if u.Removed() {
 		return &models.Error{Kind: models.KindConflict, Message: "This user was removed; a removed user cannot be changed."}
 	}
+	access, err := h.fieldAccess(c)
+	if err != nil {
+		return err
+	}
+	if err := refuseBlindEdit(access); err != nil {
+		return err
+	}
 	ident, err := h.DB.Identity(u)
 	if err != nil {
 		return err
 	}
 	f := pages.UserFormView{User: u, Version: u.Version, Values: formValuesOf(ident), CSRFToken: current.CSRFToken(c)}
-	if m := maskIdentity(ident); m != nil {
-		f.StoredSSN, f.StoredDOB = m.SSN, m.DateOfBirth
-	}
+	f.StoredSSN, f.StoredDOB = storedSealed(access, ident)
 	return render.Page(c, http.StatusOK, "Edit user "+strconv.FormatInt(u.ID, 10), pages.UserEditPage(f))
 }
 
@@ -40,6 +46,13 @@ func (h *Handler) UserEdit(c *fiber.Ctx) error {
 func (h *Handler) UserUpdate(c *fiber.Ctx) error {
 	u, err := h.endUserParam(c)
 	if err != nil {
+		return err
+	}
+	access, err := h.fieldAccess(c)
+	if err != nil {
+		return err
+	}
+	if err := refuseBlindEdit(access); err != nil {
 		return err
 	}
 	values := userFormValues(c)
@@ -59,9 +72,7 @@ func (h *Handler) UserUpdate(c *fiber.Ctx) error {
 	f := pages.UserFormView{User: u, Version: version, Values: values, CSRFToken: current.CSRFToken(c),
 		ClearSSN: clearSSN, ClearDOB: clearDOB}
 	if stored, err := h.DB.Identity(u); err == nil {
-		if m := maskIdentity(stored); m != nil {
-			f.StoredSSN, f.StoredDOB = m.SSN, m.DateOfBirth
-		}
+		f.StoredSSN, f.StoredDOB = storedSealed(access, stored)
 	}
 	var merr *models.Error
 	var stale *models.StaleUpdateError
@@ -75,7 +86,7 @@ func (h *Handler) UserUpdate(c *fiber.Ctx) error {
 		}
 		// Submitting again applies on top of their version.
 		f.Version = stale.Current.Version
-		f.Conflict = &pages.ConflictView{Changed: stale.Changed, Current: maskIdentity(cur),
+		f.Conflict = &pages.ConflictView{Changed: stale.Changed, Current: access.Identity(cur),
 			Version: stale.Current.Version, ReloadTo: "/users/" + strconv.FormatInt(u.ID, 10) + "/edit"}
 	case errors.As(err, &merr) && len(merr.Fields) > 0:
 		f.Errors, f.Message = merr.Fields, merr.Message

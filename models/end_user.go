@@ -666,7 +666,8 @@ func (db *DB) RotateUserToken(ctx context.Context, o Origin, id int64) (string, 
 	return token, nil
 }
 
-// Revealable personal fields.
+// The sealed personal fields, which the default field policy reveals with
+// a reason.
 const (
 	RevealSSN         = "ssn"
 	RevealDateOfBirth = "date_of_birth"
@@ -682,13 +683,16 @@ const (
 // ActionPIIReveal is the audit action of a reveal of a personal value.
 const ActionPIIReveal = "user.pii_reveal"
 
-// RevealPII returns one personal value in clear, writing a user.pii_reveal
-// entry with the member's reason in the same transaction. The value is
-// returned only if the entry committed.
-func (db *DB) RevealPII(ctx context.Context, o Origin, id int64, field, reason string) (string, error) {
+// RevealPII returns one personal field in clear (a list joined by ", ",
+// the address on one line), writing a user.pii_reveal entry with the
+// member's reason in the same transaction. The field policy, read in that
+// transaction, must give role "reveal with a reason" for the field. The
+// value is returned only if the entry committed.
+func (db *DB) RevealPII(ctx context.Context, o Origin, role Role, id int64, field, reason string) (string, error) {
 	reason = strings.TrimSpace(reason)
-	if field != RevealSSN && field != RevealDateOfBirth {
-		return "", FieldErrors{"field": "Choose the SSN or the date of birth."}.Err()
+	f, ok := ParsePersonalField(field)
+	if !ok {
+		return "", FieldErrors{"field": "Choose a personal field: names, emails, phone numbers, address, SSN or date of birth."}.Err()
 	}
 	if problem := text.Line(MaxRevealReason).Problem(reason); problem != "" {
 		return "", FieldErrors{"reason": problem}.Err()
@@ -698,6 +702,13 @@ func (db *DB) RevealPII(ctx context.Context, o Origin, id int64, field, reason s
 	}
 	var value string
 	err := db.Apply(ctx, o, func(tx *gorm.DB) (Change, error) {
+		policy, err := readFieldPolicy(tx)
+		if err != nil {
+			return Change{}, err
+		}
+		if policy.State(role, f) != FieldReveal {
+			return Change{}, &Error{Kind: KindForbidden, Message: "The field policy does not let your role reveal the " + strings.ToLower(f.Label()) + "."}
+		}
 		var u EndUser
 		if err := tx.Where("id = ?", id).Take(&u).Error; err != nil {
 			if errors.Is(err, gorm.ErrRecordNotFound) {
@@ -710,14 +721,10 @@ func (db *DB) RevealPII(ctx context.Context, o Origin, id int64, field, reason s
 			return Change{}, err
 		}
 		if ident != nil {
-			if field == RevealSSN {
-				value = ident.SSNFull + ident.SSNLast4
-			} else {
-				value = ident.DateOfBirth
-			}
+			value = clearValue(ident, f)
 		}
 		if value == "" {
-			return Change{}, notFound("This user has no %s on record.", strings.ReplaceAll(field, "_", " "))
+			return Change{}, notFound("This user has no %s on record.", strings.ToLower(f.Label()))
 		}
 		return Change{Action: ActionPIIReveal, Target: u.AuditTarget(), Reason: reason,
 			After: map[string]any{"field": field}}, nil
@@ -729,3 +736,27 @@ func (db *DB) RevealPII(ctx context.Context, o Origin, id int64, field, reason s
 }
 
 func utf8RuneCount(s string) int { return len([]rune(s)) }
+
+// clearValue is one personal field of an identity in clear, as a reveal
+// shows it.
+func clearValue(id *Identity, f PersonalField) string {
+	switch f {
+	case PolicyNames:
+		return strings.TrimSpace(id.FirstName + " " + id.LastName)
+	case PolicyEmails:
+		return strings.Join(id.Emails, ", ")
+	case PolicyPhones:
+		return strings.Join(id.PhoneNumbers, ", ")
+	case PolicyAddress:
+		a := id.Address
+		if a == (Address{}) {
+			return ""
+		}
+		return strings.Join([]string{a.Street, a.City, strings.TrimSpace(a.Region + " " + a.PostalCode), a.Country}, ", ")
+	case PolicySSN:
+		return id.SSNFull + id.SSNLast4
+	case PolicyDOB:
+		return id.DateOfBirth
+	}
+	return ""
+}

@@ -21,6 +21,9 @@ type UserFilter struct {
 	Institution string // an institution_id, or ""
 	ErrorCode   string // users with an item in this error, or ""
 	CreatedFrom string // users created on or after this UTC day (YYYY-MM-DD), or ""
+	// Scope is how the search looks inside personal fields, from the
+	// searching member's field policy; not part of the URL.
+	Scope SearchScope
 }
 
 // HealthExpiringMonth selects users whose soonest consent ends within
@@ -179,7 +182,7 @@ func SearchKey(term string) string { return searchKey.Replace(strings.ToLower(te
 // active users' index newest first, which carries search_key (a common
 // one). page is the keyset, order and limit the substring branch needs to
 // stop early.
-func (db *DB) searched(g, q *gorm.DB, s string, page func(*gorm.DB) *gorm.DB) *gorm.DB {
+func (db *DB) searched(g, q *gorm.DB, s string, scope SearchScope, page func(*gorm.DB) *gorm.DB) *gorm.DB {
 	exact := []string{"user_id = ?", "client_user_id = ?"}
 	args := []any{s, s}
 	if id, err := strconv.ParseInt(s, 10, 64); err == nil && id > 0 {
@@ -191,8 +194,60 @@ func (db *DB) searched(g, q *gorm.DB, s string, page func(*gorm.DB) *gorm.DB) *g
 		return g.Model(&EndUser{}).Where("id IN (?)", byID)
 	}
 	column, pattern := db.Dialect.searchColumn(s)
-	text := page(q.Session(&gorm.Session{}).Select("id").Where(column+" LIKE ?"+db.Dialect.likeEscape(), "%"+pattern+"%"))
-	return g.Model(&EndUser{}).Where("id IN (SELECT id FROM (?) AS matched UNION ALL ?)", text, byID)
+	text := q.Session(&gorm.Session{}).Select("id").Where(column+" LIKE ?"+db.Dialect.likeEscape(), "%"+pattern+"%")
+	if !scope.everyFieldVisible() {
+		// The index still finds the candidates (every match below also
+		// contains the term); only then is each field held to its rule.
+		fields, fargs := db.scopedSearch(scope, s)
+		if len(fields) == 0 {
+			return g.Model(&EndUser{}).Where("id IN (?)", byID)
+		}
+		text = text.Where("("+strings.Join(fields, " OR ")+")", fargs...)
+	}
+	return g.Model(&EndUser{}).Where("id IN (SELECT id FROM (?) AS matched UNION ALL ?)", page(text), byID)
+}
+
+// scopedSearch is the condition of a search for s in each personal field
+// the scope looks in: a substring of a visible field, the exact value of
+// a masked or revealable one (a name matches its first name, last name or
+// both, in any case).
+func (db *DB) scopedSearch(scope SearchScope, s string) (conds []string, args []any) {
+	esc := db.Dialect.likeEscape()
+	lower := strings.ToLower(s)
+	for _, f := range searchedFields {
+		st := scope.state(f)
+		if st == FieldHidden {
+			continue
+		}
+		exact := st != FieldVisible
+		switch f {
+		case PolicyNames:
+			if exact {
+				conds = append(conds, "(first_name = ? OR last_name = ? OR lower(first_name) = ? OR lower(last_name) = ? OR lower(first_name || ' ' || last_name) = ?)")
+				args = append(args, s, s, lower, lower, lower)
+			} else {
+				conds = append(conds, "lower(first_name || ' ' || last_name) LIKE ?"+esc)
+				args = append(args, "%"+escapeLike(lower)+"%")
+			}
+		case PolicyEmails, PolicyPhones:
+			// The lists are stored as JSON arrays of strings: an exact
+			// value is one whole element, quotes included. Emails are
+			// stored lower case, phone numbers as typed (E.164).
+			column, term := "emails", lower
+			if f == PolicyPhones {
+				column, term = "phone_numbers", s
+			}
+			if exact {
+				quoted, _ := json.Marshal(term)
+				conds = append(conds, column+" LIKE ?"+esc)
+				args = append(args, "%"+escapeLike(string(quoted))+"%")
+			} else {
+				conds = append(conds, column+" LIKE ?"+esc)
+				args = append(args, "%"+escapeLike(term)+"%")
+			}
+		}
+	}
+	return conds, args
 }
 
 func escapeLike(s string) string {
@@ -283,7 +338,7 @@ func (db *DB) matching(ctx context.Context, f UserFilter, now time.Time, page fu
 	if page == nil {
 		page = func(q *gorm.DB) *gorm.DB { return q }
 	}
-	return db.searched(g, q, f.Search, page)
+	return db.searched(g, q, f.Search, f.Scope, page)
 }
 
 // countEndUsers counts what the filter selects without counting a large

@@ -465,7 +465,7 @@ func TestListEndUsers_BadOrLongSearchIsRefusedNamingItsField(t *testing.T) {
 			_, err := db.ListEndUsers(ctx, models.UserPageRequest{Filter: tc.filter})
 			var merr *models.Error
 			if !errors.As(err, &merr) || merr.Kind != models.KindInvalid || !strings.Contains(merr.Fields[tc.field], tc.want) {
-				t.Errorf("filter %+q: %v, want %s refused mentioning %q", tc.filter, err, tc.field, tc.want)
+				t.Errorf("filter %+v: %v, want %s refused mentioning %q", tc.filter, err, tc.field, tc.want)
 			}
 		}
 		// 200 characters (600 bytes) is a search like any other.

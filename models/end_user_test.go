@@ -430,7 +430,7 @@ func TestEndUser_AuditDiffsNeverHoldPersonalValues(t *testing.T) {
 			t.Fatalf("update: %v", err)
 		}
 		for _, f := range []string{models.RevealSSN, models.RevealDateOfBirth} {
-			if _, err := db.RevealPII(ctx, adminOrigin, c.User.ID, f, "chargeback dispute #4411"); err != nil {
+			if _, err := db.RevealPII(ctx, adminOrigin, models.RoleAdmin, c.User.ID, f, "chargeback dispute #4411"); err != nil {
 				t.Fatalf("reveal %s: %v", f, err)
 			}
 		}
@@ -706,7 +706,7 @@ func TestRevealPII_RequiresAReasonOfTenCharacters(t *testing.T) {
 		c := createUser(t, db, "private", carmen())
 		before := snapshot(t, db)
 		for _, reason := range []string{"", "         ", "why not", "123456789", "   123456789   "} {
-			v, err := db.RevealPII(ctx, adminOrigin, c.User.ID, models.RevealSSN, reason)
+			v, err := db.RevealPII(ctx, adminOrigin, models.RoleAdmin, c.User.ID, models.RevealSSN, reason)
 			e := domainError(t, err, models.KindInvalid)
 			if e.Fields["reason"] == "" {
 				t.Errorf("reason %q: fields %v, want a message on reason", reason, e.Fields)
@@ -715,7 +715,7 @@ func TestRevealPII_RequiresAReasonOfTenCharacters(t *testing.T) {
 				t.Errorf("reason %q revealed %q", reason, v)
 			}
 		}
-		_, err := db.RevealPII(ctx, adminOrigin, c.User.ID, "first_name", "legitimate compliance review")
+		_, err := db.RevealPII(ctx, adminOrigin, models.RoleAdmin, c.User.ID, "first_name", "legitimate compliance review")
 		domainError(t, err, models.KindInvalid)
 		assertUnchanged(t, db, before, "refused reveals")
 	})
@@ -739,7 +739,7 @@ func TestRevealPII_ReturnsValueAndAuditsReasonNotValue(t *testing.T) {
 		}
 		for _, tc := range cases {
 			n := len(entries(t, db))
-			got, err := db.RevealPII(ctx, adminOrigin, tc.id, tc.field, tc.reason)
+			got, err := db.RevealPII(ctx, adminOrigin, models.RoleAdmin, tc.id, tc.field, tc.reason)
 			if err != nil || got != tc.want {
 				t.Errorf("reveal %s of %d = %q, %v; want %q", tc.field, tc.id, got, err, tc.want)
 				continue
@@ -788,14 +788,14 @@ func TestRevealPII_NothingToRevealIsNotFoundAndUnaudited(t *testing.T) {
 			{withoutSSN.User.ID, models.RevealSSN}, {withoutDOB.User.ID, models.RevealDateOfBirth},
 			{removed.User.ID, models.RevealSSN}, {removed.User.ID + 1000, models.RevealSSN},
 		} {
-			v, err := db.RevealPII(ctx, adminOrigin, tc.id, tc.field, "routine compliance sample")
+			v, err := db.RevealPII(ctx, adminOrigin, models.RoleAdmin, tc.id, tc.field, "routine compliance sample")
 			domainError(t, err, models.KindNotFound)
 			if v != "" {
 				t.Errorf("revealed %q", v)
 			}
 		}
 		assertUnchanged(t, db, before, "reveals with nothing to reveal")
-		if v, err := db.RevealPII(ctx, adminOrigin, withoutSSN.User.ID, models.RevealDateOfBirth, "routine compliance sample"); err != nil || v != "1987-01-31" {
+		if v, err := db.RevealPII(ctx, adminOrigin, models.RoleAdmin, withoutSSN.User.ID, models.RevealDateOfBirth, "routine compliance sample"); err != nil || v != "1987-01-31" {
 			t.Errorf("date of birth of the user without SSN: %q, %v", v, err)
 		}
 	})

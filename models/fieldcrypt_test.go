@@ -88,7 +88,7 @@ func TestEndUser_SealedValueCopiedToAnotherUserDoesNotOpen(t *testing.T) {
 		if id, err := db.Identity(reloadUser(t, db, thief.User.ID)); err == nil {
 			t.Errorf("copied values opened for another user: ssn %q dob %q", id.SSNFull, id.DateOfBirth)
 		}
-		_, err := db.RevealPII(ctx, adminOrigin, thief.User.ID, models.RevealSSN, "checking the copied value")
+		_, err := db.RevealPII(ctx, adminOrigin, models.RoleAdmin, thief.User.ID, models.RevealSSN, "checking the copied value")
 		if err == nil {
 			t.Error("reveal of a copied value succeeded")
 		}
@@ -116,7 +116,7 @@ func TestEndUser_KeyRotationKeepsOldValuesReadable(t *testing.T) {
 		if id := openIdentity(t, db, reloadUser(t, db, old.User.ID)); id.SSNFull != "123-45-6789" || id.DateOfBirth != "1987-01-31" {
 			t.Errorf("value sealed with A after rotation: %+v", id)
 		}
-		if v, err := db.RevealPII(ctx, adminOrigin, old.User.ID, models.RevealSSN, "after key rotation"); err != nil || v != "123-45-6789" {
+		if v, err := db.RevealPII(ctx, adminOrigin, models.RoleAdmin, old.User.ID, models.RevealSSN, "after key rotation"); err != nil || v != "123-45-6789" {
 			t.Errorf("reveal after rotation = %q, %v", v, err)
 		}
 		fresh := createUser(t, db, "sealed-with-b", carmen())

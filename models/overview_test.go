@@ -136,7 +136,7 @@ func TestOverview_LiveFigures(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, db *models.DB) {
 		insertMember(t, db, "invited@example.com", models.MemberInvited, "")
 		u := createUser(t, db, "client-live", carmen())
-		if _, err := db.RevealPII(ctx, adminOrigin, u.User.ID, models.RevealSSN, "Checking a dispute, case 4411"); err != nil {
+		if _, err := db.RevealPII(ctx, adminOrigin, models.RoleAdmin, u.User.ID, models.RevealSSN, "Checking a dispute, case 4411"); err != nil {
 			t.Fatal(err)
 		}
 		l, err := db.ReadOverviewLive(ctx, models.Now())

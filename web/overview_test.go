@@ -138,7 +138,7 @@ func TestOverview_RevealsTodayCountsAndLinksToTheAuditLog(t *testing.T) {
 		sensitiveIdentity(id)
 		u := createUser(t, db, id).User
 		o := models.Origin{Actor: m.AsActor(), RequestID: "req-reveal"}
-		if _, err := db.RevealPII(t.Context(), o, u.ID, models.RevealSSN, "Dispute 4411: checking the SSN"); err != nil {
+		if _, err := db.RevealPII(t.Context(), o, models.RoleAdmin, u.ID, models.RevealSSN, "Dispute 4411: checking the SSN"); err != nil {
 			t.Fatal(err)
 		}
 		r := c.Get("/")

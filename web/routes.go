@@ -179,6 +179,7 @@ func routes(h *handlers.Handler) []Route {
 
 		{Method: "GET", Path: "/settings", Access: Admins, Handler: h.SettingsShow, Nav: "Settings"},
 		{Method: "POST", Path: "/settings", Access: Admins, Handler: h.SettingsUpdate},
+		{Method: "POST", Path: "/settings/field-policy", Access: Admins, Handler: h.SettingsFieldPolicyUpdate},
 
 		{Method: "GET", Path: "/webhooks", Access: Admins, Handler: h.WebhookList, Nav: "Webhooks"},
 		{Method: "GET", Path: "/webhooks/new", Access: Admins, Handler: h.WebhookNew},

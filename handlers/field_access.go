@@ -1,0 +1,28 @@
+package handlers
+
+import (
+	"github.com/gofiber/fiber/v2"
+
+	"ledgerdesk/handlers/current"
+	"ledgerdesk/models"
+)
+
+// fieldAccessKey holds the request's field access once read.
+type fieldAccessKey struct{}
+
+// fieldAccess is what the field policy shows the signed-in member of end
+// users' personal fields. The policy is read from the database once per
+// request, so a change holds on the next request in every process. Every
+// page, partial, search and export of end users, and every audit view,
+// goes through it.
+func (h *Handler) fieldAccess(c *fiber.Ctx) (models.FieldAccess, error) {
+	if a, ok := c.Locals(fieldAccessKey{}).(models.FieldAccess); ok {
+		return a, nil
+	}
+	a, err := h.DB.FieldAccess(c.UserContext(), current.Member(c).Role)
+	if err != nil {
+		return models.FieldAccess{}, err
+	}
+	c.Locals(fieldAccessKey{}, a)
+	return a, nil
+}
