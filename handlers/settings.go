@@ -53,5 +53,6 @@ func (h *Handler) settingsView(c *fiber.Ctx) (pages.SettingsView, error) {
 	if err != nil {
 		return pages.SettingsView{}, err
 	}
-	return pages.SettingsView{CSRFToken: current.CSRFToken(c), MFARequiredForAdmins: s.MFARequiredForAdmins, SelfWithoutMFA: !on}, nil
+	return pages.SettingsView{CSRFToken: current.CSRFToken(c), MFARequiredForAdmins: s.MFARequiredForAdmins, SelfWithoutMFA: !on,
+		Approvals: approvalSettingsView(c, s)}, nil
 }

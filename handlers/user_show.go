@@ -56,10 +56,19 @@ func (h *Handler) userView(c *fiber.Ctx, u *models.EndUser, items []models.Item,
 		return nil, err
 	}
 	role := current.Member(c).Role
-	return &pages.UserShowView{
+	v := &pages.UserShowView{
 		User: u, Identity: maskIdentity(ident), Items: items, History: history,
 		Clock:   models.HealthClock{Now: models.Now()},
 		CanEdit: role.CanManageUsers(), CanReveal: role.CanRevealPII(),
 		CSRFToken: current.CSRFToken(c), Zone: current.Location(c),
-	}, nil
+	}
+	if v.CanEdit {
+		if v.ApprovalsRequired, err = h.approvalsRequired(c.UserContext()); err != nil {
+			return nil, err
+		}
+		if v.Approvals, err = h.targetApprovals(c, u.AuditTarget()); err != nil {
+			return nil, err
+		}
+	}
+	return v, nil
 }
