@@ -7,6 +7,7 @@ import (
 
 	"ledgerdesk/handlers/current"
 	"ledgerdesk/handlers/render"
+	"ledgerdesk/models"
 	"ledgerdesk/views/pages"
 )
 
@@ -27,6 +28,13 @@ func (h *Handler) apiKeysView(c *fiber.Ctx) (*pages.APIKeysView, error) {
 		return nil, err
 	}
 	v := &pages.APIKeysView{Keys: page.Keys, CSRFToken: current.CSRFToken(c), Zone: current.Location(c)}
+	if v.ApprovalsRequired, err = h.approvalsRequired(c.UserContext()); err != nil {
+		return nil, err
+	}
+	// Keys asked for and not made yet (made ones are on their own page).
+	if v.Approvals, err = h.targetApprovals(c, models.Target{Type: "api_key"}); err != nil {
+		return nil, err
+	}
 	v.NextURL, v.PrevURL = pageURL("/api-keys", nil, page.Next), pageURL("/api-keys", nil, page.Prev)
 	return v, nil
 }

@@ -58,5 +58,5 @@ func (h *Handler) settingsView(c *fiber.Ctx) (pages.SettingsView, error) {
 		return pages.SettingsView{}, err
 	}
 	return pages.SettingsView{CSRFToken: current.CSRFToken(c), MFARequiredForAdmins: s.MFARequiredForAdmins, SelfWithoutMFA: !on,
-		FieldPolicy: policy}, nil
+		FieldPolicy: policy, Approvals: approvalSettingsView(c, s)}, nil
 }

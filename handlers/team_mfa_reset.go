@@ -8,6 +8,7 @@ import (
 
 	"ledgerdesk/handlers/current"
 	"ledgerdesk/handlers/render"
+	"ledgerdesk/models"
 	"ledgerdesk/views/pages"
 )
 
@@ -24,9 +25,13 @@ func (h *Handler) TeamMFAResetConfirm(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	on, err := h.approvalsRequired(c.UserContext())
+	if err != nil {
+		return err
+	}
 	return render.Page(c, http.StatusOK, mfaResetTitle, pages.TeamMFAReset(pages.TeamMFAResetView{
 		Member: m, EnrolledAt: enrolledAt, IsSelf: current.Member(c).ID == m.ID, CSRFToken: current.CSRFToken(c),
-		Zone: current.Location(c),
+		Zone: current.Location(c), ApprovalsRequired: on,
 	}))
 }
 
@@ -38,6 +43,12 @@ func (h *Handler) TeamMFAReset(c *fiber.Ctx) error {
 	m, err := h.memberParam(c)
 	if err != nil {
 		return err
+	}
+	if on, err := h.approvalsRequired(c.UserContext()); err != nil {
+		return err
+	} else if on {
+		return h.requestApproval(c, memberAsk(m, models.ApproveMFAReset, mfaResetTitle, "/mfa-reset",
+			"Reset the two-step sign-in of "+m.EmailAddress+"?", nil))
 	}
 	ended, err := h.DB.ResetMemberMFA(c.UserContext(), current.Origin(c), m.ID)
 	return h.teamActionDone(c, m, err, fmt.Sprintf(

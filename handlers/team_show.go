@@ -41,7 +41,16 @@ func (h *Handler) renderMember(c *fiber.Ctx, status int, m *models.TeamMember, e
 	if err != nil {
 		return err
 	}
+	required, err := h.approvalsRequired(ctx)
+	if err != nil {
+		return err
+	}
+	approvals, err := h.targetApprovals(c, m.AuditTarget())
+	if err != nil {
+		return err
+	}
 	v := pages.TeamMemberView{
+		ApprovalsRequired: required, Approvals: approvals,
 		MFAEnrolledAt: enrolledAt,
 		Member:        m, Sessions: h.sessionRows(c, sessions), Activity: activity,
 		IsSelf: current.Member(c).ID == m.ID, Error: errMsg, CSRFToken: current.CSRFToken(c),

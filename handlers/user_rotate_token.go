@@ -9,6 +9,7 @@ import (
 
 	"ledgerdesk/handlers/current"
 	"ledgerdesk/handlers/render"
+	"ledgerdesk/models"
 	"ledgerdesk/views/layout"
 	"ledgerdesk/views/pages"
 )
@@ -19,6 +20,11 @@ func (h *Handler) UserRotateToken(c *fiber.Ctx) error {
 	u, err := h.endUserParam(c)
 	if err != nil {
 		return err
+	}
+	if on, err := h.approvalsRequired(c.UserContext()); err != nil {
+		return err
+	} else if on {
+		return h.requestApproval(c, userAsk(u, models.ApproveTokenRotate, "Rotate token", "/rotate-token", "Rotate the user_token of "))
 	}
 	token, err := h.DB.RotateUserToken(c.UserContext(), current.Origin(c), u.ID)
 	if err != nil {

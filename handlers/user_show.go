@@ -65,10 +65,19 @@ func (h *Handler) userView(c *fiber.Ctx, u *models.EndUser, items []models.Item,
 	if err != nil {
 		return nil, err
 	}
-	return &pages.UserShowView{
+	v := &pages.UserShowView{
 		User: u, Identity: access.Identity(ident), Items: items, History: history,
 		Clock:     models.HealthClock{Now: models.Now()},
 		CanEdit:   current.Member(c).Role.CanManageUsers(),
 		CSRFToken: current.CSRFToken(c), Zone: current.Location(c),
-	}, nil
+	}
+	if v.CanEdit {
+		if v.ApprovalsRequired, err = h.approvalsRequired(c.UserContext()); err != nil {
+			return nil, err
+		}
+		if v.Approvals, err = h.targetApprovals(c, u.AuditTarget()); err != nil {
+			return nil, err
+		}
+	}
+	return v, nil
 }

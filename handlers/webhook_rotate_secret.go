@@ -25,7 +25,10 @@ func (h *Handler) WebhookRotateSecret(c *fiber.Ctx) error {
 		return err
 	}
 	e.WebhookEndpoint = *rotated.Endpoint
-	v := webhookShowView(c, e)
+	v, err := h.webhookShowView(c, e)
+	if err != nil {
+		return err
+	}
 	v.Secret.NewSecret = rotated.Secret
 	if current.IsHTMX(c) {
 		return render.Fragment(c, http.StatusOK, pages.WebhookSecretSection(v.Secret))

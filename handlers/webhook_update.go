@@ -35,7 +35,10 @@ func (h *Handler) WebhookUpdate(c *fiber.Ctx) error {
 		if current.IsHTMX(c) {
 			return render.Fragment(c, http.StatusUnprocessableEntity, pages.WebhookForm(f))
 		}
-		v := webhookShowView(c, e)
+		v, err := h.webhookShowView(c, e)
+		if err != nil {
+			return err
+		}
 		v.Form = f
 		return render.Page(c, http.StatusUnprocessableEntity, "Webhook "+strconv.FormatInt(e.ID, 10), pages.WebhookShow(v))
 	}

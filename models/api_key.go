@@ -100,6 +100,23 @@ type CreatedAPIKey struct {
 // CreateAPIKey makes a key, audited as api_key.create. The secret is
 // returned once; only its hash is kept.
 func (db *DB) CreateAPIKey(ctx context.Context, o Origin, in NewAPIKey) (*CreatedAPIKey, error) {
+	in, err := in.checked()
+	if err != nil {
+		return nil, err
+	}
+	var out *CreatedAPIKey
+	err = db.Apply(ctx, o, func(tx *gorm.DB) (c Change, err error) {
+		out, c, err = createAPIKey(tx, o, in)
+		return c, err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// checked is the input trimmed, or the errors of its fields.
+func (in NewAPIKey) checked() (NewAPIKey, error) {
 	in.Name = strings.TrimSpace(in.Name)
 	fields := FieldErrors{}
 	if in.Name == "" {
@@ -110,24 +127,20 @@ func (db *DB) CreateAPIKey(ctx context.Context, o Origin, in NewAPIKey) (*Create
 	if in.Scope != ScopeRead && in.Scope != ScopeWrite {
 		fields.Add("scope", "Choose read-only or read-write.")
 	}
-	if err := fields.Err(); err != nil {
-		return nil, err
-	}
+	return in, fields.Err()
+}
+
+// createAPIKey is CreateAPIKey's change inside tx, for checked input.
+func createAPIKey(tx *gorm.DB, o Origin, in NewAPIKey) (*CreatedAPIKey, Change, error) {
 	secret := newAPISecret()
 	k := &APIKey{ClientID: RandomHex(12), Name: in.Name, Scope: in.Scope, SecretHash: hashAPISecret(secret),
 		SecretHint: secret[len(secret)-4:], CreatedBy: o.Actor.ID, CreatedAt: Now()}
-	err := db.Apply(ctx, o, func(tx *gorm.DB) (Change, error) {
-		if err := tx.Create(k).Error; err != nil {
-			return Change{}, fmt.Errorf("insert api key: %w", err)
-		}
-		return Change{Action: "api_key.create", Target: k.AuditTarget(), After: map[string]any{
-			"key_name": k.Name, "client_id": k.ClientID, "scope": k.Scope, "secret": "set",
-		}}, nil
-	})
-	if err != nil {
-		return nil, err
+	if err := tx.Create(k).Error; err != nil {
+		return nil, Change{}, fmt.Errorf("insert api key: %w", err)
 	}
-	return &CreatedAPIKey{Key: k, Secret: secret}, nil
+	return &CreatedAPIKey{Key: k, Secret: secret}, Change{Action: "api_key.create", Target: k.AuditTarget(), After: map[string]any{
+		"key_name": k.Name, "client_id": k.ClientID, "scope": k.Scope, "secret": "set",
+	}}, nil
 }
 
 // RevokeAPIKey stops a key from authenticating, at once, audited as

@@ -15,7 +15,7 @@ import (
 
 // ActionGroups are the families of audit actions the log filters by: the
 // part of an action before its dot.
-var ActionGroups = []string{"auth", "team", "user", "item", "api", "audit", "system"}
+var ActionGroups = []string{"auth", "team", "user", "item", "api", "approval", "audit", "system"}
 
 // KnownActions are offered as suggestions in the action filter; any exact
 // action can be typed.
@@ -25,6 +25,7 @@ var KnownActions = []string{
 	"user.create", "user.update", "user.remove", "user.pii_reveal", "user.token_rotate", "user.export",
 	"item.create", "item.reset_login",
 	"audit.export", "audit.checkpoint", "system.seed", ActionKeysResealStart, ActionKeysReseal,
+	ActionApprovalRequest, ActionApprovalApprove, ActionApprovalDeny, ActionApprovalFail,
 }
 
 // KnownTargetTypes are offered as suggestions in the target filter.

@@ -238,6 +238,18 @@ func (db *DB) StartBatch(ctx context.Context, o Origin, r BatchRequest) (*BatchJ
 	if o.Actor.Type != ActorMember {
 		return nil, &Error{Kind: KindForbidden, Message: "Only a team member can start a batch action."}
 	}
+	if r.Action == BatchRemove {
+		// A removal waits for a second admin while approvals are
+		// required; a batch would go round that.
+		settings, err := db.Settings(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if settings.ApprovalsRequired {
+			return nil, &Error{Kind: KindConflict, Message: "Removing users needs a second admin's approval while approvals are required: " +
+				"ask for each removal on the user's page. Nothing was changed."}
+		}
+	}
 	s, err := r.Selection.Normalize()
 	if err != nil {
 		return nil, err

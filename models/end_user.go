@@ -649,21 +649,26 @@ func (db *DB) removeEndUser(tx *gorm.DB, id int64, confirmed func(*EndUser) erro
 func (db *DB) RotateUserToken(ctx context.Context, o Origin, id int64) (string, error) {
 	token := db.NewUserToken()
 	err := db.Apply(ctx, o, func(tx *gorm.DB) (Change, error) {
-		res := tx.Model(&EndUser{}).Where("id = ? AND removed_at IS NULL", id).
-			Updates(map[string]any{"user_token_hash": HashToken(token), "updated_at": Now()})
-		if res.Error != nil {
-			return Change{}, fmt.Errorf("rotate token of end user %d: %w", id, res.Error)
-		}
-		if res.RowsAffected != 1 {
-			return Change{}, notFound("No active end user %d.", id)
-		}
-		return Change{Action: "user.token_rotate", Target: Target{Type: "end_user", ID: strconv.FormatInt(id, 10)},
-			Before: map[string]any{"user_token": "old"}, After: map[string]any{"user_token": "new"}}, nil
+		return rotateUserToken(tx, id, token)
 	})
 	if err != nil {
 		return "", err
 	}
 	return token, nil
+}
+
+// rotateUserToken is RotateUserToken's change inside tx.
+func rotateUserToken(tx *gorm.DB, id int64, token string) (Change, error) {
+	res := tx.Model(&EndUser{}).Where("id = ? AND removed_at IS NULL", id).
+		Updates(map[string]any{"user_token_hash": HashToken(token), "updated_at": Now()})
+	if res.Error != nil {
+		return Change{}, fmt.Errorf("rotate token of end user %d: %w", id, res.Error)
+	}
+	if res.RowsAffected != 1 {
+		return Change{}, notFound("No active end user %d.", id)
+	}
+	return Change{Action: "user.token_rotate", Target: EndUserTarget(id),
+		Before: map[string]any{"user_token": "old"}, After: map[string]any{"user_token": "new"}}, nil
 }
 
 // The sealed personal fields, which the default field policy reveals with

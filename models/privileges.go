@@ -66,6 +66,8 @@ var appPrivileges = map[string]string{
 	"batch_job_targets": "SELECT, INSERT, UPDATE",
 	// Verifications' progress and outcome; the chain itself is only read.
 	"audit_verifications": "SELECT, INSERT, UPDATE",
+	// A request moves from pending to its outcome; none is deleted.
+	"approval_requests": "SELECT, INSERT, UPDATE",
 }
 
 // AppPrivileges returns what GrantApp grants on each of the portal's

@@ -15,6 +15,9 @@ type Settings struct {
 	// MFARequiredForAdmins sends every admin without an authenticator to
 	// set one up at their next sign-in, before anything else.
 	MFARequiredForAdmins bool
+	// Approvals: see approval_settings.go.
+	ApprovalsRequired bool
+	ApprovalExpiry    time.Duration
 }
 
 const settingMFARequiredForAdmins = "mfa_required_for_admins"
@@ -43,7 +46,9 @@ func readSettings(q *gorm.DB) (Settings, error) {
 		if r.Name == settingMFARequiredForAdmins {
 			s.MFARequiredForAdmins, _ = strconv.ParseBool(r.Value)
 		}
+		s.readApprovalSetting(r)
 	}
+	s.defaultApprovals()
 	return s, nil
 }
 
@@ -59,7 +64,8 @@ func (db *DB) UpdateSettings(ctx context.Context, o Origin, next Settings) (chan
 		if err != nil {
 			return Change{}, err
 		}
-		if before == next {
+		// Only this setting is stored here; each other section has its own.
+		if before.MFARequiredForAdmins == next.MFARequiredForAdmins {
 			return Change{}, errNothingToChange
 		}
 		row := setting{Name: settingMFARequiredForAdmins, Value: strconv.FormatBool(next.MFARequiredForAdmins), UpdatedAt: db.now()}
@@ -68,7 +74,7 @@ func (db *DB) UpdateSettings(ctx context.Context, o Origin, next Settings) (chan
 		if err != nil {
 			return Change{}, fmt.Errorf("store settings: %w", err)
 		}
-		return Change{Action: "settings.update", Target: Target{Type: "settings", ID: "portal"},
+		return Change{Action: "settings.update", Target: settingsTarget,
 			Before: before.auditFields(), After: next.auditFields()}, nil
 	})
 	if err == errNothingToChange {
@@ -76,6 +82,9 @@ func (db *DB) UpdateSettings(ctx context.Context, o Origin, next Settings) (chan
 	}
 	return err == nil, err
 }
+
+// settingsTarget names the portal's settings in audit entries.
+var settingsTarget = Target{Type: "settings", ID: "portal"}
 
 // errNothingToChange rolls back an Apply that found nothing to do.
 var errNothingToChange = fmt.Errorf("nothing to change")

@@ -68,33 +68,38 @@ func (db *DB) ChangeMemberRole(ctx context.Context, o Origin, memberID string, r
 		return nil, (FieldErrors{"role": "Choose admin, compliance or auditor."}).Err()
 	}
 	var out *TeamMember
-	err := db.Apply(ctx, o, func(tx *gorm.DB) (Change, error) {
-		m, err := lockMemberForTeamChange(tx, memberID)
-		if err != nil {
-			return Change{}, err
-		}
-		if m.Role == role {
-			return Change{}, &Error{Kind: KindConflict, Message: fmt.Sprintf("%s is already %s. Nothing was changed.", m.EmailAddress, role.Label())}
-		}
-		if role != RoleAdmin {
-			if err := guardLastAdmin(tx, m, "demoted"); err != nil {
-				return Change{}, err
-			}
-		}
-		before := m.Role
-		m.Role, m.UpdatedAt = role, Now()
-		if err := tx.Model(&TeamMember{}).Where("id = ?", m.ID).
-			Updates(map[string]any{"role": m.Role, "updated_at": m.UpdatedAt}).Error; err != nil {
-			return Change{}, fmt.Errorf("change role: %w", err)
-		}
-		out = m
-		return Change{Action: "team.role_change", Target: m.AuditTarget(),
-			Before: map[string]any{"role": before}, After: map[string]any{"role": m.Role}}, nil
+	err := db.Apply(ctx, o, func(tx *gorm.DB) (c Change, err error) {
+		out, c, err = changeMemberRole(tx, memberID, role)
+		return c, err
 	})
 	if err != nil {
 		return nil, err
 	}
 	return out, nil
+}
+
+// changeMemberRole is ChangeMemberRole's change inside tx.
+func changeMemberRole(tx *gorm.DB, memberID string, role Role) (*TeamMember, Change, error) {
+	m, err := lockMemberForTeamChange(tx, memberID)
+	if err != nil {
+		return nil, Change{}, err
+	}
+	if m.Role == role {
+		return nil, Change{}, &Error{Kind: KindConflict, Message: fmt.Sprintf("%s is already %s. Nothing was changed.", m.EmailAddress, role.Label())}
+	}
+	if role != RoleAdmin {
+		if err := guardLastAdmin(tx, m, "demoted"); err != nil {
+			return nil, Change{}, err
+		}
+	}
+	before := m.Role
+	m.Role, m.UpdatedAt = role, Now()
+	if err := tx.Model(&TeamMember{}).Where("id = ?", m.ID).
+		Updates(map[string]any{"role": m.Role, "updated_at": m.UpdatedAt}).Error; err != nil {
+		return nil, Change{}, fmt.Errorf("change role: %w", err)
+	}
+	return m, Change{Action: "team.role_change", Target: m.AuditTarget(),
+		Before: map[string]any{"role": before}, After: map[string]any{"role": m.Role}}, nil
 }
 
 // DeactivateMember deactivates an active member and ends every session of

@@ -34,47 +34,53 @@ func (db *DB) MFAEnrolledAt(ctx context.Context, memberID string) (*time.Time, e
 // turns it off at /account/mfa with a code, and a stolen session must not
 // be able to drop the second factor of the account it is in.
 func (db *DB) ResetMemberMFA(ctx context.Context, o Origin, memberID string) (ended int64, err error) {
-	err = db.Apply(ctx, o, func(tx *gorm.DB) (Change, error) {
-		m, err := lockMember(tx, memberID)
-		if err != nil {
-			return Change{}, err
-		}
-		if o.Actor.Type == ActorMember && o.Actor.ID == m.ID {
-			return Change{}, &Error{Kind: KindForbidden, Message: "You cannot reset your own two-step sign-in here: " +
-				"turn it off or make new recovery codes on your account's two-step sign-in page. Nothing was changed."}
-		}
-		var row MemberMFA
-		err = tx.Where("member_id = ? AND confirmed_at IS NOT NULL", m.ID).Take(&row).Error
-		if errors.Is(err, gorm.ErrRecordNotFound) {
-			return Change{}, &Error{Kind: KindConflict, Message: fmt.Sprintf(
-				"%s does not use two-step sign-in: there is nothing to reset. Nothing was changed.", m.EmailAddress)}
-		}
-		if err != nil {
-			return Change{}, fmt.Errorf("read mfa: %w", err)
-		}
-		var left int64
-		if err := tx.Model(&RecoveryCode{}).Where("member_id = ? AND used_at IS NULL", m.ID).Count(&left).Error; err != nil {
-			return Change{}, fmt.Errorf("count recovery codes: %w", err)
-		}
-		if err := tx.Where("member_id = ?", m.ID).Delete(&RecoveryCode{}).Error; err != nil {
-			return Change{}, fmt.Errorf("drop recovery codes: %w", err)
-		}
-		if err := tx.Where("member_id = ?", m.ID).Delete(&MemberMFA{}).Error; err != nil {
-			return Change{}, fmt.Errorf("drop mfa: %w", err)
-		}
-		// Wrong codes counted against the old authenticator no longer
-		// mean anything.
-		if err := tx.Where("account_key = ?", mfaThrottleKey(m.ID)).Delete(&LoginFailure{}).Error; err != nil {
-			return Change{}, fmt.Errorf("forget wrong codes: %w", err)
-		}
-		r := tx.Where("member_id = ?", m.ID).Delete(&Session{})
-		if r.Error != nil {
-			return Change{}, fmt.Errorf("end sessions: %w", r.Error)
-		}
-		ended = r.RowsAffected
-		return Change{Action: "team.mfa_reset", Target: m.AuditTarget(),
-			Before: map[string]any{"mfa": "on", "recovery_codes_left": left},
-			After:  map[string]any{"mfa": "off", "sessions_ended": ended}}, nil
+	err = db.Apply(ctx, o, func(tx *gorm.DB) (c Change, err error) {
+		ended, c, err = resetMemberMFA(tx, o, memberID)
+		return c, err
 	})
 	return ended, err
+}
+
+// resetMemberMFA is ResetMemberMFA's change inside tx, made by o.
+func resetMemberMFA(tx *gorm.DB, o Origin, memberID string) (ended int64, _ Change, _ error) {
+	m, err := lockMember(tx, memberID)
+	if err != nil {
+		return 0, Change{}, err
+	}
+	if o.Actor.Type == ActorMember && o.Actor.ID == m.ID {
+		return 0, Change{}, &Error{Kind: KindForbidden, Message: "You cannot reset your own two-step sign-in here: " +
+			"turn it off or make new recovery codes on your account's two-step sign-in page. Nothing was changed."}
+	}
+	var row MemberMFA
+	err = tx.Where("member_id = ? AND confirmed_at IS NOT NULL", m.ID).Take(&row).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return 0, Change{}, &Error{Kind: KindConflict, Message: fmt.Sprintf(
+			"%s does not use two-step sign-in: there is nothing to reset. Nothing was changed.", m.EmailAddress)}
+	}
+	if err != nil {
+		return 0, Change{}, fmt.Errorf("read mfa: %w", err)
+	}
+	var left int64
+	if err := tx.Model(&RecoveryCode{}).Where("member_id = ? AND used_at IS NULL", m.ID).Count(&left).Error; err != nil {
+		return 0, Change{}, fmt.Errorf("count recovery codes: %w", err)
+	}
+	if err := tx.Where("member_id = ?", m.ID).Delete(&RecoveryCode{}).Error; err != nil {
+		return 0, Change{}, fmt.Errorf("drop recovery codes: %w", err)
+	}
+	if err := tx.Where("member_id = ?", m.ID).Delete(&MemberMFA{}).Error; err != nil {
+		return 0, Change{}, fmt.Errorf("drop mfa: %w", err)
+	}
+	// Wrong codes counted against the old authenticator no longer
+	// mean anything.
+	if err := tx.Where("account_key = ?", mfaThrottleKey(m.ID)).Delete(&LoginFailure{}).Error; err != nil {
+		return 0, Change{}, fmt.Errorf("forget wrong codes: %w", err)
+	}
+	r := tx.Where("member_id = ?", m.ID).Delete(&Session{})
+	if r.Error != nil {
+		return 0, Change{}, fmt.Errorf("end sessions: %w", r.Error)
+	}
+	ended = r.RowsAffected
+	return ended, Change{Action: "team.mfa_reset", Target: m.AuditTarget(),
+		Before: map[string]any{"mfa": "on", "recovery_codes_left": left},
+		After:  map[string]any{"mfa": "off", "sessions_ended": ended}}, nil
 }

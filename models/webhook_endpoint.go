@@ -343,26 +343,31 @@ func (db *DB) UpdateWebhookEndpoint(ctx context.Context, o Origin, id int64, in 
 // their attempts, audited as webhook.delete.
 func (db *DB) DeleteWebhookEndpoint(ctx context.Context, o Origin, id int64) error {
 	return db.Apply(ctx, o, func(tx *gorm.DB) (Change, error) {
-		var e WebhookEndpoint
-		if err := lockForUpdate(tx).Where("id = ?", id).Take(&e).Error; err != nil {
-			if errors.Is(err, gorm.ErrRecordNotFound) {
-				return Change{}, notFound("No webhook endpoint %d.", id)
-			}
-			return Change{}, err
-		}
-		// Children first: SQLite enforces the cascade only with foreign
-		// keys on, and this must not depend on a pragma.
-		if err := tx.Where("endpoint_id = ?", id).Delete(&WebhookAttempt{}).Error; err != nil {
-			return Change{}, fmt.Errorf("delete attempts of webhook endpoint %d: %w", id, err)
-		}
-		if err := tx.Where("endpoint_id = ?", id).Delete(&WebhookDelivery{}).Error; err != nil {
-			return Change{}, fmt.Errorf("delete deliveries of webhook endpoint %d: %w", id, err)
-		}
-		if err := tx.Delete(&WebhookEndpoint{}, id).Error; err != nil {
-			return Change{}, fmt.Errorf("delete webhook endpoint %d: %w", id, err)
-		}
-		return Change{Action: "webhook.delete", Target: e.AuditTarget(), Before: webhookAudit(&e)}, nil
+		return deleteWebhookEndpoint(tx, id)
 	})
+}
+
+// deleteWebhookEndpoint is DeleteWebhookEndpoint's change inside tx.
+func deleteWebhookEndpoint(tx *gorm.DB, id int64) (Change, error) {
+	var e WebhookEndpoint
+	if err := lockForUpdate(tx).Where("id = ?", id).Take(&e).Error; err != nil {
+		if errors.Is(err, gorm.ErrRecordNotFound) {
+			return Change{}, notFound("No webhook endpoint %d.", id)
+		}
+		return Change{}, err
+	}
+	// Children first: SQLite enforces the cascade only with foreign
+	// keys on, and this must not depend on a pragma.
+	if err := tx.Where("endpoint_id = ?", id).Delete(&WebhookAttempt{}).Error; err != nil {
+		return Change{}, fmt.Errorf("delete attempts of webhook endpoint %d: %w", id, err)
+	}
+	if err := tx.Where("endpoint_id = ?", id).Delete(&WebhookDelivery{}).Error; err != nil {
+		return Change{}, fmt.Errorf("delete deliveries of webhook endpoint %d: %w", id, err)
+	}
+	if err := tx.Delete(&WebhookEndpoint{}, id).Error; err != nil {
+		return Change{}, fmt.Errorf("delete webhook endpoint %d: %w", id, err)
+	}
+	return Change{Action: "webhook.delete", Target: e.AuditTarget(), Before: webhookAudit(&e)}, nil
 }
 
 // WebhookEndpointByID returns one endpoint.

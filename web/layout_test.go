@@ -17,7 +17,7 @@ func TestNavigation_InOrderOfUseWithTheAPIPageForAdmins(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, db *models.DB) {
 		h := webtest.New(t, db)
 		want := map[models.Role][]string{
-			models.RoleAdmin:      {"/", "/users", "/audit", "/team", "/api-keys", "/webhooks", "/settings", "/api"},
+			models.RoleAdmin:      {"/", "/users", "/audit", "/approvals", "/team", "/api-keys", "/webhooks", "/settings", "/api"},
 			models.RoleCompliance: {"/", "/users", "/audit"},
 			models.RoleAuditor:    {"/", "/users", "/audit"},
 		}

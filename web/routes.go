@@ -131,7 +131,7 @@ type Route struct {
 // navOrder is the navigation's order, by how often each screen is used;
 // the route table keeps its routes grouped by area instead. A route with a
 // Nav label must be listed here (Setup refuses the app otherwise).
-var navOrder = []string{"/", "/users", "/audit", "/team", "/api-keys", "/webhooks", "/settings", "/api"}
+var navOrder = []string{"/", "/users", "/audit", "/approvals", "/team", "/api-keys", "/webhooks", "/settings", "/api"}
 
 // routes is the whole route table: every page, partial and form post, with
 // who may use it. Authorization is reviewed here.
@@ -180,6 +180,12 @@ func routes(h *handlers.Handler) []Route {
 		{Method: "GET", Path: "/settings", Access: Admins, Handler: h.SettingsShow, Nav: "Settings"},
 		{Method: "POST", Path: "/settings", Access: Admins, Handler: h.SettingsUpdate},
 		{Method: "POST", Path: "/settings/field-policy", Access: Admins, Handler: h.SettingsFieldPolicyUpdate},
+		{Method: "POST", Path: "/settings/approvals", Access: Admins, Handler: h.SettingsApprovalsUpdate},
+
+		// Four-eyes approvals: admins decide each other's requests.
+		{Method: "GET", Path: "/approvals", Access: Admins, Handler: h.ApprovalList, Nav: "Approvals"},
+		{Method: "POST", Path: "/approvals/:id<int>/approve", Access: Admins, Handler: h.ApprovalApprove},
+		{Method: "POST", Path: "/approvals/:id<int>/deny", Access: Admins, Handler: h.ApprovalDeny},
 
 		{Method: "GET", Path: "/webhooks", Access: Admins, Handler: h.WebhookList, Nav: "Webhooks"},
 		{Method: "GET", Path: "/webhooks/new", Access: Admins, Handler: h.WebhookNew},

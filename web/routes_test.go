@@ -51,6 +51,8 @@ var routeExamples = map[string]string{
 	"/audit/checkpoints/:id<int>":                        "/audit/checkpoints/{checkpoint}",
 	"/batches/:id<int>":                                  "/batches/{batch}",
 	"/batches/:id<int>/cancel":                           "/batches/{batch}/cancel",
+	"/approvals/:id<int>/approve":                        "/approvals/{approval}/approve",
+	"/approvals/:id<int>/deny":                           "/approvals/{approval}/deny",
 }
 
 // teamPlaceholders make the team members a walk's request needs: an
@@ -125,6 +127,9 @@ func examplePath(t *testing.T, h *webtest.Harness, r web.Route) (string, *models
 			t.Fatal(err)
 		}
 		return strings.ReplaceAll(p, "{checkpoint}", strconv.FormatInt(cp.ID, 10)), nil
+	}
+	if strings.Contains(p, "{approval}") {
+		return strings.ReplaceAll(p, "{approval}", strconv.FormatInt(newApprovalRequest(t, h).ID, 10)), nil
 	}
 	if strings.Contains(p, "{batch}") {
 		return strings.ReplaceAll(p, "{batch}", strconv.FormatInt(newBatchJob(t, h).ID, 10)), nil
@@ -369,4 +374,27 @@ func TestRoutes_RoleRestrictedRoutesAre403ForOtherRoles(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, db *models.DB) {
 		walkRoutes(t, newProbeHarness(t, db), probeRoutes())
 	})
+}
+
+// newApprovalRequest is a pending request, by an admin of its own, to
+// remove a fresh end user. Approvals are on only while it is asked, so the
+// rest of the walk finds the actions as they are by default.
+func newApprovalRequest(t *testing.T, h *webtest.Harness) *models.ApprovalRequest {
+	t.Helper()
+	ctx := context.Background()
+	set := func(on bool) {
+		if _, err := h.DB.UpdateApprovalSettings(ctx, system, models.ApprovalSettingsInput{Required: on, ExpiryHours: "72"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	set(true)
+	defer set(false)
+	m, _ := h.Member(t, models.RoleAdmin)
+	u := newEndUser(t, h)
+	r, err := h.DB.RequestApproval(ctx, models.Origin{Actor: m.AsActor()}, models.ApprovalInput{
+		Action: models.ApproveUserRemove, TargetID: strconv.FormatInt(u.ID, 10), Reason: "walk"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
 }

@@ -274,6 +274,7 @@ func TestBrowser_A11yEveryScreenEveryRoleDesktopAndPhone(t *testing.T) {
 				ds.forEach(function (d) { d.open = true; }); return ds.length; })()`))
 		}},
 		{name: "settings", path: "/settings", ready: "settings-form", roles: admins},
+		{name: "approvals", path: "/approvals", ready: "approvals-pending-count", roles: admins},
 		{name: "account", path: "/account", ready: "password-form"},
 		{name: "account sessions", path: "/account/sessions", ready: "sessions"},
 		{name: "account two-step sign-in", path: "/account/mfa", ready: "mfa"},

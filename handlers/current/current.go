@@ -25,6 +25,7 @@ const (
 	clientIPKey
 	csrfKey
 	zoneKey
+	navCountKey
 )
 
 // NavItem is one entry of the navigation, as the route table declares it.
@@ -133,6 +134,24 @@ func Nav(c *fiber.Ctx) []NavItem {
 
 // SetNav records the navigation.
 func SetNav(c *fiber.Ctx, n []NavItem) { c.Locals(navKey, n) }
+
+// NavCounter counts what waits for the member behind a navigation entry;
+// ok is false when it could not count.
+type NavCounter func(path string) (n int64, ok bool)
+
+// NavCount is the count beside a navigation entry, worked out only when
+// a full page draws the navigation; 0 when there is none.
+func NavCount(c *fiber.Ctx, path string) int64 {
+	f, _ := c.Locals(navCountKey).(NavCounter)
+	if f == nil {
+		return 0
+	}
+	n, _ := f(path)
+	return n
+}
+
+// SetNavCounter records how to count what waits behind entries.
+func SetNavCounter(c *fiber.Ctx, f NavCounter) { c.Locals(navCountKey, f) }
 
 // IsHTMX reports whether htmx sent the request and will swap a fragment.
 // A history restore asks for the whole page even though htmx sends it.

@@ -60,7 +60,8 @@ func Meta(c *fiber.Ctx, title string) layout.Meta {
 		m.MemberEmail = member.EmailAddress
 		m.RoleLabel = member.Role.Label()
 		for _, item := range current.Nav(c) {
-			m.Nav = append(m.Nav, layout.NavItem{Label: item.Label, Path: item.Path, Active: isActive(c.Path(), item.Path)})
+			m.Nav = append(m.Nav, layout.NavItem{Label: item.Label, Path: item.Path, Active: isActive(c.Path(), item.Path),
+				Count: current.NavCount(c, item.Path)})
 		}
 		m.Flashes = flashes(c)
 		m.Zone = current.Zone(c)
