@@ -53,5 +53,9 @@ func (h *Handler) settingsView(c *fiber.Ctx) (pages.SettingsView, error) {
 	if err != nil {
 		return pages.SettingsView{}, err
 	}
-	return pages.SettingsView{CSRFToken: current.CSRFToken(c), MFARequiredForAdmins: s.MFARequiredForAdmins, SelfWithoutMFA: !on}, nil
+	sso, err := h.settingsSSOView(c)
+	if err != nil {
+		return pages.SettingsView{}, err
+	}
+	return pages.SettingsView{CSRFToken: current.CSRFToken(c), MFARequiredForAdmins: s.MFARequiredForAdmins, SelfWithoutMFA: !on, SSO: sso}, nil
 }

@@ -66,6 +66,10 @@ var appPrivileges = map[string]string{
 	"batch_job_targets": "SELECT, INSERT, UPDATE",
 	// Verifications' progress and outcome; the chain itself is only read.
 	"audit_verifications": "SELECT, INSERT, UPDATE",
+	// A member's provider accounts are linked, never edited; a pending
+	// OpenID Connect sign-in is deleted when its answer comes or it expires.
+	"oidc_identities": "SELECT, INSERT",
+	"oidc_states":     "SELECT, INSERT, DELETE",
 }
 
 // AppPrivileges returns what GrantApp grants on each of the portal's

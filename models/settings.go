@@ -15,6 +15,8 @@ type Settings struct {
 	// MFARequiredForAdmins sends every admin without an authenticator to
 	// set one up at their next sign-in, before anything else.
 	MFARequiredForAdmins bool
+	// SSO is sign-in through the OpenID Connect provider (sso_settings.go).
+	SSO SSOSettings
 }
 
 const settingMFARequiredForAdmins = "mfa_required_for_admins"
@@ -43,6 +45,9 @@ func readSettings(q *gorm.DB) (Settings, error) {
 		if r.Name == settingMFARequiredForAdmins {
 			s.MFARequiredForAdmins, _ = strconv.ParseBool(r.Value)
 		}
+		if err := s.SSO.readRow(r); err != nil {
+			return Settings{}, err
+		}
 	}
 	return s, nil
 }
@@ -59,7 +64,7 @@ func (db *DB) UpdateSettings(ctx context.Context, o Origin, next Settings) (chan
 		if err != nil {
 			return Change{}, err
 		}
-		if before == next {
+		if before.MFARequiredForAdmins == next.MFARequiredForAdmins {
 			return Change{}, errNothingToChange
 		}
 		row := setting{Name: settingMFARequiredForAdmins, Value: strconv.FormatBool(next.MFARequiredForAdmins), UpdatedAt: db.now()}
