@@ -30,12 +30,13 @@ func (h *Handler) oidcCookieName() string {
 // /login/oidc). The sign-in is recorded by its state, bound to a cookie,
 // and works once, within models.OIDCStateLifetime.
 func (h *Handler) LoginOIDC(c *fiber.Ctx) error {
-	if h.SSO == nil {
-		return fiber.ErrNotFound
-	}
 	next := safeNext(c.Query("next"))
 	if current.Member(c) != nil {
 		return c.Redirect(next, fiber.StatusSeeOther)
+	}
+	if h.SSO == nil {
+		// A bookmark from when a provider was configured.
+		return c.Redirect("/login", fiber.StatusSeeOther)
 	}
 	// A browser that began a sign-in in another tab keeps its value, so
 	// that sign-in still finishes.

@@ -20,8 +20,12 @@ import (
 // models decide who comes in, and the session begins as a password
 // sign-in's does: a new id, a new CSRF binding, auth.login audited.
 func (h *Handler) LoginOIDCCallback(c *fiber.Ctx) error {
+	if current.Member(c) != nil {
+		// Already signed in (another tab finished first): nothing to take.
+		return c.Redirect("/", fiber.StatusSeeOther)
+	}
 	if h.SSO == nil {
-		return fiber.ErrNotFound
+		return c.Redirect("/login", fiber.StatusSeeOther)
 	}
 	ctx, origin := c.UserContext(), current.Origin(c)
 	browser := utils.CopyString(c.Cookies(h.oidcCookieName()))

@@ -453,8 +453,8 @@ func TestOIDC_SSOCannotBeRequiredWithoutAProvider(t *testing.T) {
 		if byTestID(r.Doc, "settings-form").Length() != 1 {
 			t.Fatal("without htmx the 422 is not the whole settings page")
 		}
-		if r := c.Get("/login/oidc"); r.StatusCode != http.StatusNotFound {
-			t.Fatalf("/login/oidc without a provider: %d", r.StatusCode)
+		if r := h.Client(t).Get("/login/oidc"); r.StatusCode != http.StatusSeeOther || r.Header.Get("Location") != "/login" {
+			t.Fatalf("/login/oidc without a provider: %d to %q, want back to the sign-in page", r.StatusCode, r.Header.Get("Location"))
 		}
 		// Others may not change it at all.
 		aud, _ := h.SignIn(t, models.RoleAuditor)
