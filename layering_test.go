@@ -27,6 +27,7 @@ var layers = map[string]int{
 	"batches":  1, // batch actions run in the background
 	"views":    1, // templ: models' types in, HTML out
 	"metrics":  1, // Prometheus metrics: models' events and state in, a scrape out
+	"sso":      1, // OpenID Connect sign-in: discovery, code exchange, ID token checks
 	"handlers": 2, // parse, authorize, call models, pick a view
 	"web":      3, // the app: routes, middleware, sessions
 	"cmd":      4, // the binary and its subcommands
@@ -41,6 +42,9 @@ var forbiddenImports = map[string][]string{
 	// Metrics read the database through models, and never a request's
 	// own values (the web middleware hands them the route pattern).
 	"metrics": {"database/sql", "gorm.io", "github.com/jackc/pgx", "github.com/gofiber/fiber", "github.com/valyala/fasthttp"},
+	// The identity provider's answers are checked here, and judged and
+	// stored by models.
+	"sso": {"database/sql", "gorm.io", "github.com/jackc/pgx", "github.com/gofiber/fiber", "github.com/valyala/fasthttp"},
 	// A handler never builds SQL: models does.
 	"handlers": {"database/sql", "gorm.io", "github.com/jackc/pgx"},
 	// A view never queries and never reads the request: it is given values.

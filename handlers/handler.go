@@ -26,6 +26,7 @@ import (
 
 	"ledgerdesk/mail"
 	"ledgerdesk/models"
+	"ledgerdesk/sso"
 )
 
 // Handler holds what the actions depend on.
@@ -40,6 +41,11 @@ type Handler struct {
 	// PublicURL is the portal's address as people reach it, for links
 	// in emails; empty: the address of the request.
 	PublicURL string
+	// SSO signs members in through the company's identity provider; nil
+	// when none is configured.
+	SSO *sso.Client
+	// SecureCookies marks the cookies handlers set themselves Secure.
+	SecureCookies bool
 
 	// exports counts the exports streaming.
 	exports exportGate

@@ -21,7 +21,11 @@ func (h *Handler) LoginShow(c *fiber.Ctx) error {
 	if current.Member(c) != nil {
 		return c.Redirect(next, fiber.StatusSeeOther)
 	}
-	form := pages.LoginForm{CSRFToken: current.CSRFToken(c), Next: next}
+	oidc, err := h.loginOIDC(c)
+	if err != nil {
+		return err
+	}
+	form := pages.LoginForm{CSRFToken: current.CSRFToken(c), Next: next, OIDC: oidc}
 	switch {
 	case c.Query("signed_out") != "":
 		form.Notice = "You have signed out."
@@ -54,14 +58,20 @@ func (h *Handler) LoginSubmit(c *fiber.Ctx) error {
 		case models.KindUnauthorized:
 		case models.KindThrottled:
 			status = http.StatusTooManyRequests
+		case models.KindForbidden:
+			status = http.StatusForbidden // SSO is required
 		case models.KindBusy:
 			status = http.StatusTooManyRequests
 			c.Set(fiber.HeaderRetryAfter, retryAfterBusy)
 		default:
 			return err
 		}
+		oidc, err := h.loginOIDC(c)
+		if err != nil {
+			return err
+		}
 		return render.Page(c, status, "Sign in", pages.Login(pages.LoginForm{
-			CSRFToken: current.CSRFToken(c), Email: email, Next: next, Error: merr.Message,
+			CSRFToken: current.CSRFToken(c), Email: email, Next: next, Error: merr.Message, OIDC: oidc,
 		}))
 	}
 	if err := h.Sessions.Begin(c, id); err != nil {

@@ -57,6 +57,10 @@ func (h *Handler) settingsView(c *fiber.Ctx) (pages.SettingsView, error) {
 	if err != nil {
 		return pages.SettingsView{}, err
 	}
+	sso, err := h.settingsSSOView(c)
+	if err != nil {
+		return pages.SettingsView{}, err
+	}
 	return pages.SettingsView{CSRFToken: current.CSRFToken(c), MFARequiredForAdmins: s.MFARequiredForAdmins, SelfWithoutMFA: !on,
-		FieldPolicy: policy, Approvals: approvalSettingsView(c, s)}, nil
+		FieldPolicy: policy, Approvals: approvalSettingsView(c, s), SSO: sso}, nil
 }

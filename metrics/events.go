@@ -18,7 +18,8 @@ var _ models.Observer = (*Metrics)(nil)
 var signInOutcomes = map[models.SignInStep][]models.SignInOutcome{
 	models.SignInPassword: {models.SignInSucceeded, models.SignInCodeRequired, models.SignInEnrolRequired,
 		models.SignInWrongPassword, models.SignInUnknownAccount, models.SignInInactive,
-		models.SignInThrottled, models.SignInBusy, models.SignInFailed},
+		models.SignInThrottled, models.SignInBusy, models.SignInSSORequired, models.SignInFailed},
+	models.SignInOIDC: {models.SignInSucceeded, models.SignInRefusedByRules, models.SignInFailed},
 	models.SignInCode: {models.SignInSucceeded, models.SignInWrongCode, models.SignInReplayedCode,
 		models.SignInThrottled, models.SignInFailed},
 }
@@ -48,7 +49,7 @@ func (m *Metrics) registerEvents() {
 	}
 	m.signIns = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "ledgerdesk_signin_attempts_total",
-		Help: "Sign-in steps submitted, by step (password, code) and outcome.",
+		Help: "Sign-in steps submitted, by step (password, code, oidc) and outcome.",
 	}, []string{"step", "outcome"})
 	for step, outcomes := range signInOutcomes {
 		for _, o := range outcomes {

@@ -130,6 +130,18 @@ func (db *DB) SignIn(ctx context.Context, o Origin, email, password string, newS
 		return nil, ErrBadCredentials
 	}
 
+	allowed, breakGlass, err := db.ssoPasswordRule(ctx, &m)
+	if err != nil {
+		return nil, err
+	}
+	if !allowed {
+		if err := db.recordFailedLogin(ctx, o, &m, "sso_required"); err != nil {
+			return nil, err
+		}
+		outcome = SignInSSORequired
+		return nil, ErrSSORequired
+	}
+
 	o.Actor = m.AsActor()
 	stage, err := db.signInStage(ctx, &m)
 	if err != nil {
@@ -150,6 +162,12 @@ func (db *DB) SignIn(ctx context.Context, o Origin, email, password string, newS
 		}
 		if err := tx.Where("account_key = ?", key).Delete(&LoginFailure{}).Error; err != nil {
 			return Change{}, err
+		}
+		if breakGlass {
+			if _, err := appendAudit(tx, o, Change{Action: "auth.break_glass", Target: m.AuditTarget(),
+				After: map[string]any{"method": "password", "sso_required": true}}); err != nil {
+				return Change{}, err
+			}
 		}
 		switch stage {
 		case AwaitingSecondFactor:

@@ -26,6 +26,7 @@ type SignInStep string
 const (
 	SignInPassword SignInStep = "password" // email and password
 	SignInCode     SignInStep = "code"     // the second factor
+	SignInOIDC     SignInStep = "oidc"     // the identity provider's answer
 )
 
 // SignInOutcome is how a sign-in step ended.
@@ -43,6 +44,8 @@ const (
 	SignInThrottled      SignInOutcome = "throttled"          // too many failures for the account or the address
 	SignInBusy           SignInOutcome = "busy"               // no password-hashing slot in time
 	SignInFailed         SignInOutcome = "error"              // the check itself failed (database, request ended)
+	SignInSSORequired    SignInOutcome = "sso_required"       // the password was right, but only the break-glass admin may use one
+	SignInRefusedByRules SignInOutcome = "refused"            // the provider vouched for someone Ledgerdesk turns down
 )
 
 // AttemptOutcome is what one webhook attempt led to.

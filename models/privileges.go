@@ -68,6 +68,10 @@ var appPrivileges = map[string]string{
 	"audit_verifications": "SELECT, INSERT, UPDATE",
 	// A request moves from pending to its outcome; none is deleted.
 	"approval_requests": "SELECT, INSERT, UPDATE",
+	// A member's provider accounts are linked, never edited; a pending
+	// OpenID Connect sign-in is deleted when its answer comes or it expires.
+	"oidc_identities": "SELECT, INSERT",
+	"oidc_states":     "SELECT, INSERT, DELETE",
 }
 
 // AppPrivileges returns what GrantApp grants on each of the portal's

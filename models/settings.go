@@ -18,6 +18,8 @@ type Settings struct {
 	// Approvals: see approval_settings.go.
 	ApprovalsRequired bool
 	ApprovalExpiry    time.Duration
+	// SSO is sign-in through the OpenID Connect provider (sso_settings.go).
+	SSO SSOSettings
 }
 
 const settingMFARequiredForAdmins = "mfa_required_for_admins"
@@ -47,6 +49,9 @@ func readSettings(q *gorm.DB) (Settings, error) {
 			s.MFARequiredForAdmins, _ = strconv.ParseBool(r.Value)
 		}
 		s.readApprovalSetting(r)
+		if err := s.SSO.readRow(r); err != nil {
+			return Settings{}, err
+		}
 	}
 	s.defaultApprovals()
 	return s, nil

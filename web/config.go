@@ -13,6 +13,7 @@ import (
 	"ledgerdesk/mail"
 	"ledgerdesk/metrics"
 	"ledgerdesk/models"
+	"ledgerdesk/sso"
 	"ledgerdesk/webhooks"
 )
 
@@ -55,6 +56,9 @@ type Config struct {
 	// one end user's own user_token, a minute (0: 1,200; negative: no
 	// limit).
 	APIRequestsPerMinute int
+	// SSO signs members in through the company's OpenID Connect provider;
+	// nil: passwords only.
+	SSO *sso.Client
 	// Metrics counts requests and rate limits; nil: nothing is counted.
 	// They are served on a listener of their own, never by this app.
 	Metrics *metrics.Metrics

@@ -146,6 +146,10 @@ func routes(h *handlers.Handler) []Route {
 		{Method: "GET", Path: "/login/mfa", Access: SecondFactor, Handler: h.LoginMFAShow},
 		{Method: "POST", Path: "/login/mfa", Access: SecondFactor, Handler: h.LoginMFASubmit, ChecksCredentials: true},
 		{Method: "POST", Path: "/logout", Access: AnySession, Handler: h.Logout},
+		// Sign-in through the identity provider: both write a row for an
+		// anonymous visitor, and the callback checks a credential.
+		{Method: "GET", Path: "/login/oidc", Access: Public, Handler: h.LoginOIDC, ChecksCredentials: true},
+		{Method: "GET", Path: "/login/oidc/callback", Access: Public, Handler: h.LoginOIDCCallback, ChecksCredentials: true},
 
 		{Method: "GET", Path: "/", Access: Members, Handler: h.Home, Nav: "Overview"},
 
@@ -186,6 +190,7 @@ func routes(h *handlers.Handler) []Route {
 		{Method: "GET", Path: "/approvals", Access: Admins, Handler: h.ApprovalList, Nav: "Approvals"},
 		{Method: "POST", Path: "/approvals/:id<int>/approve", Access: Admins, Handler: h.ApprovalApprove},
 		{Method: "POST", Path: "/approvals/:id<int>/deny", Access: Admins, Handler: h.ApprovalDeny},
+		{Method: "POST", Path: "/settings/sso", Access: Admins, Handler: h.SettingsSSOUpdate},
 
 		{Method: "GET", Path: "/webhooks", Access: Admins, Handler: h.WebhookList, Nav: "Webhooks"},
 		{Method: "GET", Path: "/webhooks/new", Access: Admins, Handler: h.WebhookNew},

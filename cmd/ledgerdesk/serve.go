@@ -20,6 +20,7 @@ import (
 	"ledgerdesk/models"
 	"ledgerdesk/models/demo"
 	"ledgerdesk/models/querytrace"
+	"ledgerdesk/sso"
 	"ledgerdesk/web"
 	"ledgerdesk/webhooks"
 )
@@ -58,7 +59,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	smtpCA := s.String("smtp-ca-file", "LEDGERDESK_SMTP_CA_FILE", "",
 		"PEM `file` of the authorities that sign the SMTP server's certificate, instead of the system's", nil)
 	publicURL := s.String("public-url", "LEDGERDESK_PUBLIC_URL", "",
-		"the portal's `URL` in links sent by email, e.g. https://ledgerdesk.example.com; empty: the address each request came to", checkPublicURL)
+		"the portal's `URL` in links sent by email and in the identity provider's redirect URL, e.g. https://ledgerdesk.example.com; empty: the address each request came to", checkPublicURL)
+	var oidc oidcOptions
+	oidc.register(s)
 	credentialRate := s.IntEnv("credential-attempts-per-minute", "LEDGERDESK_CREDENTIAL_ATTEMPTS_PER_MINUTE", 20, 1, 1_000_000,
 		"sign-in, two-step code and password forms one client address may send a minute, refused before any is checked")
 	apiRate := s.IntEnv("api-requests-per-minute", "LEDGERDESK_API_REQUESTS_PER_MINUTE", 1200, 0, 1_000_000_000,
@@ -87,6 +90,11 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	var mailer *mail.SMTP
 	s.check(func() (problem string) {
 		mailer, problem = mailerFrom(s, smtpURL, *mailFrom, *smtpCA)
+		return problem
+	})
+	var ssoClient *sso.Client
+	s.check(func() (problem string) {
+		ssoClient, problem = oidc.client(s, *publicURL)
 		return problem
 	})
 	var cert *tls.Certificate
@@ -182,6 +190,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		WebhookGuard:                guard,
 		Mailer:                      sender(mailer),
 		PublicURL:                   *publicURL,
+		SSO:                         ssoClient,
 		Metrics:                     portalMetrics,
 	}, db)
 	if err != nil {
