@@ -40,6 +40,10 @@ type Handler struct {
 	// PublicURL is the portal's address as people reach it, for links
 	// in emails; empty: the address of the request.
 	PublicURL string
+	// Passkeys is the portal as passkeys know it, from PublicURL; nil
+	// when passkeys are off, and PasskeysOff says why.
+	Passkeys    *models.RelyingParty
+	PasskeysOff string
 
 	// exports counts the exports streaming.
 	exports exportGate

@@ -21,7 +21,7 @@ func (h *Handler) LoginShow(c *fiber.Ctx) error {
 	if current.Member(c) != nil {
 		return c.Redirect(next, fiber.StatusSeeOther)
 	}
-	form := pages.LoginForm{CSRFToken: current.CSRFToken(c), Next: next}
+	form := pages.LoginForm{CSRFToken: current.CSRFToken(c), Next: next, Passkeys: h.Passkeys != nil}
 	switch {
 	case c.Query("signed_out") != "":
 		form.Notice = "You have signed out."
@@ -61,7 +61,7 @@ func (h *Handler) LoginSubmit(c *fiber.Ctx) error {
 			return err
 		}
 		return render.Page(c, status, "Sign in", pages.Login(pages.LoginForm{
-			CSRFToken: current.CSRFToken(c), Email: email, Next: next, Error: merr.Message,
+			CSRFToken: current.CSRFToken(c), Email: email, Next: next, Error: merr.Message, Passkeys: h.Passkeys != nil,
 		}))
 	}
 	if err := h.Sessions.Begin(c, id); err != nil {

@@ -66,6 +66,13 @@ var appPrivileges = map[string]string{
 	"batch_job_targets": "SELECT, INSERT, UPDATE",
 	// Verifications' progress and outcome; the chain itself is only read.
 	"audit_verifications": "SELECT, INSERT, UPDATE",
+
+	// Passkeys: a member's handle stays; their passkeys are
+	// registered, used (counter, last use) and removed; a
+	// ceremony is stored when begun and deleted when answered or stale.
+	"passkey_handles":    "SELECT, INSERT",
+	"member_passkeys":    "SELECT, INSERT, UPDATE, DELETE",
+	"passkey_ceremonies": "SELECT, INSERT, DELETE",
 }
 
 // AppPrivileges returns what GrantApp grants on each of the portal's

@@ -38,6 +38,11 @@ func setup(cfg Config, db *models.DB, routes func(*handlers.Handler) []Route) (*
 	limits := models.SessionLimits{Idle: cfg.IdleTimeout, Absolute: cfg.AbsoluteTimeout}
 	sessions := &session.Manager{Store: session.NewStore(db, cfg.SessionKey, cfg.SecureCookies, limits)}
 	h := &handlers.Handler{DB: db, Sessions: sessions, Logger: cfg.Logger, Webhooks: cfg.WebhookGuard, Mailer: cfg.Mailer, PublicURL: cfg.PublicURL}
+	if rp, err := models.NewRelyingParty(cfg.PublicURL); err == nil {
+		h.Passkeys = rp
+	} else {
+		h.PasskeysOff = err.Error()
+	}
 	csrf, err := newCSRFGuard(cfg, sessions)
 	if err != nil {
 		return nil, err

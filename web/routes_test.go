@@ -35,6 +35,7 @@ var routeExamples = map[string]string{
 	"/webhooks/:id<int>/deliveries":                      "/webhooks/{webhook}/deliveries",
 	"/webhooks/:id<int>/deliveries/:delivery<int>/retry": "/webhooks/{webhook}/deliveries/{delivery}/retry",
 	"/account/sessions/:session/end":                     "/account/sessions/{session}/end",
+	"/account/passkeys/:id<int>/remove":                  "/account/passkeys/1/remove",
 	"/team/:id<len(24)>":                                 "/team/{member}",
 	"/team/:id<len(24)>/role":                            "/team/{member}/role",
 	"/team/:id<len(24)>/deactivate":                      "/team/{member}/deactivate",

@@ -288,7 +288,8 @@ func seedDemoData(ctx context.Context, db *models.DB) (*demo.Result, error) {
 	return &res, nil
 }
 
-// purgeExpired clears dead sessions and sign-in failures.
+// purgeExpired clears dead sessions, sign-in failures and passkey
+// requests nobody answered.
 func purgeExpired(ctx context.Context, db *models.DB, limits models.SessionLimits, log *slog.Logger) {
 	t := time.NewTicker(10 * time.Minute)
 	defer t.Stop()
@@ -299,6 +300,9 @@ func purgeExpired(ctx context.Context, db *models.DB, limits models.SessionLimit
 		case <-t.C:
 			if _, err := db.PurgeExpired(ctx, limits); err != nil {
 				log.Warn("purge expired sessions", "error", err.Error())
+			}
+			if err := db.PurgePasskeyCeremonies(ctx); err != nil {
+				log.Warn("purge passkey ceremonies", "error", err.Error())
 			}
 		}
 	}
