@@ -31,9 +31,9 @@ func (h *Handler) AccountTimeZone(c *fiber.Ctx) error {
 			return render.Fragment(c, http.StatusUnprocessableEntity, pages.TimeZoneFormView(form))
 		}
 		v, err := h.accountView(c)
-	if err != nil {
-		return err
-	}
+		if err != nil {
+			return err
+		}
 		v.TimeZone = form
 		return render.Page(c, http.StatusUnprocessableEntity, "Your account", pages.Account(v))
 	}

@@ -341,4 +341,3 @@ func TestLoginPasskey_OptionsAreLimitedPerAddress(t *testing.T) {
 	}
 	wantStatus(t, postJSON(c, "/login/passkey/options", nil), http.StatusTooManyRequests)
 }
-

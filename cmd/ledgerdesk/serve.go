@@ -58,7 +58,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	smtpCA := s.String("smtp-ca-file", "LEDGERDESK_SMTP_CA_FILE", "",
 		"PEM `file` of the authorities that sign the SMTP server's certificate, instead of the system's", nil)
 	publicURL := s.String("public-url", "LEDGERDESK_PUBLIC_URL", "",
-		"the portal's `URL` in links sent by email, e.g. https://ledgerdesk.example.com; empty: the address each request came to", checkPublicURL)
+		"the portal's `URL` as people reach it: links sent by email, and the name passkeys are bound to (its host), e.g. https://ledgerdesk.example.com; empty: the address each request came to, and no passkeys", checkPublicURL)
 	credentialRate := s.IntEnv("credential-attempts-per-minute", "LEDGERDESK_CREDENTIAL_ATTEMPTS_PER_MINUTE", 20, 1, 1_000_000,
 		"sign-in, two-step code and password forms one client address may send a minute, refused before any is checked")
 	apiRate := s.IntEnv("api-requests-per-minute", "LEDGERDESK_API_REQUESTS_PER_MINUTE", 1200, 0, 1_000_000_000,

@@ -114,6 +114,18 @@
     if (box) { box.textContent = ""; box.classList.add("hidden"); }
   }
 
+  // go opens url; on the same page (only the #fragment differs) it loads
+  // the page again, so the new state shows.
+  function go(url) {
+    var u = new URL(url, window.location.href);
+    if (u.pathname === window.location.pathname && u.search === window.location.search) {
+      window.location.hash = u.hash;
+      window.location.reload();
+    } else {
+      window.location.assign(u.href);
+    }
+  }
+
   var noWebAuthn = "This browser cannot use passkeys. Use another browser, or sign in another way.";
 
   // Adding a passkey: name and password first, then the authenticator.
@@ -131,7 +143,7 @@
     }).then(function (cred) {
       return post("/account/passkeys", credentialJSON(cred));
     }).then(function (done) {
-      window.location.assign(done.redirect || "/account");
+      go(done.redirect || "/account");
     }).catch(function (err) {
       button.disabled = false;
       var fields = (err && err.fields) || {}, first = null;
@@ -164,7 +176,7 @@
     }).then(function (cred) {
       return post(url + (next ? "?next=" + encodeURIComponent(next) : ""), credentialJSON(cred));
     }).then(function (done) {
-      window.location.assign(done.redirect || "/");
+      go(done.redirect || "/");
     }).catch(function (err) {
       button.disabled = false;
       showError(box, explain(err));
