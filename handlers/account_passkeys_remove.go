@@ -26,6 +26,12 @@ func (h *Handler) AccountPasskeyRemove(c *fiber.Ctx) error {
 		current.AddFlash(c, "Passkey removed.")
 		return c.Redirect("/account#passkeys", fiber.StatusSeeOther)
 	}
+	if errors.Is(err, models.ErrPasskeyGone) {
+		// As ending a session that ended: the same answer whether it was
+		// the member's and went meanwhile or never was theirs.
+		current.AddFlash(c, "That passkey was removed already.")
+		return c.Redirect("/account#passkeys", fiber.StatusSeeOther)
+	}
 	var merr *models.Error
 	if !errors.As(err, &merr) {
 		return err

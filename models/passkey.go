@@ -95,7 +95,7 @@ func PasskeyBindingOfVisitor(visitor string) string { return HashToken("passkey:
 // the member needs: which check of the signature failed is for the log
 // of the audit entry, not the page.
 var (
-	errNoCeremony = &Error{Kind: KindConflict,
+	errNoCeremony = &Error{Kind: KindInvalid,
 		Message: "That passkey request is no longer waiting (it was answered already, or took too long). Try again."}
 	errPasskeyRefused = &Error{Kind: KindUnauthorized,
 		Message: "That passkey was not accepted. Try again, or use another way to sign in."}
@@ -407,6 +407,10 @@ func (db *DB) FinishPasskeyRegistration(ctx context.Context, rp *RelyingParty, o
 	return &row, nil
 }
 
+// ErrPasskeyGone answers the removal of a passkey the member does not
+// have (removed already, in another tab): there is nothing left to do.
+var ErrPasskeyGone = notFound("That passkey was removed already.")
+
 // RemovePasskey removes one of the member's passkeys after their password
 // proves it is them, audited as auth.passkey_remove. An admin's last
 // second factor stays while the portal requires one of admins.
@@ -414,7 +418,7 @@ func (db *DB) RemovePasskey(ctx context.Context, o Origin, m *TeamMember, id int
 	var row Passkey
 	err := db.gorm.WithContext(ctx).Where("id = ? AND member_id = ?", id, m.ID).Take(&row).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
-		return notFound("You have no such passkey.")
+		return ErrPasskeyGone
 	}
 	if err != nil {
 		return fmt.Errorf("read passkey: %w", err)
@@ -437,7 +441,7 @@ func (db *DB) RemovePasskey(ctx context.Context, o Origin, m *TeamMember, id int
 			return Change{}, fmt.Errorf("remove passkey: %w", r.Error)
 		}
 		if r.RowsAffected != 1 {
-			return Change{}, notFound("That passkey was removed already.")
+			return Change{}, ErrPasskeyGone
 		}
 		if err := tx.Where("account_key = ?", failuresKey).Delete(&LoginFailure{}).Error; err != nil {
 			return Change{}, fmt.Errorf("forget wrong passwords: %w", err)

@@ -109,7 +109,7 @@ func TestPasskey_RegisteredThenAskedAfterThePasswordAndSpentOnce(t *testing.T) {
 		again := passwordGiven(t, db, m)
 		err = db.CompletePasskeySecondFactor(ctx, rp, memberOrigin(m), m, binding, answer,
 			models.Promotion{From: again.IDHash, To: newSessionRow()})
-		wantKind(t, err, models.KindConflict, "a replayed answer")
+		wantKind(t, err, models.KindInvalid, "a replayed answer")
 		// Nor does it answer a fresh challenge: the signature covers the old.
 		if _, err := db.BeginPasskeySecondFactor(ctx, rp, m, models.PasskeyBindingOfSession(again.IDHash)); err != nil {
 			t.Fatal(err)
@@ -211,7 +211,7 @@ func TestPasskey_PasswordlessSignInNeedsAnActiveMember(t *testing.T) {
 		options, _ = db.BeginPasskeySignIn(ctx, rp, visitor)
 		_, err = db.PasskeySignIn(ctx, rp, anonymousFrom("192.0.2.8"), models.PasskeyBindingOfVisitor("another browser"),
 			key.Assert(t, options), newSessionRow())
-		wantKind(t, err, models.KindConflict, "another browser's answer")
+		wantKind(t, err, models.KindInvalid, "another browser's answer")
 	})
 }
 
@@ -356,7 +356,7 @@ func TestPasskey_RegistrationChecksNameAndPasswordFirst(t *testing.T) {
 		}
 		// A finish with no ceremony, or with garbage, writes no passkey.
 		_, err = db.FinishPasskeyRegistration(ctx, rp, memberOrigin(m), m, "b", []byte(`{}`))
-		wantKind(t, err, models.KindConflict, "no ceremony")
+		wantKind(t, err, models.KindInvalid, "no ceremony")
 		if _, err := db.BeginPasskeyRegistration(ctx, rp, memberOrigin(m), m, "Key", models.MFASetupProof{Password: testPassword}, "b"); err != nil {
 			t.Fatal(err)
 		}

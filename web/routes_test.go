@@ -360,7 +360,8 @@ func walkRoutes(t *testing.T, h *webtest.Harness, table []web.Route) {
 
 func TestRoutes_EveryRouteAnswersEachRoleAsItsAccessSays(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, db *models.DB) {
-		h := webtest.New(t, db)
+		// With a public URL, so the passkey routes are on.
+		h := passkeyHarness(t, db)
 		walkRoutes(t, h, web.Routes())
 		walkAPIKeys(t, h, web.Routes())
 	})
