@@ -46,7 +46,12 @@ func (h *Handler) mfaView(c *fiber.Ctx) (pages.MFAView, error) {
 			if err != nil {
 				return pages.MFAView{}, err
 			}
-			v.MustKeep = s.MFARequiredForAdmins
+			// A passkey keeps the admin's second factor without the app.
+			keys, err := h.DB.HasPasskeys(c.UserContext(), m.ID)
+			if err != nil {
+				return pages.MFAView{}, err
+			}
+			v.MustKeep = s.MFARequiredForAdmins && !keys
 		}
 	}
 	if status.Setup != nil {

@@ -41,7 +41,10 @@ func (h *Handler) passwordFormResponse(c *fiber.Ctx, status int, form pages.Pass
 	if current.IsHTMX(c) {
 		return render.Fragment(c, status, pages.PasswordFormView(form))
 	}
-	v := accountView(c)
+	v, err := h.accountView(c)
+	if err != nil {
+		return err
+	}
 	v.Password = form
 	return render.Page(c, status, "Your account", pages.Account(v))
 }

@@ -30,7 +30,10 @@ func (h *Handler) AccountTimeZone(c *fiber.Ctx) error {
 		if current.IsHTMX(c) {
 			return render.Fragment(c, http.StatusUnprocessableEntity, pages.TimeZoneFormView(form))
 		}
-		v := accountView(c)
+		v, err := h.accountView(c)
+		if err != nil {
+			return err
+		}
 		v.TimeZone = form
 		return render.Page(c, http.StatusUnprocessableEntity, "Your account", pages.Account(v))
 	}

@@ -46,6 +46,10 @@ type Handler struct {
 	SSO *sso.Client
 	// SecureCookies marks the cookies handlers set themselves Secure.
 	SecureCookies bool
+	// Passkeys is the portal as passkeys know it, from PublicURL; nil
+	// when passkeys are off, and PasskeysOff says why.
+	Passkeys    *models.RelyingParty
+	PasskeysOff string
 
 	// exports counts the exports streaming.
 	exports exportGate

@@ -25,7 +25,7 @@ func (h *Handler) LoginShow(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	form := pages.LoginForm{CSRFToken: current.CSRFToken(c), Next: next, OIDC: oidc}
+	form := pages.LoginForm{CSRFToken: current.CSRFToken(c), Next: next, OIDC: oidc, Passkeys: h.Passkeys != nil}
 	switch {
 	case c.Query("signed_out") != "":
 		form.Notice = "You have signed out."
@@ -71,7 +71,7 @@ func (h *Handler) LoginSubmit(c *fiber.Ctx) error {
 			return err
 		}
 		return render.Page(c, status, "Sign in", pages.Login(pages.LoginForm{
-			CSRFToken: current.CSRFToken(c), Email: email, Next: next, Error: merr.Message, OIDC: oidc,
+			CSRFToken: current.CSRFToken(c), Email: email, Next: next, Error: merr.Message, OIDC: oidc, Passkeys: h.Passkeys != nil,
 		}))
 	}
 	if err := h.Sessions.Begin(c, id); err != nil {

@@ -15,9 +15,13 @@ import (
 // LoginMFAShow asks a sign-in waiting for its second factor for the code
 // (GET /login/mfa). The route table lets only such sessions here.
 func (h *Handler) LoginMFAShow(c *fiber.Ctx) error {
-	return render.Page(c, http.StatusOK, "Two-step sign-in", pages.LoginMFA(pages.LoginMFAForm{
+	f, err := h.withPasskeyFactor(c, pages.LoginMFAForm{
 		CSRFToken: current.CSRFToken(c), Email: current.Member(c).EmailAddress, Next: safeNext(c.Query("next")),
-	}))
+	})
+	if err != nil {
+		return err
+	}
+	return render.Page(c, http.StatusOK, "Two-step sign-in", pages.LoginMFA(f))
 }
 
 // LoginMFASubmit takes the code, from the app or a recovery code, and
@@ -51,9 +55,13 @@ func (h *Handler) LoginMFASubmit(c *fiber.Ctx) error {
 	default:
 		return err
 	}
-	return render.Page(c, status, "Two-step sign-in", pages.LoginMFA(pages.LoginMFAForm{
+	f, ferr := h.withPasskeyFactor(c, pages.LoginMFAForm{
 		CSRFToken: current.CSRFToken(c), Email: m.EmailAddress, Next: next, Error: fieldOr(merr, "code"),
-	}))
+	})
+	if ferr != nil {
+		return ferr
+	}
+	return render.Page(c, status, "Two-step sign-in", pages.LoginMFA(f))
 }
 
 // beginPromoted sets the cookie of the session that replaced the request's

@@ -144,6 +144,7 @@ const (
 	seenRole       = "role"
 	seenStatus     = "status"
 	seenMFA        = "two-step sign-in"
+	seenPasskeys   = "passkeys"
 	seenURL        = "URL"
 	seenEvents     = "events"
 	seenEnabled    = "enabled"
@@ -206,14 +207,22 @@ var approvalKinds = map[string]approvalKind{
 			} else if !errors.Is(err, gorm.ErrRecordNotFound) {
 				return "", nil, fmt.Errorf("read mfa: %w", err)
 			}
-			return m.EmailAddress, map[string]string{seenStatus: string(m.Status), seenMFA: mfa}, nil
+			seen := map[string]string{seenStatus: string(m.Status), seenMFA: mfa}
+			var passkeys int64
+			if err := tx.Model(&Passkey{}).Where("member_id = ?", m.ID).Count(&passkeys).Error; err != nil {
+				return "", nil, fmt.Errorf("count passkeys: %w", err)
+			}
+			if passkeys > 0 {
+				seen[seenPasskeys] = strconv.FormatInt(passkeys, 10)
+			}
+			return m.EmailAddress, seen, nil
 		},
 		allowed: func(seen map[string]string, requester Origin, id string) error {
 			if requester.Actor.ID == id {
 				return &Error{Kind: KindForbidden, Message: "You cannot reset your own two-step sign-in here: " +
 					"turn it off or make new recovery codes on your account's two-step sign-in page. Nothing was asked."}
 			}
-			if seen[seenMFA] == "off" {
+			if seen[seenMFA] == "off" && seen[seenPasskeys] == "" {
 				return &Error{Kind: KindConflict, Message: "This member does not use two-step sign-in: there is nothing to reset."}
 			}
 			return nil

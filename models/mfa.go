@@ -319,8 +319,15 @@ func (db *DB) DisableMFA(ctx context.Context, o Origin, m *TeamMember, code stri
 		if err != nil {
 			return err
 		}
+		// A passkey left keeps the admin's second factor.
 		if s.MFARequiredForAdmins {
-			return ErrMFARequired
+			keys, err := db.HasPasskeys(ctx, m.ID)
+			if err != nil {
+				return err
+			}
+			if !keys {
+				return ErrMFARequired
+			}
 		}
 	}
 	use, err := db.checkSecondFactor(ctx, o, m, code, "disable")

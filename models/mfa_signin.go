@@ -31,6 +31,13 @@ func (db *DB) signInStage(ctx context.Context, m *TeamMember) (SignInStage, erro
 	if err != nil {
 		return SignedIn, err
 	}
+	if !on {
+		// A passkey is a second factor too: its member signs in with it
+		// after the password, or with it alone.
+		if on, err = db.HasPasskeys(ctx, m.ID); err != nil {
+			return SignedIn, err
+		}
+	}
 	if on {
 		return AwaitingSecondFactor, nil
 	}

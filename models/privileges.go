@@ -72,6 +72,13 @@ var appPrivileges = map[string]string{
 	// OpenID Connect sign-in is deleted when its answer comes or it expires.
 	"oidc_identities": "SELECT, INSERT",
 	"oidc_states":     "SELECT, INSERT, DELETE",
+
+	// Passkeys: a member's handle stays; their passkeys are
+	// registered, used (counter, last use) and removed; a
+	// ceremony is stored when begun and deleted when answered or stale.
+	"passkey_handles":    "SELECT, INSERT",
+	"member_passkeys":    "SELECT, INSERT, UPDATE, DELETE",
+	"passkey_ceremonies": "SELECT, INSERT, DELETE",
 }
 
 // AppPrivileges returns what GrantApp grants on each of the portal's

@@ -16,7 +16,7 @@ import (
 	"github.com/andybalholm/brotli"
 )
 
-//go:embed css/app.css js/htmx.min.js js/app.js favicon.svg
+//go:embed css/app.css js/htmx.min.js js/app.js js/passkeys.js favicon.svg
 var Files embed.FS
 
 // Asset is one embedded file, its content hash and its compressed forms.

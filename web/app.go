@@ -39,6 +39,11 @@ func setup(cfg Config, db *models.DB, routes func(*handlers.Handler) []Route) (*
 	sessions := &session.Manager{Store: session.NewStore(db, cfg.SessionKey, cfg.SecureCookies, limits)}
 	h := &handlers.Handler{DB: db, Sessions: sessions, Logger: cfg.Logger, Webhooks: cfg.WebhookGuard, Mailer: cfg.Mailer, PublicURL: cfg.PublicURL,
 		SSO: cfg.SSO, SecureCookies: cfg.SecureCookies}
+	if rp, err := models.NewRelyingParty(cfg.PublicURL); err == nil {
+		h.Passkeys = rp
+	} else {
+		h.PasskeysOff = err.Error()
+	}
 	csrf, err := newCSRFGuard(cfg, sessions)
 	if err != nil {
 		return nil, err

@@ -103,6 +103,7 @@ func (g *csrfGuard) handler(c *fiber.Ctx) error {
 		g.setVisitorCookie(c, visitor)
 	}
 	current.SetCSRFTokenFunc(c, func() string { return maskToken(g.tokenFor(c, visitor)) })
+	current.SetVisitor(c, visitor)
 
 	if !isSafeMethod(c.Method()) {
 		if err := g.checkOrigin(c); err != nil {

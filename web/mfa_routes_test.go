@@ -104,7 +104,7 @@ func walkAtStage(t *testing.T, h *webtest.Harness, m *models.TeamMember, passwor
 
 func TestRoutes_ASessionWaitingForItsCodeReachesOnlyTheCodeStep(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, db *models.DB) {
-		h := webtest.New(t, db)
+		h := passkeyHarness(t, db)
 		clock := newMFAClock(h)
 		for _, role := range models.Roles {
 			m, pw := h.Member(t, role)

@@ -145,6 +145,10 @@ func routes(h *handlers.Handler) []Route {
 		{Method: "POST", Path: "/login", Access: Public, Handler: h.LoginSubmit, ChecksCredentials: true},
 		{Method: "GET", Path: "/login/mfa", Access: SecondFactor, Handler: h.LoginMFAShow},
 		{Method: "POST", Path: "/login/mfa", Access: SecondFactor, Handler: h.LoginMFASubmit, ChecksCredentials: true},
+		{Method: "POST", Path: "/login/passkey/options", Access: Public, Handler: h.LoginPasskeyOptions, ChecksCredentials: true},
+		{Method: "POST", Path: "/login/passkey", Access: Public, Handler: h.LoginPasskey, ChecksCredentials: true},
+		{Method: "POST", Path: "/login/mfa/passkey/options", Access: SecondFactor, Handler: h.LoginMFAPasskeyOptions, ChecksCredentials: true},
+		{Method: "POST", Path: "/login/mfa/passkey", Access: SecondFactor, Handler: h.LoginMFAPasskey, ChecksCredentials: true},
 		{Method: "POST", Path: "/logout", Access: AnySession, Handler: h.Logout},
 		// Sign-in through the identity provider: both write a row for an
 		// anonymous visitor, and the callback checks a credential.
@@ -240,6 +244,9 @@ func routes(h *handlers.Handler) []Route {
 		{Method: "GET", Path: "/account/sessions", Access: Members, Handler: h.AccountSessions},
 		{Method: "POST", Path: "/account/sessions/end-others", Access: Members, Handler: h.AccountSessionsEndOthers},
 		{Method: "POST", Path: "/account/sessions/:session/end", Access: Members, Handler: h.AccountSessionEnd},
+		{Method: "POST", Path: "/account/passkeys/options", Access: Members, Handler: h.AccountPasskeyOptions, ChecksCredentials: true},
+		{Method: "POST", Path: "/account/passkeys", Access: Members, Handler: h.AccountPasskeyRegister, ChecksCredentials: true},
+		{Method: "POST", Path: "/account/passkeys/:id<int>/remove", Access: Members, Handler: h.AccountPasskeyRemove, ChecksCredentials: true},
 
 		{Method: "GET", Path: "/team", Access: Admins, Handler: h.TeamList, Nav: "Team"},
 		{Method: "GET", Path: "/team/invite", Access: Admins, Handler: h.TeamInviteForm},

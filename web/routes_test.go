@@ -35,6 +35,7 @@ var routeExamples = map[string]string{
 	"/webhooks/:id<int>/deliveries":                      "/webhooks/{webhook}/deliveries",
 	"/webhooks/:id<int>/deliveries/:delivery<int>/retry": "/webhooks/{webhook}/deliveries/{delivery}/retry",
 	"/account/sessions/:session/end":                     "/account/sessions/{session}/end",
+	"/account/passkeys/:id<int>/remove":                  "/account/passkeys/1/remove",
 	"/team/:id<len(24)>":                                 "/team/{member}",
 	"/team/:id<len(24)>/role":                            "/team/{member}/role",
 	"/team/:id<len(24)>/deactivate":                      "/team/{member}/deactivate",
@@ -364,7 +365,8 @@ func walkRoutes(t *testing.T, h *webtest.Harness, table []web.Route) {
 
 func TestRoutes_EveryRouteAnswersEachRoleAsItsAccessSays(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, db *models.DB) {
-		h := webtest.New(t, db)
+		// With a public URL, so the passkey routes are on.
+		h := passkeyHarness(t, db)
 		walkRoutes(t, h, web.Routes())
 		walkAPIKeys(t, h, web.Routes())
 	})

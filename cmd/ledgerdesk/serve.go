@@ -59,7 +59,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	smtpCA := s.String("smtp-ca-file", "LEDGERDESK_SMTP_CA_FILE", "",
 		"PEM `file` of the authorities that sign the SMTP server's certificate, instead of the system's", nil)
 	publicURL := s.String("public-url", "LEDGERDESK_PUBLIC_URL", "",
-		"the portal's `URL` in links sent by email and in the identity provider's redirect URL, e.g. https://ledgerdesk.example.com; empty: the address each request came to", checkPublicURL)
+		"the portal's `URL` as people reach it: links sent by email, the identity provider's redirect URL, and the name passkeys are bound to (its host), e.g. https://ledgerdesk.example.com; empty: the address each request came to, and no passkeys", checkPublicURL)
 	var oidc oidcOptions
 	oidc.register(s)
 	credentialRate := s.IntEnv("credential-attempts-per-minute", "LEDGERDESK_CREDENTIAL_ATTEMPTS_PER_MINUTE", 20, 1, 1_000_000,
@@ -307,7 +307,8 @@ func seedDemoData(ctx context.Context, db *models.DB) (*demo.Result, error) {
 	return &res, nil
 }
 
-// purgeExpired clears dead sessions and sign-in failures.
+// purgeExpired clears dead sessions, sign-in failures and passkey
+// requests nobody answered.
 func purgeExpired(ctx context.Context, db *models.DB, limits models.SessionLimits, log *slog.Logger) {
 	t := time.NewTicker(10 * time.Minute)
 	defer t.Stop()
@@ -318,6 +319,9 @@ func purgeExpired(ctx context.Context, db *models.DB, limits models.SessionLimit
 		case <-t.C:
 			if _, err := db.PurgeExpired(ctx, limits); err != nil {
 				log.Warn("purge expired sessions", "error", err.Error())
+			}
+			if err := db.PurgePasskeyCeremonies(ctx); err != nil {
+				log.Warn("purge passkey ceremonies", "error", err.Error())
 			}
 		}
 	}

@@ -26,6 +26,7 @@ const (
 	csrfKey
 	zoneKey
 	navCountKey
+	visitorKey
 )
 
 // NavItem is one entry of the navigation, as the route table declares it.
@@ -125,6 +126,16 @@ func CSRFToken(c *fiber.Ctx) string {
 
 // SetCSRFTokenFunc records how to work out the request's CSRF token.
 func SetCSRFTokenFunc(c *fiber.Ctx, f func() string) { c.Locals(csrfKey, f) }
+
+// Visitor is the random value that stands for a browser not signed in
+// (its pre-sign-in cookie, as the CSRF guard checked it), or "".
+func Visitor(c *fiber.Ctx) string {
+	v, _ := c.Locals(visitorKey).(string)
+	return v
+}
+
+// SetVisitor records the browser's pre-sign-in value.
+func SetVisitor(c *fiber.Ctx, v string) { c.Locals(visitorKey, v) }
 
 // Nav is the navigation for the signed-in member's role.
 func Nav(c *fiber.Ctx) []NavItem {
