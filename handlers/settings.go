@@ -3,6 +3,7 @@ package handlers
 import (
 	"net/http"
 
+	"github.com/a-h/templ"
 	"github.com/gofiber/fiber/v2"
 
 	"ledgerdesk/handlers/current"
@@ -28,20 +29,11 @@ func (h *Handler) SettingsUpdate(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	done := "Nothing changed."
-	if changed {
-		done = "Settings saved."
-	}
-	if !current.IsHTMX(c) {
-		current.AddFlash(c, done)
-		return c.Redirect("/settings", fiber.StatusSeeOther)
-	}
-	v, err := h.settingsView(c)
-	if err != nil {
-		return err
-	}
-	v.Done = done
-	return render.Fragment(c, http.StatusOK, pages.SettingsForm(v))
+	return settingsSaved(c, changed, "Settings saved.", func(done string) (templ.Component, error) {
+		v, err := h.settingsView(c)
+		v.Done = done
+		return pages.SettingsForm(v), err
+	})
 }
 
 func (h *Handler) settingsView(c *fiber.Ctx) (pages.SettingsView, error) {

@@ -2,14 +2,13 @@ package handlers
 
 import (
 	"errors"
-	"net/http"
 	"strconv"
 
+	"github.com/a-h/templ"
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/utils"
 
 	"ledgerdesk/handlers/current"
-	"ledgerdesk/handlers/render"
 	"ledgerdesk/models"
 	"ledgerdesk/views/pages"
 )
@@ -25,35 +24,17 @@ func (h *Handler) SettingsApprovalsUpdate(c *fiber.Ctx) error {
 	if errors.As(err, &merr) && len(merr.Fields) > 0 {
 		form := pages.SettingsApprovalsView{CSRFToken: current.CSRFToken(c), Required: in.Required,
 			ExpiryHours: in.ExpiryHours, Errors: merr.Fields}
-		if current.IsHTMX(c) {
-			return render.Fragment(c, http.StatusUnprocessableEntity, pages.SettingsApprovalsForm(form))
-		}
-		v, err := h.settingsView(c)
-		if err != nil {
-			return err
-		}
-		v.Approvals = form
-		stayOn(c, "/settings")
-		return render.Page(c, http.StatusUnprocessableEntity, "Settings", pages.Settings(v))
+		return h.settingsRefused(c, pages.SettingsApprovalsForm(form), func(page *pages.SettingsView) { page.Approvals = form })
 	}
 	if err != nil {
 		return err
 	}
-	done := "Nothing changed."
-	if changed {
-		done = "Approval settings saved."
-	}
-	if !current.IsHTMX(c) {
-		current.AddFlash(c, done)
-		return c.Redirect("/settings", fiber.StatusSeeOther)
-	}
-	s, err := h.DB.Settings(c.UserContext())
-	if err != nil {
-		return err
-	}
-	form := approvalSettingsView(c, s)
-	form.Done = done
-	return render.Fragment(c, http.StatusOK, pages.SettingsApprovalsForm(form))
+	return settingsSaved(c, changed, "Approval settings saved.", func(done string) (templ.Component, error) {
+		s, err := h.DB.Settings(c.UserContext())
+		form := approvalSettingsView(c, s)
+		form.Done = done
+		return pages.SettingsApprovalsForm(form), err
+	})
 }
 
 // approvalSettingsView is the approvals section as stored.

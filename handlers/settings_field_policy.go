@@ -2,12 +2,11 @@ package handlers
 
 import (
 	"errors"
-	"net/http"
 
+	"github.com/a-h/templ"
 	"github.com/gofiber/fiber/v2"
 
 	"ledgerdesk/handlers/current"
-	"ledgerdesk/handlers/render"
 	"ledgerdesk/models"
 	"ledgerdesk/views/pages"
 )
@@ -36,29 +35,14 @@ func (h *Handler) SettingsFieldPolicyUpdate(c *fiber.Ctx) error {
 	switch {
 	case errors.As(err, &merr) && len(merr.Fields) > 0:
 		v.Errors, v.Message = merr.Fields, merr.Message
-		stayOn(c, "/settings")
-		if current.IsHTMX(c) {
-			return render.Fragment(c, http.StatusUnprocessableEntity, pages.SettingsFieldPolicy(v))
-		}
-		sv, err := h.settingsView(c)
-		if err != nil {
-			return err
-		}
-		sv.FieldPolicy = v
-		return render.Page(c, http.StatusUnprocessableEntity, "Settings", pages.Settings(sv))
+		return h.settingsRefused(c, pages.SettingsFieldPolicy(v), func(page *pages.SettingsView) { page.FieldPolicy = v })
 	case err != nil:
 		return err
 	}
-	done := "Nothing changed."
-	if changed {
-		done = "Field policy saved. It applies from the next request on."
-	}
-	if !current.IsHTMX(c) {
-		current.AddFlash(c, done)
-		return c.Redirect("/settings", fiber.StatusSeeOther)
-	}
-	v.Done = done
-	return render.Fragment(c, http.StatusOK, pages.SettingsFieldPolicy(v))
+	return settingsSaved(c, changed, "Field policy saved. It applies from the next request on.", func(done string) (templ.Component, error) {
+		v.Done = done
+		return pages.SettingsFieldPolicy(v), nil
+	})
 }
 
 // fieldPolicyView is the settings page's field policy grid as stored.

@@ -2,12 +2,11 @@ package handlers
 
 import (
 	"errors"
-	"net/http"
 
+	"github.com/a-h/templ"
 	"github.com/gofiber/fiber/v2"
 
 	"ledgerdesk/handlers/current"
-	"ledgerdesk/handlers/render"
 	"ledgerdesk/models"
 	"ledgerdesk/views/pages"
 )
@@ -37,33 +36,16 @@ func (h *Handler) SettingsSSOUpdate(c *fiber.Ctx) error {
 		// their text; the form shows them escaped).
 		v.Required, v.BreakGlass, v.Domains, v.RoleMap = form.Required, form.BreakGlass, form.Domains, form.RoleMap
 		v.Errors = merr.Fields
-		if current.IsHTMX(c) {
-			return render.Fragment(c, http.StatusUnprocessableEntity, pages.SettingsSSOForm(v))
-		}
-		page, perr := h.settingsView(c)
-		if perr != nil {
-			return perr
-		}
-		page.SSO = v
-		return render.Page(c, http.StatusUnprocessableEntity, "Settings", pages.Settings(page))
+		return h.settingsRefused(c, pages.SettingsSSOForm(v), func(page *pages.SettingsView) { page.SSO = v })
 	}
 	if err != nil {
 		return err
 	}
-	done := "Nothing changed."
-	if changed {
-		done = "SSO settings saved."
-	}
-	if !current.IsHTMX(c) {
-		current.AddFlash(c, done)
-		return c.Redirect("/settings", fiber.StatusSeeOther)
-	}
-	v, err := h.settingsSSOView(c)
-	if err != nil {
-		return err
-	}
-	v.Done = done
-	return render.Fragment(c, http.StatusOK, pages.SettingsSSOForm(v))
+	return settingsSaved(c, changed, "SSO settings saved.", func(done string) (templ.Component, error) {
+		v, err := h.settingsSSOView(c)
+		v.Done = done
+		return pages.SettingsSSOForm(v), err
+	})
 }
 
 // settingsSSOView is the SSO section as stored.
