@@ -40,6 +40,10 @@ type Handler struct {
 	// PublicURL is the portal's address as people reach it, for links
 	// in emails; empty: the address of the request.
 	PublicURL string
+	// SkipDataAccessLog leaves out the access entries of page views and
+	// searches, for `ledgerdesk bench` to measure what they cost; no flag
+	// or variable sets it.
+	SkipDataAccessLog bool
 
 	// exports counts the exports streaming.
 	exports exportGate

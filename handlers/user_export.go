@@ -67,19 +67,29 @@ func (h *Handler) UserExport(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	f, upTo, err := h.DB.RecordUserExport(c.UserContext(), current.Origin(c), in, format)
+	x, err := h.DB.RecordUserExport(c.UserContext(), current.Origin(c), in, format, userExportFields())
 	if err != nil {
 		release()
 		return err
 	}
-	name := fmt.Sprintf("ledgerdesk-users-%s.%s", upTo.Format("20060102T150405Z"), format)
+	name := fmt.Sprintf("ledgerdesk-users-%s.%s", x.UpTo.Format("20060102T150405Z"), format)
 	h.streamExport(c, "users", name, format, userExportColumns, release, func(ctx context.Context, s *exportStream) error {
-		return h.DB.EachEndUser(ctx, f, upTo, func(u *models.EndUser) error {
+		return h.DB.EachExportedUser(ctx, x, func(u *models.EndUser) error {
 			line := newUserExportLine(u)
 			return s.write(line.csvRecord, line)
 		})
 	})
 	return nil
+}
+
+// userExportFields are the personal fields every exported row carries, as
+// the export's access entry records them; ssn_on_file says only whether
+// an SSN is held, so the SSN counts as masked.
+func userExportFields() models.AccessFields {
+	return models.AccessFields{
+		Clear:  []string{models.FieldFirstName, models.FieldLastName, models.FieldEmails, models.FieldPhoneNumbers, "primary_address"},
+		Masked: []string{"ssn"},
+	}
 }
 
 func newUserExportLine(u *models.EndUser) userExportLine {

@@ -14,52 +14,57 @@ import (
 )
 
 // UserShow is a user's detail page (GET /users/:id): ids, the identity
-// with SSN and date of birth masked, items with health, and history.
+// with SSN and date of birth masked, items with health, history, and who
+// accessed the user's data. Every view is recorded (pii.view) before the
+// page is sent.
 func (h *Handler) UserShow(c *fiber.Ctx) error {
 	id, err := endUserID(c)
 	if err != nil {
 		return err
 	}
+	v := &pages.UserShowView{
+		Clock:     models.HealthClock{Now: models.Now()},
+		CSRFToken: current.CSRFToken(c), Zone: current.Location(c),
+	}
+	role, origin := current.Member(c).Role, current.Origin(c)
+	v.CanEdit, v.CanReveal = role.CanManageUsers(), role.CanRevealPII()
 	// The user, their items and their history are independent reads of
-	// one id: side by side, the page waits for the slowest only. For an
-	// unknown id the other two find nothing and are dropped.
-	var u *models.EndUser
-	var items []models.Item
-	var history []pages.HistoryEntry
+	// one id: side by side, the page waits for the slowest only. The
+	// access entry needs only the user, so it commits while the other
+	// reads run; the data access list is read after it, so it shows this
+	// view too. For an unknown id the other reads find nothing and are
+	// dropped.
 	g, ctx := errgroup.WithContext(c.UserContext())
-	g.Go(func() (err error) {
-		u, err = h.DB.EndUserByID(ctx, id)
+	g.Go(func() error {
+		u, err := h.DB.EndUserByID(ctx, id)
+		if err != nil {
+			return err
+		}
+		ident, err := h.DB.Identity(u)
+		if err != nil {
+			return err
+		}
+		v.User, v.Identity = u, maskIdentity(ident)
+		if !h.SkipDataAccessLog {
+			err = h.DB.RecordDataAccess(ctx, origin, models.DataAccess{Action: models.ActionPIIView,
+				Users: []int64{u.ID}, Fields: v.Identity.AccessFields()})
+			if err != nil {
+				return err
+			}
+		}
+		v.Access, err = h.dataAccess(ctx, id, "", v.Zone)
 		return err
 	})
 	g.Go(func() (err error) {
-		items, err = h.DB.ItemsOfUser(ctx, id)
+		v.Items, err = h.DB.ItemsOfUser(ctx, id)
 		return err
 	})
 	g.Go(func() (err error) {
-		history, err = h.history(ctx, models.EndUserTarget(id))
+		v.History, err = h.history(ctx, models.EndUserTarget(id))
 		return err
 	})
 	if err := g.Wait(); err != nil {
 		return err
 	}
-	v, err := h.userView(c, u, items, history)
-	if err != nil {
-		return err
-	}
-	return render.Page(c, http.StatusOK, "User "+strconv.FormatInt(u.ID, 10), pages.UserShow(*v))
-}
-
-// userView is the detail page's view of a user, their items and history.
-func (h *Handler) userView(c *fiber.Ctx, u *models.EndUser, items []models.Item, history []pages.HistoryEntry) (*pages.UserShowView, error) {
-	ident, err := h.DB.Identity(u)
-	if err != nil {
-		return nil, err
-	}
-	role := current.Member(c).Role
-	return &pages.UserShowView{
-		User: u, Identity: maskIdentity(ident), Items: items, History: history,
-		Clock:   models.HealthClock{Now: models.Now()},
-		CanEdit: role.CanManageUsers(), CanReveal: role.CanRevealPII(),
-		CSRFToken: current.CSRFToken(c), Zone: current.Location(c),
-	}, nil
+	return render.Page(c, http.StatusOK, "User "+strconv.FormatInt(v.User.ID, 10), pages.UserShow(*v))
 }

@@ -716,7 +716,7 @@ func (db *DB) RevealPII(ctx context.Context, o Origin, id int64, field, reason s
 			return Change{}, notFound("This user has no %s on record.", strings.ReplaceAll(field, "_", " "))
 		}
 		return Change{Action: ActionPIIReveal, Target: u.AuditTarget(), Reason: reason,
-			After: map[string]any{"field": field}}, nil
+			After: map[string]any{"field": field}, Subjects: []int64{u.ID}}, nil
 	})
 	if err != nil {
 		return "", err

@@ -37,7 +37,8 @@ func setup(cfg Config, db *models.DB, routes func(*handlers.Handler) []Route) (*
 	}
 	limits := models.SessionLimits{Idle: cfg.IdleTimeout, Absolute: cfg.AbsoluteTimeout}
 	sessions := &session.Manager{Store: session.NewStore(db, cfg.SessionKey, cfg.SecureCookies, limits)}
-	h := &handlers.Handler{DB: db, Sessions: sessions, Logger: cfg.Logger, Webhooks: cfg.WebhookGuard, Mailer: cfg.Mailer, PublicURL: cfg.PublicURL}
+	h := &handlers.Handler{DB: db, Sessions: sessions, Logger: cfg.Logger, Webhooks: cfg.WebhookGuard, Mailer: cfg.Mailer, PublicURL: cfg.PublicURL,
+		SkipDataAccessLog: cfg.SkipDataAccessLog}
 	csrf, err := newCSRFGuard(cfg, sessions)
 	if err != nil {
 		return nil, err

@@ -55,6 +55,10 @@ type Config struct {
 	// one end user's own user_token, a minute (0: 1,200; negative: no
 	// limit).
 	APIRequestsPerMinute int
+	// SkipDataAccessLog leaves out the access entries of user pages and
+	// searches. Only `ledgerdesk bench` sets it, to measure the page with
+	// and without them in one run; no flag or variable does.
+	SkipDataAccessLog bool
 	// Metrics counts requests and rate limits; nil: nothing is counted.
 	// They are served on a listener of their own, never by this app.
 	Metrics *metrics.Metrics
