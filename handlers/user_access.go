@@ -30,7 +30,7 @@ func (h *Handler) UserAccess(c *fiber.Ctx) error {
 		return err
 	}
 	if current.IsHTMX(c) {
-		return render.Fragment(c, http.StatusOK, pages.UserDataAccess(v))
+		return render.Fragment(c, http.StatusOK, pages.UserDataAccess(v, false))
 	}
 	return render.Page(c, http.StatusOK, "Data access of user "+strconv.FormatInt(u.ID, 10), pages.UserDataAccessPage(v))
 }

@@ -288,3 +288,30 @@ func TestDataAccess_AuditLogFiltersAndExportsTheAccessesOfOneUser(t *testing.T) 
 		}
 	})
 }
+
+func TestDataAccess_AnHTMXRevealShowsInTheListAtOnce(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, db *models.DB) {
+		h := webtest.New(t, db)
+		u := createUser(t, db, sampleIdentity()).User
+		c, _ := h.SignIn(t, models.RoleCompliance)
+		wantStatus(t, c.Get(userPath(u.ID)), http.StatusOK)
+		reason := "Support ticket 4711: identity check"
+		r := c.Post(userPath(u.ID, "/reveal"), url.Values{"field": {"date_of_birth"}, "reason": {reason}}, htmxTo("reveal-date_of_birth")...)
+		wantStatus(t, r, http.StatusOK)
+		oob := r.Doc.Find(`#user-data-access[hx-swap-oob]`)
+		if oob.Length() != 1 {
+			t.Fatalf("no out-of-band Data access list:\n%s", r.Body)
+		}
+		var surfaces []string
+		oob.Find(`[data-testid="data-access-surface"]`).Each(func(_ int, s *goquery.Selection) { surfaces = append(surfaces, text(s)) })
+		if !slices.Equal(surfaces, []string{"Reveal", "User page"}) {
+			t.Fatalf("data access rows %v", surfaces)
+		}
+		if got := text(oob.Find(`[data-testid="data-access-fields"]`).First()); got != "date_of_birth" {
+			t.Errorf("the reveal's fields %q", got)
+		}
+		if got := text(oob.Find(`[data-testid="data-access-reason"]`).First()); got != reason {
+			t.Errorf("the reveal's reason %q", got)
+		}
+	})
+}

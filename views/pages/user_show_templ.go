@@ -566,7 +566,7 @@ func UserShow(v UserShowView) templ.Component {
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		templ_7745c5c3_Err = UserDataAccess(v.Access).Render(ctx, templ_7745c5c3_Buffer)
+		templ_7745c5c3_Err = UserDataAccess(v.Access, false).Render(ctx, templ_7745c5c3_Buffer)
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
