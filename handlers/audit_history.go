@@ -30,10 +30,8 @@ func (h *Handler) auditHistory(ctx context.Context, f models.AuditFilter) ([]pag
 const historyLimit = 50
 
 // history lists the audit entries about a record, naming the members and
-// API keys who acted. Views and searches are left to the page's own
-// data access list: they would crowd the changes out.
+// API keys who acted. Views and searches name no target id (the page's
+// data access list finds them), so they do not crowd the changes out.
 func (h *Handler) history(ctx context.Context, t models.Target) ([]pages.HistoryEntry, error) {
-	f := models.FilterForTarget(t)
-	f.HideAccess = true
-	return h.auditHistory(ctx, f)
+	return h.auditHistory(ctx, models.FilterForTarget(t))
 }

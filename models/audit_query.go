@@ -50,9 +50,6 @@ type AuditFilter struct {
 	// Accessed is an end user's id: the access entries about them
 	// (data_access.go), whatever their target.
 	Accessed string
-	// HideAccess leaves the access entries out: a record's history of
-	// changes. It is not part of the URL.
-	HideAccess bool
 }
 
 // AuditFilterInput is a filter as typed into the form.
@@ -269,9 +266,6 @@ func (db *DB) auditScope(ctx context.Context, f AuditFilter) (*auditScope, error
 			return nil, FieldErrors{"accessed": "Enter an end user's id (a number)."}.Err()
 		}
 		s.add("seq IN (SELECT seq FROM pii_access WHERE end_user_id = ?)", id)
-	}
-	if f.HideAccess {
-		s.add(db.Dialect.actionGroup()+" <> ?", "pii")
 	}
 	return s, nil
 }

@@ -113,13 +113,16 @@ func (db *DB) RecordDataAccess(ctx context.Context, o Origin, a DataAccess) erro
 		return nil
 	}
 	after := a.Fields.value()
+	// The target names no user: the index finds an access by its users,
+	// and a user's history and target lookups, read on every page, stay
+	// with the changes however often the page is opened.
 	target := Target{Type: "end_user"}
 	switch a.Action {
 	case ActionPIIView:
 		if len(users) != 1 {
 			return fmt.Errorf("record data access: a view is of one user, not %d", len(users))
 		}
-		target.ID = fmt.Sprint(users[0])
+		after["user"] = users[0]
 	case ActionPIISearch:
 		if a.Searched != SearchEmail && a.Searched != SearchPhone {
 			return fmt.Errorf("record data access: unknown search kind %q", a.Searched)

@@ -183,7 +183,7 @@ func ensureUsers(ctx context.Context, db *models.DB, n int, stdout io.Writer) er
 	}
 	// As autovacuum would after a bulk load: statistics for the planner and
 	// a visibility map, so index-only scans need not visit the table.
-	for _, table := range []string{"end_users", "items"} {
+	for _, table := range []string{"end_users", "items", "pii_access"} {
 		if err := db.Gorm().Exec("VACUUM (ANALYZE) " + table).Error; err != nil {
 			return err
 		}
