@@ -30,7 +30,8 @@ func (h *Handler) auditHistory(ctx context.Context, access models.FieldAccess, f
 const historyLimit = 50
 
 // history lists the audit entries about a record, naming the members and
-// API keys who acted.
+// API keys who acted. Views and searches name no target id (the page's
+// data access list finds them), so they do not crowd the changes out.
 func (h *Handler) history(ctx context.Context, access models.FieldAccess, t models.Target) ([]pages.HistoryEntry, error) {
 	return h.auditHistory(ctx, access, models.FilterForTarget(t))
 }

@@ -20,7 +20,8 @@ import (
 func auditFilterInput(get func(key string, def ...string) string) models.AuditFilterInput {
 	v := func(k string) string { return utils.CopyString(get(k)) }
 	return models.AuditFilterInput{Actor: v("actor"), Action: v("action"), TargetType: v("target_type"),
-		TargetID: v("target_id"), From: v("from"), To: v("to"), RequestID: v("request_id"), IP: v("ip")}
+		TargetID: v("target_id"), From: v("from"), To: v("to"), RequestID: v("request_id"), IP: v("ip"),
+		Accessed: v("accessed")}
 }
 
 // AuditList is the audit log (GET /audit): newest first, filtered by the

@@ -99,7 +99,7 @@ func FuzzUserForm(f *testing.F) {
 }
 
 // auditFilterFields are the audit filter's fields.
-var auditFilterFields = []string{"actor", "action", "target_type", "target_id", "from", "to", "request_id", "ip"}
+var auditFilterFields = []string{"actor", "action", "target_type", "target_id", "from", "to", "request_id", "ip", "accessed"}
 
 // FuzzListFilters reads a query string as the users, team and audit lists
 // do. It must not panic; a filter they take reaches the database only as
@@ -147,9 +147,9 @@ func FuzzListFilters(f *testing.F) {
 				named(err, auditFilterFields)
 				return
 			}
-			for _, v := range []string{af.Actor, af.Action, af.TargetType, af.TargetID, af.RequestID, af.IP} {
+			for _, v := range []string{af.Actor, af.Action, af.TargetType, af.TargetID, af.RequestID, af.IP, af.Accessed} {
 				if !text.Line(200).Valid(v) || v != strings.TrimSpace(v) {
-					t.Fatalf("audit filter %+q taken", af)
+					t.Fatalf("audit filter value %+q taken", v)
 				}
 			}
 		})

@@ -50,6 +50,10 @@ type Handler struct {
 	// when passkeys are off, and PasskeysOff says why.
 	Passkeys    *models.RelyingParty
 	PasskeysOff string
+	// SkipDataAccessLog leaves out the access entries of page views and
+	// searches, for `ledgerdesk bench` to measure what they cost; no flag
+	// or variable sets it.
+	SkipDataAccessLog bool
 
 	// exports counts the exports streaming.
 	exports exportGate

@@ -71,19 +71,48 @@ func (h *Handler) UserExport(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	f, upTo, err := h.DB.RecordUserExport(c.UserContext(), current.Origin(c), in, format)
+	x, err := h.DB.RecordUserExport(c.UserContext(), current.Origin(c), in, format, userExportFields(access))
 	if err != nil {
 		release()
 		return err
 	}
-	name := fmt.Sprintf("ledgerdesk-users-%s.%s", upTo.Format("20060102T150405Z"), format)
+	name := fmt.Sprintf("ledgerdesk-users-%s.%s", x.UpTo.Format("20060102T150405Z"), format)
 	h.streamExport(c, "users", name, format, userExportColumns, release, func(ctx context.Context, s *exportStream) error {
-		return h.DB.EachEndUser(ctx, f, upTo, func(u *models.EndUser) error {
+		return h.DB.EachExportedUser(ctx, x, func(u *models.EndUser) error {
 			line := newUserExportLine(access, u)
 			return s.write(line.csvRecord, line)
 		})
 	})
 	return nil
+}
+
+// userExportFields are the personal fields every exported row carries as
+// the member's field access shows them, as the export's access entry
+// records them: in clear when visible, masked when masked or revealable,
+// left out when hidden; ssn_on_file says only whether an SSN is held, so
+// the SSN counts as masked.
+func userExportFields(access models.FieldAccess) models.AccessFields {
+	var f models.AccessFields
+	for _, c := range []struct {
+		field models.PersonalField
+		names []string
+	}{
+		{models.PolicyNames, []string{models.FieldFirstName, models.FieldLastName}},
+		{models.PolicyEmails, []string{models.FieldEmails}},
+		{models.PolicyPhones, []string{models.FieldPhoneNumbers}},
+		{models.PolicyAddress, []string{"primary_address"}},
+	} {
+		switch access.State(c.field) {
+		case models.FieldVisible:
+			f.Clear = append(f.Clear, c.names...)
+		case models.FieldMasked, models.FieldReveal:
+			f.Masked = append(f.Masked, c.names...)
+		}
+	}
+	if access.State(models.PolicySSN) != models.FieldHidden {
+		f.Masked = append(f.Masked, "ssn")
+	}
+	return f
 }
 
 // newUserExportLine is one user as the member's field access shows them:

@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"net/url"
@@ -47,6 +48,9 @@ func (h *Handler) UserList(c *fiber.Ctx) error {
 	case err != nil:
 		return err
 	default:
+		if err := h.recordSearch(ctx, c, req.Filter.Search, page, v); err != nil {
+			return err
+		}
 		q := userListQuery(req)
 		v.Page, v.NextURL, v.PrevURL = page, pageURL("/users", q, page.Next), pageURL("/users", q, page.Prev)
 	}
@@ -70,4 +74,22 @@ func userListQuery(req models.UserPageRequest) url.Values {
 	setUnlessDefault(q, "created_from", req.Filter.CreatedFrom, "")
 	setUnlessDefault(q, "limit", strconv.Itoa(req.Limit), strconv.Itoa(models.PageSizes[0]))
 	return q
+}
+
+// recordSearch writes the pii.search entry of a search by an email or a
+// phone number that shows rows: the users shown, the kind of term and the
+// fields the rows show, never the term, which is itself personal data
+// and would stay in the append-only log after the person is erased. A
+// search by name or id and a plain list record nothing.
+func (h *Handler) recordSearch(ctx context.Context, c *fiber.Ctx, term string, page *models.UserPage, v pages.UserListView) error {
+	kind := models.PersonalSearch(term)
+	if kind == "" || len(page.Users) == 0 || h.SkipDataAccessLog {
+		return nil
+	}
+	ids := make([]int64, len(page.Users))
+	for i, u := range page.Users {
+		ids[i] = u.ID
+	}
+	return h.DB.RecordDataAccess(ctx, current.Origin(c), models.DataAccess{Action: models.ActionPIISearch,
+		Users: ids, Fields: v.AccessFields(), Searched: kind})
 }

@@ -11,7 +11,8 @@ import (
 
 // userPageOOB is what an action on a user's page (reset login, rotate
 // token, reveal) sends out of band beside its own answer: the History
-// with the action's entry and the "Updated" time, read after the commit.
+// with the action's entry, the "Updated" time and the Data access list
+// (a reveal is an access), read after the commit.
 func (h *Handler) userPageOOB(c *fiber.Ctx, id int64) (templ.Component, error) {
 	u, err := h.DB.EndUserByID(c.UserContext(), id)
 	if err != nil {
@@ -26,5 +27,10 @@ func (h *Handler) userPageOOB(c *fiber.Ctx, id int64) (templ.Component, error) {
 		return nil, err
 	}
 	zone := current.Location(c)
-	return templ.Join(pages.UserHistory(u, history, zone, true), pages.UserUpdated(u, zone, true)), nil
+	accessed, err := h.dataAccess(c.UserContext(), access, id, "", zone)
+	if err != nil {
+		return nil, err
+	}
+	return templ.Join(pages.UserHistory(u, history, zone, true), pages.UserUpdated(u, zone, true),
+		pages.UserDataAccess(accessed, true)), nil
 }

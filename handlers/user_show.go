@@ -14,8 +14,9 @@ import (
 )
 
 // UserShow is a user's detail page (GET /users/:id): ids, the identity
-// as the field policy shows it to the member, items with health, and
-// history.
+// as the field policy shows it to the member, items with health, history,
+// and who accessed the user's data. Every view is recorded (pii.view),
+// with the fields it showed, before the page is sent.
 func (h *Handler) UserShow(c *fiber.Ctx) error {
 	id, err := endUserID(c)
 	if err != nil {
@@ -26,58 +27,58 @@ func (h *Handler) UserShow(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	v := &pages.UserShowView{
+		Clock:     models.HealthClock{Now: models.Now()},
+		CanEdit:   current.Member(c).Role.CanManageUsers(),
+		CSRFToken: current.CSRFToken(c), Zone: current.Location(c),
+	}
+	origin := current.Origin(c)
 	// The user, their items and their history are independent reads of
-	// one id: side by side, the page waits for the slowest only. For an
-	// unknown id the other two find nothing and are dropped.
-	var u *models.EndUser
-	var items []models.Item
-	var history []pages.HistoryEntry
-	g, ctx := errgroup.WithContext(models.ReplicaReads(c.UserContext()))
-	g.Go(func() (err error) {
-		u, err = h.DB.EndUserByID(ctx, id)
+	// one id: side by side, the page waits for the slowest only. The
+	// access entry needs only the user, so it commits while the other
+	// reads run; the data access list is read after it, on the primary,
+	// so it shows this view too. For an unknown id the other reads find
+	// nothing and are dropped.
+	g, ctx := errgroup.WithContext(c.UserContext())
+	reads := models.ReplicaReads(ctx)
+	g.Go(func() error {
+		u, err := h.DB.EndUserByID(reads, id)
+		if err != nil {
+			return err
+		}
+		ident, err := h.DB.Identity(u)
+		if err != nil {
+			return err
+		}
+		v.User, v.Identity = u, access.Identity(ident)
+		if !h.SkipDataAccessLog {
+			err = h.DB.RecordDataAccess(ctx, origin, models.DataAccess{Action: models.ActionPIIView,
+				Users: []int64{u.ID}, Fields: v.Identity.AccessFields()})
+			if err != nil {
+				return err
+			}
+		}
+		v.Access, err = h.dataAccess(ctx, access, id, "", v.Zone)
 		return err
 	})
 	g.Go(func() (err error) {
-		items, err = h.DB.ItemsOfUser(ctx, id)
+		v.Items, err = h.DB.ItemsOfUser(reads, id)
 		return err
 	})
 	g.Go(func() (err error) {
-		history, err = h.history(ctx, access, models.EndUserTarget(id))
+		v.History, err = h.history(reads, access, models.EndUserTarget(id))
 		return err
 	})
 	if err := g.Wait(); err != nil {
 		return err
 	}
-	v, err := h.userView(c, u, items, history)
-	if err != nil {
-		return err
-	}
-	return render.Page(c, http.StatusOK, "User "+strconv.FormatInt(u.ID, 10), pages.UserShow(*v))
-}
-
-// userView is the detail page's view of a user, their items and history.
-func (h *Handler) userView(c *fiber.Ctx, u *models.EndUser, items []models.Item, history []pages.HistoryEntry) (*pages.UserShowView, error) {
-	ident, err := h.DB.Identity(u)
-	if err != nil {
-		return nil, err
-	}
-	access, err := h.fieldAccess(c)
-	if err != nil {
-		return nil, err
-	}
-	v := &pages.UserShowView{
-		User: u, Identity: access.Identity(ident), Items: items, History: history,
-		Clock:     models.HealthClock{Now: models.Now()},
-		CanEdit:   current.Member(c).Role.CanManageUsers(),
-		CSRFToken: current.CSRFToken(c), Zone: current.Location(c),
-	}
 	if v.CanEdit {
 		if v.ApprovalsRequired, err = h.approvalsRequired(c.UserContext()); err != nil {
-			return nil, err
+			return err
 		}
-		if v.Approvals, err = h.targetApprovals(c, u.AuditTarget()); err != nil {
-			return nil, err
+		if v.Approvals, err = h.targetApprovals(c, v.User.AuditTarget()); err != nil {
+			return err
 		}
 	}
-	return v, nil
+	return render.Page(c, http.StatusOK, "User "+strconv.FormatInt(v.User.ID, 10), pages.UserShow(*v))
 }

@@ -65,6 +65,9 @@ type Change struct {
 	Reason string
 	// Events go to the webhook outbox in the same transaction.
 	Events []OutboxEvent
+	// Subjects are the end users whose personal data the entry records
+	// an access to; they are indexed with the entry (data_access.go).
+	Subjects []int64
 }
 
 // AuditEntry is one link of the append-only, hash-chained audit log.
@@ -83,6 +86,10 @@ type AuditEntry struct {
 	Reason     string
 	PrevHash   string
 	Hash       string
+
+	// subjects are the change's Subjects, stored beside the entry once it
+	// has its seq.
+	subjects []int64
 }
 
 func (AuditEntry) TableName() string { return "audit_entries" }
@@ -119,22 +126,36 @@ var personalFields = map[string]bool{
 // may carry other callers' changes too, each in its own savepoint (see
 // audit_batch.go); fn must then do its work through tx alone.
 func (db *DB) Apply(ctx context.Context, o Origin, fn func(tx *gorm.DB) (Change, error)) error {
+	_, err := db.applyEntry(ctx, o, fn)
+	return err
+}
+
+// applyEntry is Apply that also returns the change's own entry as
+// committed (its seq set), for a caller that goes on to refer to it.
+func (db *DB) applyEntry(ctx context.Context, o Origin, fn func(tx *gorm.DB) (Change, error)) (*AuditEntry, error) {
+	var e *AuditEntry
 	var err error
 	if db.Dialect.groupsCommits() {
-		err = db.applyBatched(ctx, o, fn)
+		e, err = db.applyBatchedEntry(ctx, o, fn)
 	} else {
-		err = db.applyAlone(ctx, o, fn)
+		e, err = db.applyAloneEntry(ctx, o, fn)
 	}
 	db.noteCommit(ctx, err)
-	return err
+	return e, err
 }
 
 // applyAlone is Apply in a transaction of its own, for a change that must
 // see the chain head as it stands right before its own entry.
 func (db *DB) applyAlone(ctx context.Context, o Origin, fn func(tx *gorm.DB) (Change, error)) error {
+	_, err := db.applyAloneEntry(ctx, o, fn)
+	return err
+}
+
+func (db *DB) applyAloneEntry(ctx context.Context, o Origin, fn func(tx *gorm.DB) (Change, error)) (*AuditEntry, error) {
 	db.lockWrites()
 	defer db.unlockWrites()
 	start, refused := time.Now(), false
+	var entry *AuditEntry
 	err := db.gorm.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		change, err := fn(tx)
 		if err != nil {
@@ -144,11 +165,14 @@ func (db *DB) applyAlone(ctx context.Context, o Origin, fn func(tx *gorm.DB) (Ch
 		if err := writeOutbox(tx, change.Events); err != nil {
 			return err
 		}
-		_, err = appendAudit(tx, o, change)
+		entry, err = appendAudit(tx, o, change)
 		return err
 	})
 	db.observeCommit(start, refused, err)
-	return err
+	if err != nil {
+		return nil, err
+	}
+	return entry, nil
 }
 
 // observeCommit tells the observer how a transaction of one change went,
@@ -229,6 +253,7 @@ func draftEntry(o Origin, c Change) (*AuditEntry, error) {
 		UserAgent:  truncate(o.UserAgent, 512),
 		Diff:       diff,
 		Reason:     c.Reason,
+		subjects:   c.Subjects,
 	}
 	for _, s := range []string{string(e.ActorType), e.ActorID, e.Action, e.TargetType, e.TargetID, e.RequestID, e.IP, e.Reason} {
 		if !storableText(s) {
@@ -261,6 +286,9 @@ func appendEntries(tx *gorm.DB, entries []*AuditEntry) error {
 	}
 	if err := tx.Create(entries).Error; err != nil {
 		return fmt.Errorf("audit: append seq %d-%d: %w", head.Seq+1, prev.Seq, err)
+	}
+	if err := storeSubjects(tx, entries); err != nil {
+		return err
 	}
 	last := entries[len(entries)-1]
 	res := tx.Model(&ChainHead{}).Where("id = 1 AND seq = ?", head.Seq).

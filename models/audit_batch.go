@@ -57,6 +57,8 @@ type pendingChange struct {
 	fn     func(tx *gorm.DB) (Change, error)
 	state  atomic.Int32
 	done   chan error // buffered: the committer never waits for the caller
+	// entry is the change's own entry, set before done is sent.
+	entry *AuditEntry
 }
 
 // auditStage collects the entries one change asks for, in order.
@@ -107,38 +109,46 @@ func (db *DB) closeCommitter() {
 	}
 }
 
-// applyBatched is Apply on PostgreSQL: it queues the change and waits for
+// applyBatchedEntry is Apply on PostgreSQL: it queues the change and waits for
 // the outcome of the batch it lands in. A caller whose context ends while
 // the change still waits withdraws it; once in a batch, the batch decides.
-func (db *DB) applyBatched(ctx context.Context, o Origin, fn func(tx *gorm.DB) (Change, error)) error {
+func (db *DB) applyBatchedEntry(ctx context.Context, o Origin, fn func(tx *gorm.DB) (Change, error)) (*AuditEntry, error) {
 	if err := ctx.Err(); err != nil {
-		return err
+		return nil, err
 	}
 	c := db.batcher()
 	if c == nil {
-		return errCommitterClosed
+		return nil, errCommitterClosed
 	}
 	p := &pendingChange{ctx: ctx, origin: o, fn: fn, done: make(chan error, 1)}
 	select {
 	case c.queue <- p:
 	case <-ctx.Done():
-		return ctx.Err()
+		return nil, ctx.Err()
 	case <-c.stop:
-		return errCommitterClosed
+		return nil, errCommitterClosed
 	}
 	select {
 	case err := <-p.done:
-		return err
+		return p.outcome(err)
 	case <-ctx.Done():
 		if p.state.CompareAndSwap(pendingQueued, pendingDropped) {
-			return ctx.Err()
+			return nil, ctx.Err()
 		}
 	case <-c.stop:
 		if p.state.CompareAndSwap(pendingQueued, pendingDropped) {
-			return errCommitterClosed
+			return nil, errCommitterClosed
 		}
 	}
-	return <-p.done
+	return p.outcome(<-p.done)
+}
+
+// outcome is the change's entry if its batch committed it.
+func (p *pendingChange) outcome(err error) (*AuditEntry, error) {
+	if err != nil {
+		return nil, err
+	}
+	return p.entry, nil
 }
 
 // runCommitter takes whatever changes wait and commits them as one batch,
@@ -239,6 +249,7 @@ func (db *DB) runBatch(batch []*pendingChange, errs []error) (err error) {
 			}
 			staged, events, err := stageChange(tx, p)
 			if err == nil {
+				p.entry = staged[len(staged)-1]
 				entries = append(entries, staged...)
 				outbox = append(outbox, events...)
 				// Savepoints are not released: it would cost a round

@@ -732,7 +732,7 @@ func (db *DB) RevealPII(ctx context.Context, o Origin, role Role, id int64, fiel
 			return Change{}, notFound("This user has no %s on record.", strings.ToLower(f.Label()))
 		}
 		return Change{Action: ActionPIIReveal, Target: u.AuditTarget(), Reason: reason,
-			After: map[string]any{"field": field}}, nil
+			After: map[string]any{"field": field}, Subjects: []int64{u.ID}}, nil
 	})
 	if err != nil {
 		return "", err

@@ -25,23 +25,70 @@ func (f UserFilter) Values() url.Values {
 	return q
 }
 
+// UserExport is an export as its user.export entry recorded it.
+type UserExport struct {
+	// Selection is the selection as the export applies it (defaults
+	// filled).
+	Selection UserSelection
+	// UpTo is the time it covers: users created up to the entry, so the
+	// export is the list as the entry found it.
+	UpTo time.Time
+	// Seq is the entry's.
+	Seq int64
+}
+
 // RecordUserExport checks the selection and writes the user.export entry
-// for an export of it in a format; it returns the selection as the export
-// will apply it (defaults filled) and the time it covers: users created up
-// to the entry, so the export is the list as the entry found it.
-func (db *DB) RecordUserExport(ctx context.Context, o Origin, s UserSelection, format string) (UserSelection, time.Time, error) {
+// for an export of it in a format, with the personal fields its rows
+// carry. An export by ids is an access to each of them, indexed with the
+// entry; an export by filter has its users indexed as its rows go out
+// (EachExportedUser).
+func (db *DB) RecordUserExport(ctx context.Context, o Origin, s UserSelection, format string, fields AccessFields) (UserExport, error) {
 	s, err := s.Normalize()
 	if err != nil {
-		return s, time.Time{}, err
+		return UserExport{Selection: s}, err
 	}
 	var upTo time.Time
-	err = db.Apply(ctx, o, func(tx *gorm.DB) (Change, error) {
+	e, err := db.applyEntry(ctx, o, func(tx *gorm.DB) (Change, error) {
 		upTo = Now()
 		after := s.auditValue()
 		after["format"], after["created_up_to"] = format, upTo.Format(time.RFC3339Nano)
-		return Change{Action: ActionUserExport, Target: Target{Type: "end_user"}, After: after}, nil
+		for k, v := range fields.value() {
+			after[k] = v
+		}
+		c := Change{Action: ActionUserExport, Target: Target{Type: "end_user"}, After: after}
+		if !s.ByFilter {
+			c.Subjects = s.IDs
+		}
+		return c, nil
 	})
-	return s, upTo, err
+	if err != nil {
+		return UserExport{Selection: s, UpTo: upTo}, err
+	}
+	return UserExport{Selection: s, UpTo: upTo, Seq: e.Seq}, nil
+}
+
+// EachExportedUser is EachEndUser for an export that was recorded: for an
+// export by filter, each batch of users is indexed as accessed by the
+// export's entry before any of it goes to fn, so every row that leaves is
+// on record (a batch that cannot be recorded ends the export).
+func (db *DB) EachExportedUser(ctx context.Context, x UserExport, fn func(*EndUser) error) error {
+	return db.eachEndUserBatch(ctx, x.Selection, x.UpTo, func(batch []EndUser) error {
+		if x.Selection.ByFilter && len(batch) > 0 {
+			rows := make([]piiAccess, len(batch))
+			for i := range batch {
+				rows[i] = piiAccess{EndUserID: batch[i].ID, Seq: x.Seq}
+			}
+			if err := insertSubjects(db.gorm.WithContext(ctx), rows); err != nil {
+				return err
+			}
+		}
+		for i := range batch {
+			if err := fn(&batch[i]); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }
 
 // ActionUserExport is the audit action of an export of the users list.
@@ -50,13 +97,26 @@ const ActionUserExport = "user.export"
 // EachEndUser calls fn with every user of the selection that was created up to upTo, newest first, reading batch by
 // batch by keyset. fn must not keep the user it is given.
 func (db *DB) EachEndUser(ctx context.Context, s UserSelection, upTo time.Time, fn func(*EndUser) error) error {
-	var u *EndUser
-	return readEach(ctx, db, exportCatchUp, func(d *DB, row func() error) error {
-		return d.eachEndUser(ctx, s, upTo, func(x *EndUser) error { u = x; return row() })
-	}, func() error { return fn(u) })
+	return db.eachEndUserBatch(ctx, s, upTo, func(batch []EndUser) error {
+		for i := range batch {
+			if err := fn(&batch[i]); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }
 
-func (db *DB) eachEndUser(ctx context.Context, s UserSelection, upTo time.Time, fn func(*EndUser) error) error {
+// eachEndUserBatch is EachEndUser a batch at a time, read from a replica
+// when one has replayed the export's entry, else from the primary.
+func (db *DB) eachEndUserBatch(ctx context.Context, s UserSelection, upTo time.Time, fn func([]EndUser) error) error {
+	var batch []EndUser
+	return readEach(ctx, db, exportCatchUp, func(d *DB, row func() error) error {
+		return d.eachEndUserBatchOn(ctx, s, upTo, func(b []EndUser) error { batch = b; return row() })
+	}, func() error { return fn(batch) })
+}
+
+func (db *DB) eachEndUserBatchOn(ctx context.Context, s UserSelection, upTo time.Time, fn func([]EndUser) error) error {
 	s, err := s.Normalize()
 	if err != nil {
 		return err
@@ -76,10 +136,8 @@ func (db *DB) eachEndUser(ctx context.Context, s UserSelection, upTo time.Time, 
 		if err != nil {
 			return fmt.Errorf("export end users: %w", err)
 		}
-		for i := range rows {
-			if err := fn(&rows[i]); err != nil {
-				return err
-			}
+		if err := fn(rows); err != nil {
+			return err
 		}
 		if len(rows) < userExportBatch {
 			return nil

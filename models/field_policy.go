@@ -458,6 +458,37 @@ type ShownIdentity struct {
 	DateOfBirth         Shown
 }
 
+// AccessFields are the personal fields this identity shows, as an access
+// entry records them: in clear when visible, masked when masked or
+// revealable; a hidden or empty field is not shown at all.
+func (s *ShownIdentity) AccessFields() AccessFields {
+	var f AccessFields
+	if s == nil {
+		return f
+	}
+	add := func(name string, st FieldState, has bool) {
+		switch {
+		case !has || st == FieldHidden:
+		case st == FieldVisible:
+			f.Clear = append(f.Clear, name)
+		default:
+			f.Masked = append(f.Masked, name)
+		}
+	}
+	add(FieldFirstName, s.FirstName.State, s.FirstName.Value != "")
+	add(FieldLastName, s.LastName.State, s.LastName.Value != "")
+	add(FieldPhoneNumbers, s.PhoneNumbers.State, len(s.PhoneNumbers.Values) > 0)
+	add(FieldEmails, s.Emails.State, len(s.Emails.Values) > 0)
+	add("primary_address", s.Address.State, s.Address.Address != Address{})
+	ssn := FieldSSNFull
+	if s.SSNKind == "last4" {
+		ssn = FieldSSNLast4
+	}
+	add(ssn, s.SSN.State, s.SSN.Value != "")
+	add(FieldDateOfBirth, s.DateOfBirth.State, s.DateOfBirth.Value != "")
+	return f
+}
+
 // Name is the first and last name as shown, "" when hidden.
 func (s *ShownIdentity) Name() string {
 	return strings.TrimSpace(s.FirstName.Value + " " + s.LastName.Value)

@@ -24,6 +24,8 @@ var appPrivileges = map[string]string{
 	// Append-only: entries are inserted and read, never changed.
 	"audit_entries":     "SELECT, INSERT",
 	"audit_checkpoints": "SELECT, INSERT",
+	// Which end users each access entry is about: indexed, never changed.
+	"pii_access": "SELECT, INSERT",
 	// The head is the seq and hash of the newest entry, moved by every
 	// append (and locked FOR UPDATE, which needs an UPDATE privilege).
 	// Moving it cannot rewrite history: the entries cannot be changed or

@@ -205,12 +205,12 @@ func TestReplicas_ExportReadsTheReplicaAfterItsEntry(t *testing.T) {
 		t.Fatal(err)
 	}
 	c, _ := memberCtx(0)
-	s, upTo, err := r.db.RecordUserExport(c, systemOrigin, models.UserSelection{ByFilter: true}, "csv")
+	x, err := r.db.RecordUserExport(c, systemOrigin, models.UserSelection{ByFilter: true}, "csv", models.AccessFields{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	var got []string
-	err = r.db.EachEndUser(c, s, upTo, func(u *models.EndUser) error {
+	err = r.db.EachExportedUser(c, x, func(u *models.EndUser) error {
 		got = append(got, u.ClientUserID)
 		return nil
 	})

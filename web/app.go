@@ -38,7 +38,7 @@ func setup(cfg Config, db *models.DB, routes func(*handlers.Handler) []Route) (*
 	limits := models.SessionLimits{Idle: cfg.IdleTimeout, Absolute: cfg.AbsoluteTimeout}
 	sessions := &session.Manager{Store: session.NewStore(db, cfg.SessionKey, cfg.SecureCookies, limits)}
 	h := &handlers.Handler{DB: db, Sessions: sessions, Logger: cfg.Logger, Webhooks: cfg.WebhookGuard, Mailer: cfg.Mailer, PublicURL: cfg.PublicURL,
-		SSO: cfg.SSO, SecureCookies: cfg.SecureCookies}
+		SSO: cfg.SSO, SecureCookies: cfg.SecureCookies, SkipDataAccessLog: cfg.SkipDataAccessLog}
 	if rp, err := models.NewRelyingParty(cfg.PublicURL); err == nil {
 		h.Passkeys = rp
 	} else {

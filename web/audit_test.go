@@ -533,9 +533,14 @@ func TestUserShow_HistoryComesFromTheAuditLogAndLinksToIt(t *testing.T) {
 		if link != "/audit?target_id="+id+"&target_type=end_user" {
 			t.Fatalf("history links to %q", link)
 		}
+		// The auditor's own view of the page is an access entry, found by
+		// the user's data access list, not by target.
 		list := c.Get(link)
 		if got := rowActions(list); len(got) != 2 || got[0] != "user.remove" || got[1] != "user.create" {
 			t.Errorf("the linked audit log shows %v", got)
+		}
+		if got := byTestID(page.Doc, "history-action"); got.Length() != 2 {
+			t.Errorf("the History lists %d entries, want the 2 changes", got.Length())
 		}
 	})
 }

@@ -59,6 +59,10 @@ type Config struct {
 	// SSO signs members in through the company's OpenID Connect provider;
 	// nil: passwords only.
 	SSO *sso.Client
+	// SkipDataAccessLog leaves out the access entries of user pages and
+	// searches. Only `ledgerdesk bench` sets it, to measure the page with
+	// and without them in one run; no flag or variable does.
+	SkipDataAccessLog bool
 	// Metrics counts requests and rate limits; nil: nothing is counted.
 	// They are served on a listener of their own, never by this app.
 	Metrics *metrics.Metrics

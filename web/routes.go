@@ -170,6 +170,9 @@ func routes(h *handlers.Handler) []Route {
 		{Method: "GET", Path: "/users/new", Access: Admins, Handler: h.UserNew},
 		{Method: "POST", Path: "/users", Access: Admins, Handler: h.UserCreate},
 		{Method: "GET", Path: "/users/:id<int>", Access: Members, Handler: h.UserShow},
+		// Who accessed the user's data: every role, as the audit log that
+		// holds the same entries is open to every role.
+		{Method: "GET", Path: "/users/:id<int>/access", Access: Members, Handler: h.UserAccess},
 		{Method: "GET", Path: "/users/:id<int>/edit", Access: Admins, Handler: h.UserEdit},
 		{Method: "POST", Path: "/users/:id<int>", Access: Admins, Handler: h.UserUpdate},
 		{Method: "GET", Path: "/users/:id<int>/remove", Access: Admins, Handler: h.UserRemoveConfirm},

@@ -23,6 +23,7 @@ var routeExamples = map[string]string{
 	"/static/*":                    "/static/css/app.css",
 	"/users/:id<int>":              "/users/{user}",
 	"/users/:id<int>/edit":         "/users/{user}/edit",
+	"/users/:id<int>/access":       "/users/{user}/access",
 	"/users/:id<int>/remove":       "/users/{user}/remove",
 	"/users/:id<int>/reveal":       "/users/{user}/reveal",
 	"/users/:id<int>/reset-login":  "/users/{user}/reset-login",

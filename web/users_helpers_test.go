@@ -343,3 +343,14 @@ func userPath(id int64, suffix ...string) string {
 func htmxTo(target string) []string {
 	return append(append([]string(nil), webtest.HTMX...), "HX-Target", target)
 }
+
+// countChanges counts the audit entries other than data access entries
+// (pii.view, pii.search), which reading a user's page or searching adds.
+func countChanges(t *testing.T, db *models.DB) int64 {
+	t.Helper()
+	var n int64
+	if err := db.Gorm().Model(&models.AuditEntry{}).Where("action NOT IN ?", []string{models.ActionPIIView, models.ActionPIISearch}).Count(&n).Error; err != nil {
+		t.Fatal(err)
+	}
+	return n
+}

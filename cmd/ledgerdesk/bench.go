@@ -133,6 +133,12 @@ func bench(ctx context.Context, args []string, getenv func(string) string, stdou
 			ms(percentile(reference, 50)), ms(percentile(reference, 99)), ratio, rows)
 	}
 	tw.Flush()
+	if strings.Contains("user detail", *only) {
+		fmt.Fprintln(stdout)
+		if err := benchAccessLog(db, secrets, client, appBase, pages, *requests, stdout); err != nil {
+			return fmt.Errorf("user detail access entry: %w", err)
+		}
+	}
 	if strings.Contains("users export", *only) {
 		fmt.Fprintln(stdout)
 		if err := benchExport(ctx, client, appBase, "/users", stdout); err != nil {
@@ -184,7 +190,7 @@ func ensureUsers(ctx context.Context, db *models.DB, n int, stdout io.Writer) er
 	}
 	// As autovacuum would after a bulk load: statistics for the planner and
 	// a visibility map, so index-only scans need not visit the table.
-	for _, table := range []string{"end_users", "items"} {
+	for _, table := range []string{"end_users", "items", "pii_access"} {
 		if err := db.Gorm().Exec("VACUUM (ANALYZE) " + table).Error; err != nil {
 			return err
 		}
@@ -470,4 +476,29 @@ func measure(c *http.Client, portal, reference string, n int) (p, r []time.Durat
 		return nil, nil, err
 	}
 	return ds[0], ds[1], nil
+}
+
+// benchAccessLog measures the user page with its access entry (pii.view,
+// as served) against the same page from a second app that skips it, both
+// on this database, alternating, in one run.
+func benchAccessLog(db *models.DB, secrets web.Secrets, client *http.Client, appBase string, pages []benchPage, n int, stdout io.Writer) error {
+	i := slices.IndexFunc(pages, func(p benchPage) bool { return p.name == "user detail" })
+	if i < 0 {
+		return nil
+	}
+	without, shutdown, err := startApp(db, web.Config{SessionKey: secrets.SessionKey, SkipDataAccessLog: true})
+	if err != nil {
+		return err
+	}
+	defer shutdown()
+	// One session serves both apps: it is a row of the shared database,
+	// and cookies do not tell ports apart.
+	with, skipped, err := measure(client, appBase+pages[i].portal, without+pages[i].portal, n)
+	if err != nil {
+		return err
+	}
+	p50, p50Without := percentile(with, 50), percentile(skipped, 50)
+	fmt.Fprintf(stdout, "user detail with its access entry: p50 %s, p99 %s; without: p50 %s, p99 %s; the entry adds %s at p50\n",
+		ms(p50), ms(percentile(with, 99)), ms(p50Without), ms(percentile(skipped, 99)), ms(p50-p50Without))
+	return nil
 }

@@ -221,6 +221,7 @@ func TestBrowser_A11yEveryScreenEveryRoleDesktopAndPhone(t *testing.T) {
 				chromedp.Click(testid("user-submit")),
 				chromedp.WaitVisible(testid("token-panel")))
 		}},
+		{name: "user data access", path: user + "/access", ready: "data-access"},
 		{name: "user edit", path: user + "/edit", ready: "user-form", roles: admins},
 		{name: "user remove", path: user + "/remove", ready: "remove-form", roles: admins},
 		{name: "user reveal", path: user + "/reveal?field=" + revealField, ready: "reveal-form", roles: reviewers},

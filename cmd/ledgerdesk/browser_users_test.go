@@ -180,6 +180,12 @@ func TestBrowser_UserCreateFindRevealResetAndRemove(t *testing.T) {
 	// The page's history follows each action without a reload.
 	j.waitFor("the reveal heads the history", fmt.Sprintf(`document.querySelectorAll('[data-testid="history-row"]').length === %d &&
 		document.querySelector('[data-testid="history-action"]').textContent.includes("pii_reveal")`, historyRows+1))
+	// Data access lists the reveal at once, above the page view that
+	// showed the masked identity.
+	j.waitFor("the reveal heads the data access list", `(function () {
+		var rows = document.querySelectorAll('[data-testid="data-access-surface"]');
+		return rows.length >= 2 && rows[0].textContent.trim() === "Reveal" && rows[1].textContent.trim() === "User page";
+	})()`)
 
 	// htmx answers the reset into the items and the flash: the dialog
 	// closes as it goes, and the focus is back on its button.
