@@ -173,3 +173,45 @@ func TestSignInWithOIDC_AnEmailLinkedToAnotherSubjectIsRefused(t *testing.T) {
 		_ = m
 	})
 }
+
+// While SSO is required, the break-glass admin stays an active admin: the
+// one password that works is not taken away by a demotion or a
+// deactivation. Once SSO is not required, both go through.
+func TestBreakGlassAdmin_CannotBeDemotedOrDeactivatedWhileSSOIsRequired(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, db *models.DB) {
+		glass := activeMember(t, db, "glass@example.com")
+		other := activeMember(t, db, "other-admin@example.com")
+		third := activeMember(t, db, "third-admin@example.com")
+		for _, m := range []*models.TeamMember{glass, other, third} {
+			if m.Role != models.RoleAdmin {
+				t.Fatalf("%s is %s, want an admin", m.EmailAddress, m.Role)
+			}
+		}
+		required := models.SSOSettings{Required: true, BreakGlassMemberID: glass.ID, RoleMap: []models.GroupRole{{"admins", models.RoleAdmin}}}
+		if _, err := db.UpdateSSOSettings(ctx, systemOrigin, required, true); err != nil {
+			t.Fatal(err)
+		}
+		_, err := db.ChangeMemberRole(ctx, systemOrigin, glass.ID, models.RoleAuditor)
+		if models.ErrorKind(err) != models.KindConflict || !strings.Contains(err.Error(), "break-glass") {
+			t.Errorf("demoting the break-glass admin: %v, want a conflict naming the break-glass role", err)
+		}
+		_, err = db.DeactivateMember(ctx, systemOrigin, glass.ID)
+		if models.ErrorKind(err) != models.KindConflict || !strings.Contains(err.Error(), "break-glass") {
+			t.Errorf("deactivating the break-glass admin: %v, want a conflict naming the break-glass role", err)
+		}
+		if n := len(entriesWithAction(t, db, "team.role_change")) + len(entriesWithAction(t, db, "team.deactivate")); n != 0 {
+			t.Fatalf("%d team changes audited, want none", n)
+		}
+		// Another admin is not held.
+		if _, err := db.ChangeMemberRole(ctx, systemOrigin, other.ID, models.RoleCompliance); err != nil {
+			t.Errorf("demoting another admin: %v", err)
+		}
+		required.Required = false
+		if _, err := db.UpdateSSOSettings(ctx, systemOrigin, required, true); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.ChangeMemberRole(ctx, systemOrigin, glass.ID, models.RoleAuditor); err != nil {
+			t.Errorf("demoting the former break-glass admin once SSO is not required: %v", err)
+		}
+	})
+}

@@ -52,6 +52,24 @@ func guardLastAdmin(tx *gorm.DB, m *TeamMember, what string) error {
 	return nil
 }
 
+// guardBreakGlass refuses to take m out of the admins while m is the
+// break-glass admin of a portal that requires SSO: theirs is the one
+// password that still works, the way in when the provider is down. m's
+// row is locked, as the SSO settings lock it to choose it, so the two
+// changes cannot pass each other.
+func guardBreakGlass(tx *gorm.DB, m *TeamMember, what string) error {
+	s, err := readSettings(tx)
+	if err != nil {
+		return err
+	}
+	if s.SSO.Required && s.SSO.BreakGlassMemberID == m.ID {
+		return &Error{Kind: KindConflict, Message: fmt.Sprintf(
+			"%s is the break-glass admin while sign-in through the identity provider is required, and cannot be %s: "+
+				"choose another break-glass admin in Settings first. Nothing was changed.", m.EmailAddress, what)}
+	}
+	return nil
+}
+
 // lockMemberForTeamChange takes the admins' locks before the member's own,
 // the same order for every team change, so two changes never deadlock.
 func lockMemberForTeamChange(tx *gorm.DB, id string) (*TeamMember, error) {
@@ -91,6 +109,9 @@ func changeMemberRole(tx *gorm.DB, memberID string, role Role) (*TeamMember, Cha
 		if err := guardLastAdmin(tx, m, "demoted"); err != nil {
 			return nil, Change{}, err
 		}
+		if err := guardBreakGlass(tx, m, "demoted"); err != nil {
+			return nil, Change{}, err
+		}
 	}
 	before := m.Role
 	m.Role, m.UpdatedAt = role, Now()
@@ -123,6 +144,9 @@ func (db *DB) DeactivateMember(ctx context.Context, o Origin, memberID string) (
 			return Change{}, &Error{Kind: KindForbidden, Message: "You cannot deactivate yourself; ask another admin. Nothing was changed."}
 		}
 		if err := guardLastAdmin(tx, m, "deactivated"); err != nil {
+			return Change{}, err
+		}
+		if err := guardBreakGlass(tx, m, "deactivated"); err != nil {
 			return Change{}, err
 		}
 		now := Now()
