@@ -108,10 +108,13 @@ func (w *copyWriter) finish(tx *gorm.DB, note func(string)) error {
 		return err
 	}
 	for _, def := range w.indexes {
+		start := time.Now()
 		if err := tx.Exec(def).Error; err != nil {
 			return fmt.Errorf("rebuild index: %s: %w", def, err)
 		}
+		note(fmt.Sprintf("  %s in %.1f s", indexName(def), time.Since(start).Seconds()))
 	}
+	start := time.Now()
 	for _, def := range w.fks {
 		if err := tx.Exec(def).Error; err != nil {
 			return fmt.Errorf("restore foreign key: %s: %w", def, err)
@@ -120,7 +123,15 @@ func (w *copyWriter) finish(tx *gorm.DB, note func(string)) error {
 	if err := tx.Exec(`ANALYZE end_users, items`).Error; err != nil {
 		return fmt.Errorf("analyze: %w", err)
 	}
+	note(fmt.Sprintf("  foreign keys and statistics in %.1f s", time.Since(start).Seconds()))
 	return nil
+}
+
+// indexName is the name a CREATE INDEX statement gives its index.
+func indexName(def string) string {
+	_, rest, _ := strings.Cut(def, " INDEX ")
+	name, _, _ := strings.Cut(rest, " ON ")
+	return name
 }
 
 // bulkColumnType is the PostgreSQL type encode writes a column as.

@@ -69,12 +69,38 @@ func HashPassword(ctx context.Context, password string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	key := argon2.IDKey([]byte(password), salt, argonTime, argonMemoryKiB, argonThreads, argonKeyLen)
+	cost := newHashCost()
+	key := argon2.IDKey([]byte(password), salt, cost.Time, cost.MemoryKiB, argonThreads, argonKeyLen)
 	release()
 	hashesComputed.Add(1)
 	b64 := base64.RawStdEncoding
 	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s",
-		argon2.Version, argonMemoryKiB, argonTime, argonThreads, b64.EncodeToString(salt), b64.EncodeToString(key)), nil
+		argon2.Version, cost.MemoryKiB, cost.Time, argonThreads, b64.EncodeToString(salt), b64.EncodeToString(key)), nil
+}
+
+// PasswordCost is the memory and passes of argon2id for new hashes.
+type PasswordCost struct{ MemoryKiB, Time uint32 }
+
+// ProductionPasswordCost is what every new hash costs outside tests.
+var ProductionPasswordCost = PasswordCost{MemoryKiB: argonMemoryKiB, Time: argonTime}
+
+var hashCost atomic.Pointer[PasswordCost]
+
+func newHashCost() PasswordCost {
+	if c := hashCost.Load(); c != nil {
+		return *c
+	}
+	return ProductionPasswordCost
+}
+
+// SetPasswordCost sets what new hashes cost and returns what restores
+// the previous cost. For tests only: they sign in thousands of times,
+// and a production hash (64 MiB, a tenth of a second of a core) made
+// nine tenths of their time. Existing hashes are checked with the
+// parameters stored in them, whatever the cost is now.
+func SetPasswordCost(c PasswordCost) (restore func()) {
+	prev := hashCost.Swap(&c)
+	return func() { hashCost.Store(prev) }
 }
 
 // VerifyPassword reports whether password matches the PHC-encoded hash. A

@@ -51,7 +51,7 @@ type replicated struct {
 
 func withReplica(t *testing.T, opts models.ReplicaOptions) *replicated {
 	t.Helper()
-	db, dsn := testdb.PostgresWithDSN(t)
+	db, dsn := testdb.PostgresDurable(t)
 	rep := testdb.Replica(t)
 	rep.CatchUp(t)
 	r := &replicated{db: db, replica: rep, replicaDSN: rep.URL(t, dsn), schema: testdb.SchemaOf(t, dsn)}

@@ -17,7 +17,7 @@ import (
 // streaming replica added, caught up and serving.
 func replicated(t *testing.T, maxLag time.Duration) (*models.DB, *testdb.ReplicaServer) {
 	t.Helper()
-	db, dsn := testdb.PostgresWithDSN(t)
+	db, dsn := testdb.PostgresDurable(t)
 	rep := testdb.Replica(t)
 	rep.CatchUp(t)
 	if err := db.AddReplicas([]string{rep.URL(t, dsn)}, models.ReplicaOptions{MaxLag: maxLag}); err != nil {

@@ -4,6 +4,8 @@
 package passkeytest
 
 import (
+	"crypto/ecdsa"
+	"crypto/x509"
 	"testing"
 
 	"github.com/descope/virtualwebauthn"
@@ -45,7 +47,7 @@ func (a *Authenticator) Register(t testing.TB, options []byte) []byte {
 	if err != nil {
 		t.Fatalf("passkeytest: creation options: %v\n%s", err, options)
 	}
-	cred := virtualwebauthn.NewCredential(virtualwebauthn.KeyTypeEC2)
+	cred := newCredential()
 	answer := virtualwebauthn.CreateAttestationResponse(a.party(), a.auth, cred, *opts)
 	a.cred = &cred
 	a.auth.Options.UserHandle = []byte(opts.UserID)
@@ -66,4 +68,27 @@ func (a *Authenticator) Assert(t testing.TB, options []byte) []byte {
 	}
 	a.cred.Counter++
 	return []byte(virtualwebauthn.CreateAssertionResponse(a.party(), a.auth, *a.cred, *opts))
+}
+
+// newCredential is a P-256 passkey whose public point has no zero byte
+// leading either coordinate: the library writes the coordinates without
+// leading zeros, and a relying party rightly refuses such a key (about
+// one key in 128), which would make a test fail by chance.
+func newCredential() virtualwebauthn.Credential {
+	for {
+		cred := virtualwebauthn.NewCredential(virtualwebauthn.KeyTypeEC2)
+		parsed, err := x509.ParsePKCS8PrivateKey(cred.Key.Data)
+		key, ok := parsed.(*ecdsa.PrivateKey)
+		if err != nil || !ok {
+			panic("passkeytest: the library made a key that is not P-256")
+		}
+		pub, err := key.PublicKey.ECDH()
+		if err != nil {
+			panic(err)
+		}
+		point := pub.Bytes() // 0x04, X (32 bytes), Y (32 bytes)
+		if point[1] != 0 && point[33] != 0 {
+			return cred
+		}
+	}
 }

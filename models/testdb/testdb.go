@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -22,7 +23,15 @@ import (
 
 // Two racing password checks can queue past the serving bound on a loaded
 // test machine; the tests of the busy answer set their own wait.
-func init() { models.SetPasswordQueueWait(time.Minute) }
+//
+// New passwords are hashed at a test cost, 1 MiB and one pass of argon2id
+// instead of 64 MiB and two: the same code and format, at a fiftieth of
+// the time, since a production hash per sign-in made most of the suite's
+// time. TestHashPassword_IsArgon2idPHCWithRandomSalt checks production's.
+func init() {
+	models.SetPasswordQueueWait(time.Minute)
+	models.SetPasswordCost(models.PasswordCost{MemoryKiB: 1024, Time: 1})
+}
 
 // EnvURL names the variable holding the PostgreSQL URL tests use.
 const EnvURL = "TEST_DATABASE_URL"
@@ -45,10 +54,13 @@ func configure(t testing.TB, db *models.DB) {
 	db.Configure(fc, "sandbox")
 }
 
-// SQLite returns a fresh, migrated in-memory SQLite database.
+// SQLite returns a fresh, migrated SQLite database in a file of the
+// test's own, as the portal runs it. Not ":memory:": database/sql drops a
+// connection whose transaction's context ends, and the one connection to
+// an in-memory database is the database.
 func SQLite(t testing.TB) *models.DB {
 	t.Helper()
-	db, err := models.OpenSQLite(":memory:")
+	db, err := models.OpenSQLite(filepath.Join(t.TempDir(), "ledgerdesk.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,7 +109,20 @@ func Postgres(t testing.TB) *models.DB {
 // through a proxy), as another portal process would.
 func PostgresWithDSN(t testing.TB) (*models.DB, string) {
 	t.Helper()
-	owner, ownerDSN := newSchema(t)
+	return postgres(t, false)
+}
+
+// PostgresDurable is PostgresWithDSN whose commits wait for the disk, as
+// production's do: for tests that follow WAL positions to a streaming
+// replica, which is sent only what the primary has flushed.
+func PostgresDurable(t testing.TB) (*models.DB, string) {
+	t.Helper()
+	return postgres(t, true)
+}
+
+func postgres(t testing.TB, durable bool) (*models.DB, string) {
+	t.Helper()
+	owner, ownerDSN := newSchema(t, durable)
 	if _, err := owner.Migrate(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -216,17 +241,27 @@ func EnsureAppRole(t testing.TB) {
 // TEST_DATABASE_URL user, who owns what migrating there creates.
 func EmptyPostgres(t testing.TB) string {
 	t.Helper()
-	_, dsn := newSchema(t)
+	_, dsn := newSchema(t, true)
 	return dsn
 }
 
 // newSchema creates an empty schema, dropped when the test ends, and
 // returns a handle on it as the TEST_DATABASE_URL user, and its URL.
-func newSchema(t testing.TB) (*models.DB, string) {
+// Unless durable, the URL's commits do not wait for the disk: nothing a
+// test writes need survive a crash of the test server, and waiting made
+// each test's migration and audited writes several times slower.
+func newSchema(t testing.TB, durable bool) (*models.DB, string) {
 	t.Helper()
 	base := PostgresURL(t)
 	schema := "t_" + strings.ToLower(models.RandomHex(6))
 	dsn := WithSearchPath(base, schema)
+	if !durable {
+		u, _ := url.Parse(dsn)
+		q := u.Query()
+		q.Set("synchronous_commit", "off")
+		u.RawQuery = q.Encode()
+		dsn = u.String()
+	}
 	owner, err := models.OpenPostgres(dsn)
 	if err != nil {
 		t.Fatal(err)
