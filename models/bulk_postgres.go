@@ -26,7 +26,7 @@ import (
 const bulkRebuildMin = 10000
 
 // bulkMaintenanceMem is the memory the index rebuild sorts in.
-const bulkMaintenanceMem = "512MB"
+const bulkMaintenanceMem = "1GB"
 
 // copyWriter writes a bulk load with COPY on conn, the connection tx runs
 // on.

@@ -23,9 +23,9 @@ import (
 // OverviewEvery is how often serve refreshes the overview's figures.
 const OverviewEvery = time.Minute
 
-// overviewStale is the age past which a page no longer trusts the stored
-// figures and refreshes them itself: the schedule is not running (a test,
-// a process that just started on an old database).
+// overviewStale is the age past which a page starts a refresh of the
+// stored figures itself: the schedule is not running (a test, a process
+// that just started on an old database).
 const overviewStale = 10 * OverviewEvery
 
 // OverviewDays is how many days the overview's charts cover.
@@ -101,31 +101,38 @@ func (OverviewDay) TableName() string { return "overview_days" }
 // at once wait for one refresh.
 var overviewRefreshes singleflight.Group
 
-// Overview returns the stored figures, refreshing them first when there
-// are none or they are older than the schedule allows.
+// Overview returns the stored figures. When there are none it waits for
+// them to be computed; when they are older than the schedule allows it
+// starts a refresh and returns them as they are, shown "as of" their
+// time: at ten million users a refresh takes seconds, longer than a page
+// may wait.
 func (db *DB) Overview(ctx context.Context) (*Overview, error) {
 	var row OverviewSnapshot
 	err := db.gorm.WithContext(ctx).Take(&row, 1).Error
 	switch {
 	case errors.Is(err, gorm.ErrRecordNotFound):
+		v, err, _ := overviewRefreshes.Do(fmt.Sprintf("%p", db), func() (any, error) {
+			// A refresh outlives the page that started it: the others
+			// wait for it too.
+			return db.RefreshOverview(context.WithoutCancel(ctx))
+		})
+		if err != nil {
+			return nil, err
+		}
+		return v.(*Overview), nil
 	case err != nil:
 		return nil, fmt.Errorf("read overview: %w", err)
-	case Now().Sub(row.ComputedAt) <= overviewStale:
-		var o Overview
-		if err := json.Unmarshal([]byte(row.Figures), &o); err != nil {
-			return nil, fmt.Errorf("read overview: %w", err)
-		}
-		return &o, nil
 	}
-	v, err, _ := overviewRefreshes.Do(fmt.Sprintf("%p", db), func() (any, error) {
-		// A refresh outlives the page that started it: the others wait
-		// for it too.
-		return db.RefreshOverview(context.WithoutCancel(ctx))
-	})
-	if err != nil {
-		return nil, err
+	if Now().Sub(row.ComputedAt) > overviewStale {
+		go overviewRefreshes.Do(fmt.Sprintf("%p", db), func() (any, error) {
+			return db.RefreshOverview(context.WithoutCancel(ctx))
+		})
 	}
-	return v.(*Overview), nil
+	var o Overview
+	if err := json.Unmarshal([]byte(row.Figures), &o); err != nil {
+		return nil, fmt.Errorf("read overview: %w", err)
+	}
+	return &o, nil
 }
 
 // RefreshOverviewIfDue refreshes the figures unless they are younger than

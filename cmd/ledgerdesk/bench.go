@@ -13,7 +13,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -119,8 +118,9 @@ func bench(ctx context.Context, args []string, getenv func(string) string, stdou
 	fmt.Fprintf(stdout, "overview refresh (serve runs it every %s): %.0f ms\n", models.OverviewEvery, float64(time.Since(start).Microseconds())/1000)
 
 	refBase := "http://" + refLn.Addr().String()
-	tw := tabwriter.NewWriter(stdout, 2, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "page\tportal p50\tportal p99\treference p50\treference p99\tratio p50\trows\t")
+	// Each row is printed once measured: a long run shows its progress,
+	// and a failing page leaves the rows before it.
+	fmt.Fprintf(stdout, "%-58s %11s %11s %11s %11s %7s %5s\n", "page", "portal p50", "portal p99", "ref. p50", "ref. p99", "ratio", "rows")
 	results := map[string]float64{}
 	if *cpuProfile != "" {
 		stop, err := startCPUProfile(*cpuProfile)
@@ -141,11 +141,10 @@ func bench(ctx context.Context, args []string, getenv func(string) string, stdou
 		}
 		ratio := float64(percentile(portal, 50)) / float64(percentile(reference, 50))
 		results[p.name] = float64(percentile(portal, 50))
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%.2fx\t%d\t\n", p.name,
+		fmt.Fprintf(stdout, "%-58s %11s %11s %11s %11s %6.2fx %5d\n", p.name,
 			ms(percentile(portal, 50)), ms(percentile(portal, 99)),
 			ms(percentile(reference, 50)), ms(percentile(reference, 99)), ratio, rows)
 	}
-	tw.Flush()
 	if strings.Contains("user detail", *only) {
 		fmt.Fprintln(stdout)
 		if err := benchAccessLog(db, secrets, client, appBase, pages, *requests, stdout); err != nil {
@@ -164,7 +163,9 @@ func bench(ctx context.Context, args []string, getenv func(string) string, stdou
 			return fmt.Errorf("batch: %w", err)
 		}
 	}
-	if d, f := results[pages[1].name], results["users page 1"]; f > 0 && strings.Contains(pages[1].name, "cursor") {
+	deep := slices.IndexFunc(pages, func(p benchPage) bool { return strings.Contains(p.name, "cursor") })
+	if f := results["users page 1"]; f > 0 && deep >= 0 {
+		d := results[pages[deep].name]
 		fmt.Fprintf(stdout, "\ndeep page / page 1 (p50): %.2fx\n", d/f)
 	}
 	if strings.Contains("users page 1", *only) {
