@@ -476,23 +476,33 @@ func checkSame(c *http.Client, portal, reference string) (int, error) {
 	return counts[0], nil
 }
 
+// fetch requests u as a browser does, accepting gzip, and reads the
+// answer without unpacking it: the page's cost is the server's, and a
+// client unpacking only the portal's answers (the reference sends them
+// plain) would count its own work against the portal.
+func fetch(c *http.Client, u string) error {
+	req, err := http.NewRequest(http.MethodGet, u, nil)
+	if err != nil {
+		return err
+	}
+	// Set explicitly, so the transport does not unpack the body.
+	req.Header.Set("Accept-Encoding", "gzip")
+	resp, err := c.Do(req)
+	if err != nil {
+		return err
+	}
+	_, err = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if err == nil && resp.StatusCode != http.StatusOK {
+		err = fmt.Errorf("GET %s: %d", u, resp.StatusCode)
+	}
+	return err
+}
+
 // measure requests both URLs n times, alternating, after a warm-up, and
 // returns each side's latencies.
 func measure(c *http.Client, portal, reference string, n int) (p, r []time.Duration, err error) {
-	get := func(u string) func() error {
-		return func() error {
-			resp, err := c.Get(u)
-			if err != nil {
-				return err
-			}
-			_, err = io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode != http.StatusOK {
-				return fmt.Errorf("GET %s: %d", u, resp.StatusCode)
-			}
-			return err
-		}
-	}
+	get := func(u string) func() error { return func() error { return fetch(c, u) } }
 	ds, err := timeRuns(n/10+20, n, get(portal), get(reference))
 	if err != nil {
 		return nil, nil, err

@@ -47,15 +47,7 @@ func loadFor(c *http.Client, u string, conns int, d time.Duration) (int64, error
 		go func() {
 			defer wg.Done()
 			for time.Now().Before(deadline) {
-				resp, err := c.Get(u)
-				if err == nil {
-					_, err = io.Copy(io.Discard, resp.Body)
-					resp.Body.Close()
-					if err == nil && resp.StatusCode != http.StatusOK {
-						err = fmt.Errorf("GET %s: %d", u, resp.StatusCode)
-					}
-				}
-				if err != nil {
+				if err := fetch(c, u); err != nil {
 					once.Do(func() { firstErr = err })
 					return
 				}
