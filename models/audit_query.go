@@ -420,6 +420,9 @@ func (db *DB) auditDailyCounts(ctx context.Context, f AuditFilter, now time.Time
 	if s.none {
 		return emptyDays(now, days), nil
 	}
+	if f == (AuditFilter{}) {
+		return db.auditDays.counts(ctx, db, now, days)
+	}
 	out, err := db.countPerDay(ctx, s.apply(db.planned(ctx).Model(&AuditEntry{})), "occurred_at", now, days)
 	if err != nil {
 		return nil, fmt.Errorf("count audit entries per day: %w", err)

@@ -158,6 +158,41 @@ func TestAuditDailyCounts_ZeroFilledOldestFirst(t *testing.T) {
 	})
 }
 
+func TestAuditDailyCounts_SettledDaysOfTheWholeLogAreCountedOnce(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, db *models.DB) {
+		for i := 0; i < 3; i++ {
+			record(t, db, "test.count", "1")
+		}
+		chart := func(f models.AuditFilter, now time.Time) []models.DayCount {
+			t.Helper()
+			days, err := db.AuditDailyCounts(ctx, f, now, 30)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return days
+		}
+		// Seen from two days on, today is settled: counted once, then
+		// kept, as the log takes no entry dated in the past.
+		later := models.Now().Truncate(24 * time.Hour).Add(50 * time.Hour)
+		n := chart(models.AuditFilter{}, later)[27].N
+		if n < 3 {
+			t.Fatalf("today's count seen from two days on: %d, want at least 3", n)
+		}
+		record(t, db, "test.count", "1")
+		record(t, db, "test.count", "1")
+		if kept := chart(models.AuditFilter{}, later)[27].N; kept != n {
+			t.Errorf("a settled day was counted again: %d, want the %d kept", kept, n)
+		}
+		// The day still open is counted live, and so is a filtered chart.
+		if live := chart(models.AuditFilter{}, models.Now())[29].N; live != n+2 {
+			t.Errorf("today, still open: %d, want %d", live, n+2)
+		}
+		if filtered := chart(models.AuditFilter{Action: "test.count"}, later)[27].N; filtered != 5 {
+			t.Errorf("a filtered chart: %d, want 5", filtered)
+		}
+	})
+}
+
 func TestEachAuditEntry_StreamsTheFilterUpToASeqInBatches(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, db *models.DB) {
 		seedChain(t, db, 2105)

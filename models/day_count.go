@@ -29,21 +29,35 @@ func emptyDays(now time.Time, days int) []DayCount {
 // by the day expression (cheap per row), then converts the few groups.
 func (db *DB) countPerDay(ctx context.Context, q *gorm.DB, column string, now time.Time, days int) ([]DayCount, error) {
 	out := emptyDays(now, days)
-	start := out[0].Day
+	counts, err := db.countDaysBetween(ctx, q, column, out[0].Day, time.Time{})
+	if err != nil {
+		return nil, err
+	}
+	for i := range out {
+		out[i].N = counts[out[i].Day.Unix()]
+	}
+	return out, nil
+}
+
+// countDaysBetween counts q's rows by the UTC day of column from from
+// (inclusive) to to (exclusive; zero is open), keyed by the day's Unix
+// time.
+func (db *DB) countDaysBetween(ctx context.Context, q *gorm.DB, column string, from, to time.Time) (map[int64]int64, error) {
 	var rows []struct {
 		Day int64
 		N   int64
 	}
-	perDay := q.Select(db.Dialect.utcDay(column)+" AS day, COUNT(*) AS n").Where(column+" >= ?", start).Group("day")
-	err := db.planned(ctx).Table("(?) AS per_day", perDay).Select(db.Dialect.dayEpoch("day") + " AS day, n").Scan(&rows).Error
+	perDay := q.Select(db.Dialect.utcDay(column)+" AS day, COUNT(*) AS n").Where(column+" >= ?", from)
+	if !to.IsZero() {
+		perDay = perDay.Where(column+" < ?", to)
+	}
+	err := db.planned(ctx).Table("(?) AS per_day", perDay.Group("day")).Select(db.Dialect.dayEpoch("day") + " AS day, n").Scan(&rows).Error
 	if err != nil {
 		return nil, err
 	}
+	counts := make(map[int64]int64, len(rows))
 	for _, r := range rows {
-		d := time.Unix(r.Day, 0).UTC()
-		if i := int(d.Sub(start) / (24 * time.Hour)); i >= 0 && i < days {
-			out[i].N += r.N
-		}
+		counts[time.Unix(r.Day, 0).UTC().Truncate(24*time.Hour).Unix()] += r.N
 	}
-	return out, nil
+	return counts, nil
 }

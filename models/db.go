@@ -46,6 +46,10 @@ type DB struct {
 	commit     *committer
 	commitOnce sync.Once
 
+	// auditDays keeps the whole log's count of each settled day, for
+	// the unfiltered activity chart.
+	auditDays auditDayCache
+
 	fields *FieldCipher // seals personal values at rest
 	env    string       // the environment user_tokens name
 
