@@ -111,28 +111,31 @@ func (db *DB) Overview(ctx context.Context) (*Overview, error) {
 	err := db.gorm.WithContext(ctx).Take(&row, 1).Error
 	switch {
 	case errors.Is(err, gorm.ErrRecordNotFound):
-		v, err, _ := overviewRefreshes.Do(fmt.Sprintf("%p", db), func() (any, error) {
-			// A refresh outlives the page that started it: the others
-			// wait for it too.
-			return db.RefreshOverview(context.WithoutCancel(ctx))
-		})
-		if err != nil {
-			return nil, err
-		}
-		return v.(*Overview), nil
+		return db.refreshOverviewOnce(ctx)
 	case err != nil:
 		return nil, fmt.Errorf("read overview: %w", err)
 	}
 	if Now().Sub(row.ComputedAt) > overviewStale {
-		go overviewRefreshes.Do(fmt.Sprintf("%p", db), func() (any, error) {
-			return db.RefreshOverview(context.WithoutCancel(ctx))
-		})
+		go db.refreshOverviewOnce(ctx)
 	}
 	var o Overview
 	if err := json.Unmarshal([]byte(row.Figures), &o); err != nil {
 		return nil, fmt.Errorf("read overview: %w", err)
 	}
 	return &o, nil
+}
+
+// refreshOverviewOnce refreshes the figures, or waits for the refresh
+// another page of this process started. A refresh outlives the page that
+// started it: the others wait for it too.
+func (db *DB) refreshOverviewOnce(ctx context.Context) (*Overview, error) {
+	v, err, _ := overviewRefreshes.Do(fmt.Sprintf("%p", db), func() (any, error) {
+		return db.RefreshOverview(context.WithoutCancel(ctx))
+	})
+	if err != nil {
+		return nil, err
+	}
+	return v.(*Overview), nil
 }
 
 // RefreshOverviewIfDue refreshes the figures unless they are younger than
