@@ -319,7 +319,10 @@ func (r *ReplicaServer) Start(t testing.TB) {
 }
 
 // CatchUp waits until the replica has replayed everything the primary
-// has written so far.
+// has written so far. "Written" is the insert position, as a commit's
+// recorded position is (replica_lsn.go): it may run ahead of what is
+// flushed while other sessions commit asynchronously (the other test
+// binaries do), and the WAL writer sends the rest within a moment.
 func (r *ReplicaServer) CatchUp(t testing.TB) {
 	t.Helper()
 	if err := r.waitCaughtUp(PostgresURL(t), 30*time.Second); err != nil {
@@ -335,7 +338,7 @@ func (r *ReplicaServer) waitCaughtUp(primaryURL string, limit time.Duration) err
 	}
 	defer p.Close(ctx)
 	var target string
-	if err := p.QueryRow(ctx, "SELECT pg_current_wal_lsn()::text").Scan(&target); err != nil {
+	if err := p.QueryRow(ctx, "SELECT pg_current_wal_insert_lsn()::text").Scan(&target); err != nil {
 		return err
 	}
 	want, err := models.ParseLSN(target)
