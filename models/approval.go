@@ -685,12 +685,17 @@ func (db *DB) RecentDecisions(ctx context.Context, limit int) ([]ApprovalRequest
 	return out, nil
 }
 
+// decidableBy is the condition on approval_requests of the requests a
+// member may decide, given the time and then the member's id: pending,
+// not expired, asked by someone else. LoadSession counts them for the
+// navigation with the member's id as a column.
+const decidableBy = "state = '" + ApprovalPending + "' AND expires_at > ? AND requested_by <> "
+
 // CountDecidableApprovals is how many pending requests memberID may
 // decide: those asked by someone else.
 func (db *DB) CountDecidableApprovals(ctx context.Context, memberID string) (int64, error) {
 	var n int64
-	err := db.gorm.WithContext(ctx).Model(&ApprovalRequest{}).
-		Where("state = ? AND expires_at > ? AND requested_by <> ?", ApprovalPending, db.now(), memberID).Count(&n).Error
+	err := db.gorm.WithContext(ctx).Model(&ApprovalRequest{}).Where(decidableBy+"?", db.now(), memberID).Count(&n).Error
 	if err != nil {
 		return 0, fmt.Errorf("count pending approvals: %w", err)
 	}

@@ -218,6 +218,15 @@ func TestApproval_RequestedWaitsAndChangesNothing(t *testing.T) {
 		if n, _ := f.db.CountDecidableApprovals(ctx, f.alice.ID); n != 0 {
 			t.Fatalf("alice may decide %d of her own requests", n)
 		}
+		// The navigation's count comes with the session, and agrees.
+		now := models.Now()
+		for who, want := range map[*models.TeamMember]int64{f.bob: int64(len(pending)), f.alice: 0} {
+			s := insertSession(t, f.db, who.ID, now, now.Add(time.Hour))
+			loaded, err := f.db.LoadSession(ctx, s.IDHash, limits)
+			if err != nil || loaded.WaitingApprovals != want {
+				t.Fatalf("%s's session: %+v, %v; want %d waiting", who.EmailAddress, loaded, err, want)
+			}
+		}
 		// A second request for the same action waits on the first.
 		if id != "" {
 			_, err := f.db.RequestApproval(ctx, memberOrigin(f.carol), models.ApprovalInput{Action: c.action, TargetID: id, Reason: "again"})

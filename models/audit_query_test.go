@@ -1,6 +1,8 @@
 package models_test
 
 import (
+	"bytes"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -8,6 +10,7 @@ import (
 	"gorm.io/gorm"
 
 	"ledgerdesk/models"
+	"ledgerdesk/models/querytrace"
 	"ledgerdesk/models/testdb"
 )
 
@@ -189,6 +192,47 @@ func TestAuditDailyCounts_SettledDaysOfTheWholeLogAreCountedOnce(t *testing.T) {
 		}
 		if filtered := chart(models.AuditFilter{Action: "test.count"}, later)[27].N; filtered != 5 {
 			t.Errorf("a filtered chart: %d, want 5", filtered)
+		}
+	})
+}
+
+func TestAuditDailyCounts_TheOpenDayCountsOnlyTheEntriesAppendedSince(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, db *models.DB) {
+		record(t, db, "test.count", "1")
+		chart := func() int64 {
+			t.Helper()
+			days, err := db.AuditDailyCounts(ctx, models.AuditFilter{}, models.Now(), 30)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return days[29].N
+		}
+		first := chart()
+		if first < 1 {
+			t.Fatalf("today: %d, want at least the entry just appended", first)
+		}
+		record(t, db, "test.count", "1")
+		record(t, db, "test.count", "1")
+		var log bytes.Buffer
+		db.WatchQueries(querytrace.Settings{Slow: time.Nanosecond, Logger: slog.New(slog.NewJSONHandler(&log, nil))})
+		if got := chart(); got != first+2 {
+			t.Errorf("today after two more entries: %d, want %d", got, first+2)
+		}
+		db.WatchQueries(querytrace.Settings{})
+		// The day's count came from the entries past the kept seq, not
+		// from a count of the whole day again.
+		counted := false
+		for _, l := range slowLines(t, &log) {
+			if strings.Contains(l.SQL, "audit_entries") && strings.Contains(l.SQL, "occurred_at >=") {
+				t.Errorf("the open day was counted whole again: %s", l.SQL)
+			}
+			counted = counted || strings.Contains(l.SQL, "WHERE seq > ")
+		}
+		if !counted {
+			t.Errorf("no count of the entries past the kept seq:\n%s", log.String())
+		}
+		if got := chart(); got != first+2 {
+			t.Errorf("today with nothing appended: %d, want %d", got, first+2)
 		}
 	})
 }

@@ -53,6 +53,8 @@ type DB struct {
 	fields *FieldCipher // seals personal values at rest
 	env    string       // the environment user_tokens name
 
+	lastPolicy atomic.Pointer[storedPolicy] // the field policy decoded last; see decodedFieldPolicy
+
 	institutions cached[[]Institution]
 	estimates    keyedCache[int64] // the planner's estimates of users-list filters without a search
 

@@ -317,6 +317,30 @@ func readFieldPolicy(q *gorm.DB) (FieldPolicy, error) {
 	return decodeFieldPolicy(rows[0].Value)
 }
 
+// storedPolicy is a stored field policy and its decoding.
+type storedPolicy struct {
+	value  string
+	policy FieldPolicy
+}
+
+// decodedFieldPolicy is the policy stored as value ('' when none is):
+// every request reads the value, and decodes it only when it differs from
+// the one decoded last. A FieldPolicy is never changed once made, so one
+// is shared by every request.
+func (db *DB) decodedFieldPolicy(value string) (FieldPolicy, error) {
+	if last := db.lastPolicy.Load(); last != nil && last.value == value {
+		return last.policy, nil
+	}
+	p, err := DefaultFieldPolicy(), error(nil)
+	if value != "" {
+		if p, err = decodeFieldPolicy(value); err != nil {
+			return FieldPolicy{}, err
+		}
+	}
+	db.lastPolicy.Store(&storedPolicy{value: value, policy: p})
+	return p, nil
+}
+
 // UpdateFieldPolicy validates and stores the policy, audited as
 // settings.update with every changed cell before and after. A policy
 // already as asked is left alone, unaudited.

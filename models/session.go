@@ -34,34 +34,61 @@ func (s *Session) ActiveAt(t time.Time, l SessionLimits) bool {
 	return t.Before(s.ExpiresAt) && t.Before(s.LastSeenAt.Add(l.Idle))
 }
 
-// SessionWithMember is a session row and its (active) member, read together.
+// SessionWithMember is a session row and its (active) member, read
+// together with what every page of theirs needs from the database.
 type SessionWithMember struct {
 	Session Session
 	Member  TeamMember
+	// FieldPolicy is the field policy as stored when the session was read:
+	// a change holds from the next request on, in every process.
+	FieldPolicy FieldPolicy
+	// WaitingApprovals is, for an admin, how many approval requests wait
+	// for their decision (asked by someone else, not expired), as the
+	// navigation shows; 0 for the other roles.
+	WaitingApprovals int64
 }
 
+// sessionByIDHash reads a session, its member, the stored field policy
+// ('' when none is stored) and an admin's waiting approvals in one round
+// trip: each was a statement of its own on every page.
 var sessionByIDHash = newStatement("SELECT " + sessionColumns.String() +
+	", COALESCE((SELECT value FROM settings WHERE name = '" + settingFieldPolicy + "'), '')" +
+	", CASE WHEN m.role = '" + string(RoleAdmin) + "' THEN (SELECT COUNT(*) FROM approval_requests" +
+	" WHERE " + decidableBy + "m.id) ELSE 0 END" +
 	" FROM sessions s JOIN team_members m ON m.id = s.member_id WHERE s.id_hash = ?")
+
+// sessionRead is a row of sessionByIDHash.
+type sessionRead struct {
+	SessionWithMember
+	policy string
+}
+
+var sessionReads = fastRows[sessionRead]{sessionColumns, func(r *sessionRead) []any {
+	return append(sessionWithMemberFields(&r.SessionWithMember), &r.policy, &r.WaitingApprovals)
+}}
 
 // LoadSession returns the session with the given id hash and its member, or
 // a not-found error when there is none, it expired, or the member is no
 // longer active.
 func (db *DB) LoadSession(ctx context.Context, idHash string, l SessionLimits) (*SessionWithMember, error) {
-	// One round trip per request: the session and its member together. The
-	// member's password hash is not read; nothing downstream needs it.
-	out, err := sessionRows.one(ctx, db, sessionByIDHash, idHash)
+	// The member's password hash is not read; nothing downstream needs it.
+	read, err := sessionReads.one(ctx, db, sessionByIDHash, db.now(), idHash)
 	if err != nil {
 		return nil, fmt.Errorf("load session: %w", err)
 	}
-	if out == nil {
+	if read == nil {
 		return nil, notFound("session not found")
 	}
+	out := &read.SessionWithMember
 	s, m := &out.Session, &out.Member
 	if !s.ActiveAt(Now(), l) {
 		return nil, notFound("session expired")
 	}
 	if m.Status != MemberActive {
 		return nil, notFound("member not active")
+	}
+	if out.FieldPolicy, err = db.decodedFieldPolicy(read.policy); err != nil {
+		return nil, err
 	}
 	return out, nil
 }

@@ -34,6 +34,39 @@ func TestLoadSession_ReturnsLiveSessionWithItsMember(t *testing.T) {
 	})
 }
 
+func TestLoadSession_ReadsTheFieldPolicyAsStoredNow(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, db *models.DB) {
+		m := insertMember(t, db, "a@example.com", models.MemberActive, "")
+		now := models.Now()
+		s := insertSession(t, db, m.ID, now, now.Add(time.Hour))
+		load := func() models.FieldPolicy {
+			t.Helper()
+			got, err := db.LoadSession(ctx, s.IDHash, limits)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return got.FieldPolicy
+		}
+		if !load().Equal(models.DefaultFieldPolicy()) {
+			t.Fatal("nothing stored: want the default policy")
+		}
+		next := models.DefaultFieldPolicy().With(models.RoleAuditor, models.PolicyNames, models.FieldVisible)
+		if _, err := db.UpdateFieldPolicy(ctx, adminOrigin, next); err != nil {
+			t.Fatal(err)
+		}
+		if !load().Equal(next) {
+			t.Error("the session's next load kept the policy it had decoded before the change")
+		}
+		back := next.With(models.RoleAuditor, models.PolicyNames, models.FieldHidden)
+		if _, err := db.UpdateFieldPolicy(ctx, adminOrigin, back); err != nil {
+			t.Fatal(err)
+		}
+		if got := load(); !got.Equal(back) || got.State(models.RoleAuditor, models.PolicyNames) != models.FieldHidden {
+			t.Error("a second change did not hold on the next load")
+		}
+	})
+}
+
 func TestLoadSession_RefusesUnknownExpiredIdleAndInactive(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, db *models.DB) {
 		m := insertMember(t, db, "a@example.com", models.MemberActive, "")

@@ -120,7 +120,7 @@ func setup(cfg Config, db *models.DB, routes func(*handlers.Handler) []Route) (*
 
 	app.Use(
 		loadSession(sessions, navs),
-		navCounts(db, cfg.Logger),
+		navCounts(),
 		csrf.handler,
 	)
 	credentials := credentialLimit(cfg.CredentialAttemptsPerMinute, cfg.Metrics)

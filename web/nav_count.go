@@ -1,8 +1,6 @@
 package web
 
 import (
-	"log/slog"
-
 	"github.com/gofiber/fiber/v2"
 
 	"ledgerdesk/handlers/current"
@@ -10,25 +8,17 @@ import (
 )
 
 // navCounts puts beside Approvals, in an admin's navigation, how many
-// requests wait for them (those asked by someone else). It is counted
-// only when a full page draws the navigation; a count that fails is left
-// out and logged, rather than failing the page around it.
-func navCounts(db *models.DB, log *slog.Logger) fiber.Handler {
+// requests wait for them (those asked by someone else): counted by the
+// statement that loaded the session, so the navigation costs no round
+// trip of its own.
+func navCounts() fiber.Handler {
 	return func(c *fiber.Ctx) error {
-		m := current.Member(c)
-		if m == nil || m.Role != models.RoleAdmin {
+		s := current.SignedIn(c)
+		if s == nil || s.Member.Role != models.RoleAdmin {
 			return c.Next()
 		}
 		current.SetNavCounter(c, func(path string) (int64, bool) {
-			if path != "/approvals" {
-				return 0, false
-			}
-			n, err := db.CountDecidableApprovals(c.UserContext(), m.ID)
-			if err != nil {
-				log.Warn("count pending approvals", "request_id", current.RequestID(c), "error", err.Error())
-				return 0, false
-			}
-			return n, true
+			return s.WaitingApprovals, path == "/approvals"
 		})
 		return c.Next()
 	}

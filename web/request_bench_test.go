@@ -22,8 +22,8 @@ import (
 // BenchmarkRequest measures one request through the whole app, handed to
 // Fiber's handler directly (app.Test's pipe would cost more than the
 // request): the login page, which runs middleware and a template and no
-// statement, and a user's page signed in, which loads the session and
-// reads the user, the items and the history. The slow-query log is on at
+// statement, a user's page signed in, which loads the session and reads
+// the user, the items and the history, and the users list's first page. The slow-query log is on at
 // serve's default; tracing off, then on, sampling everything into an
 // exporter that drops the spans.
 //
@@ -79,6 +79,7 @@ func BenchmarkRequest(b *testing.B) {
 			label := fmt.Sprintf("%s/tracing=%v", name, map[bool]string{false: "off", true: "on"}[tracing])
 			b.Run("login/"+label, func(b *testing.B) { run(b, "/login", nil) })
 			b.Run("user/"+label, func(b *testing.B) { run(b, fmt.Sprintf("/users/%d", created.User.ID), c.Cookies) })
+			b.Run("users/"+label, func(b *testing.B) { run(b, "/users", c.Cookies) })
 		}
 	}
 }

@@ -27,6 +27,7 @@ const (
 	zoneKey
 	navCountKey
 	visitorKey
+	signedInKey
 )
 
 // NavItem is one entry of the navigation, as the route table declares it.
@@ -53,12 +54,20 @@ func Session(c *fiber.Ctx) *sessions.Session {
 	return s
 }
 
+// SignedIn is what the middleware loaded with the signed-in member's
+// session, or nil.
+func SignedIn(c *fiber.Ctx) *models.SessionWithMember {
+	s, _ := c.Locals(signedInKey).(*models.SessionWithMember)
+	return s
+}
+
 // SetSignedIn records the session and member the middleware loaded.
 func SetSignedIn(c *fiber.Ctx, sess *sessions.Session, row *models.SessionWithMember) {
 	c.Locals(sessionKey, sess)
 	if row != nil {
 		c.Locals(memberKey, &row.Member)
 		c.Locals(rowKey, &row.Session)
+		c.Locals(signedInKey, row)
 	}
 }
 
