@@ -323,7 +323,7 @@ type storedPolicy struct {
 	policy FieldPolicy
 }
 
-// decodedFieldPolicy is the policy stored as value (” when none is):
+// decodedFieldPolicy is the policy stored as value (empty when none is):
 // every request reads the value, and decodes it only when it differs from
 // the one decoded last. A FieldPolicy is never changed once made, so one
 // is shared by every request.

@@ -49,7 +49,7 @@ type SessionWithMember struct {
 }
 
 // sessionByIDHash reads a session, its member, the stored field policy
-// (” when none is stored) and an admin's waiting approvals in one round
+// (empty when none is stored) and an admin's waiting approvals in one round
 // trip: each was a statement of its own on every page.
 var sessionByIDHash = newStatement("SELECT " + sessionColumns.String() +
 	", COALESCE((SELECT value FROM settings WHERE name = '" + settingFieldPolicy + "'), '')" +
