@@ -56,7 +56,8 @@ type DB struct {
 	lastPolicy atomic.Pointer[storedPolicy] // the field policy decoded last; see decodedFieldPolicy
 
 	institutions cached[[]Institution]
-	estimates    keyedCache[int64] // the planner's estimates of users-list filters without a search
+	trigrams     cached[trigramShares] // how common search_key's trigrams are; see search_trigrams.go
+	estimates    keyedCache[int64]     // the planner's estimates of users-list filters without a search
 
 	clock func() time.Time // nil: Now; see SetClock
 

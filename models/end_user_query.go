@@ -182,7 +182,7 @@ func SearchKey(term string) string { return searchKey.Replace(strings.ToLower(te
 // active users' index newest first, which carries search_key (a common
 // one). page is the keyset, order and limit the substring branch needs to
 // stop early.
-func (db *DB) searched(g, q *gorm.DB, s string, scope SearchScope, page func(*gorm.DB) *gorm.DB) *gorm.DB {
+func (db *DB) searched(ctx context.Context, g, q *gorm.DB, s string, scope SearchScope, page func(*gorm.DB) *gorm.DB) *gorm.DB {
 	exact := []string{"user_id = ?", "client_user_id = ?"}
 	args := []any{s, s}
 	if id, err := strconv.ParseInt(s, 10, 64); err == nil && id > 0 {
@@ -193,8 +193,18 @@ func (db *DB) searched(g, q *gorm.DB, s string, scope SearchScope, page func(*go
 	if len([]rune(s)) < MinSubstring {
 		return g.Model(&EndUser{}).Where("id IN (?)", byID)
 	}
-	column, pattern := db.Dialect.searchColumn(s)
-	text := q.Session(&gorm.Session{}).Select("id").Where(column+" LIKE ?"+db.Dialect.likeEscape(), "%"+pattern+"%")
+	text := q.Session(&gorm.Session{}).Select("id")
+	if stretches := db.rareStretchesOf(ctx, s); stretches != nil {
+		// Each stretch goes to the trigram index; the whole term is
+		// checked with strpos, which no index takes, on what they find.
+		for _, st := range stretches {
+			text = text.Where("search_key LIKE ?", "%"+st+"%")
+		}
+		text = text.Where("strpos(search_key, ?) > 0", SearchKey(s))
+	} else {
+		column, pattern := db.Dialect.searchColumn(s)
+		text = text.Where(column+" LIKE ?"+db.Dialect.likeEscape(), "%"+pattern+"%")
+	}
 	if !scope.everyFieldVisible() {
 		// The index still finds the candidates (every match below also
 		// contains the term); only then is each field held to its rule.
@@ -205,6 +215,17 @@ func (db *DB) searched(g, q *gorm.DB, s string, scope SearchScope, page func(*go
 		text = text.Where("("+strings.Join(fields, " OR ")+")", fargs...)
 	}
 	return g.Model(&EndUser{}).Where("id IN (SELECT id FROM (?) AS matched UNION ALL ?)", page(text), byID)
+}
+
+// rareStretchesOf is the stretches of the term s to look up in the
+// trigram index instead of the whole term (see rareStretches), or nil to
+// look up the whole term.
+func (db *DB) rareStretchesOf(ctx context.Context, s string) []string {
+	shares, ok := db.searchTrigramShares(ctx)
+	if !ok {
+		return nil
+	}
+	return shares.rareStretches(SearchKey(s))
 }
 
 // scopedSearch is the condition of a search for s in each personal field
@@ -338,7 +359,7 @@ func (db *DB) matching(ctx context.Context, f UserFilter, now time.Time, page fu
 	if page == nil {
 		page = func(q *gorm.DB) *gorm.DB { return q }
 	}
-	return db.searched(g, q, f.Search, f.Scope, page)
+	return db.searched(ctx, g, q, f.Search, f.Scope, page)
 }
 
 // countEndUsers counts what the filter selects without counting a large

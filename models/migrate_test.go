@@ -105,6 +105,7 @@ func TestMigrate_TwoProcessesStartingTogetherOnPostgres(t *testing.T) {
 			}
 			exec(t, dbs[0], `DROP TABLE IF EXISTS `+strings.Join(tables, ", ")+` CASCADE`)
 			exec(t, dbs[0], `DROP FUNCTION IF EXISTS audit_entries_append_only() CASCADE`)
+			exec(t, dbs[0], `DROP FUNCTION IF EXISTS search_trigram_shares()`)
 		}
 		var mu sync.Mutex
 		var all []int

@@ -83,6 +83,10 @@ var appPrivileges = map[string]string{
 	"passkey_ceremonies": "SELECT, INSERT, DELETE",
 }
 
+// appFunctions are the functions the portal's role may call: each hands
+// it a figure only the tables' owner can read (see its migration).
+var appFunctions = []string{"search_trigram_shares()"}
+
 // AppPrivileges returns what GrantApp grants on each of the portal's
 // tables, as GRANT spells it.
 func AppPrivileges() map[string]string {
@@ -209,6 +213,10 @@ func (db *DB) GrantApp(ctx context.Context, role string) (GrantReport, error) {
 				fmt.Fprintf(&sql, "GRANT USAGE ON SEQUENCE %s.%s TO %s;\n", schema, pgx.Identifier{s.Seq}.Sanitize(), grantee)
 				rep.Sequences = append(rep.Sequences, s.Seq)
 			}
+		}
+		for _, f := range appFunctions {
+			fmt.Fprintf(&sql, "REVOKE ALL ON FUNCTION %s.%s FROM %s;\n", schema, f, grantee)
+			fmt.Fprintf(&sql, "GRANT EXECUTE ON FUNCTION %s.%s TO %s;\n", schema, f, grantee)
 		}
 		if err := tx.Exec(sql.String()).Error; err != nil {
 			return err
