@@ -11,7 +11,6 @@ var (
 	itemRows    = fastRows[Item]{itemColumns, itemFields}
 	apiKeyRows  = fastRows[APIKey]{apiKeyColumns, apiKeyFields}
 	auditRows   = fastRows[AuditEntry]{auditColumns, auditFields}
-	sessionRows = fastRows[SessionWithMember]{sessionColumns, sessionWithMemberFields}
 )
 
 // endUserColumns are every column of EndUser, for reading whole users.
