@@ -144,11 +144,16 @@ func TestSeed_MakesRealisticConsistentData(t *testing.T) {
 					t.Fatalf("user %d born %s, want 1940-2005", u.ID, ident.DateOfBirth)
 				}
 			}
-			// Sealed at rest: neither value is anywhere in the raw row.
-			raw := strings.Join([]string{u.UserID, u.FirstName, u.LastName, strings.Join(u.PhoneNumbers, " "),
-				strings.Join(u.Emails, " "), u.SSNCipher, u.DOBCipher, u.AddressStreet, u.SearchText}, "|")
+			// Sealed at rest: neither value is anywhere in the raw row. The
+			// opaque user_id and the sealed columns are random base62 and
+			// base64, in which four digits turn up by chance about once in
+			// a thousand runs of this test: only the longer values are
+			// looked for there.
+			raw := strings.Join([]string{u.FirstName, u.LastName, strings.Join(u.PhoneNumbers, " "),
+				strings.Join(u.Emails, " "), u.AddressStreet, u.SearchText}, "|")
+			random := strings.Join([]string{u.UserID, u.SSNCipher, u.DOBCipher}, "|")
 			for _, secret := range []string{ident.SSNFull, ident.SSNLast4, ident.DateOfBirth} {
-				if secret != "" && strings.Contains(raw, secret) {
+				if secret != "" && (strings.Contains(raw, secret) || len(secret) > 4 && strings.Contains(random, secret)) {
 					t.Fatalf("user %d: %q is stored in clear", u.ID, secret)
 				}
 			}
