@@ -18,10 +18,7 @@ func (h *Handler) APIKeyShow(c *fiber.Ctx) error {
 		return err
 	}
 	ctx := c.UserContext()
-	access, err := h.fieldAccess(c)
-	if err != nil {
-		return err
-	}
+	access := h.fieldAccess(c)
 	history, err := h.history(ctx, access, k.AuditTarget())
 	if err != nil {
 		return err

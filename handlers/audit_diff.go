@@ -25,10 +25,7 @@ func (h *Handler) AuditDiff(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	access, err := h.fieldAccess(c)
-	if err != nil {
-		return err
-	}
+	access := h.fieldAccess(c)
 	diff := access.Diff(e.RedactedDiff())
 	if current.IsHTMX(c) {
 		return render.Fragment(c, http.StatusOK, pages.AuditDiffTable(diff))

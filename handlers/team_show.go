@@ -29,10 +29,7 @@ func (h *Handler) renderMember(c *fiber.Ctx, status int, m *models.TeamMember, e
 	if err != nil {
 		return err
 	}
-	access, err := h.fieldAccess(c)
-	if err != nil {
-		return err
-	}
+	access := h.fieldAccess(c)
 	activity, err := h.memberActivity(ctx, access, m.ID)
 	if err != nil {
 		return err

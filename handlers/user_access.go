@@ -25,10 +25,7 @@ func (h *Handler) UserAccess(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	access, err := h.fieldAccess(c)
-	if err != nil {
-		return err
-	}
+	access := h.fieldAccess(c)
 	v, err := h.dataAccess(c.UserContext(), access, u.ID, utils.CopyString(c.Query("cursor")), current.Location(c))
 	if err != nil {
 		return err

@@ -18,10 +18,7 @@ func (h *Handler) userPageOOB(c *fiber.Ctx, id int64) (templ.Component, error) {
 	if err != nil {
 		return nil, err
 	}
-	access, err := h.fieldAccess(c)
-	if err != nil {
-		return nil, err
-	}
+	access := h.fieldAccess(c)
 	history, err := h.history(c.UserContext(), access, models.EndUserTarget(id))
 	if err != nil {
 		return nil, err

@@ -24,10 +24,7 @@ func (h *Handler) UserEdit(c *fiber.Ctx) error {
 	if u.Removed() {
 		return &models.Error{Kind: models.KindConflict, Message: "This user was removed; a removed user cannot be changed."}
 	}
-	access, err := h.fieldAccess(c)
-	if err != nil {
-		return err
-	}
+	access := h.fieldAccess(c)
 	if err := refuseBlindEdit(access); err != nil {
 		return err
 	}
@@ -48,10 +45,7 @@ func (h *Handler) UserUpdate(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	access, err := h.fieldAccess(c)
-	if err != nil {
-		return err
-	}
+	access := h.fieldAccess(c)
 	if err := refuseBlindEdit(access); err != nil {
 		return err
 	}

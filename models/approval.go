@@ -688,19 +688,8 @@ func (db *DB) RecentDecisions(ctx context.Context, limit int) ([]ApprovalRequest
 // decidableBy is the condition on approval_requests of the requests a
 // member may decide, given the time and then the member's id: pending,
 // not expired, asked by someone else. LoadSession counts them for the
-// navigation with the member's id as a column.
+// navigation, with the member's id as a column.
 const decidableBy = "state = '" + ApprovalPending + "' AND expires_at > ? AND requested_by <> "
-
-// CountDecidableApprovals is how many pending requests memberID may
-// decide: those asked by someone else.
-func (db *DB) CountDecidableApprovals(ctx context.Context, memberID string) (int64, error) {
-	var n int64
-	err := db.gorm.WithContext(ctx).Model(&ApprovalRequest{}).Where(decidableBy+"?", db.now(), memberID).Count(&n).Error
-	if err != nil {
-		return 0, fmt.Errorf("count pending approvals: %w", err)
-	}
-	return n, nil
-}
 
 // ApprovalsFor lists the newest requests about a record, for its page.
 func (db *DB) ApprovalsFor(ctx context.Context, t Target, limit int) ([]ApprovalRequest, error) {

@@ -297,15 +297,6 @@ func (db *DB) FieldPolicy(ctx context.Context) (FieldPolicy, error) {
 	return readFieldPolicy(db.gorm.WithContext(ctx))
 }
 
-// FieldAccess is the policy's row for one role.
-func (db *DB) FieldAccess(ctx context.Context, r Role) (FieldAccess, error) {
-	p, err := db.FieldPolicy(ctx)
-	if err != nil {
-		return FieldAccess{}, err
-	}
-	return p.For(r), nil
-}
-
 func readFieldPolicy(q *gorm.DB) (FieldPolicy, error) {
 	var rows []setting
 	if err := q.Where("name = ?", settingFieldPolicy).Limit(1).Find(&rows).Error; err != nil {
