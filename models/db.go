@@ -54,10 +54,12 @@ type DB struct {
 	env    string       // the environment user_tokens name
 
 	lastPolicy atomic.Pointer[storedPolicy] // the field policy decoded last; see decodedFieldPolicy
+	reveals    atomic.Pointer[revealTally]  // today's reveals counted so far; see revealsSince
 
 	institutions cached[[]Institution]
 	trigrams     cached[trigramShares] // how common search_key's trigrams are; see search_trigrams.go
 	estimates    keyedCache[int64]     // the planner's estimates of users-list filters without a search
+	forcedWay    *substringWay         // nil: each search chooses; see substringWayFor (tests set it)
 
 	clock func() time.Time // nil: Now; see SetClock
 

@@ -182,7 +182,7 @@ func SearchKey(term string) string { return searchKey.Replace(strings.ToLower(te
 // active users' index newest first, which carries search_key (a common
 // one). page is the keyset, order and limit the substring branch needs to
 // stop early.
-func (db *DB) searched(ctx context.Context, g, q *gorm.DB, s string, scope SearchScope, page func(*gorm.DB) *gorm.DB) *gorm.DB {
+func (db *DB) searched(ctx context.Context, g, q *gorm.DB, s string, scope SearchScope, page func(*gorm.DB) *gorm.DB, way substringWay) *gorm.DB {
 	exact := []string{"user_id = ?", "client_user_id = ?"}
 	args := []any{s, s}
 	if id, err := strconv.ParseInt(s, 10, 64); err == nil && id > 0 {
@@ -213,6 +213,18 @@ func (db *DB) searched(ctx context.Context, g, q *gorm.DB, s string, scope Searc
 			return g.Model(&EndUser{}).Where("id IN (?)", byID)
 		}
 		text = text.Where("("+strings.Join(fields, " OR ")+")", fargs...)
+	}
+	switch {
+	case way.walk > 0:
+		// Newest first through the index that carries search_key, at
+		// most way.walk entries; strpos, which no index takes, keeps the
+		// planner on that walk.
+		newest := page(q.Session(&gorm.Session{}).Select("id, created_at, search_key")).Limit(int(way.walk))
+		text = g.Table("(?) AS newest", newest).Select("id").Where("strpos(search_key, ?) > 0", SearchKey(s))
+	case way.fetch:
+		// OFFSET 0 keeps the order and limit outside, so the planner
+		// finds every match through the trigram index instead of walking.
+		text = g.Table("(? OFFSET 0) AS found", text.Select("id, created_at")).Select("id")
 	}
 	return g.Model(&EndUser{}).Where("id IN (SELECT id FROM (?) AS matched UNION ALL ?)", page(text), byID)
 }
@@ -295,8 +307,22 @@ func (db *DB) listEndUsers(ctx context.Context, r UserPageRequest) (*UserPage, e
 	// page puts a query on the keyset: rows past the cursor, in the
 	// cursor's direction, one more than the page to know if more follow.
 	page := func(q *gorm.DB) *gorm.DB { return userCursors.seek(q, from).Limit(r.Limit + 1) }
-	count := db.countBeside(ctx, r.Filter, now)
-	rows, err := listRows.query(db, page(db.matching(ctx, r.Filter, now, page)), make([]EndUser, 0, r.Limit+1))
+	way := db.substringWayFor(ctx, r.Filter, r.Limit+1)
+	var count func() (UserCount, error)
+	if way.walk == 0 {
+		count = db.countBeside(ctx, r.Filter, now)
+	}
+	rows, err := listRows.query(db, page(db.matchingBy(ctx, r.Filter, now, page, way)), make([]EndUser, 0, r.Limit+1))
+	if err == nil && way.walk > 0 {
+		if found := r.Filter.substringMatches(rows); found > r.Limit {
+			last := endUserAt(&rows[len(rows)-1])
+			count = func() (UserCount, error) { return db.walkedCount(ctx, r.Filter, now, from, last, found) }
+		} else {
+			// The walk spent its budget: what is left is rare enough to fetch.
+			count = func() (UserCount, error) { return db.countEndUsers(ctx, r.Filter, now) }
+			rows, err = listRows.query(db, page(db.matchingBy(ctx, r.Filter, now, page, substringWay{fetch: true})), rows[:0])
+		}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("list end users: %w", err)
 	}
@@ -351,6 +377,12 @@ func (f UserFilter) wholeTable() bool {
 // matching is the query for the users the filter selects. page bounds the
 // substring branch of a search (see searched); nil leaves it whole.
 func (db *DB) matching(ctx context.Context, f UserFilter, now time.Time, page func(*gorm.DB) *gorm.DB) *gorm.DB {
+	return db.matchingBy(ctx, f, now, page, substringWay{})
+}
+
+// matchingBy is matching with the search's substring branch found the
+// given way (search_way.go).
+func (db *DB) matchingBy(ctx context.Context, f UserFilter, now time.Time, page func(*gorm.DB) *gorm.DB, way substringWay) *gorm.DB {
 	g := db.plannedFor(ctx, f)
 	q := db.filtered(g.Model(&EndUser{}), f, now)
 	if f.Search == "" {
@@ -359,7 +391,7 @@ func (db *DB) matching(ctx context.Context, f UserFilter, now time.Time, page fu
 	if page == nil {
 		page = func(q *gorm.DB) *gorm.DB { return q }
 	}
-	return db.searched(ctx, g, q, f.Search, f.Scope, page)
+	return db.searched(ctx, g, q, f.Search, f.Scope, page, way)
 }
 
 // countEndUsers counts what the filter selects without counting a large
@@ -432,9 +464,14 @@ func (db *DB) keptEstimate(f UserFilter) *cached[int64] {
 
 // planEstimate is the row estimate of the filter's plan.
 func (db *DB) planEstimate(ctx context.Context, f UserFilter, now time.Time) (int64, error) {
+	return db.rowEstimate(ctx, db.matching(ctx, f, now, nil).Select("1"))
+}
+
+// rowEstimate is the row estimate of q's plan.
+func (db *DB) rowEstimate(ctx context.Context, q *gorm.DB) (int64, error) {
 	g := db.planned(ctx)
 	var plan string
-	if err := g.Raw("EXPLAIN (FORMAT JSON) ?", db.matching(ctx, f, now, nil).Select("1")).Row().Scan(&plan); err != nil {
+	if err := g.Raw("EXPLAIN (FORMAT JSON) ?", q).Row().Scan(&plan); err != nil {
 		return 0, fmt.Errorf("estimate end users: %w", err)
 	}
 	var out []struct {

@@ -35,3 +35,14 @@ func WriteTargetsInlineUpTo(n int64) (restore func()) {
 // IsUniqueViolation is isUniqueViolation, for tests of what each engine
 // reports.
 var IsUniqueViolation = isUniqueViolation
+
+// FindSubstringsBy makes db's users list find a search's substring matches
+// on PostgreSQL by walking at most walk of the newest users, or, with walk
+// 0, by fetching every match; restore lets each search choose again.
+func FindSubstringsBy(db *DB, walk int64) (restore func()) {
+	db.forcedWay = &substringWay{walk: walk, fetch: walk == 0}
+	return func() { db.forcedWay = nil }
+}
+
+// WalkBudget is walkBudget, for tests of the search's choice.
+var WalkBudget = walkBudget

@@ -296,8 +296,8 @@ func (db *DB) ReadOverviewLive(ctx context.Context, now time.Time) (*OverviewLiv
 	if err := g.Model(&TeamMember{}).Where("status = ?", MemberInvited).Count(&l.PendingInvitations).Error; err != nil {
 		return nil, fmt.Errorf("overview: pending invitations: %w", err)
 	}
-	err := g.Model(&AuditEntry{}).Where("action = ? AND occurred_at >= ?", ActionPIIReveal, l.RevealsSince).Count(&l.RevealsToday).Error
-	if err != nil {
+	var err error
+	if l.RevealsToday, err = db.revealsSince(ctx, l.RevealsSince); err != nil {
 		return nil, fmt.Errorf("overview: reveals today: %w", err)
 	}
 	err = g.Table("webhook_endpoints e").Where(`EXISTS (SELECT 1 FROM (SELECT a.status_code, a.error FROM webhook_attempts a
@@ -319,4 +319,48 @@ func (db *DB) ReadOverviewLive(ctx context.Context, now time.Time) (*OverviewLiv
 		l.LastCheckpoint = &t
 	}
 	return l, nil
+}
+
+// revealTally is a count of the reveals since a UTC day began, up to the
+// entry seq upTo.
+type revealTally struct {
+	day  time.Time
+	upTo int64
+	n    int64
+}
+
+// revealsSince counts the reveals since day began: the whole day once per
+// process, then only the entries appended since the last count, a range of
+// the primary key. Counting the day's reveals on every overview took
+// 150–250 ms among ten million entries. The tally is exact because entries
+// are appended under the chain head's lock: every snapshot holds all the
+// entries up to some seq and none after it (as the chart's open days,
+// audit_days.go).
+func (db *DB) revealsSince(ctx context.Context, day time.Time) (int64, error) {
+	var upTo, n int64
+	counted := "action = ? AND occurred_at >= ?"
+	args := []any{ActionPIIReveal, day}
+	if last := db.reveals.Load(); last != nil && last.day.Equal(day) {
+		upTo, n = last.upTo, last.n
+		counted, args = counted+" AND seq > ?", append(args, upTo)
+	}
+	var row struct{ N, Top int64 }
+	// Planned per run, for the seq the range starts at.
+	err := db.planned(ctx).Raw(`SELECT (SELECT COUNT(*) FROM audit_entries WHERE `+counted+`) AS n,
+		(SELECT COALESCE(MAX(seq), 0) FROM audit_entries) AS top`, args...).Scan(&row).Error
+	if err != nil {
+		return 0, err
+	}
+	next := &revealTally{day: day, upTo: max(row.Top, upTo), n: n + row.N}
+	for {
+		// Concurrent counts keep the one that reached furthest.
+		cur := db.reveals.Load()
+		if cur != nil && cur.day.Equal(day) && cur.upTo >= next.upTo {
+			break
+		}
+		if db.reveals.CompareAndSwap(cur, next) {
+			break
+		}
+	}
+	return next.n, nil
 }

@@ -1,10 +1,14 @@
 package models_test
 
 import (
+	"bytes"
+	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
 	"ledgerdesk/models"
+	"ledgerdesk/models/querytrace"
 	"ledgerdesk/models/testdb"
 )
 
@@ -158,6 +162,23 @@ func TestOverview_LiveFigures(t *testing.T) {
 		}
 		if l.PendingInvitations != 1 || l.RevealsToday != 1 || l.FailingWebhooks != 0 || l.OutboxBacklog != 0 || l.LastCheckpoint != nil {
 			t.Errorf("live figures = %+v", l)
+		}
+		// A second reveal is counted from the entries appended since the
+		// first count, not by counting the day again.
+		if _, err := db.RevealPII(ctx, adminOrigin, models.RoleAdmin, u.User.ID, models.RevealDateOfBirth, "Checking a dispute, case 4411"); err != nil {
+			t.Fatal(err)
+		}
+		record(t, db, "test.other", "1")
+		var log bytes.Buffer
+		db.WatchQueries(querytrace.Settings{Slow: time.Nanosecond, Logger: slog.New(slog.NewJSONHandler(&log, nil))})
+		if l, err = db.ReadOverviewLive(ctx, models.Now()); err != nil || l.RevealsToday != 2 {
+			t.Errorf("reveals today after a second: %d, %v; want 2", l.RevealsToday, err)
+		}
+		db.WatchQueries(querytrace.Settings{})
+		for _, line := range slowLines(t, &log) {
+			if strings.Contains(line.SQL, "action = ") && !strings.Contains(line.SQL, "seq > ") {
+				t.Errorf("today's reveals were counted whole again: %s", line.SQL)
+			}
 		}
 		// Tomorrow, today's reveal is no longer today's.
 		l, err = db.ReadOverviewLive(ctx, models.Now().AddDate(0, 0, 1))

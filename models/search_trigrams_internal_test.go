@@ -39,3 +39,35 @@ func TestRareStretches_PicksTheRarestUntilTheyFindAlmostNobody(t *testing.T) {
 		}
 	}
 }
+
+func TestSubstringWay_WalksUnlessEvenTheRarestTrigramIsRareEnoughToFetch(t *testing.T) {
+	shares := trigramShares{users: 10_000_000, rarest: 0.0003, share: map[string]float64{
+		"asa": 0.0085, "san": 0.022, "tma": 0.03, "mai": 0.7, "ara": 0.02, "rav": 0.004,
+	}}
+	// The walk and the fetch cost the same for a term in 26/58,138 of
+	// the users (0.045 %): 58,138 entries walked, 20 matches fetched.
+	if got := walkBudget(26, 10_000_000); got != 58_138 {
+		t.Fatalf("walk budget for 26 rows among 10M: %d, want 58,138", got)
+	}
+	cases := []struct {
+		key  string
+		want substringWay
+	}{
+		// Every trigram held by more users than a walk needs: walk first.
+		{"asan", substringWay{walk: 58_138}},
+		{"tmai", substringWay{walk: 58_138}},
+		// "rav" alone caps the term at 0.4 %: still worth walking.
+		{"arav", substringWay{walk: 58_138}},
+		// An unlisted trigram is rarer than every listed one (0.03 %):
+		// fewer than 26 matches expected in the walk's budget.
+		{"asaq", substringWay{fetch: true}},
+		// Split into words by the index, or too short: the planner's.
+		{"as an", substringWay{}},
+		{"as", substringWay{}},
+	}
+	for _, c := range cases {
+		if got := shares.way(c.key, 26); got != c.want {
+			t.Errorf("%s: %+v, want %+v", c.key, got, c.want)
+		}
+	}
+}

@@ -60,6 +60,11 @@ func bench(ctx context.Context, args []string, getenv func(string) string, stdou
 		return err
 	}
 	db.PollReplicas(ctx)
+	settings, err := serverSettings(ctx, db)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "PostgreSQL: %s\n", settings)
 
 	if err := ensureUsers(ctx, db, *users, stdout); err != nil {
 		return err
@@ -533,4 +538,24 @@ func benchAccessLog(db *models.DB, secrets web.Secrets, client *http.Client, app
 	fmt.Fprintf(stdout, "user detail with its access entry: p50 %s, p99 %s; without: p50 %s, p99 %s; the entry adds %s at p50\n",
 		ms(p50), ms(percentile(with, 99)), ms(p50Without), ms(percentile(skipped, 99)), ms(p50-p50Without))
 	return nil
+}
+
+// serverSettings names the PostgreSQL settings a figure depends on; each
+// bench prints them first, so its figures say what server they ran on.
+func serverSettings(ctx context.Context, db *models.DB) (string, error) {
+	var rows []struct{ Name, Setting string }
+	// current_setting says each in its own unit ("6GB"), where pg_settings
+	// counts some in 8 kB pages.
+	err := db.Gorm().WithContext(ctx).Raw(`SELECT name, current_setting(name) AS setting FROM pg_settings
+		WHERE name IN ('server_version', 'shared_buffers', 'effective_cache_size', 'work_mem', 'maintenance_work_mem',
+			'max_wal_size', 'max_connections', 'synchronous_commit')
+		ORDER BY name`).Scan(&rows).Error
+	if err != nil {
+		return "", err
+	}
+	parts := make([]string, len(rows))
+	for i, r := range rows {
+		parts[i] = r.Name + "=" + r.Setting
+	}
+	return strings.Join(parts, ", "), nil
 }

@@ -38,6 +38,11 @@ func benchAudit(ctx context.Context, args []string, getenv func(string) string, 
 		return err
 	}
 	defer db.Close()
+	settings, err := serverSettings(ctx, db)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "PostgreSQL: %s\n", settings)
 	origin := models.Origin{Actor: models.SystemActor, UserAgent: "ledgerdesk bench audit"}
 	member, password, err := benchMember(ctx, db, origin, "bench", models.RoleAuditor)
 	if err != nil {

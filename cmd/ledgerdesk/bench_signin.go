@@ -336,19 +336,3 @@ func (s *serveChild) stop() {
 func (s *serveChild) rssKB() int64 {
 	return procStatusKB(fmt.Sprintf("/proc/%d/status", s.cmd.Process.Pid), "VmRSS:")
 }
-
-// serverSettings names the PostgreSQL settings a figure depends on.
-func serverSettings(ctx context.Context, db *models.DB) (string, error) {
-	var rows []struct{ Name, Setting, Unit string }
-	err := db.Gorm().WithContext(ctx).Raw(`SELECT name, setting, coalesce(unit, '') AS unit FROM pg_settings
-		WHERE name IN ('server_version', 'shared_buffers', 'work_mem', 'max_connections', 'synchronous_commit', 'effective_cache_size')
-		ORDER BY name`).Scan(&rows).Error
-	if err != nil {
-		return "", err
-	}
-	parts := make([]string, len(rows))
-	for i, r := range rows {
-		parts[i] = r.Name + "=" + r.Setting + r.Unit
-	}
-	return strings.Join(parts, ", "), nil
-}
