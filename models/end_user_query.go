@@ -181,7 +181,8 @@ func SearchKey(term string) string { return searchKey.Replace(strings.ToLower(te
 // PostgreSQL either the trigram index (a rare term) or a walk of the
 // active users' index newest first, which carries search_key (a common
 // one). page is the keyset, order and limit the substring branch needs to
-// stop early.
+// stop early. A way other than the zero one fixes how that branch finds
+// its rows instead of the planner (search_way.go).
 func (db *DB) searched(ctx context.Context, g, q *gorm.DB, s string, scope SearchScope, page func(*gorm.DB) *gorm.DB, way substringWay) *gorm.DB {
 	exact := []string{"user_id = ?", "client_user_id = ?"}
 	args := []any{s, s}
