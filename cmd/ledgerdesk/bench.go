@@ -548,7 +548,7 @@ func serverSettings(ctx context.Context, db *models.DB) (string, error) {
 	// counts some in 8 kB pages.
 	err := db.Gorm().WithContext(ctx).Raw(`SELECT name, current_setting(name) AS setting FROM pg_settings
 		WHERE name IN ('server_version', 'shared_buffers', 'effective_cache_size', 'work_mem', 'maintenance_work_mem',
-			'max_wal_size', 'max_connections', 'synchronous_commit')
+			'max_wal_size', 'max_connections', 'synchronous_commit', 'autovacuum')
 		ORDER BY name`).Scan(&rows).Error
 	if err != nil {
 		return "", err
