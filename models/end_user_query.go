@@ -310,7 +310,11 @@ func (db *DB) listEndUsers(ctx context.Context, r UserPageRequest) (*UserPage, e
 	page := func(q *gorm.DB) *gorm.DB { return userCursors.seek(q, from).Limit(r.Limit + 1) }
 	way := db.substringWayFor(ctx, r.Filter, r.Limit+1)
 	var count func() (UserCount, error)
-	if way.walk == 0 {
+	switch {
+	case way.few:
+		// Asked only if the page turns out full or is not the first.
+		count = func() (UserCount, error) { return db.countEndUsers(ctx, r.Filter, now) }
+	case way.walk == 0:
 		count = db.countBeside(ctx, r.Filter, now)
 	}
 	rows, err := listRows.query(db, page(db.matchingBy(ctx, r.Filter, now, page, way)), make([]EndUser, 0, r.Limit+1))

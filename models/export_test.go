@@ -44,5 +44,13 @@ func FindSubstringsBy(db *DB, walk int64) (restore func()) {
 	return func() { db.forcedWay = nil }
 }
 
+// CountSearchWhenFull makes db's users list on PostgreSQL count a
+// search only once its page is known to be full or is not the first, as
+// it does for a term looked up by its rarest stretches.
+func CountSearchWhenFull(db *DB) (restore func()) {
+	db.forcedWay = &substringWay{few: true}
+	return func() { db.forcedWay = nil }
+}
+
 // WalkBudget is walkBudget, for tests of the search's choice.
 var WalkBudget = walkBudget

@@ -45,10 +45,20 @@ func TestListEndUsers_AWholeAddressIsFoundByItsRarestStretches(t *testing.T) {
 		if len(p.Users) != 0 {
 			t.Errorf("an address nobody has found %d users", len(p.Users))
 		}
+		if db.Dialect == models.Postgres {
+			// A count started beside a page runs on after it: time to
+			// show in the log, if one was started.
+			time.Sleep(300 * time.Millisecond)
+		}
 		db.WatchQueries(querytrace.Settings{})
 		looked := strings.Contains(log.String(), "strpos(search_key")
 		if want := db.Dialect == models.Postgres; looked != want {
 			t.Errorf("looked up by stretches: %v, want %v:\n%s", looked, want, log.String())
+		}
+		// Each first page held every match, so it counted itself: no
+		// estimate and no count was asked for beside it.
+		if counted := strings.Contains(log.String(), "EXPLAIN") || strings.Contains(log.String(), "count("); counted && db.Dialect == models.Postgres {
+			t.Errorf("a page of every match was counted again:\n%s", log.String())
 		}
 	})
 }
@@ -92,13 +102,23 @@ func TestListEndUsers_EveryWayToASearchsMatchesShowsTheSamePages(t *testing.T) {
 			if len(chosen) < 2 && db.Dialect == models.Postgres {
 				t.Fatalf("%q: %d pages; the test needs a term on several", term, len(chosen))
 			}
+			var fetchedCounts []models.UserCount
 			for _, walk := range []int64{1 << 30, 3, 0} {
 				restore := models.FindSubstringsBy(db, walk)
-				forced, _ := pagesOf(term)
+				forced, counts := pagesOf(term)
 				restore()
 				if !slices.EqualFunc(forced, chosen, slices.Equal) {
 					t.Errorf("%q, walk %d: pages %v, want %v", term, walk, forced, chosen)
 				}
+				fetchedCounts = counts
+			}
+			// Counted only once a page is full (or not the first): the
+			// same pages, and the same counts as counted beside them.
+			restore := models.CountSearchWhenFull(db)
+			deferred, counts := pagesOf(term)
+			restore()
+			if !slices.EqualFunc(deferred, chosen, slices.Equal) || !slices.Equal(counts, fetchedCounts) {
+				t.Errorf("%q, counted when full: pages %v counts %+v, want %v and %+v", term, deferred, counts, chosen, fetchedCounts)
 			}
 		}
 		if db.Dialect != models.Postgres {

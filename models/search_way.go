@@ -31,6 +31,13 @@ const walkedPerFetched = 13
 type substringWay struct {
 	walk  int64 // > 0: walk at most this many of the newest active users
 	fetch bool  // find every match through the trigram index, then sort
+	// few: the term is looked up by its rarest stretches, which are
+	// expected to find hardly more than its own matches, so the page is
+	// counted only once it is known to be full (the planner still finds
+	// the rows). A count beside it would plan and run the same lookup
+	// again, twice (its estimate, then the count), for a page that holds
+	// every match and so counts itself.
+	few bool
 }
 
 // walkBudget is the most entries a walk for n rows among users reads: the
@@ -44,8 +51,9 @@ func walkBudget(n int, users float64) int64 {
 // substringWayFor chooses the way for a page of n rows of the filter's
 // search. It leaves the choice to the planner where its figures do not
 // hold: off PostgreSQL, without the trigrams' shares, for a term looked up
-// by its rarest stretches or split into words by the index, and with
-// another filter or a field policy, which the walk's index does not carry.
+// by its rarest stretches (which it marks as few) or split into words by
+// the index, and with another filter or a field policy, which the walk's
+// index does not carry.
 func (db *DB) substringWayFor(ctx context.Context, f UserFilter, n int) substringWay {
 	if db.Dialect != Postgres || len([]rune(f.Search)) < MinSubstring || !f.searchOnly() {
 		return substringWay{}
@@ -59,7 +67,7 @@ func (db *DB) substringWayFor(ctx context.Context, f UserFilter, n int) substrin
 	}
 	key := SearchKey(f.Search)
 	if shares.rareStretches(key) != nil {
-		return substringWay{}
+		return substringWay{few: true}
 	}
 	return shares.way(key, n)
 }
