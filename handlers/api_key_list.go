@@ -32,7 +32,7 @@ func (h *Handler) apiKeysView(c *fiber.Ctx) (*pages.APIKeysView, error) {
 		return nil, err
 	}
 	// Keys asked for and not made yet (made ones are on their own page).
-	if v.Approvals, err = h.targetApprovals(c, models.Target{Type: "api_key"}); err != nil {
+	if v.Approvals, err = h.targetApprovals(c.UserContext(), current.Member(c), models.Target{Type: "api_key"}); err != nil {
 		return nil, err
 	}
 	v.NextURL, v.PrevURL = pageURL("/api-keys", nil, page.Next), pageURL("/api-keys", nil, page.Prev)

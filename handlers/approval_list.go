@@ -40,10 +40,10 @@ func (h *Handler) approvalsView(c *fiber.Ctx) (*pages.ApprovalsView, error) {
 		return nil, err
 	}
 	v := &pages.ApprovalsView{Required: required, CSRFToken: current.CSRFToken(c), Zone: current.Location(c)}
-	if v.Pending, err = h.approvalRows(c, pending); err != nil {
+	if v.Pending, err = h.approvalRows(ctx, current.Member(c), pending); err != nil {
 		return nil, err
 	}
-	if v.Recent, err = h.approvalRows(c, recent); err != nil {
+	if v.Recent, err = h.approvalRows(ctx, current.Member(c), recent); err != nil {
 		return nil, err
 	}
 	return v, nil

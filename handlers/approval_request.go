@@ -52,19 +52,19 @@ func (h *Handler) requestApproval(c *fiber.Ctx, ask approvalAsk) error {
 
 // targetApprovals lists the newest requests about a record for its page,
 // for admins (who ask and decide them).
-func (h *Handler) targetApprovals(c *fiber.Ctx, t models.Target) ([]pages.ApprovalRow, error) {
-	if current.Member(c).Role != models.RoleAdmin {
+func (h *Handler) targetApprovals(ctx context.Context, me *models.TeamMember, t models.Target) ([]pages.ApprovalRow, error) {
+	if me.Role != models.RoleAdmin {
 		return nil, nil
 	}
-	rs, err := h.DB.ApprovalsFor(c.UserContext(), t, 5)
+	rs, err := h.DB.ApprovalsFor(ctx, t, 5)
 	if err != nil {
 		return nil, err
 	}
-	return h.approvalRows(c, rs)
+	return h.approvalRows(ctx, me, rs)
 }
 
 // approvalRows names the members who asked and decided.
-func (h *Handler) approvalRows(c *fiber.Ctx, rs []models.ApprovalRequest) ([]pages.ApprovalRow, error) {
+func (h *Handler) approvalRows(ctx context.Context, me *models.TeamMember, rs []models.ApprovalRequest) ([]pages.ApprovalRow, error) {
 	var ids []string
 	for _, r := range rs {
 		ids = append(ids, r.RequestedBy)
@@ -72,15 +72,15 @@ func (h *Handler) approvalRows(c *fiber.Ctx, rs []models.ApprovalRequest) ([]pag
 			ids = append(ids, r.DecidedBy)
 		}
 	}
-	emails, err := h.DB.MemberEmails(c.UserContext(), ids)
+	emails, err := h.DB.MemberEmails(ctx, ids)
 	if err != nil {
 		return nil, err
 	}
-	now, me := h.DB.ApprovalNow(), current.Member(c).ID
+	now := h.DB.ApprovalNow()
 	out := make([]pages.ApprovalRow, len(rs))
 	for i, r := range rs {
 		out[i] = pages.ApprovalRow{Request: r, State: r.StateAt(now), RequestedBy: orID(emails, r.RequestedBy),
-			Mine: r.RequestedBy == me}
+			Mine: r.RequestedBy == me.ID}
 		if r.DecidedBy != "" {
 			out[i].DecidedBy = orID(emails, r.DecidedBy)
 		}

@@ -42,7 +42,7 @@ func (h *Handler) renderMember(c *fiber.Ctx, status int, m *models.TeamMember, e
 	if err != nil {
 		return err
 	}
-	approvals, err := h.targetApprovals(c, m.AuditTarget())
+	approvals, err := h.targetApprovals(ctx, current.Member(c), m.AuditTarget())
 	if err != nil {
 		return err
 	}

@@ -23,19 +23,18 @@ func (h *Handler) UserShow(c *fiber.Ctx) error {
 		return err
 	}
 	// Read before the reads below run side by side: they may not touch c.
-	access := h.fieldAccess(c)
+	access, origin, me := h.fieldAccess(c), current.Origin(c), current.Member(c)
 	v := &pages.UserShowView{
 		Clock:     models.HealthClock{Now: models.Now()},
-		CanEdit:   current.Member(c).Role.CanManageUsers(),
+		CanEdit:   me.Role.CanManageUsers(),
 		CSRFToken: current.CSRFToken(c), Zone: current.Location(c),
 	}
-	origin := current.Origin(c)
-	// The user, their items and their history are independent reads of
-	// one id: side by side, the page waits for the slowest only. The
-	// access entry needs only the user, so it commits while the other
-	// reads run; the data access list is read after it, on the primary,
-	// so it shows this view too. For an unknown id the other reads find
-	// nothing and are dropped.
+	// The user, their items, their history and the approvals asked about
+	// them are independent reads of one id: side by side, the page waits
+	// for the slowest only. The access entry needs only the user, so it
+	// commits while the other reads run; the data access list is read
+	// after it, on the primary, so it shows this view too. For an unknown
+	// id the other reads find nothing and are dropped.
 	g, ctx := errgroup.WithContext(c.UserContext())
 	reads := models.ReplicaReads(ctx)
 	g.Go(func() error {
@@ -66,16 +65,18 @@ func (h *Handler) UserShow(c *fiber.Ctx) error {
 		v.History, err = h.history(reads, access, models.EndUserTarget(id))
 		return err
 	})
+	if v.CanEdit {
+		// On the primary: a request just made shows at once.
+		g.Go(func() (err error) {
+			if v.ApprovalsRequired, err = h.approvalsRequired(ctx); err != nil {
+				return err
+			}
+			v.Approvals, err = h.targetApprovals(ctx, me, models.EndUserTarget(id))
+			return err
+		})
+	}
 	if err := g.Wait(); err != nil {
 		return err
-	}
-	if v.CanEdit {
-		if v.ApprovalsRequired, err = h.approvalsRequired(c.UserContext()); err != nil {
-			return err
-		}
-		if v.Approvals, err = h.targetApprovals(c, v.User.AuditTarget()); err != nil {
-			return err
-		}
 	}
 	return render.Page(c, http.StatusOK, "User "+strconv.FormatInt(v.User.ID, 10), pages.UserShow(*v))
 }

@@ -40,6 +40,6 @@ func (h *Handler) webhookShowView(c *fiber.Ctx, e *models.WebhookEndpointSummary
 	if v.ApprovalsRequired, err = h.approvalsRequired(c.UserContext()); err != nil {
 		return v, err
 	}
-	v.Approvals, err = h.targetApprovals(c, e.AuditTarget())
+	v.Approvals, err = h.targetApprovals(c.UserContext(), current.Member(c), e.AuditTarget())
 	return v, err
 }
