@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sync/errgroup"
+
 	"ledgerdesk/models"
 	"ledgerdesk/models/testdb"
 )
@@ -333,4 +335,35 @@ func TestPersonalSearch_EmailsAndPhoneNumbersOnly(t *testing.T) {
 			t.Errorf("PersonalSearch(%q) = %q, want %q", term, got, want)
 		}
 	}
+}
+
+// TestDataAccess_ABatchOfAccessesStoresEveryEntryAndUserOnce records
+// accesses side by side, so the committer appends several in one batch
+// on PostgreSQL, each about some users (one twice). Every user finds
+// exactly their entries and the chain verifies.
+func TestDataAccess_ABatchOfAccessesStoresEveryEntryAndUserOnce(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, db *models.DB) {
+		users := newEndUsers(t, db, 4)
+		var g errgroup.Group
+		for i := range 12 {
+			about := []int64{users[i%4], users[(i+1)%4], users[i%4]}
+			g.Go(func() error {
+				return db.RecordDataAccess(ctx, systemOrigin, models.DataAccess{Action: models.ActionPIISearch, Users: about, Searched: models.SearchEmail,
+					Fields: models.AccessFields{Clear: []string{"first_name"}}})
+			})
+		}
+		if err := g.Wait(); err != nil {
+			t.Fatal(err)
+		}
+		for _, u := range users {
+			// Each user is in the 3 accesses that start at them and the 3
+			// that start just before them.
+			if seqs := accessSeqs(t, db, u, models.Now()); len(seqs) != 6 {
+				t.Errorf("user %d: %d entries, want 6", u, len(seqs))
+			}
+		}
+		if res, err := db.VerifyAuditChain(ctx, nil); err != nil || !res.OK() {
+			t.Fatalf("chain after the batch: %+v, %v", res, err)
+		}
+	})
 }

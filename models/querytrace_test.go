@@ -169,10 +169,11 @@ func TestWatchQueries_OnlyStatementsAsSlowAsTheThresholdAreLogged(t *testing.T) 
 			t.Fatalf("a fast statement was logged:\n%s", log.String())
 		}
 		// A statement that takes longer: pg_sleep, or on SQLite a
-		// recursive count of half a million rows (0.4 s here).
+		// recursive count of two million rows (0.3–0.5 s here; half a million
+		// sometimes took under the threshold).
 		slow, args := "SELECT count(*) FROM (SELECT pg_sleep(?)) s", []any{0.15}
 		if db.Dialect == models.SQLite {
-			slow, args = "WITH RECURSIVE c(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM c WHERE n < ?) SELECT count(*) FROM c", []any{500_000}
+			slow, args = "WITH RECURSIVE c(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM c WHERE n < ?) SELECT count(*) FROM c", []any{2_000_000}
 		}
 		var out int64
 		if err := db.Gorm().WithContext(ctx).Raw(slow, args...).Scan(&out).Error; err != nil {
