@@ -309,11 +309,13 @@ func (db *DB) listEndUsers(ctx context.Context, r UserPageRequest) (*UserPage, e
 	// cursor's direction, one more than the page to know if more follow.
 	page := func(q *gorm.DB) *gorm.DB { return userCursors.seek(q, from).Limit(r.Limit + 1) }
 	way := db.substringWayFor(ctx, r.Filter, r.Limit+1)
+	// countAfter counts once the page is read, and only if it is full or
+	// not the first.
+	countAfter := func() (UserCount, error) { return db.countEndUsers(ctx, r.Filter, now) }
 	var count func() (UserCount, error)
 	switch {
 	case way.few:
-		// Asked only if the page turns out full or is not the first.
-		count = func() (UserCount, error) { return db.countEndUsers(ctx, r.Filter, now) }
+		count = countAfter
 	case way.walk == 0:
 		count = db.countBeside(ctx, r.Filter, now)
 	}
@@ -324,7 +326,7 @@ func (db *DB) listEndUsers(ctx context.Context, r UserPageRequest) (*UserPage, e
 			count = func() (UserCount, error) { return db.walkedCount(ctx, r.Filter, now, from, last, found) }
 		} else {
 			// The walk spent its budget: what is left is rare enough to fetch.
-			count = func() (UserCount, error) { return db.countEndUsers(ctx, r.Filter, now) }
+			count = countAfter
 			rows, err = listRows.query(db, page(db.matchingBy(ctx, r.Filter, now, page, substringWay{fetch: true})), rows[:0])
 		}
 	}
