@@ -85,6 +85,8 @@ type bulkWriter interface {
 	encode(db *DB, users []BulkUser, items []BulkItem) *BulkBatch
 	write(ctx context.Context, b *BulkBatch) error
 	finish(tx *gorm.DB, note func(string)) error
+	// close runs once the load's transaction has ended, either way.
+	close()
 }
 
 // LoadEndUsers adds n end users and their items as one audited change,
@@ -102,9 +104,15 @@ func (db *DB) LoadEndUsers(ctx context.Context, o Origin, n int, note func(strin
 	if note == nil {
 		note = func(string) {}
 	}
+	var w bulkWriter
+	defer func() {
+		if w != nil {
+			w.close()
+		}
+	}()
 	return db.applyBulk(ctx, o, func(tx *gorm.DB, conn *sql.Conn) (Change, error) {
-		w, err := db.Dialect.bulkWriter(tx, conn, n)
-		if err != nil {
+		var err error
+		if w, err = db.bulkWriter(ctx, tx, conn, n, note); err != nil {
 			return Change{}, err
 		}
 		first, err := db.Dialect.reserveEndUserIDs(tx, n)
@@ -157,6 +165,8 @@ func (w insertWriter) write(ctx context.Context, b *BulkBatch) error {
 }
 
 func (insertWriter) finish(*gorm.DB, func(string)) error { return nil }
+
+func (insertWriter) close() {}
 
 // userValues are a user's columns in bulkUserColumns order.
 func userValues(u *BulkUser, s *storedIdentity, v []any) {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/stdlib"
 	"gorm.io/gorm"
 )
@@ -95,6 +96,8 @@ func newCopyWriter(tx *gorm.DB, conn *sql.Conn, n int) (*copyWriter, error) {
 }
 
 func (w *copyWriter) bulk() bool { return w.rebuild }
+
+func (*copyWriter) close() {}
 
 // finish rebuilds what newCopyWriter dropped, exactly as it was, then
 // gathers planner statistics for the new rows. A unique index that no
@@ -183,19 +186,33 @@ func (w *copyWriter) write(ctx context.Context, b *BulkBatch) error {
 		if !ok {
 			return fmt.Errorf("seed: COPY needs a pgx connection, not %T", dc)
 		}
-		pg := sc.Conn().PgConn()
-		for _, t := range []struct {
-			table string
-			cols  []string
-			data  []byte
-		}{{"end_users", bulkUserColumns, b.userCopy}, {"items", bulkItemColumns, b.itemCopy}} {
-			stmt := "COPY " + t.table + " (" + strings.Join(t.cols, ", ") + ") FROM STDIN (FORMAT binary)"
-			if _, err := pg.CopyFrom(ctx, bytes.NewReader(t.data), stmt); err != nil {
-				return fmt.Errorf("copy %s: %w", t.table, err)
-			}
-		}
-		return nil
+		return copyBatch(ctx, sc.Conn().PgConn(), b)
 	})
+}
+
+// copyBatch sends a batch's users, then its items, with COPY on pg.
+func copyBatch(ctx context.Context, pg *pgconn.PgConn, b *BulkBatch) error {
+	if err := copyTable(ctx, pg, "", "end_users", b.userCopy); err != nil {
+		return err
+	}
+	return copyTable(ctx, pg, "", "items", b.itemCopy)
+}
+
+// copyTable sends one table's rows of a batch with COPY on pg, into the
+// table of schema (the search path's when empty).
+func copyTable(ctx context.Context, pg *pgconn.PgConn, schema, table string, data []byte) error {
+	cols, name := bulkUserColumns, table
+	if table == "items" {
+		cols = bulkItemColumns
+	}
+	if schema != "" {
+		name = pgx.Identifier{schema, table}.Sanitize()
+	}
+	stmt := "COPY " + name + " (" + strings.Join(cols, ", ") + ") FROM STDIN (FORMAT binary)"
+	if _, err := pg.CopyFrom(ctx, bytes.NewReader(data), stmt); err != nil {
+		return fmt.Errorf("copy %s: %w", table, err)
+	}
+	return nil
 }
 
 // copyBuf is rows in PostgreSQL's binary COPY format: a header, per row
@@ -256,9 +273,13 @@ func (b *copyBuf) timeOrNull(t *time.Time) {
 	b.time(*t)
 }
 
-// encode writes a batch's rows in bulkUserColumns and bulkItemColumns
-// order, sealing each user's identity on the way.
 func (*copyWriter) encode(db *DB, users []BulkUser, items []BulkItem) *BulkBatch {
+	return encodeCopy(db, users, items)
+}
+
+// encodeCopy writes a batch's rows in bulkUserColumns and bulkItemColumns
+// order, sealing each user's identity on the way.
+func encodeCopy(db *DB, users []BulkUser, items []BulkItem) *BulkBatch {
 	ub := newCopyBuf(len(users) * 640)
 	for i := range users {
 		u := &users[i]

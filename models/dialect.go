@@ -135,10 +135,21 @@ func (db *DB) applyBulk(ctx context.Context, o Origin, fn func(tx *gorm.DB, conn
 	return db.Apply(ctx, o, func(tx *gorm.DB) (Change, error) { return fn(tx, nil) })
 }
 
-// bulkWriter is how a bulk load of n users writes: binary COPY on conn on
-// PostgreSQL (bulk_postgres.go), one-row INSERTs on SQLite (bulk.go).
-func (d Dialect) bulkWriter(tx *gorm.DB, conn *sql.Conn, n int) (bulkWriter, error) {
-	if d == Postgres {
+// bulkWriter is how a bulk load of n users writes: on PostgreSQL binary
+// COPY, into tables swapped in at the end for a bulk load into empty ones
+// (bulk_staged.go), else on conn (bulk_postgres.go); one-row INSERTs on
+// SQLite (bulk.go).
+func (db *DB) bulkWriter(ctx context.Context, tx *gorm.DB, conn *sql.Conn, n int, note func(string)) (bulkWriter, error) {
+	if db.Dialect == Postgres {
+		if n >= bulkRebuildMin {
+			w, err := newStagedWriter(ctx, db, tx, note)
+			if err != nil {
+				return nil, err
+			}
+			if w != nil {
+				return w, nil
+			}
+		}
 		return newCopyWriter(tx, conn, n)
 	}
 	return insertWriter{tx}, nil

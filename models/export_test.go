@@ -3,6 +3,8 @@ package models
 import (
 	"context"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // RecordPauses makes the waits that stand in for a password check return
@@ -54,3 +56,15 @@ func CountSearchWhenFull(db *DB) (restore func()) {
 
 // WalkBudget is walkBudget, for tests of the search's choice.
 var WalkBudget = walkBudget
+
+// BeforeStagedSwap makes f run on a staged load's connection just before
+// its swap, with the load schema's name, until restore is called.
+func BeforeStagedSwap(f func(ctx context.Context, c *pgx.Conn, load string) error) (restore func()) {
+	old := beforeSwap
+	beforeSwap = f
+	return func() { beforeSwap = old }
+}
+
+// TableDefinition is end_users' and items' definition as a staged load
+// compares it before and after its swap.
+func TableDefinition(db *DB) (string, error) { return tableDefinition(db.gorm) }
