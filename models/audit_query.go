@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"gorm.io/gorm"
@@ -294,17 +295,55 @@ func (db *DB) seqBounds(ctx context.Context, f AuditFilter, s *auditScope) error
 		}
 	}
 	if !f.From.IsZero() {
-		var before []int64
-		err := db.gorm.WithContext(ctx).Model(&AuditEntry{}).Where("occurred_at < ?", f.From.Add(-clockSkew)).
-			Order("occurred_at DESC").Limit(1).Pluck("seq", &before).Error
-		if err != nil {
-			return fmt.Errorf("audit: bound the time range: %w", err)
+		hour := f.From.Add(-clockSkew).Truncate(time.Hour)
+		floor, ok := db.seqFloors.get(hour)
+		if !ok {
+			var before []int64
+			err := db.gorm.WithContext(ctx).Model(&AuditEntry{}).Where("occurred_at < ?", hour).
+				Order("occurred_at DESC").Limit(1).Pluck("seq", &before).Error
+			if err != nil {
+				return fmt.Errorf("audit: bound the time range: %w", err)
+			}
+			if len(before) == 1 {
+				floor = before[0]
+			}
+			db.seqFloors.put(hour, floor)
 		}
-		if len(before) == 1 {
-			s.add("seq > ?", before[0])
+		if floor > 0 {
+			s.add("seq > ?", floor)
 		}
 	}
 	return nil
+}
+
+// seqFloorCache keeps, per hour, the seq of an entry older than that hour
+// (0: there was none). Any such entry bounds a range that starts
+// clockSkew after it (see seqBounds), and the log only grows, so an
+// answer never goes stale and needs no sharing between processes. The
+// user page's access list, whose window starts at a new minute on every
+// view, looks its bound up once an hour instead of on every view.
+type seqFloorCache struct {
+	mu    sync.Mutex
+	floor map[int64]int64
+}
+
+// seqFloorsKept is how many hours' floors are kept: a few windows' worth.
+const seqFloorsKept = 64
+
+func (c *seqFloorCache) get(hour time.Time) (int64, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	seq, ok := c.floor[hour.Unix()]
+	return seq, ok
+}
+
+func (c *seqFloorCache) put(hour time.Time, seq int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.floor == nil || len(c.floor) >= seqFloorsKept {
+		c.floor = map[int64]int64{}
+	}
+	c.floor[hour.Unix()] = seq
 }
 
 func isActorType(s string) bool {

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"gorm.io/gorm"
 
 	"ledgerdesk/models"
@@ -263,6 +265,76 @@ func TestRedactedDiff_HidesPersonalValuesEvenIfStoredInClear(t *testing.T) {
 	}
 }
 
+// insertEntriesAt chains entries at the given times from seq first on,
+// after the entry whose hash is prev, and returns the last one's hash.
+func insertEntriesAt(t *testing.T, db *models.DB, first int64, prev string, times []time.Time) string {
+	t.Helper()
+	for i, at := range times {
+		e := models.AuditEntry{Seq: first + int64(i), OccurredAt: at, ActorType: models.ActorSystem, Action: "test.time",
+			Diff: "{}", PrevHash: prev}
+		e.Hash = testdb.AuditHash(e)
+		prev = e.Hash
+		insertEntry(t, db, e)
+	}
+	return prev
+}
+
+func TestListAudit_ARangesStartIsBoundedOnceAnHourAndStaysExact(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, db *models.DB) {
+		base := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+		var times []time.Time
+		for i := 0; i < 48; i++ {
+			times = append(times, base.Add(time.Duration(i)*time.Hour))
+		}
+		prev := insertEntriesAt(t, db, 1, models.GenesisHash, times)
+		spans := tracetest.NewInMemoryExporter()
+		tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(spans))
+		db.WatchQueries(querytrace.Settings{Tracing: tp})
+		lookups := func() int {
+			n := 0
+			for _, s := range spans.GetSpans() {
+				if q := attrMap(s.Attributes)["db.query.text"]; strings.Contains(q, "occurred_at <") && strings.Contains(q, "ORDER BY occurred_at DESC") {
+					n++
+				}
+			}
+			return n
+		}
+		count := func(from time.Time) int {
+			reqCtx, span := tp.Tracer("test").Start(ctx, "GET /audit")
+			defer span.End()
+			n := 0
+			for cursor := ""; ; {
+				page, err := db.ListAudit(reqCtx, models.AuditPageRequest{Filter: models.AuditFilter{From: from}, Cursor: cursor, Limit: 25})
+				if err != nil {
+					t.Fatal(err)
+				}
+				n += len(page.Entries)
+				if cursor = page.Next; cursor == "" {
+					return n
+				}
+			}
+		}
+		// Three views a minute apart, as the user page's access window
+		// moves: one lookup.
+		for m := 0; m < 3; m++ {
+			if n := count(base.Add(30*time.Hour + time.Duration(m+1)*time.Minute)); n != 17 {
+				t.Fatalf("from 30:0%d: %d entries, want 17", m+1, n)
+			}
+		}
+		if n := lookups(); n != 1 {
+			t.Fatalf("three views in one hour looked the range's start up %d times, want 1", n)
+		}
+		// The log grows; the remembered bound still holds every entry.
+		insertEntriesAt(t, db, 49, prev, []time.Time{base.Add(48 * time.Hour), base.Add(49 * time.Hour)})
+		if n := count(base.Add(30*time.Hour + 4*time.Minute)); n != 19 {
+			t.Fatalf("after two more entries: %d, want 19", n)
+		}
+		if n := count(base.Add(40 * time.Hour)); n != 10 || lookups() != 2 {
+			t.Fatalf("from another hour: %d entries (want 10), %d lookups (want 2)", n, lookups())
+		}
+	})
+}
+
 func TestListAudit_TimeRangeIsExactAcrossTheSeqBounds(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, db *models.DB) {
 		// Entries an hour apart, written directly with their times, and a
@@ -274,13 +346,7 @@ func TestListAudit_TimeRangeIsExactAcrossTheSeqBounds(t *testing.T) {
 			times = append(times, base.Add(time.Duration(i)*time.Hour))
 		}
 		times[30] = times[29].Add(-2 * time.Minute) // skewed writer
-		for i, at := range times {
-			e := models.AuditEntry{Seq: int64(i + 1), OccurredAt: at, ActorType: models.ActorSystem, Action: "test.time",
-				Diff: "{}", PrevHash: prev}
-			e.Hash = testdb.AuditHash(e)
-			prev = e.Hash
-			insertEntry(t, db, e)
-		}
+		prev = insertEntriesAt(t, db, 1, prev, times)
 		from, to := base.Add(24*time.Hour), base.Add(29*time.Hour+30*time.Minute)
 		got := listAll(t, db, models.AuditFilter{From: from, To: to})
 		want := 0

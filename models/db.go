@@ -49,6 +49,8 @@ type DB struct {
 	// auditDays keeps the whole log's count of each settled day, for
 	// the unfiltered activity chart.
 	auditDays auditDayCache
+	// seqFloors keeps the seq bounds of time ranges' starts.
+	seqFloors seqFloorCache
 
 	fields *FieldCipher // seals personal values at rest
 	env    string       // the environment user_tokens name
