@@ -340,13 +340,12 @@ func TestListAudit_TimeRangeIsExactAcrossTheSeqBounds(t *testing.T) {
 		// Entries an hour apart, written directly with their times, and a
 		// neighbour whose clock ran two minutes behind.
 		base := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
-		prev := models.GenesisHash
 		times := []time.Time{}
 		for i := 0; i < 48; i++ {
 			times = append(times, base.Add(time.Duration(i)*time.Hour))
 		}
 		times[30] = times[29].Add(-2 * time.Minute) // skewed writer
-		prev = insertEntriesAt(t, db, 1, prev, times)
+		insertEntriesAt(t, db, 1, models.GenesisHash, times)
 		from, to := base.Add(24*time.Hour), base.Add(29*time.Hour+30*time.Minute)
 		got := listAll(t, db, models.AuditFilter{From: from, To: to})
 		want := 0
