@@ -528,7 +528,7 @@ func (w *stagedWriter) finish(tx *gorm.DB, _ func(string)) error {
 	if err := w.swap(tx); err != nil {
 		return err
 	}
-	w.notef("  swapped in in %.1f s", time.Since(start).Seconds())
+	w.notef("  loaded tables swapped in, %.1f s", time.Since(start).Seconds())
 	return nil
 }
 
