@@ -2,6 +2,7 @@ package models
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -154,7 +155,7 @@ func (w *stagedWriter) start(ctx context.Context, tx *gorm.DB) (bool, error) {
 	if !ok {
 		return false, nil
 	}
-	w.load = fmt.Sprintf("ledgerdesk_load_%d", nsp)
+	w.load = loadSchemaName(nsp)
 	w.cleanUps = append(w.cleanUps, w.dropLoadSchema)
 	if err := w.createLoadTables(ctx); err != nil {
 		return false, err
@@ -760,14 +761,67 @@ func (w *stagedWriter) close() {
 func (w *stagedWriter) dropLoadSchema() {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	c, err := w.db.pool.Acquire(ctx)
-	if err != nil {
-		return
-	}
-	defer c.Release()
-	if _, err := c.Exec(ctx, `SELECT pg_advisory_lock($1, hashtext($2))`, stagedLockClass, w.schema); err != nil {
-		return
-	}
-	_, _ = c.Exec(ctx, `DROP SCHEMA IF EXISTS `+pgx.Identifier{w.load}.Sanitize()+` CASCADE`)
-	_, _ = c.Exec(ctx, `SELECT pg_advisory_unlock($1, hashtext($2))`, stagedLockClass, w.schema)
+	_, _ = w.db.dropLoadSchema(ctx, w.schema, w.load, true)
 }
+
+// dropLoadSchema drops load, the load schema of the tables in schema,
+// holding the lock staged loads into schema take: waiting for it, or, if
+// not wait, only when no load holds it. It says whether it dropped one.
+func (db *DB) dropLoadSchema(ctx context.Context, schema, load string, wait bool) (bool, error) {
+	pc, err := db.pool.Acquire(ctx)
+	if err != nil {
+		return false, err
+	}
+	// Its own connection, closed at the end: closing releases the lock
+	// even where an unlock would fail.
+	c := pc.Hijack()
+	defer c.Close(context.Background())
+	if wait {
+		if _, err := c.Exec(ctx, `SELECT pg_advisory_lock($1, hashtext($2))`, stagedLockClass, schema); err != nil {
+			return false, err
+		}
+	} else {
+		var free bool
+		if err := c.QueryRow(ctx, `SELECT pg_try_advisory_lock($1, hashtext($2))`, stagedLockClass, schema).Scan(&free); err != nil || !free {
+			return false, err
+		}
+	}
+	var exists bool
+	if err := c.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)`, load).Scan(&exists); err != nil || !exists {
+		return false, err
+	}
+	if _, err := c.Exec(ctx, `DROP SCHEMA `+pgx.Identifier{load}.Sanitize()+` CASCADE`); err != nil {
+		return false, fmt.Errorf("drop %s: %w", load, err)
+	}
+	return true, nil
+}
+
+// DropAbandonedLoad drops what a bulk load that was killed before it
+// could clean up left: its load schema, with the rows it had loaded. A
+// load that is running keeps its schema. It returns the schema's name
+// when it dropped one.
+func (db *DB) DropAbandonedLoad(ctx context.Context) (string, error) {
+	if db.Dialect != Postgres || db.pool == nil {
+		return "", nil
+	}
+	var schema string
+	var nsp uint32
+	err := db.pool.QueryRow(ctx, `SELECT n.nspname, n.oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+		WHERE c.oid = to_regclass('end_users')`).Scan(&schema, &nsp)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("find end_users: %w", err)
+	}
+	load := loadSchemaName(nsp)
+	dropped, err := db.dropLoadSchema(ctx, schema, load, false)
+	if err != nil || !dropped {
+		return "", err
+	}
+	return load, nil
+}
+
+// loadSchemaName names the load schema of the tables in the schema whose
+// oid is nsp.
+func loadSchemaName(nsp uint32) string { return fmt.Sprintf("ledgerdesk_load_%d", nsp) }

@@ -3,11 +3,13 @@ package models_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
+	"gorm.io/gorm"
 
 	"ledgerdesk/models"
 	"ledgerdesk/models/demo"
@@ -236,5 +238,48 @@ func TestLoadEndUsers_TablesTheSwapCannotCarryLoadInTheTransaction(t *testing.T)
 	}
 	if n := countRows(t, db, "end_users"); n != 10000 {
 		t.Fatalf("the load left %d users", n)
+	}
+}
+
+func TestDropAbandonedLoad_DropsALoadSchemaLeftBehindUnlessItsLoadRuns(t *testing.T) {
+	_, owner, _ := emptyTablesToLoad(t)
+	var nsp uint32
+	if err := owner.Gorm().Raw(`SELECT oid FROM pg_namespace WHERE nspname = current_schema()`).Scan(&nsp).Error; err != nil {
+		t.Fatal(err)
+	}
+	// What a load killed halfway leaves: its schema, with rows in it.
+	load := pgx.Identifier{fmt.Sprintf("ledgerdesk_load_%d", nsp)}.Sanitize()
+	for _, stmt := range []string{`CREATE SCHEMA ` + load, `CREATE TABLE ` + load + `.end_users AS SELECT 1 AS id`} {
+		if err := owner.Gorm().Exec(stmt).Error; err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A load that is running holds the lock: its schema stays.
+	err := owner.Gorm().Connection(func(c *gorm.DB) error {
+		if err := c.Exec(`SELECT pg_advisory_lock(4242003, hashtext(current_schema()))`).Error; err != nil {
+			return err
+		}
+		defer c.Exec(`SELECT pg_advisory_unlock(4242003, hashtext(current_schema()))`)
+		dropped, err := owner.DropAbandonedLoad(context.Background())
+		if err != nil || dropped != "" {
+			t.Errorf("with a load running, DropAbandonedLoad dropped %q (%v)", dropped, err)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !readStagedState(t, owner).loadSchema {
+		t.Fatal("a running load's schema was dropped")
+	}
+	dropped, err := owner.DropAbandonedLoad(context.Background())
+	if err != nil || dropped != fmt.Sprintf("ledgerdesk_load_%d", nsp) {
+		t.Fatalf("DropAbandonedLoad dropped %q (%v)", dropped, err)
+	}
+	if readStagedState(t, owner).loadSchema {
+		t.Fatal("the schema a killed load left is still there")
+	}
+	if dropped, err := owner.DropAbandonedLoad(context.Background()); err != nil || dropped != "" {
+		t.Fatalf("with nothing left, DropAbandonedLoad dropped %q (%v)", dropped, err)
 	}
 }

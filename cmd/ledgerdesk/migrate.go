@@ -32,6 +32,13 @@ func migrate(ctx context.Context, args []string, getenv func(string) string, std
 		return err
 	}
 	fmt.Fprintf(stdout, "database is up to date (%d applied)\n", len(applied))
+	dropped, err := db.DropAbandonedLoad(ctx)
+	if err != nil {
+		return fmt.Errorf("drop what an interrupted bulk seed left: %w", err)
+	}
+	if dropped != "" {
+		fmt.Fprintf(stdout, "dropped schema %s, left by a bulk seed that was interrupted\n", dropped)
+	}
 	if *grantTo == "" {
 		return nil
 	}
