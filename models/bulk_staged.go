@@ -70,8 +70,8 @@ type stagedWriter struct {
 
 // stagedIndex is an index of the empty tables, to build on the loaded ones.
 type stagedIndex struct {
-	Tab, Name, Def, Method string
-	Qualified              string // the table's name as Def writes it
+	Tab, Name, Def string
+	Qualified      string // the table's name as Def writes it
 	// Contype and Conname name the constraint the index backs, if any:
 	// it is added on the index once built.
 	Contype, Conname string
@@ -284,7 +284,7 @@ func (w *stagedWriter) createLoadTables(ctx context.Context) error {
 // and carries over.
 func readTableShapes(tx *gorm.DB) (tableShapes, error) {
 	var s tableShapes
-	err := tx.Raw(`SELECT t.relname AS tab, i.relname AS name, pg_get_indexdef(x.indexrelid) AS def, am.amname AS method,
+	err := tx.Raw(`SELECT t.relname AS tab, i.relname AS name, pg_get_indexdef(x.indexrelid) AS def,
 			quote_ident(n.nspname) || '.' || quote_ident(t.relname) AS qualified,
 			coalesce(c.contype::text, '') AS contype, coalesce(c.conname, '') AS conname
 		FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid JOIN pg_class t ON t.oid = x.indrelid
