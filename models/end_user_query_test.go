@@ -588,6 +588,21 @@ func TestListEndUsers_FilteredCountIsThePlanEstimateOnPostgres(t *testing.T) {
 	}
 }
 
+// onOneConnection opens a PostgreSQL test database a second time, on one
+// connection, so pg_prepared_statements shows every statement a test ran:
+// the database as first opened, and the one-connection handle.
+func onOneConnection(t *testing.T) (first, db *models.DB) {
+	t.Helper()
+	first, dsn := testdb.PostgresWithDSN(t)
+	db, err := models.OpenPostgres(dsn + "&pool_max_conns=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	testdb.Configure(t, db)
+	return first, db
+}
+
 // A search must be planned for its own pattern every time: a generic plan
 // would use one index for rare and common terms alike. Statements sent
 // unnamed are planned per run and never appear among the connection's
@@ -595,14 +610,7 @@ func TestListEndUsers_FilteredCountIsThePlanEstimateOnPostgres(t *testing.T) {
 // and stay there.
 func TestPostgresPlansEachSearchForItsPattern(t *testing.T) {
 	t.Parallel()
-	_, dsn := testdb.PostgresWithDSN(t)
-	// One connection: every query below runs on the connection inspected.
-	db, err := models.OpenPostgres(dsn + "&pool_max_conns=1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	testdb.Configure(t, db)
+	_, db := onOneConnection(t)
 	ctx := context.Background()
 	u := createUser(t, db, "planned-1", nil).User
 	for i := 0; i < 7; i++ { // past the five runs after which a generic plan may stick
@@ -641,14 +649,7 @@ func TestPostgresPlansEachSearchForItsPattern(t *testing.T) {
 // always looked cheaper, and every page was planned anew.
 func TestPostgresReusesOnePlanForTheListAndAHistory(t *testing.T) {
 	t.Parallel()
-	first, dsn := testdb.PostgresWithDSN(t)
-	// One connection: every query below runs on the connection inspected.
-	db, err := models.OpenPostgres(dsn + "&pool_max_conns=1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	testdb.Configure(t, db)
+	first, db := onOneConnection(t)
 	base := time.Now().Add(-time.Hour)
 	insertUsers(t, db, "plan", 10000, func(i int) time.Time { return base.Add(time.Duration(i) * time.Millisecond) }, nil)
 	u := createUser(t, db, "plan-history", nil).User
